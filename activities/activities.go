@@ -1,0 +1,150 @@
+// Package activities holds everything stopline's workflows do that touches
+// the network or the database. Activities is a struct holding those
+// dependencies; its methods are registered with the worker.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/sms"
+)
+
+// Application error types that workflows and retry policies refer to.
+const (
+	ErrBadInput          = "BadInput"          // not retryable: the input can never succeed
+	ErrProviderPermanent = "ProviderPermanent" // not retryable: the provider refuses for good
+	ErrNoSender          = "NoSender"          // not retryable: provider not configured
+)
+
+// Activities holds the dependencies of stopline's activities.
+type Activities struct {
+	Store    *consent.Store
+	Senders  map[string]sms.Sender // by journey sender provider: twilio, sinch, http, sandbox
+	Temporal client.Client
+	Keyer    phone.Keyer
+	Logger   *slog.Logger
+	// SendTimeout bounds one provider call and the consent lock held across
+	// it; default 15s.
+	SendTimeout time.Duration
+}
+
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger == nil {
+		return slog.Default()
+	}
+	return a.Logger
+}
+
+// RecipientInput names a recipient by phone number.
+type RecipientInput struct {
+	Phone  string
+	Region string // default region for numbers without a country code
+}
+
+// Recipient is a normalised phone number and its keyed hash.
+type Recipient struct {
+	Phone string // E.164
+	Key   string
+}
+
+// ResolveRecipient normalises a phone number and computes its recipient key.
+// Journeys started from the Temporal UI with a bare phone number use it.
+func (a *Activities) ResolveRecipient(_ context.Context, in RecipientInput) (Recipient, error) {
+	e164, err := phone.Normalize(in.Phone, in.Region)
+	if err != nil {
+		// The error quotes the number; failure messages are not encrypted.
+		return Recipient{}, temporal.NewNonRetryableApplicationError("phone: not a valid phone number "+phone.Mask(in.Phone), ErrBadInput, nil)
+	}
+	return Recipient{Phone: e164, Key: a.Keyer.Key(e164)}, nil
+}
+
+// Registration ties a running journey to its recipient and sender scope.
+type Registration struct {
+	WorkflowID   string
+	RecipientKey string
+	Scope        string
+}
+
+// RegisterJourney records a journey as running, so an opt-out finds it.
+func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error {
+	return a.Store.RegisterJourney(ctx, r.WorkflowID, r.RecipientKey, r.Scope)
+}
+
+// DeregisterJourney forgets a journey that has ended.
+func (a *Activities) DeregisterJourney(ctx context.Context, workflowID string) error {
+	return a.Store.DeregisterJourney(ctx, workflowID)
+}
+
+// ConsentQuery asks about one recipient in one sender scope.
+type ConsentQuery struct {
+	RecipientKey string
+	Scope        string
+}
+
+// CheckConsent reads the recipient's consent. It fails closed: an error is
+// returned to Temporal and retried, never taken as consent.
+func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
+	return a.Store.Check(ctx, q.RecipientKey, q.Scope)
+}
+
+// CancelInput asks to cancel a recipient's running journeys in a scope.
+type CancelInput struct {
+	RecipientKey string
+	Scope        string // a sender scope, or consent.AllScopes
+	Reason       string
+}
+
+// CancelRequest is the payload of the journey cancel signal.
+type CancelRequest struct {
+	Reason string
+}
+
+// CancelJourneys signals every registered running journey of the recipient
+// in scope to stop. It returns how many were signalled.
+func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
+	ids, err := a.Store.ActiveJourneys(ctx, in.RecipientKey, in.Scope)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		mu       sync.Mutex
+		errs     []error
+		signaled int
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, 16)
+	)
+	for _, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := a.Temporal.SignalWorkflow(ctx, id, "", signalName, CancelRequest{Reason: in.Reason})
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				// The journey already ended (or was terminated before it
+				// could deregister itself).
+				err = a.Store.DeregisterJourney(ctx, id)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("cancel %s: %w", id, err))
+			} else {
+				signaled++
+			}
+		}()
+	}
+	wg.Wait()
+	return signaled, errors.Join(errs...)
+}

@@ -1,0 +1,201 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/sms"
+)
+
+// SendInput is one SMS step of one journey.
+type SendInput struct {
+	WorkflowID          string // ledger key, with Step
+	Step                int
+	RecipientKey        string
+	Scope               string // consent scope of the sender
+	Provider            string // twilio, sinch, http, sandbox
+	To                  string // E.164
+	From                string
+	MessagingServiceSID string
+	Body                string
+}
+
+// Reasons a step was not sent.
+const (
+	ReasonOptedOut           = "opted_out"             // stopline's consent says no
+	ReasonOptedOutAtProvider = "opted_out_at_provider" // provider answered 21610 / 257
+	ReasonInvalidNumber      = "invalid_number"
+	ReasonUnresolved         = "earlier_attempt_unresolved"
+)
+
+// SendResult is the ledger's verdict on a step.
+type SendResult struct {
+	Status    consent.SendStatus // sent, skipped or unknown
+	MessageID string
+	Reason    string
+}
+
+// SendSMS sends one journey step at most once.
+//
+// The send ledger row for (workflow, step) is written before the provider
+// call, so a retry after a crash knows a call may have happened. Such an
+// ambiguous attempt is resolved by asking the provider (sms.Finder); a
+// provider that cannot be asked gets no second call and the step is marked
+// "unknown".
+//
+// The provider call runs inside consent.Store.Fenced: under the recipient's
+// lock and after a consent check made under it, so it cannot interleave with
+// an opt-out's commit.
+func (a *Activities) SendSMS(ctx context.Context, in SendInput) (SendResult, error) {
+	sender, ok := a.Senders[in.Provider]
+	if !ok {
+		return SendResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no SMS sender configured for provider %q", in.Provider), ErrNoSender, nil)
+	}
+	msg := sms.Message{To: in.To, From: in.From, MessagingServiceSID: in.MessagingServiceSID, Body: in.Body}
+
+	entry, fresh, err := a.Store.BeginAttempt(ctx, in.WorkflowID, in.Step, in.RecipientKey, in.Provider)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if entry.Status.Final() {
+		return SendResult{Status: entry.Status, MessageID: entry.ProviderMessageID, Reason: entry.Reason}, nil
+	}
+	if entry.Status == consent.Attempting && !fresh {
+		if res, done, err := a.resolve(ctx, sender, msg, entry); done || err != nil {
+			return res, err
+		}
+	}
+
+	// Learn about a cancellation (the recipient opted out) before calling.
+	activity.RecordHeartbeat(ctx)
+	if err := ctx.Err(); err != nil {
+		return SendResult{}, err
+	}
+
+	// The call is not tied to the activity's cancellation: once it starts,
+	// its outcome must be recorded, or a retry could not tell it happened.
+	timeout := a.SendTimeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+5*time.Second)
+	defer cancel()
+
+	var (
+		result  SendResult
+		sendErr error
+	)
+	stopBeat := heartbeatEvery(ctx, 2*time.Second)
+	defer stopBeat()
+	decision, err := a.Store.Fenced(callCtx, in.RecipientKey, in.Scope, func(tx pgx.Tx) error {
+		status, id, err := a.Store.LockAttempt(callCtx, tx, in.WorkflowID, in.Step)
+		if err != nil {
+			return err
+		}
+		if status.Final() {
+			// A concurrent attempt finished while this one waited.
+			result = SendResult{Status: status, MessageID: id}
+			return nil
+		}
+		providerCtx, cancel := context.WithTimeout(callCtx, timeout)
+		defer cancel()
+		res, err := sender.Send(providerCtx, msg)
+		if err == nil {
+			result = SendResult{Status: consent.Sent, MessageID: res.MessageID}
+			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Sent, res.MessageID, "")
+		}
+		sendErr = err
+		switch kind := sms.KindOf(err); kind {
+		case sms.OptedOut:
+			result = SendResult{Status: consent.Skipped, Reason: ReasonOptedOutAtProvider}
+		case sms.InvalidNumber:
+			result = SendResult{Status: consent.Skipped, Reason: ReasonInvalidNumber}
+		default:
+			var se *sms.Error
+			if !errors.As(err, &se) || se.HTTPStatus == 0 {
+				// No answer (timeout, connection reset): the provider may
+				// have accepted it. Leave the row "attempting".
+				return nil
+			}
+			// The provider answered with an error: it did not accept it.
+			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Failed, "", kind.String())
+		}
+		return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, result.Status, "", result.Reason)
+	})
+	if err != nil {
+		return SendResult{}, err
+	}
+	if !decision.Allowed {
+		result = SendResult{Status: consent.Skipped, Reason: ReasonOptedOut}
+		return result, a.Store.FinishAttempt(ctx, nil, in.WorkflowID, in.Step, result.Status, "", result.Reason)
+	}
+	if result.Reason == ReasonOptedOutAtProvider {
+		// The provider knows the recipient opted out (e.g. a STOP it
+		// handled itself): make stopline's own record agree.
+		if _, err := a.Store.Record(ctx, consent.Change{
+			RecipientKey: in.RecipientKey, Scope: in.Scope, To: consent.OptedOut,
+			Source: consent.SourceProvider, Provider: in.Provider, Sender: in.From + in.MessagingServiceSID,
+			Note: sendErr.Error(),
+		}); err != nil {
+			return SendResult{}, err
+		}
+		a.logger().Info("provider reports recipient opted out", "to", phone.Mask(in.To), "workflow", in.WorkflowID)
+	}
+	if result.Status != "" {
+		return result, nil
+	}
+	var se *sms.Error
+	if errors.As(sendErr, &se) && !se.Retryable() {
+		return SendResult{}, temporal.NewNonRetryableApplicationError(se.Error(), ErrProviderPermanent, nil)
+	}
+	return SendResult{}, sendErr
+}
+
+// resolve settles an attempt whose outcome is unknown. done is true when the
+// step must not be sent again.
+func (a *Activities) resolve(ctx context.Context, sender sms.Sender, msg sms.Message, e consent.LedgerEntry) (SendResult, bool, error) {
+	finder, ok := sender.(sms.Finder)
+	if !ok {
+		a.logger().Warn("send outcome unknown; not resending", "workflow", e.WorkflowID, "step", e.Step)
+		res := SendResult{Status: consent.Unresolved, Reason: ReasonUnresolved}
+		return res, true, a.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, "", res.Reason)
+	}
+	// Allow for clock skew between this host and the provider.
+	found, ok, err := finder.Find(ctx, msg, e.AttemptedAt.Add(-2*time.Minute))
+	if err != nil {
+		return SendResult{}, false, err
+	}
+	if !ok {
+		return SendResult{}, false, nil // never accepted: send it now
+	}
+	res := SendResult{Status: consent.Sent, MessageID: found.MessageID}
+	return res, true, a.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, res.MessageID, "")
+}
+
+// heartbeatEvery heartbeats until stopped, so a long provider call is not
+// mistaken for a dead worker (which would start a concurrent retry).
+func heartbeatEvery(ctx context.Context, d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}

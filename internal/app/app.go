@@ -1,0 +1,276 @@
+// Package app wires a stopline worker process together: Postgres, Temporal
+// (embedded in dev mode), SMS senders, the worker and the HTTP server. The
+// worker main parses configuration into a Config; tests start an App
+// directly.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/devserver"
+	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/internal/sms/sandbox"
+	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/workflows"
+)
+
+// Config is everything a worker process needs.
+type Config struct {
+	// Dev runs the embedded Temporal server and UI in this process and uses
+	// the sandbox SMS provider for journeys whose provider has no
+	// credentials.
+	Dev          bool
+	TemporalAddr string // dev: frontend address to serve; "" = free port
+	UIAddr       string // dev: Temporal UI address; "" = no UI
+	DataDir      string // dev: SQLite directory; "" = in memory
+	// Temporal, when set, is used instead of dialing (tests share one server).
+	Temporal  client.Client
+	Namespace string // namespace of Temporal; "" = default
+
+	HTTPAddr           string // health and webhooks; "" = no HTTP server
+	DatabaseURL        string
+	RecipientKeySecret string
+	TaskQueue          string
+	Twilio             twilio.Config // used when AccountSID is set
+	Logger             *slog.Logger
+	// WorkerOptions tune the Temporal worker (tests and benchmarks).
+	WorkerOptions worker.Options
+}
+
+// App is a running stopline worker process.
+type App struct {
+	Store      *consent.Store
+	Temporal   client.Client
+	Dev        *devserver.Server
+	Activities *activities.Activities
+	Keyer      phone.Keyer
+
+	cfg        Config
+	worker     worker.Worker
+	http       *http.Server
+	httpAddr   string
+	namespace  string
+	ownsClient bool
+}
+
+// Start connects everything and starts the worker and HTTP server.
+func Start(ctx context.Context, cfg Config) (a *App, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.TaskQueue == "" {
+		cfg.TaskQueue = workflows.TaskQueue
+	}
+	a = &App{cfg: cfg}
+	defer func() {
+		if err != nil {
+			a.Stop()
+		}
+	}()
+
+	secret := cfg.RecipientKeySecret
+	if secret == "" {
+		if !cfg.Dev {
+			return nil, errors.New("RECIPIENT_KEY_SECRET is not set (at least 16 bytes; it keys the recipient hashes in workflow IDs)")
+		}
+		secret = phone.DevSecret
+		log.Warn("using the fixed development RECIPIENT_KEY_SECRET; set RECIPIENT_KEY_SECRET in production")
+	}
+	if a.Keyer, err = phone.NewKeyer([]byte(secret)); err != nil {
+		return nil, fmt.Errorf("RECIPIENT_KEY_SECRET: %w", err)
+	}
+
+	if a.Store, err = consent.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if err = a.Store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+
+	if err = a.connectTemporal(ctx, log); err != nil {
+		return nil, err
+	}
+	if err = ensureSearchAttributes(ctx, a.Temporal, a.namespace); err != nil {
+		return nil, err
+	}
+
+	senders, err := buildSenders(cfg, a.Store, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Activities = &activities.Activities{Store: a.Store, Senders: senders, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	a.worker = worker.New(a.Temporal, cfg.TaskQueue, cfg.WorkerOptions)
+	a.worker.RegisterWorkflow(workflows.Journey)
+	a.worker.RegisterActivity(a.Activities)
+	if err = a.worker.Start(); err != nil {
+		return nil, fmt.Errorf("temporal worker: %w", err)
+	}
+
+	if cfg.HTTPAddr != "" {
+		if err = a.serveHTTP(log); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
+	a.namespace = "default"
+	if a.cfg.Temporal != nil {
+		a.Temporal = a.cfg.Temporal
+		if a.cfg.Namespace != "" {
+			a.namespace = a.cfg.Namespace
+		}
+		return nil
+	}
+	var opts client.Options
+	if a.cfg.Dev {
+		srv, err := devserver.Start(ctx, devserver.Options{
+			FrontendAddr: a.cfg.TemporalAddr, UIAddr: a.cfg.UIAddr, DataDir: a.cfg.DataDir,
+			Namespace: "default", SearchAttributes: workflows.SearchAttributes(),
+		})
+		if err != nil {
+			return err
+		}
+		a.Dev = srv
+		opts = client.Options{HostPort: srv.FrontendAddr(), Namespace: srv.Namespace()}
+		log.Info("embedded Temporal server started", "frontend", srv.FrontendAddr(), "ui", uiURL(a.cfg.UIAddr))
+	} else {
+		var err error
+		if opts, err = envconfig.LoadDefaultClientOptions(); err != nil {
+			return fmt.Errorf("temporal client config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...): %w", err)
+		}
+	}
+	if opts.Namespace != "" {
+		a.namespace = opts.Namespace
+	}
+	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("temporal: cannot connect to %q (TEMPORAL_ADDRESS): %w", opts.HostPort, err)
+	}
+	a.Temporal = c
+	a.ownsClient = true
+	return nil
+}
+
+func buildSenders(cfg Config, store *consent.Store, log *slog.Logger) (map[string]sms.Sender, error) {
+	senders := map[string]sms.Sender{}
+	if cfg.Dev {
+		senders["sandbox"] = &sandbox.Sender{Store: store, Logger: log}
+	}
+	if cfg.Twilio.AccountSID != "" {
+		s, err := twilio.New(cfg.Twilio)
+		if err != nil {
+			return nil, err
+		}
+		senders["twilio"] = s
+	} else if cfg.Dev {
+		log.Info("no Twilio credentials: journeys with provider twilio use the sandbox")
+		senders["twilio"] = senders["sandbox"]
+	}
+	return senders, nil
+}
+
+// ensureSearchAttributes registers stopline's search attributes on the
+// namespace if they are missing (a no-op on an up-to-date namespace).
+func ensureSearchAttributes(ctx context.Context, c client.Client, ns string) error {
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+	if err != nil {
+		return fmt.Errorf("temporal: list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range workflows.SearchAttributes() {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: ns, SearchAttributes: missing})
+	if err != nil {
+		return fmt.Errorf("temporal: add search attributes %v: %w", missing, err)
+	}
+	return nil
+}
+
+func (a *App) serveHTTP(log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.Store.Pool().Ping(ctx); err != nil {
+			http.Error(w, "postgres: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if _, err := a.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			http.Error(w, "temporal: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	l, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	a.httpAddr = l.Addr().String()
+	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := a.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("HTTP server listening", "addr", a.httpAddr)
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (a *App) HTTPAddr() string { return a.httpAddr }
+
+// Stop shuts down in reverse order: HTTP, worker (finishing in-flight
+// activities), Temporal client, embedded server, Postgres.
+func (a *App) Stop() {
+	if a.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = a.http.Shutdown(ctx)
+		cancel()
+	}
+	if a.worker != nil {
+		a.worker.Stop()
+	}
+	if a.Temporal != nil && a.ownsClient {
+		a.Temporal.Close()
+	}
+	if a.Dev != nil {
+		a.Dev.Stop()
+	}
+	if a.Store != nil {
+		a.Store.Close()
+	}
+}
+
+func uiURL(addr string) string {
+	if addr == "" {
+		return "disabled"
+	}
+	return "http://" + addr
+}

@@ -1,0 +1,43 @@
+package consent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RegisterJourney records a running journey of a recipient. It takes the
+// recipient's lock in shared mode, so it is ordered against opt-outs: a
+// registration either commits before an opt-out (and the opt-out's
+// cancellation finds it) or after (and the journey's consent check sees the
+// opt-out).
+func (s *Store) RegisterJourney(ctx context.Context, workflowID, recipientKey, scope string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, recipientKey); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO active_journeys (workflow_id, recipient_key, scope) VALUES ($1, $2, $3)
+			ON CONFLICT (workflow_id) DO NOTHING`, workflowID, recipientKey, scope)
+		return err
+	})
+}
+
+// DeregisterJourney forgets a journey that has ended.
+func (s *Store) DeregisterJourney(ctx context.Context, workflowID string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM active_journeys WHERE workflow_id = $1`, workflowID); err != nil {
+		return fmt.Errorf("deregister journey: %w", err)
+	}
+	return nil
+}
+
+// ActiveJourneys lists the running journeys of a recipient in scope, or in
+// every scope when scope is AllScopes.
+func (s *Store) ActiveJourneys(ctx context.Context, recipientKey, scope string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT workflow_id FROM active_journeys
+		WHERE recipient_key = $1 AND ($2 = '*' OR scope = $2) ORDER BY started_at`, recipientKey, scope)
+	if err != nil {
+		return nil, fmt.Errorf("active journeys: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -1,0 +1,151 @@
+package consent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SendStatus is the state of one (journey workflow, step) in the send ledger.
+type SendStatus string
+
+const (
+	// Attempting: a provider call may be under way or may have happened; a
+	// retry must resolve it before calling the provider again.
+	Attempting SendStatus = "attempting"
+	// Sent: the provider accepted the message (ProviderMessageID is set).
+	Sent SendStatus = "sent"
+	// Failed: the provider answered with an error, so it did not accept the
+	// message; a retry may call it again.
+	Failed SendStatus = "failed"
+	// Skipped: the step will not be sent (opted out, invalid number, ...).
+	Skipped SendStatus = "skipped"
+	// Unresolved ("unknown"): the outcome of a call could not be resolved; stopline does not
+	// resend, because a duplicate is worse than a missing marketing SMS.
+	Unresolved SendStatus = "unknown"
+)
+
+// Final reports whether no further provider call may be made for the step.
+func (s SendStatus) Final() bool { return s == Sent || s == Skipped || s == Unresolved }
+
+// LedgerEntry is one row of the send ledger.
+type LedgerEntry struct {
+	WorkflowID        string
+	Step              int
+	RecipientKey      string
+	Provider          string
+	Status            SendStatus
+	ProviderMessageID string
+	Reason            string
+	Attempts          int
+	AttemptedAt       time.Time
+}
+
+// BeginAttempt claims (workflowID, step) for a provider call. fresh is true
+// when this call created the row. Otherwise the existing entry is returned
+// unchanged (its Status tells the caller what happened before), except that
+// a Failed entry is moved back to Attempting, because the provider refused
+// it and it may be tried again.
+func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, recipientKey, provider string) (e LedgerEntry, fresh bool, err error) {
+	// xmax = 0 tells an inserted row from an updated one.
+	err = s.pool.QueryRow(ctx, `
+		INSERT INTO send_ledger (workflow_id, step, recipient_key, provider, status)
+		VALUES ($1, $2, $3, $4, 'attempting')
+		ON CONFLICT (workflow_id, step) DO UPDATE
+		SET status = CASE WHEN send_ledger.status = 'failed' THEN 'attempting' ELSE send_ledger.status END,
+		    attempts = send_ledger.attempts + CASE WHEN send_ledger.status = 'failed' THEN 1 ELSE 0 END,
+		    attempted_at = CASE WHEN send_ledger.status = 'failed' THEN clock_timestamp() ELSE send_ledger.attempted_at END,
+		    updated_at = clock_timestamp()
+		RETURNING workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
+		          coalesce(reason, ''), attempts, attempted_at, (xmax = 0)`,
+		workflowID, step, recipientKey, provider).Scan(
+		&e.WorkflowID, &e.Step, &e.RecipientKey, &e.Provider, &e.Status, &e.ProviderMessageID,
+		&e.Reason, &e.Attempts, &e.AttemptedAt, &fresh)
+	if err != nil {
+		return LedgerEntry{}, false, fmt.Errorf("send ledger: %w", err)
+	}
+	return e, fresh, nil
+}
+
+// FinishAttempt records the outcome of a step. Pass tx to make it atomic
+// with a Fenced section, or nil to use the pool.
+func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int, status SendStatus, providerMessageID, reason string) error {
+	const q = `
+		UPDATE send_ledger
+		SET status = $3, provider_message_id = NULLIF($4, ''), reason = NULLIF($5, ''), updated_at = clock_timestamp()
+		WHERE workflow_id = $1 AND step = $2`
+	var err error
+	if tx != nil {
+		_, err = tx.Exec(ctx, q, workflowID, step, status, providerMessageID, reason)
+	} else {
+		_, err = s.pool.Exec(ctx, q, workflowID, step, status, providerMessageID, reason)
+	}
+	if err != nil {
+		return fmt.Errorf("send ledger: %w", err)
+	}
+	return nil
+}
+
+// Ledger returns the ledger rows of one journey workflow, by step.
+func (s *Store) Ledger(ctx context.Context, workflowID string) ([]LedgerEntry, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
+		       coalesce(reason, ''), attempts, attempted_at
+		FROM send_ledger WHERE workflow_id = $1 ORDER BY step`, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("send ledger: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) {
+		var e LedgerEntry
+		err := r.Scan(&e.WorkflowID, &e.Step, &e.RecipientKey, &e.Provider, &e.Status,
+			&e.ProviderMessageID, &e.Reason, &e.Attempts, &e.AttemptedAt)
+		return e, err
+	})
+}
+
+// SandboxMessage is a message stored by the development sandbox provider.
+type SandboxMessage struct {
+	MessageID, To, Sender, Body string
+	At                          time.Time
+}
+
+// SaveSandboxMessage stores a sandbox message.
+func (s *Store) SaveSandboxMessage(ctx context.Context, m SandboxMessage) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO sandbox_messages (message_id, to_number, sender, body) VALUES ($1, $2, $3, $4)`,
+		m.MessageID, m.To, m.Sender, m.Body)
+	if err != nil {
+		return fmt.Errorf("sandbox outbox: %w", err)
+	}
+	return nil
+}
+
+// SandboxMessages returns the sandbox messages sent to a number, oldest first.
+func (s *Store) SandboxMessages(ctx context.Context, to string) ([]SandboxMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT message_id, to_number, sender, body, created_at FROM sandbox_messages WHERE to_number = $1 ORDER BY id`, to)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox outbox: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (SandboxMessage, error) {
+		var m SandboxMessage
+		err := r.Scan(&m.MessageID, &m.To, &m.Sender, &m.Body, &m.At)
+		return m, err
+	})
+}
+
+// LockAttempt locks the ledger row of (workflowID, step) inside tx until tx
+// ends and returns its current status. A send holds it across the provider
+// call, so a retry racing a still-running attempt waits for its outcome.
+func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int) (SendStatus, string, error) {
+	var (
+		status SendStatus
+		id     string
+	)
+	err := tx.QueryRow(ctx, `SELECT status, coalesce(provider_message_id, '') FROM send_ledger
+		WHERE workflow_id = $1 AND step = $2 FOR UPDATE`, workflowID, step).Scan(&status, &id)
+	if err != nil {
+		return "", "", fmt.Errorf("send ledger: %w", err)
+	}
+	return status, id, nil
+}

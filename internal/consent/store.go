@@ -1,0 +1,238 @@
+// Package consent is stopline's system of record in Postgres: current consent
+// per (recipient, scope), the append-only consent event log, the send ledger
+// and the sandbox outbox.
+//
+// Sends and consent changes of one recipient are serialised with a Postgres
+// advisory lock on the recipient key: a send holds it shared from its consent
+// check until the provider has answered, an opt-out takes it exclusively to
+// commit. So every send either was accepted before the opt-out committed, or
+// sees the opt-out.
+package consent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// AllScopes is the scope of a change that applies to every sender (STOPALL).
+const AllScopes = "*"
+
+// State is a recipient's consent in one scope.
+type State string
+
+const (
+	OptedIn  State = "opted_in"
+	OptedOut State = "opted_out"
+	// Unknown means no change was ever recorded: the recipient was imported
+	// by the journey designer and is presumed to have consented.
+	Unknown State = ""
+)
+
+// Source says where a consent change came from.
+type Source string
+
+const (
+	SourceKeyword  Source = "keyword"  // the recipient texted a keyword
+	SourceProvider Source = "provider" // the provider refused a send (21610, 257)
+	SourceAdmin    Source = "admin"    // support staff
+	SourceImport   Source = "import"   // imported suppression list
+)
+
+// Store is the Postgres consent store. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// DefaultMaxConns bounds the pool when DATABASE_URL does not: a send holds a
+// connection across its provider call, so the pool caps concurrent sends.
+const DefaultMaxConns = 32
+
+// Open connects to Postgres and checks the connection.
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["pool_max_conns"]; !set && cfg.MaxConns < DefaultMaxConns {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("DATABASE_URL: cannot reach Postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// New wraps an existing pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool exposes the pool for packages that add their own tables.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Decision is the answer of a consent check.
+type Decision struct {
+	Allowed bool
+	State   State  // state of the deciding row; Unknown when none exists
+	Scope   string // scope of the deciding row (the sender's scope or AllScopes)
+}
+
+// Check answers whether recipientKey may receive from scope. It reads
+// outside any lock; Fenced gives the answer that serialises with opt-outs.
+// An error is never consent: callers must treat it as "do not send".
+func (s *Store) Check(ctx context.Context, recipientKey, scope string) (Decision, error) {
+	return check(ctx, s.pool, recipientKey, scope)
+}
+
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (Decision, error) {
+	// The newest change among the sender's scope and '*' wins, so STOPALL
+	// then START on one sender re-enables only that sender. On a tie the
+	// opt-out wins.
+	var d Decision
+	err := q.QueryRow(ctx, `
+		SELECT scope, state FROM consent
+		WHERE recipient_key = $1 AND scope IN ($2, '*')
+		ORDER BY updated_at DESC, state = 'opted_out' DESC
+		LIMIT 1`, recipientKey, scope).Scan(&d.Scope, &d.State)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return Decision{Allowed: true, State: Unknown}, nil
+	case err != nil:
+		return Decision{}, fmt.Errorf("consent check: %w", err)
+	}
+	d.Allowed = d.State != OptedOut
+	return d, nil
+}
+
+// Fenced runs fn while holding the recipient's lock in shared mode, after a
+// consent check made under that lock. fn runs only when the check allows
+// sending, and receives the transaction so it can record its outcome
+// atomically with the lock's release. No opt-out of the recipient can commit
+// while fn runs.
+func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, fn func(tx pgx.Tx) error) (Decision, error) {
+	var d Decision
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, recipientKey); err != nil {
+			return fmt.Errorf("consent lock: %w", err)
+		}
+		var err error
+		if d, err = check(ctx, tx, recipientKey, scope); err != nil {
+			return err
+		}
+		if !d.Allowed {
+			return nil
+		}
+		return fn(tx)
+	})
+	return d, err
+}
+
+// Change is one consent change to record.
+type Change struct {
+	RecipientKey      string
+	Scope             string // sender scope or AllScopes
+	To                State
+	Source            Source
+	RawText           string
+	Provider          string
+	ProviderMessageID string
+	Sender            string
+	Note              string
+}
+
+// Record applies c in its own transaction. See RecordTx.
+func (s *Store) Record(ctx context.Context, c Change) (changed bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		changed, err = RecordTx(ctx, tx, c)
+		return err
+	})
+	return changed, err
+}
+
+// RecordTx applies c inside tx: it takes the recipient's lock exclusively
+// (waiting for in-flight sends), updates the current state and appends an
+// event. A change to the state already held appends no event and reports
+// changed=false, so redelivered keywords are idempotent.
+func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error) {
+	if c.RecipientKey == "" || c.Scope == "" {
+		return false, errors.New("consent change: recipient key and scope are required")
+	}
+	if c.To != OptedIn && c.To != OptedOut {
+		return false, fmt.Errorf("consent change: invalid state %q", c.To)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
+		return false, fmt.Errorf("consent lock: %w", err)
+	}
+	var from State
+	err = tx.QueryRow(ctx, `SELECT state FROM consent WHERE recipient_key = $1 AND scope = $2`, c.RecipientKey, c.Scope).Scan(&from)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("consent read: %w", err)
+	}
+	if from == c.To {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO consent (recipient_key, scope, state, source) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (recipient_key, scope) DO UPDATE
+		SET state = EXCLUDED.state, source = EXCLUDED.source, updated_at = clock_timestamp()`,
+		c.RecipientKey, c.Scope, c.To, c.Source); err != nil {
+		return false, fmt.Errorf("consent write: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO consent_events (recipient_key, scope, from_state, to_state, source, raw_text, provider, provider_message_id, sender, note)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''))`,
+		c.RecipientKey, c.Scope, string(from), c.To, c.Source, c.RawText, c.Provider, c.ProviderMessageID, c.Sender, c.Note); err != nil {
+		return false, fmt.Errorf("consent event: %w", err)
+	}
+	return true, nil
+}
+
+// Event is one row of the consent audit log.
+type Event struct {
+	ID                int64
+	RecipientKey      string
+	Scope             string
+	From, To          State
+	Source            Source
+	RawText           string
+	Provider          string
+	ProviderMessageID string
+	Sender            string
+	Note              string
+	At                time.Time
+}
+
+// Events returns a recipient's consent events, oldest first.
+func (s *Store) Events(ctx context.Context, recipientKey string) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, recipient_key, scope, coalesce(from_state, ''), to_state, source, coalesce(raw_text, ''),
+		       coalesce(provider, ''), coalesce(provider_message_id, ''), coalesce(sender, ''), coalesce(note, ''), created_at
+		FROM consent_events WHERE recipient_key = $1 ORDER BY id`, recipientKey)
+	if err != nil {
+		return nil, fmt.Errorf("consent events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+		var e Event
+		err := r.Scan(&e.ID, &e.RecipientKey, &e.Scope, &e.From, &e.To, &e.Source, &e.RawText,
+			&e.Provider, &e.ProviderMessageID, &e.Sender, &e.Note, &e.At)
+		return e, err
+	})
+}

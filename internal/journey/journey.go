@@ -1,0 +1,137 @@
+// Package journey defines a journey: the JSON file a journey designer writes,
+// listing the sender and the SMS and wait steps each recipient goes through.
+//
+// A Definition is also the input of the Journey workflow, so it holds only
+// plain, JSON-friendly fields: it must survive a JSON round trip unchanged,
+// and everything it offers (Validate, Attributes, Render) is deterministic
+// and safe to call from workflow code.
+package journey
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Definition is a parsed journey file.
+type Definition struct {
+	// Name identifies the journey; it goes into workflow IDs.
+	Name string `json:"name"`
+	// Category is CategoryMarketing or CategoryTransactional.
+	Category string `json:"category"`
+	Sender   Sender `json:"sender"`
+	Steps    []Step `json:"steps"`
+}
+
+// Categories.
+const (
+	CategoryMarketing     = "marketing"
+	CategoryTransactional = "transactional"
+)
+
+// Sender says who sends the journey's messages.
+type Sender struct {
+	// Provider is one of the Provider* constants.
+	Provider string `json:"provider"`
+	// From is the sending number, short code or alphanumeric ID. Exactly one
+	// of From and MessagingServiceSID is set.
+	From string `json:"from,omitempty"`
+	// MessagingServiceSID is a Twilio Messaging Service ("MG…") that picks
+	// the number itself.
+	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
+	// Type is one of the Type* constants; it decides how From is checked and
+	// whether recipients can answer with keywords.
+	Type string `json:"type"`
+}
+
+// Providers.
+const (
+	ProviderTwilio  = "twilio"
+	ProviderSinch   = "sinch"
+	ProviderHTTP    = "http"
+	ProviderSandbox = "sandbox"
+)
+
+// Sender types.
+const (
+	TypeLongCode     = "long_code"
+	TypeTollFree     = "toll_free"
+	TypeShortCode    = "short_code"
+	TypeAlphanumeric = "alphanumeric"
+)
+
+// Scope returns the consent scope of the sender: an opt-out received by this
+// sender suppresses messages from it. It is From or, for a Twilio Messaging
+// Service, its SID, which is also what an inbound message names. Validate
+// requires From to be in canonical E.164 form for phone numbers, so that the
+// scope written by a journey and the one derived from an inbound STOP match.
+func (s Sender) Scope() string {
+	if s.From != "" {
+		return s.From
+	}
+	return s.MessagingServiceSID
+}
+
+// Step is one step of a journey: exactly one of SMS and Wait is set.
+type Step struct {
+	// SMS is the message body, a text/template over the recipient's
+	// attributes, such as "Hi {{.first_name}}".
+	SMS string `json:"sms,omitempty"`
+	// Wait is a pause before the next step: a Go duration ("90s", "1h30m")
+	// or whole days ("7d").
+	Wait string `json:"wait,omitempty"`
+}
+
+// IsWait reports whether the step is a wait rather than an SMS.
+func (s Step) IsWait() bool { return s.Wait != "" }
+
+// WaitDuration returns the length of a wait step. It is meaningful only for
+// a Definition that passed Validate; otherwise it returns 0.
+func (s Step) WaitDuration() time.Duration {
+	d, _ := parseWait(s.Wait)
+	return d
+}
+
+// Parse reads a journey definition from JSON and validates it. The JSON is
+// read strictly: unknown or duplicate fields, fields in the wrong case, wrong
+// types and trailing data are errors that name where they are.
+func Parse(data []byte) (*Definition, error) {
+	var d Definition
+	if err := decodeStrict(data, &d); err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Load reads and parses the journey file at path. Every error line starts
+// with the path, like a compiler's.
+func Load(path string) (*Definition, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err // already names the path
+	}
+	d, err := Parse(data)
+	if err != nil {
+		return nil, prefixErrors(path, err)
+	}
+	return d, nil
+}
+
+// prefixErrors prefixes err, or each error joined in it, with prefix, so a
+// multi-problem report reads one "file: field: reason" per line.
+func prefixErrors(prefix string, err error) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return fmt.Errorf("%s: %w", prefix, err)
+	}
+	errs := joined.Unwrap()
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s: %w", prefix, e)
+	}
+	return errors.Join(out...)
+}

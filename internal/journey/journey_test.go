@@ -1,0 +1,459 @@
+package journey
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stopline/stopline/internal/phone"
+)
+
+// doc builds a journey document from valid defaults. over replaces a
+// top-level member's raw JSON; the value "-" leaves the member out.
+func doc(over map[string]string) string {
+	members := []struct{ key, value string }{
+		{"name", `"welcome"`},
+		{"category", `"marketing"`},
+		{"sender", `{"provider": "twilio", "from": "+15550001111", "type": "long_code"}`},
+		{"steps", `[{"sms": "Hi {{.first_name}}"}, {"wait": "24h"}, {"sms": "Code: {{.code}}"}]`},
+	}
+	var parts []string
+	for _, m := range members {
+		v := m.value
+		if o, ok := over[m.key]; ok {
+			v = o
+		}
+		if v != "-" {
+			parts = append(parts, `"`+m.key+`": `+v)
+		}
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func sender(s string) string { return doc(map[string]string{"sender": s}) }
+func steps(s string) string  { return doc(map[string]string{"steps": s}) }
+
+func TestParseValid(t *testing.T) {
+	tests := []struct {
+		name, json string
+	}{
+		{"defaults", doc(nil)},
+		{"transactional", doc(map[string]string{"category": `"transactional"`})},
+		{"name charset", doc(map[string]string{"name": `"Spring_sale-2026"`})},
+		{"name 64 chars", doc(map[string]string{"name": `"` + strings.Repeat("a", 64) + `"`})},
+		{"real number", sender(`{"provider": "sinch", "from": "+14155550123", "type": "long_code"}`)},
+		{"toll free", sender(`{"provider": "http", "from": "+18005550199", "type": "toll_free"}`)},
+		{"short code", sender(`{"provider": "twilio", "from": "12345", "type": "short_code"}`)},
+		{"alphanumeric", sender(`{"provider": "sinch", "from": "Acme 2026", "type": "alphanumeric"}`)},
+		{"messaging service", sender(`{"provider": "twilio", "messaging_service_sid": "MG0123456789abcdef0123456789abcdef", "type": "long_code"}`)},
+		{"sandbox", sender(`{"provider": "sandbox", "from": "+15550001111", "type": "long_code"}`)},
+		{"single sms", steps(`[{"sms": "Hello"}]`)},
+		{"waits", steps(`[{"wait": "90s"}, {"wait": "30m"}, {"wait": "1h30m"}, {"wait": "7d"}, {"wait": "365d"}, {"wait": "8760h"}, {"sms": "Hi"}]`)},
+		{"template language", steps(`[{"sms": "{{if .nick}}Hey {{.nick}}{{else}}Hello{{end}} {{$.code | html}} {{index . \"first name\"}}"}]`)},
+		{"null is absent", doc(map[string]string{"sender": `{"provider": "twilio", "from": "+15550001111", "messaging_service_sid": null, "type": "long_code"}`})},
+		{"whitespace around", "\n\t " + doc(nil) + "\n\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse([]byte(tt.json)); err != nil {
+				t.Fatalf("Parse(%s) = %v", tt.json, err)
+			}
+		})
+	}
+}
+
+func TestParseInvalid(t *testing.T) {
+	tests := []struct {
+		name, json, want string
+	}{
+		// JSON
+		{"empty", "", "empty journey definition"},
+		{"blank", " \n ", "empty journey definition"},
+		{"syntax", "{\n  \"name\": \"x\",\n  \"category\" \"marketing\"\n}", `line 3, column 14: invalid character '"' after object key`},
+		{"truncated", `{"name": "x"`, "line 1, column 12: unexpected end of JSON input"},
+		{"trailing data", doc(nil) + "\n{}", "line 2, column 1: invalid character '{' after top-level value"},
+		{"not an object", `["welcome"]`, "must be an object, got an array"},
+		{"unknown field", doc(map[string]string{"name": `"x", "foo": 1`}), `unknown field "foo"`},
+		{"unknown sender field", sender(`{"provider": "twilio", "form": "+15550001111", "type": "long_code"}`), `sender: unknown field "form"`},
+		{"unknown step field", steps(`[{"sms": "Hi"}, {"delay": "1h"}]`), `steps[1]: unknown field "delay"`},
+		{"wrong case", doc(map[string]string{"name": "-", "category": `"marketing", "Name": "x"`}), `unknown field "Name" (did you mean "name"?)`},
+		{"duplicate", doc(map[string]string{"name": `"a", "name": "b"`}), `duplicate field "name"`},
+		{"wrong type", steps(`[{"sms": "Hi"}, {"wait": 3600}]`), "steps[1].wait: must be a string, got a number"},
+		{"steps not array", steps(`{"sms": "Hi"}`), "steps: must be an array, got an object"},
+		{"sender not object", sender(`"+15550001111"`), "sender: must be an object, got a string"},
+
+		// name and category
+		{"no name", doc(map[string]string{"name": "-"}), "name: required"},
+		{"name with space", doc(map[string]string{"name": `"spring sale"`}), "name: must be 1-64 characters of letters, digits, '-', '_'"},
+		{"name too long", doc(map[string]string{"name": `"` + strings.Repeat("a", 65) + `"`}), "name: must be 1-64 characters of letters, digits, '-', '_'"},
+		{"bad category", doc(map[string]string{"category": `"promo"`}), `category: must be "marketing" or "transactional", got "promo"`},
+		{"no category", doc(map[string]string{"category": "-"}), `category: must be "marketing" or "transactional", got ""`},
+
+		// sender
+		{"bad provider", sender(`{"provider": "x", "from": "+15550001111", "type": "long_code"}`), `sender.provider: must be one of twilio, sinch, http, sandbox, got "x"`},
+		{"neither from nor sid", sender(`{"provider": "twilio", "type": "long_code"}`), `sender: set exactly one of "from" or "messaging_service_sid"`},
+		{"both from and sid", sender(`{"provider": "twilio", "from": "+15550001111", "messaging_service_sid": "MG0123456789abcdef0123456789abcdef", "type": "long_code"}`), `sender: set exactly one of "from" or "messaging_service_sid"`},
+		{"sid with sinch", sender(`{"provider": "sinch", "messaging_service_sid": "MG0123456789abcdef0123456789abcdef", "type": "long_code"}`), "sender.messaging_service_sid: only valid with provider twilio"},
+		{"bad sid", sender(`{"provider": "twilio", "messaging_service_sid": "XX12", "type": "long_code"}`), `sender.messaging_service_sid: invalid "XX12" (want MG followed by 32 lowercase hex characters)`},
+		{"upper-case sid", sender(`{"provider": "twilio", "messaging_service_sid": "MG0123456789ABCDEF0123456789ABCDEF", "type": "long_code"}`), `sender.messaging_service_sid: invalid "MG0123456789ABCDEF0123456789ABCDEF" (want MG followed by 32 lowercase hex characters)`},
+		{"bad type", sender(`{"provider": "twilio", "from": "+15550001111", "type": "x"}`), `sender.type: must be one of long_code, toll_free, short_code, alphanumeric, got "x"`},
+		{"short number", sender(`{"provider": "twilio", "from": "+1555", "type": "long_code"}`), `sender.from: invalid phone number "+1555"`},
+		{"number without plus", sender(`{"provider": "twilio", "from": "15550001111", "type": "toll_free"}`), `sender.from: invalid phone number "15550001111"`},
+		{"number not canonical", sender(`{"provider": "twilio", "from": "+1 555 000 1111", "type": "long_code"}`), `sender.from: "+1 555 000 1111" is not in E.164 form, want "+15550001111"`},
+		{"short code too short", sender(`{"provider": "twilio", "from": "12", "type": "short_code"}`), `sender.from: invalid short code "12" (want 3-8 digits)`},
+		{"short code with plus", sender(`{"provider": "twilio", "from": "+12345", "type": "short_code"}`), `sender.from: invalid short code "+12345" (want 3-8 digits)`},
+		{"alphanumeric too long", sender(`{"provider": "sinch", "from": "AcmeWidgetsCo", "type": "alphanumeric"}`), `sender.from: invalid alphanumeric sender ID "AcmeWidgetsCo" (want 1-11 letters, digits or spaces, with at least one letter)`},
+		{"alphanumeric digits only", sender(`{"provider": "sinch", "from": "12345", "type": "alphanumeric"}`), `sender.from: invalid alphanumeric sender ID "12345" (want 1-11 letters, digits or spaces, with at least one letter)`},
+		{"alphanumeric punctuation", sender(`{"provider": "sinch", "from": "Acme!", "type": "alphanumeric"}`), `sender.from: invalid alphanumeric sender ID "Acme!" (want 1-11 letters, digits or spaces, with at least one letter)`},
+
+		// steps
+		{"no steps", steps("[]"), "steps: at least one sms step required"},
+		{"steps missing", doc(map[string]string{"steps": "-"}), "steps: at least one sms step required"},
+		{"only waits", steps(`[{"wait": "1h"}]`), "steps: at least one sms step required"},
+		{"both sms and wait", steps(`[{"sms": "Hi"}, {"sms": "Hi", "wait": "1h"}]`), `steps[1]: set exactly one of "sms" or "wait"`},
+		{"empty step", steps(`[{"sms": "Hi"}, {}]`), `steps[1]: set exactly one of "sms" or "wait"`},
+		{"blank body", steps(`[{"sms": " \n "}]`), "steps[0].sms: empty body"},
+		{"day words", steps(`[{"sms": "Hi"}, {"wait": "1h"}, {"wait": "1 day"}]`), `steps[2].wait: invalid duration "1 day"`},
+		{"zero wait", steps(`[{"sms": "Hi"}, {"wait": "0s"}]`), `steps[1].wait: duration "0s" out of range (want more than 0 and at most 365d)`},
+		{"negative wait", steps(`[{"sms": "Hi"}, {"wait": "-5m"}]`), `steps[1].wait: duration "-5m" out of range (want more than 0 and at most 365d)`},
+		{"too many days", steps(`[{"sms": "Hi"}, {"wait": "366d"}]`), `steps[1].wait: duration "366d" out of range (want more than 0 and at most 365d)`},
+		{"too many hours", steps(`[{"sms": "Hi"}, {"wait": "8761h"}]`), `steps[1].wait: duration "8761h" out of range (want more than 0 and at most 365d)`},
+		{"huge days", steps(`[{"sms": "Hi"}, {"wait": "99999999999999999999d"}]`), `steps[1].wait: duration "99999999999999999999d" out of range (want more than 0 and at most 365d)`},
+		{"mixed days", steps(`[{"sms": "Hi"}, {"wait": "1d12h"}]`), `steps[1].wait: invalid duration "1d12h"`},
+		{"template syntax", steps(`[{"sms": "Hi {{.first_name"}]`), "steps[0].sms: template: sms:1: unclosed action"},
+		{"template function", steps(`[{"sms": "Hi {{upper .first_name}}"}]`), `steps[0].sms: template: sms:1: function "upper" not defined`},
+		{"range", steps(`[{"sms": "{{range .}}x{{end}}"}]`), "steps[0].sms: template: {{range}} is not supported in SMS bodies"},
+		{"define", steps(`[{"sms": "{{define \"x\"}}a{{end}}Hi"}]`), "steps[0].sms: template: {{define}} is not supported in SMS bodies"},
+		{"block", steps(`[{"sms": "{{block \"x\" .}}a{{end}}"}]`), "steps[0].sms: template: {{define}} is not supported in SMS bodies"},
+		{"printf", steps(`[{"sms": "{{printf \"%99999999d\" 1}}"}]`), "steps[0].sms: template: printf is not supported in SMS bodies"},
+		{"dynamic index", steps(`[{"sms": "{{index . .key}}"}]`), `steps[0].sms: template: index other than {{index . "name"}} is not supported in SMS bodies`},
+
+		// several problems are all reported, in document order
+		{"many", `{"name": "", "category": "promo", "sender": {"provider": "x", "from": "+15550001111", "type": "long_code"}, "steps": [{"wait": "1 day"}]}`,
+			"name: required\n" +
+				`category: must be "marketing" or "transactional", got "promo"` + "\n" +
+				`sender.provider: must be one of twilio, sinch, http, sandbox, got "x"` + "\n" +
+				`steps[0].wait: invalid duration "1 day"` + "\n" +
+				"steps: at least one sms step required"},
+	}
+	if len(tests) < 25 {
+		t.Fatalf("only %d cases", len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Parse([]byte(tt.json))
+			if err == nil {
+				t.Fatalf("Parse(%s) = %+v, want error %q", tt.json, d, tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Fatalf("Parse(%s) error:\n got %q\nwant %q", tt.json, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"name": "", "category": "promo", "sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"}, "steps": [{"sms": "Hi"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(bad)
+	want := bad + ": name: required\n" + bad + `: category: must be "marketing" or "transactional", got "promo"`
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(bad) error:\n got %v\nwant %s", err, want)
+	}
+
+	syntax := filepath.Join(dir, "syntax.json")
+	if err := os.WriteFile(syntax, []byte("{\n,"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(syntax)
+	want = syntax + ": line 2, column 1: invalid character ',' looking for beginning of object key string"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(syntax) error:\n got %v\nwant %s", err, want)
+	}
+
+	missing := filepath.Join(dir, "missing.json")
+	if _, err := Load(missing); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Load(missing) error = %v, want it to name the path", err)
+	}
+}
+
+func TestExamples(t *testing.T) {
+	for _, tt := range []struct {
+		file, wait string
+	}{
+		{"welcome.json", "24h0m0s"},
+		{"quick.json", "30s"},
+	} {
+		d, err := Load(filepath.Join("..", "..", "examples", tt.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Steps[1].WaitDuration().String(); got != tt.wait {
+			t.Errorf("%s: wait = %s, want %s", tt.file, got, tt.wait)
+		}
+		if got, want := d.Attributes(), []string{"code", "first_name"}; !slices.Equal(got, want) {
+			t.Errorf("%s: Attributes() = %q, want %q", tt.file, got, want)
+		}
+	}
+}
+
+// TestAudience checks that the example audience fits the example journeys:
+// every number normalises with region US and the header has every attribute.
+func TestAudience(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "..", "examples", "audience.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"phone", "first_name", "code"}; !slices.Equal(rows[0], want) {
+		t.Fatalf("header = %q, want %q", rows[0], want)
+	}
+	if len(rows) < 6 {
+		t.Errorf("%d recipients, want at least 5", len(rows)-1)
+	}
+	seen := make(map[string]bool)
+	for i, row := range rows[1:] {
+		num, err := phone.Normalize(row[0], "US")
+		if err != nil {
+			t.Errorf("line %d: %v", i+2, err)
+		}
+		if seen[num] {
+			t.Errorf("line %d: duplicate number %s", i+2, num)
+		}
+		seen[num] = true
+	}
+	d, err := Load(filepath.Join("..", "..", "examples", "welcome.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range d.Attributes() {
+		if !slices.Contains(rows[0], name) {
+			t.Errorf("welcome.json uses %q, which audience.csv lacks", name)
+		}
+	}
+}
+
+func TestRender(t *testing.T) {
+	d, err := Parse([]byte(doc(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Render(map[string]string{"first_name": "Ada", "code": "ADA10", "unused": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"Hi Ada", "", "Code: ADA10"}; !slices.Equal(got, want) {
+		t.Errorf("Render = %q, want %q", got, want)
+	}
+
+	tests := []struct {
+		name  string
+		steps string
+		attrs map[string]string
+		want  []string
+		err   string
+	}{
+		{name: "missing attribute", steps: `[{"sms": "Hi {{.first_name}}"}, {"wait": "1h"}, {"sms": "{{.code}}"}]`,
+			attrs: map[string]string{"first_name": "Ada"}, err: `steps[2].sms: missing attribute "code"`},
+		{name: "nil attributes", steps: `[{"sms": "Hi {{.first_name}}"}]`,
+			err: `steps[0].sms: missing attribute "first_name"`},
+		{name: "first missing in template order", steps: `[{"sms": "{{.b}} {{.a}}"}]`,
+			attrs: map[string]string{}, err: `steps[0].sms: missing attribute "b"`},
+		{name: "missing inside if", steps: `[{"sms": "Hi{{if .nick}} {{.nick}}{{end}}"}]`,
+			attrs: map[string]string{}, err: `steps[0].sms: missing attribute "nick"`},
+		{name: "missing via index", steps: `[{"sms": "Hi {{index . \"first name\"}}"}]`,
+			attrs: map[string]string{"first_name": "Ada"}, err: `steps[0].sms: missing attribute "first name"`},
+		{name: "missing via hidden variable", steps: `[{"sms": "{{with $v := .}}{{$v.code}}{{end}}"}]`,
+			attrs: map[string]string{"x": "1"}, err: `steps[0].sms: template: sms:1:20: executing "sms" at <$v.code>: map has no entry for key "code"`},
+		{name: "empty value in if", steps: `[{"sms": "Hi{{if .nick}} {{.nick}}{{end}}!"}]`,
+			attrs: map[string]string{"nick": ""}, want: []string{"Hi!"}},
+		{name: "index and root variable", steps: `[{"sms": "{{index . \"first name\"}} {{$.code}}"}]`,
+			attrs: map[string]string{"first name": "Ada", "code": "X"}, want: []string{"Ada X"}},
+		{name: "no html escaping", steps: `[{"sms": "{{.q}}"}]`,
+			attrs: map[string]string{"q": `<b>"Tom & Jerry"</b>`}, want: []string{`<b>"Tom & Jerry"</b>`}},
+		{name: "attribute values are not templates", steps: `[{"sms": "{{.q}}"}]`,
+			attrs: map[string]string{"q": "{{.secret}}"}, want: []string{"{{.secret}}"}},
+		{name: "renders empty", steps: `[{"sms": "{{.nick}}"}]`,
+			attrs: map[string]string{"nick": " "}, err: "steps[0].sms: rendered body is empty"},
+		{name: "too long", steps: `[{"sms": "{{.q}}"}]`,
+			attrs: map[string]string{"q": strings.Repeat("é", MaxBodyChars+1)}, err: "steps[0].sms: rendered body is 1601 characters, more than 1600"},
+		{name: "exactly the limit", steps: `[{"sms": "{{.q}}"}]`,
+			attrs: map[string]string{"q": strings.Repeat("é", MaxBodyChars)}, want: []string{strings.Repeat("é", MaxBodyChars)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Parse([]byte(steps(tt.steps)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := d.Render(tt.attrs)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("Render = %q, %v; want error %q", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Fatalf("Render = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAttributes(t *testing.T) {
+	tests := []struct {
+		steps string
+		want  []string
+	}{
+		{`[{"sms": "Hello"}]`, nil},
+		{`[{"sms": "Hi {{.first_name}}"}, {"wait": "1h"}, {"sms": "{{.code}} {{.first_name}}"}]`, []string{"code", "first_name"}},
+		{`[{"sms": "{{if .nick}}{{.nick}}{{else}}{{$.name}}{{end}} {{index . \"zip code\"}} {{.code | html}}"}]`, []string{"code", "name", "nick", "zip code"}},
+	}
+	for _, tt := range tests {
+		d, err := Parse([]byte(steps(tt.steps)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Attributes(); !slices.Equal(got, tt.want) {
+			t.Errorf("Attributes(%s) = %q, want %q", tt.steps, got, tt.want)
+		}
+	}
+
+	// Unvalidated definitions: broken templates are skipped, not fatal.
+	d := &Definition{Steps: []Step{{SMS: "{{.a"}, {SMS: "{{.b}}"}}}
+	if got, want := d.Attributes(), []string{"b"}; !slices.Equal(got, want) {
+		t.Errorf("Attributes() = %q, want %q", got, want)
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	for _, in := range []string{
+		doc(nil),
+		sender(`{"provider": "twilio", "messaging_service_sid": "MG0123456789abcdef0123456789abcdef", "type": "toll_free"}`),
+		steps(`[{"sms": "<b>\"{{.x}}\" & é 🎉\u2028</b>"}, {"wait": "7d"}]`),
+	} {
+		d, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(out)
+		if err != nil {
+			t.Fatalf("Parse(Marshal(%s)) = %v", in, err)
+		}
+		if !reflect.DeepEqual(d, back) {
+			t.Errorf("round trip changed the definition:\n in %+v\nout %+v", d, back)
+		}
+	}
+
+	// Optional members stay out of the encoding.
+	d, err := Parse([]byte(doc(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"name":"welcome","category":"marketing","sender":{"provider":"twilio","from":"+15550001111","type":"long_code"},"steps":[{"sms":"Hi {{.first_name}}"},{"wait":"24h"},{"sms":"Code: {{.code}}"}]}`
+	if string(out) != want {
+		t.Errorf("Marshal =\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestStep(t *testing.T) {
+	tests := []struct {
+		step   Step
+		isWait bool
+		dur    time.Duration
+	}{
+		{Step{SMS: "Hi"}, false, 0},
+		{Step{Wait: "90s"}, true, 90 * time.Second},
+		{Step{Wait: "1h30m"}, true, 90 * time.Minute},
+		{Step{Wait: "7d"}, true, 7 * 24 * time.Hour},
+		{Step{Wait: "365d"}, true, 365 * 24 * time.Hour},
+		{Step{Wait: "1 day"}, true, 0}, // invalid: 0, Validate reports it
+	}
+	for _, tt := range tests {
+		if got := tt.step.IsWait(); got != tt.isWait {
+			t.Errorf("%+v.IsWait() = %v, want %v", tt.step, got, tt.isWait)
+		}
+		if got := tt.step.WaitDuration(); got != tt.dur {
+			t.Errorf("%+v.WaitDuration() = %v, want %v", tt.step, got, tt.dur)
+		}
+	}
+}
+
+func TestScope(t *testing.T) {
+	tests := []struct {
+		sender Sender
+		want   string
+	}{
+		{Sender{Provider: "twilio", From: "+15550001111", Type: "long_code"}, "+15550001111"},
+		{Sender{Provider: "twilio", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef", Type: "long_code"}, "MG0123456789abcdef0123456789abcdef"},
+		{Sender{Provider: "sinch", From: "Acme", Type: "alphanumeric"}, "Acme"},
+	}
+	for _, tt := range tests {
+		if got := tt.sender.Scope(); got != tt.want {
+			t.Errorf("%+v.Scope() = %q, want %q", tt.sender, got, tt.want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(doc(nil)))
+	f.Add([]byte(sender(`{"provider": "twilio", "messaging_service_sid": "MG0123456789abcdef0123456789abcdef", "type": "toll_free"}`)))
+	f.Add([]byte(sender(`{"provider": "sinch", "from": "Acme", "type": "alphanumeric"}`)))
+	f.Add([]byte(steps(`[{"sms": "{{if .a}}{{.a}}{{else}}{{index . \"b c\"}}{{end}}"}, {"wait": "7d"}]`)))
+	f.Add([]byte(`{"name": "x", "name": "y", "Steps": [1]}`))
+	f.Add([]byte("{\n,"))
+	if data, err := os.ReadFile(filepath.Join("..", "..", "examples", "welcome.json")); err == nil {
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Parse(data)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		// Workflow input goes through JSON: it must come back equal and valid.
+		out, err := json.Marshal(d)
+		if err != nil {
+			t.Fatalf("Marshal(%+v) = %v", d, err)
+		}
+		back, err := Parse(out)
+		if err != nil {
+			t.Fatalf("Parse(Marshal(d)) = %v\njson: %s", err, out)
+		}
+		if !reflect.DeepEqual(d, back) {
+			t.Fatalf("round trip changed the definition:\n in %+v\nout %+v", d, back)
+		}
+		// Rendering with every attribute present must not panic, and may
+		// fail only on the rendered body.
+		attrs := make(map[string]string)
+		for _, name := range d.Attributes() {
+			attrs[name] = "x"
+		}
+		if _, err := d.Render(attrs); err != nil && strings.Contains(err.Error(), "missing attribute") {
+			t.Fatalf("Render with all Attributes() = %v", err)
+		}
+	})
+}

@@ -1,0 +1,177 @@
+package journey
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// MaxWait is the longest wait step. Anything longer is almost surely a typo,
+// and would keep a workflow open for more than a year.
+const MaxWait = 365 * 24 * time.Hour
+
+var (
+	// Names go into workflow IDs, so keep them to characters that need no
+	// escaping anywhere.
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	// Twilio SIDs are lowercase hex. Upper case is refused rather than
+	// accepted, because the SID is a consent scope key: "MGAB…" and "MGab…"
+	// would be two scopes, and an inbound STOP names the lowercase one.
+	messagingServiceSIDRE = regexp.MustCompile(`^MG[0-9a-f]{32}$`)
+	shortCodeRE           = regexp.MustCompile(`^[0-9]{3,8}$`)
+	alphanumericRE        = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
+	hasLetterRE           = regexp.MustCompile(`[A-Za-z]`)
+	daysRE                = regexp.MustCompile(`^([0-9]+)d$`)
+)
+
+// Validate checks the definition and returns every problem found, joined
+// with errors.Join, one "field: reason" per problem; nil if there are none.
+// Reporting all problems at once saves the designer an edit-run cycle per
+// mistake.
+func (d *Definition) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
+	}
+
+	switch {
+	case d.Name == "":
+		add("name", "required")
+	case !nameRE.MatchString(d.Name):
+		add("name", "must be 1-64 characters of letters, digits, '-', '_'")
+	}
+	if d.Category != CategoryMarketing && d.Category != CategoryTransactional {
+		add("category", "must be %q or %q, got %q", CategoryMarketing, CategoryTransactional, d.Category)
+	}
+	errs = append(errs, d.Sender.validate()...)
+
+	smsSteps := 0
+	for i, s := range d.Steps {
+		path := fmt.Sprintf("steps[%d]", i)
+		switch {
+		case (s.SMS == "") == (s.Wait == ""):
+			add(path, `set exactly one of "sms" or "wait"`)
+		case s.IsWait():
+			if _, err := parseWait(s.Wait); err != nil {
+				add(path+".wait", "%v", err)
+			}
+		default:
+			smsSteps++
+			if strings.TrimSpace(s.SMS) == "" {
+				add(path+".sms", "empty body")
+			} else if _, err := parseBody(s.SMS); err != nil {
+				add(path+".sms", "%v", err)
+			}
+		}
+	}
+	if smsSteps == 0 {
+		add("steps", "at least one sms step required")
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	providers   = []string{ProviderTwilio, ProviderSinch, ProviderHTTP, ProviderSandbox}
+	senderTypes = []string{TypeLongCode, TypeTollFree, TypeShortCode, TypeAlphanumeric}
+)
+
+func (s Sender) validate() []error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
+	}
+
+	if !slices.Contains(providers, s.Provider) {
+		add("sender.provider", "must be one of %s, got %q", strings.Join(providers, ", "), s.Provider)
+	}
+	validType := slices.Contains(senderTypes, s.Type)
+	if !validType {
+		add("sender.type", "must be one of %s, got %q", strings.Join(senderTypes, ", "), s.Type)
+	}
+
+	switch {
+	case (s.From == "") == (s.MessagingServiceSID == ""):
+		add("sender", `set exactly one of "from" or "messaging_service_sid"`)
+	case s.MessagingServiceSID != "":
+		// Only Twilio has Messaging Services; an unknown provider is
+		// reported above, not twice.
+		if s.Provider != ProviderTwilio && slices.Contains(providers, s.Provider) {
+			add("sender.messaging_service_sid", "only valid with provider twilio")
+		}
+		if !messagingServiceSIDRE.MatchString(s.MessagingServiceSID) {
+			add("sender.messaging_service_sid", "invalid %q (want MG followed by 32 lowercase hex characters)", s.MessagingServiceSID)
+		}
+	case validType:
+		if err := checkFrom(s.Type, s.From); err != nil {
+			add("sender.from", "%v", err)
+		}
+	}
+	return errs
+}
+
+// checkFrom checks a sender's From for its type.
+func checkFrom(typ, from string) error {
+	switch typ {
+	case TypeShortCode:
+		if !shortCodeRE.MatchString(from) {
+			return fmt.Errorf("invalid short code %q (want 3-8 digits)", from)
+		}
+	case TypeAlphanumeric:
+		if !alphanumericRE.MatchString(from) || !hasLetterRE.MatchString(from) {
+			return fmt.Errorf("invalid alphanumeric sender ID %q (want 1-11 letters, digits or spaces, with at least one letter)", from)
+		}
+	default: // long code, toll-free: a phone number
+		return checkE164(from)
+	}
+	return nil
+}
+
+// checkE164 accepts a phone number in canonical E.164 form whose length is
+// possible for its country. It deliberately does not ask for
+// phonenumbers.IsValidNumber: examples and test setups use fictional numbers
+// such as +15550001111 (555 is not a real area code, so the number is only
+// "possible"), and the provider, not us, is the authority on which numbers
+// an account may send from. What does matter is the exact form, because From
+// is the consent scope key and inbound messages name the number in E.164.
+func checkE164(from string) error {
+	invalid := fmt.Errorf("invalid phone number %q", from)
+	if !strings.HasPrefix(from, "+") {
+		return invalid
+	}
+	num, err := phonenumbers.Parse(from, "")
+	if err != nil || !phonenumbers.IsPossibleNumber(num) {
+		return invalid
+	}
+	if e164 := phonenumbers.Format(num, phonenumbers.E164); e164 != from {
+		return fmt.Errorf("%q is not in E.164 form, want %q", from, e164)
+	}
+	return nil
+}
+
+// parseWait parses a wait step: a Go duration or whole days ("7d"), which
+// Go durations lack.
+func parseWait(s string) (time.Duration, error) {
+	var d time.Duration
+	if m := daysRE.FindStringSubmatch(s); m != nil {
+		days, err := strconv.Atoi(m[1])
+		if err != nil || days > int(MaxWait/(24*time.Hour)) {
+			return 0, fmt.Errorf("duration %q out of range (want more than 0 and at most 365d)", s)
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+	}
+	if d <= 0 || d > MaxWait {
+		return 0, fmt.Errorf("duration %q out of range (want more than 0 and at most 365d)", s)
+	}
+	return d, nil
+}

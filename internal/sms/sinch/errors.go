@@ -1,0 +1,187 @@
+package sinch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/stopline/stopline/internal/sms"
+)
+
+// codeOptedOut is Sinch's "User opted out (STOP)": the recipient texted STOP
+// to a toll-free number and the network now blocks messages to them.
+const codeOptedOut = "257"
+
+// errorBody is what Sinch puts in an error response. The SMS API uses
+// {"code": "...", "text": "..."}; newer Sinch APIs nest a Google-style
+// {"error": {"code": 400, "message": "...", "status": "INVALID_ARGUMENT"}}.
+// Codes are usually words but may be numbers, quoted or not (257).
+type errorBody struct {
+	Code    json.RawMessage `json:"code"`
+	Text    string          `json:"text"`
+	Message string          `json:"message"`
+	Error   *struct {
+		Message string `json:"message"`
+		Status  string `json:"status"`
+	} `json:"error"`
+}
+
+// parseErrorBody extracts the code and text of a Sinch error body. ok is
+// false when the body is not a JSON object with either.
+func parseErrorBody(b []byte) (code, text string, ok bool) {
+	var e errorBody
+	if err := json.Unmarshal(b, &e); err != nil {
+		return "", "", false
+	}
+	code = rawCode(e.Code)
+	text = e.Text
+	if text == "" {
+		text = e.Message
+	}
+	if e.Error != nil {
+		if code == "" {
+			code = e.Error.Status
+		}
+		if text == "" {
+			text = e.Error.Message
+		}
+	}
+	return code, text, code != "" || text != ""
+}
+
+// rawCode turns a JSON string or number into its text; anything else is "".
+func rawCode(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.TrimSpace(s)
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// recipientProblem spots a parameter-format error about the recipient
+// rather than, say, the sender, which must stay Permanent.
+var recipientProblem = regexp.MustCompile(`(?i)recipient|'to'|"to"|\bto field|field to\b`)
+
+func kindFor(status int, code, text string) sms.Kind {
+	switch {
+	case code == codeOptedOut:
+		return sms.OptedOut
+	case code == "illegal_number_type":
+		return sms.InvalidNumber
+	case code == "syntax_invalid_parameter_format" && recipientProblem.MatchString(text):
+		return sms.InvalidNumber
+	}
+	return sms.KindForHTTPStatus(status)
+}
+
+// classify turns a Sinch error response into an *sms.Error whose message
+// never holds the recipient number.
+func classify(status int, body []byte, to string) *sms.Error {
+	e := &sms.Error{Provider: provider, HTTPStatus: status}
+	code, text, ok := parseErrorBody(body)
+	if !ok {
+		// Not Sinch's JSON (a proxy's HTML page, say): the status decides.
+		e.Kind = sms.KindForHTTPStatus(status)
+		e.Message = statusText(status)
+		if s := snippet(body); s != "" {
+			e.Message += ": " + s
+		}
+		e.Message = redact(e.Message, to)
+		return e
+	}
+	e.Kind = kindFor(status, code, text)
+	if n, err := strconv.Atoi(code); err == nil {
+		e.Code = n
+	}
+	switch {
+	case code == "":
+		e.Message = text
+	case text == "":
+		e.Message = code
+	default:
+		e.Message = code + ": " + text
+	}
+	e.Message = redact(strings.ToValidUTF8(e.Message, "?"), to)
+	return e
+}
+
+func statusText(status int) string {
+	if t := http.StatusText(status); t != "" {
+		return strings.ToLower(t)
+	}
+	return "http status " + strconv.Itoa(status)
+}
+
+// transportMessage describes a failure that produced no response, without
+// *url.Error's URL.
+func transportMessage(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "request timed out"
+	case errors.Is(err, context.Canceled):
+		return "request canceled"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + " request failed: " + ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// snippet is a short one-line excerpt of an error body, for diagnosis.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+	const max = 160
+	if utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max]) + "..."
+	}
+	return s
+}
+
+// phoneLike matches runs of at least 7 digits, optionally after a '+' and
+// with short separators, as phone numbers are commonly written
+// ("+1 (500) 555-0006").
+var phoneLike = regexp.MustCompile(`\+?\d(?:[ .()-]{0,2}\d){6,}`)
+
+// redact removes the recipient number from provider text (Temporal failure
+// messages are not encrypted): the number as sent, with and without '+',
+// then anything else that looks like a phone number. What remains of a
+// number is its last 4 digits, as in the logs.
+func redact(s, to string) string {
+	if to != "" {
+		s = strings.ReplaceAll(s, to, mask(to))
+		if bare := strings.TrimPrefix(to, "+"); bare != to && bare != "" {
+			s = strings.ReplaceAll(s, bare, mask(bare))
+		}
+	}
+	return phoneLike.ReplaceAllStringFunc(s, mask)
+}
+
+// mask keeps the last 4 digits of a number, or none when the number is so
+// short that 4 digits would give most of it away.
+func mask(number string) string {
+	var digits []byte
+	for i := 0; i < len(number); i++ {
+		if c := number[i]; c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	if len(digits) < 7 {
+		return "***"
+	}
+	return "***" + string(digits[len(digits)-4:])
+}

@@ -1,0 +1,187 @@
+// Package sinch sends SMS through Sinch's REST batches API (XMS) with plain
+// net/http.
+//
+// One Send is one batch with one recipient:
+//
+//	POST {APIURL}/xms/v1/{service_plan_id}/batches
+//	Authorization: Bearer {api_token}
+//	{"from": "...", "to": ["+1..."], "body": "..."}
+//
+// Sinch answers 201 with the batch, whose "id" becomes Result.MessageID.
+// Sinch has no way to look a batch up by content, so Sender is not an
+// sms.Finder.
+package sinch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/stopline/stopline/internal/sms"
+)
+
+const (
+	// DefaultAPIURL is Sinch's US region. EU is https://eu.sms.api.sinch.com.
+	DefaultAPIURL = "https://us.sms.api.sinch.com"
+	// DefaultTimeout bounds one Send when Config.Timeout is zero.
+	DefaultTimeout = 10 * time.Second
+
+	// StatusAccepted is Result.Status for an accepted batch: Sinch's batch
+	// has no status word of its own (delivery comes later, in reports).
+	StatusAccepted = "accepted"
+
+	provider = "sinch"
+	// maxBody caps how much of a response is read.
+	maxBody = 1 << 20
+)
+
+// Config configures a Sender.
+type Config struct {
+	ServicePlanID string // required
+	APIToken      string // required
+	// APIURL is the regional base URL, or a fake's in tests. Default
+	// DefaultAPIURL. A path, if any, is kept before /xms/v1.
+	APIURL string
+	// Timeout bounds one Send, whatever the caller's context allows.
+	// Default DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Sender sends messages through Sinch. It is safe for concurrent use.
+type Sender struct {
+	endpoint string // full batches URL
+	token    string
+	timeout  time.Duration
+	client   *http.Client
+}
+
+var _ sms.Sender = (*Sender)(nil)
+
+// New validates cfg and returns a Sender. Errors never echo the API token.
+func New(cfg Config) (*Sender, error) {
+	if cfg.ServicePlanID == "" {
+		return nil, errors.New("sinch: ServicePlanID is required")
+	}
+	if cfg.APIToken == "" {
+		return nil, errors.New("sinch: APIToken is required")
+	}
+	if !headerSafe(cfg.APIToken) {
+		return nil, errors.New("sinch: APIToken must be printable ASCII without spaces")
+	}
+	raw := cfg.APIURL
+	if raw == "" {
+		raw = DefaultAPIURL
+	}
+	base, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("sinch: APIURL: %w", err)
+	case base.Scheme != "http" && base.Scheme != "https", base.Host == "":
+		return nil, fmt.Errorf("sinch: APIURL %q must be an absolute http or https URL", raw)
+	case base.RawQuery != "" || base.Fragment != "":
+		return nil, fmt.Errorf("sinch: APIURL %q must not have a query or fragment", raw)
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("sinch: Timeout must not be negative, got %s", cfg.Timeout)
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	base.Path = strings.TrimSuffix(base.Path, "/") + "/xms/v1/" + url.PathEscape(cfg.ServicePlanID) + "/batches"
+	return &Sender{
+		endpoint: base.String(),
+		token:    cfg.APIToken,
+		timeout:  timeout,
+		client: &http.Client{
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			Timeout:   timeout,
+			// A redirect would carry the bearer token elsewhere; treat it as
+			// an answer instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}, nil
+}
+
+// headerSafe reports whether s can go in an HTTP header unchanged.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+type batchRequest struct {
+	From string   `json:"from,omitempty"` // empty: the service plan's default sender
+	To   []string `json:"to"`
+	Body string   `json:"body"`
+}
+
+// Send hands m to Sinch as a one-recipient batch. Failures are *sms.Error
+// with Provider "sinch".
+//
+// A Temporary error after the request was written (a timeout, a dropped
+// connection) leaves the outcome unknown, and Sinch offers no lookup.
+func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
+	if err := validate(m); err != nil {
+		return sms.Result{}, err
+	}
+	payload, err := json.Marshal(batchRequest{From: m.From, To: []string{m.To}, Body: m.Body})
+	if err != nil {
+		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Permanent, Message: "encoding request: " + err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(payload))
+	if err != nil {
+		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Permanent, Message: "building request: " + err.Error()}
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Temporary, Message: redact(transportMessage(err), m.To)}
+	}
+	defer resp.Body.Close()
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		// The batch exists even if its JSON was cut off: reporting a failure
+		// would invite a duplicate send, so an unreadable body only costs
+		// the ID.
+		var batch struct {
+			ID string `json:"id"`
+		}
+		if readErr == nil {
+			_ = json.Unmarshal(body, &batch)
+		}
+		return sms.Result{MessageID: batch.ID, Status: StatusAccepted}, nil
+	}
+	return sms.Result{}, classify(resp.StatusCode, body, m.To)
+}
+
+func validate(m sms.Message) error {
+	var problem string
+	switch {
+	case m.To == "":
+		problem = "message has no To"
+	case m.MessagingServiceSID != "":
+		problem = "MessagingServiceSID is Twilio-only; Sinch needs From"
+	case m.Body == "":
+		problem = "message has no Body"
+	default:
+		return nil
+	}
+	return &sms.Error{Provider: provider, Kind: sms.Permanent, Message: problem}
+}

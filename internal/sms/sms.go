@@ -1,0 +1,113 @@
+// Package sms defines how stopline hands a message to an SMS provider and how
+// provider failures are classified. Each provider lives in a subpackage.
+package sms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Message is one outbound SMS. To is E.164. Exactly one of From and
+// MessagingServiceSID is set (the latter only for Twilio).
+type Message struct {
+	To                  string
+	From                string
+	MessagingServiceSID string
+	Body                string
+}
+
+// Result is what the provider said when it accepted a message.
+type Result struct {
+	MessageID string // provider's ID (Twilio SID, Sinch batch ID, ...)
+	Status    string // provider's status word, e.g. "queued"
+}
+
+// Sender hands one message to a provider. It must honour ctx (deadline and
+// cancellation) and return a *Error for every failure it can classify.
+type Sender interface {
+	Send(ctx context.Context, m Message) (Result, error)
+}
+
+// Finder is implemented by senders that can look up a message they may have
+// accepted earlier. stopline uses it to resolve a send whose outcome is
+// unknown (a crash or timeout between the provider call and the ledger write)
+// instead of sending it a second time.
+type Finder interface {
+	// Find returns the message to m.To from m.From with m.Body created at or
+	// after since, if the provider has one.
+	Find(ctx context.Context, m Message, since time.Time) (Result, bool, error)
+}
+
+// Kind says what a failure means for the send.
+type Kind int
+
+const (
+	// Temporary failures (5xx, timeouts, connection errors) are retried.
+	Temporary Kind = iota
+	// RateLimited (HTTP 429, Twilio 20429) is retried with backoff.
+	RateLimited
+	// OptedOut means the provider refuses because the recipient opted out at
+	// the provider (Twilio 21610, Sinch 257). It is recorded as an opt-out.
+	OptedOut
+	// InvalidNumber (Twilio 21211, 21614, ...) skips the step with a reason.
+	InvalidNumber
+	// Permanent failures (bad credentials, bad request) are not retried.
+	Permanent
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Temporary:
+		return "temporary"
+	case RateLimited:
+		return "rate_limited"
+	case OptedOut:
+		return "opted_out"
+	case InvalidNumber:
+		return "invalid_number"
+	case Permanent:
+		return "permanent"
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Error is a classified provider failure.
+type Error struct {
+	Provider   string // "twilio", "sinch", "http", "sandbox"
+	Kind       Kind
+	Code       int    // provider error code, 0 when the body had none
+	HTTPStatus int    // 0 when no response was received
+	Message    string // provider's message; never contains the recipient number
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %s (http %d, code %d): %s", e.Provider, e.Kind, e.HTTPStatus, e.Code, e.Message)
+}
+
+// Retryable reports whether sending again later may succeed.
+func (e *Error) Retryable() bool { return e.Kind == Temporary || e.Kind == RateLimited }
+
+// KindOf returns the Kind of err, treating unclassified errors as Temporary so
+// that an unknown failure is retried rather than dropped.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Temporary
+}
+
+// KindForHTTPStatus classifies a failure by HTTP status alone, for error
+// bodies that carry no provider code.
+func KindForHTTPStatus(status int) Kind {
+	switch {
+	case status == 429:
+		return RateLimited
+	case status >= 500 || status == 408:
+		return Temporary
+	default:
+		return Permanent
+	}
+}

@@ -1,0 +1,152 @@
+package twilio
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/stopline/stopline/internal/sms"
+)
+
+// codeKinds maps the Twilio error codes whose meaning differs from what
+// their HTTP status alone would say. Every other code is classified by
+// status (429 rate limited, 5xx temporary, other 4xx permanent).
+//
+// 21408 (no permission to send to the To number's region) and 21608 (trial
+// account, unverified To) are deliberately absent: they are account
+// configuration problems an operator must fix, so they stay Permanent rather
+// than quietly skipping recipients as InvalidNumber would.
+var codeKinds = map[int]sms.Kind{
+	21610: sms.OptedOut,      // attempt to send to unsubscribed recipient
+	21211: sms.InvalidNumber, // invalid 'To' phone number
+	21612: sms.InvalidNumber, // 'To' number not reachable via SMS
+	21614: sms.InvalidNumber, // 'To' number is not a valid mobile number
+	21635: sms.InvalidNumber, // 'To' number cannot be a landline
+	20429: sms.RateLimited,   // too many requests
+	21611: sms.RateLimited,   // 'From' number has too many queued messages
+	20003: sms.Permanent,     // authentication failed
+}
+
+func kindFor(code, status int) sms.Kind {
+	if k, ok := codeKinds[code]; ok {
+		return k
+	}
+	return sms.KindForHTTPStatus(status)
+}
+
+// classify turns a twilio-go failure into an *sms.Error. ct tells whether a
+// response arrived and with which status; to is masked out of the message
+// because Temporal failure messages are stored unencrypted.
+func classify(err error, ct *callTransport, to string) *sms.Error {
+	e := &sms.Error{Provider: provider, HTTPStatus: ct.status}
+	var rest *client.TwilioRestError
+	switch {
+	case errors.As(err, &rest):
+		// A JSON error body. The status we saw on the wire wins over the
+		// body's copy of it.
+		if e.HTTPStatus == 0 {
+			e.HTTPStatus = rest.Status
+		}
+		e.Code = rest.Code
+		e.Kind = kindFor(rest.Code, e.HTTPStatus)
+		e.Message = rest.Message
+		if e.Message == "" {
+			e.Message = statusText(e.HTTPStatus)
+		}
+	case ct.status >= 300:
+		// A non-JSON error body (a proxy's HTML page, say): twilio-go only
+		// says it could not decode it, so the status decides.
+		e.Kind = sms.KindForHTTPStatus(ct.status)
+		e.Message = statusText(ct.status)
+		if s := snippet(ct.body); s != "" {
+			e.Message += ": " + s
+		}
+	case ct.status != 0:
+		// 2xx with an unreadable body. Only Find gets here (Send treats it
+		// as accepted); the answer is worth asking for again.
+		e.Kind = sms.Temporary
+		e.Message = "unreadable response: " + transportMessage(err)
+	default:
+		// No response: connection failure, timeout or cancellation.
+		e.Kind = sms.Temporary
+		e.Message = transportMessage(err)
+	}
+	e.Message = redact(e.Message, to)
+	return e
+}
+
+func statusText(status int) string {
+	if t := http.StatusText(status); t != "" {
+		return strings.ToLower(t)
+	}
+	return "http status " + strconv.Itoa(status)
+}
+
+// transportMessage describes a failure that produced no usable response.
+// It drops *url.Error's URL, whose query can hold the recipient number.
+func transportMessage(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "request timed out"
+	case errors.Is(err, context.Canceled):
+		return "request canceled"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + " request failed: " + ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// snippet is a short one-line excerpt of an error body, for diagnosis.
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+	const max = 160
+	if utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max]) + "..."
+	}
+	return s
+}
+
+// phoneLike matches runs of at least 7 digits, optionally after a '+' and
+// with short separators, as phone numbers are commonly written
+// ("+1 (500) 555-0006").
+var phoneLike = regexp.MustCompile(`\+?\d(?:[ .()-]{0,2}\d){6,}`)
+
+// redact removes the recipient number from provider text: first the number
+// as sent (with and without '+'), then anything else that looks like a phone
+// number, in case the provider reformatted it. What remains of a number is
+// its last 4 digits, as in the logs.
+func redact(s, to string) string {
+	if to != "" {
+		s = strings.ReplaceAll(s, to, mask(to))
+		if bare := strings.TrimPrefix(to, "+"); bare != to && bare != "" {
+			s = strings.ReplaceAll(s, bare, mask(bare))
+		}
+	}
+	return phoneLike.ReplaceAllStringFunc(s, mask)
+}
+
+// mask keeps the last 4 digits of a number, or none when the number is
+// so short that 4 digits would give most of it away.
+func mask(number string) string {
+	var digits []byte
+	for i := 0; i < len(number); i++ {
+		if c := number[i]; c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	if len(digits) < 7 {
+		return "***"
+	}
+	return "***" + string(digits[len(digits)-4:])
+}

@@ -1,0 +1,76 @@
+// Command worker runs stopline: the Temporal worker for journeys and
+// opt-outs, and the HTTP server for health checks and provider webhooks.
+//
+//	go run ./worker -dev    # everything in one process, for trying it out
+//
+// Configuration comes from the environment; flags override it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/sms/twilio"
+)
+
+const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+func main() {
+	var cfg app.Config
+	flag.BoolVar(&cfg.Dev, "dev", false, "run the embedded Temporal server and UI, and the sandbox SMS provider, in this process")
+	flag.StringVar(&cfg.HTTPAddr, "http", env("HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address for health checks and webhooks (HTTP_ADDR)")
+	flag.StringVar(&cfg.TemporalAddr, "temporal-addr", "127.0.0.1:7233", "-dev: embedded Temporal frontend address")
+	flag.StringVar(&cfg.UIAddr, "ui-addr", "127.0.0.1:8233", "-dev: Temporal UI address (empty disables the UI)")
+	flag.StringVar(&cfg.DataDir, "data-dir", env("STOPLINE_DATA_DIR", ".stopline"), "-dev: directory for the embedded server's SQLite database (empty: in memory)")
+	flag.StringVar(&cfg.DatabaseURL, "database-url", env("DATABASE_URL", defaultDatabaseURL), "Postgres connection URL (DATABASE_URL)")
+	flag.StringVar(&cfg.TaskQueue, "task-queue", env("STOPLINE_TASK_QUEUE", "stopline"), "Temporal task queue (STOPLINE_TASK_QUEUE)")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	cfg.Logger = log
+	cfg.RecipientKeySecret = os.Getenv("RECIPIENT_KEY_SECRET")
+	cfg.Twilio = twilio.Config{
+		AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"),
+		AuthToken:  os.Getenv("TWILIO_AUTH_TOKEN"),
+		APIURL:     os.Getenv("TWILIO_API_URL"),
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	a, err := app.Start(startCtx, cfg)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stopline:", hint(err))
+		os.Exit(1)
+	}
+	log.Info("stopline worker running", "task_queue", cfg.TaskQueue, "http", a.HTTPAddr())
+	<-ctx.Done()
+	log.Info("shutting down")
+	a.Stop()
+}
+
+// hint turns the most common start-up failure into one actionable line.
+func hint(err error) string {
+	msg := err.Error()
+	if len(msg) > 12 && msg[:12] == "DATABASE_URL" {
+		return msg + "\n  start Postgres (e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or point DATABASE_URL at one"
+	}
+	return msg
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}

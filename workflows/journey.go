@@ -1,0 +1,228 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/journey"
+)
+
+// JourneyInput starts one recipient's journey. From the starter, Phone is
+// E.164 and RecipientKey is set. From the Temporal UI, a bare Phone (plus
+// Region for national formats) is enough: the workflow resolves the key.
+type JourneyInput struct {
+	RunID        string             `json:"run_id"`
+	Journey      journey.Definition `json:"journey"`
+	Phone        string             `json:"phone"`
+	Region       string             `json:"region,omitempty"`
+	RecipientKey string             `json:"recipient_key,omitempty"`
+	Attributes   map[string]string  `json:"attributes,omitempty"`
+}
+
+// Journey states, also the JourneyState search attribute.
+const (
+	StateRunning   = "running"
+	StateCompleted = "completed" // every step ran
+	StateSkipped   = "skipped"   // a consent check said no before a send
+	StateStopped   = "stopped"   // cancelled by an opt-out while running
+)
+
+// JourneyStatus answers the status query.
+type JourneyStatus struct {
+	Journey      string    `json:"journey"`
+	State        string    `json:"state"`
+	Step         int       `json:"step"` // index into the journey's steps
+	Steps        int       `json:"steps"`
+	Sent         int       `json:"sent"`
+	Unknown      int       `json:"unknown,omitempty"` // sends whose outcome could not be resolved
+	Reason       string    `json:"reason,omitempty"`
+	WaitingUntil time.Time `json:"waiting_until,omitzero"`
+}
+
+// JourneyResult is the journey's outcome; Summary reads like
+// "sent 1, skipped at step 2: opted_out".
+type JourneyResult struct {
+	JourneyStatus
+	Summary string `json:"summary"`
+}
+
+// Journey runs one recipient through a journey's steps. Before every SMS
+// step it checks consent; an opt-out signalled while it runs cancels the
+// pending wait or send at once.
+func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
+	def := in.Journey
+	if err := def.Validate(); err != nil {
+		return JourneyResult{}, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), activities.ErrBadInput, nil)
+	}
+	bodies, err := def.Render(in.Attributes)
+	if err != nil {
+		return JourneyResult{}, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), activities.ErrBadInput, nil)
+	}
+	var a *activities.Activities
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+
+	recipient := activities.Recipient{Phone: in.Phone, Key: in.RecipientKey}
+	if recipient.Key == "" {
+		err := workflow.ExecuteLocalActivity(lctx, a.ResolveRecipient, activities.RecipientInput{Phone: in.Phone, Region: in.Region}).Get(ctx, &recipient)
+		if err != nil {
+			return JourneyResult{}, err
+		}
+	}
+
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	scope := def.Sender.Scope()
+	status := JourneyStatus{Journey: def.Name, State: StateRunning, Steps: len(def.Steps)}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (JourneyStatus, error) { return status, nil }); err != nil {
+		return JourneyResult{}, err
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		SAJourneyName.ValueSet(def.Name), SAJourneyRunID.ValueSet(in.RunID),
+		SARecipientKey.ValueSet(recipient.Key), SAJourneyState.ValueSet(StateRunning)); err != nil {
+		return JourneyResult{}, err
+	}
+
+	// Register before the first step so an opt-out from now on finds us.
+	reg := activities.Registration{WorkflowID: id, RecipientKey: recipient.Key, Scope: scope}
+	if err := workflow.ExecuteLocalActivity(lctx, a.RegisterJourney, reg).Get(ctx, nil); err != nil {
+		return JourneyResult{}, err
+	}
+	defer func() {
+		// Runs on every exit path; a disconnected context survives cancellation.
+		dctx, _ := workflow.NewDisconnectedContext(lctx)
+		_ = workflow.ExecuteLocalActivity(dctx, a.DeregisterJourney, id).Get(dctx, nil)
+	}()
+
+	// The cancel signal cancels stepCtx: timers and activities started
+	// under it stop at once.
+	stepCtx, cancel := workflow.WithCancel(ctx)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		var req activities.CancelRequest
+		workflow.GetSignalChannel(gctx, SignalCancel).Receive(gctx, &req)
+		status.Reason = req.Reason
+		if status.Reason == "" {
+			status.Reason = activities.ReasonOptedOut
+		}
+		cancel()
+	})
+
+	finish := func(state string) (JourneyResult, error) {
+		status.State = state
+		status.WaitingUntil = time.Time{}
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SAJourneyState.ValueSet(state))
+		return JourneyResult{JourneyStatus: status, Summary: summary(status)}, nil
+	}
+
+	for i, step := range def.Steps {
+		status.Step = i
+		if stepCtx.Err() != nil {
+			return finish(StateStopped)
+		}
+		if step.IsWait() {
+			status.WaitingUntil = workflow.Now(ctx).Add(step.WaitDuration())
+			err := workflow.Sleep(stepCtx, step.WaitDuration())
+			status.WaitingUntil = time.Time{}
+			if err != nil {
+				return finish(StateStopped) // only cancellation fails a timer
+			}
+			continue
+		}
+
+		var decision consent.Decision
+		q := activities.ConsentQuery{RecipientKey: recipient.Key, Scope: scope}
+		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), a.CheckConsent, q).Get(stepCtx, &decision); err != nil {
+			if temporal.IsCanceledError(err) {
+				return finish(StateStopped)
+			}
+			return JourneyResult{}, err
+		}
+		if !decision.Allowed {
+			status.Reason = activities.ReasonOptedOut
+			return finish(StateSkipped)
+		}
+
+		var res activities.SendResult
+		send := activities.SendInput{
+			WorkflowID: id, Step: i, RecipientKey: recipient.Key, Scope: scope,
+			Provider: def.Sender.Provider, To: recipient.Phone, From: def.Sender.From,
+			MessagingServiceSID: def.Sender.MessagingServiceSID, Body: bodies[i],
+		}
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOptions), a.SendSMS, send).Get(ctx, &res)
+		var canceled *temporal.CanceledError
+		switch {
+		case errors.As(err, &canceled):
+			return finish(StateStopped)
+		case err != nil:
+			status.State = "failed"
+			status.Reason = "send failed"
+			_ = workflow.UpsertTypedSearchAttributes(ctx, SAJourneyState.ValueSet("failed"))
+			return JourneyResult{}, err
+		}
+		switch res.Status {
+		case consent.Sent:
+			status.Sent++
+		case consent.Unresolved:
+			status.Unknown++
+		case consent.Skipped:
+			status.Reason = res.Reason
+			return finish(StateSkipped)
+		}
+		if stepCtx.Err() != nil {
+			// Cancelled while the provider accepted this step: it was sent
+			// before the opt-out committed; nothing more is.
+			status.Step = i + 1
+			if i+1 < len(def.Steps) {
+				return finish(StateStopped)
+			}
+		}
+	}
+	status.Step = len(def.Steps)
+	return finish(StateCompleted)
+}
+
+func summary(s JourneyStatus) string {
+	text := fmt.Sprintf("sent %d", s.Sent)
+	if s.Unknown > 0 {
+		text += fmt.Sprintf(", %d unknown", s.Unknown)
+	}
+	switch s.State {
+	case StateSkipped:
+		text += fmt.Sprintf(", skipped at step %d: %s", s.Step, s.Reason)
+	case StateStopped:
+		text += fmt.Sprintf(", stopped: %s at step %d", s.Reason, s.Step)
+	}
+	return text
+}
+
+// localOptions: database reads and writes. Unlimited retries: a consent
+// check that fails is retried until it answers, never taken as consent.
+var localOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        200 * time.Millisecond,
+		BackoffCoefficient:     2,
+		MaximumInterval:        10 * time.Second,
+		NonRetryableErrorTypes: []string{activities.ErrBadInput},
+	},
+}
+
+// sendOptions: the heartbeat timeout detects a dead worker quickly (the
+// activity heartbeats during the provider call), and WaitForCancellation
+// lets the workflow learn whether a cancelled send was accepted.
+var sendOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    time.Minute,
+	ScheduleToCloseTimeout: 24 * time.Hour,
+	HeartbeatTimeout:       10 * time.Second,
+	WaitForCancellation:    true,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        time.Second,
+		BackoffCoefficient:     2,
+		MaximumInterval:        time.Minute,
+		NonRetryableErrorTypes: []string{activities.ErrBadInput, activities.ErrProviderPermanent, activities.ErrNoSender},
+	},
+}

@@ -1,0 +1,55 @@
+// Package workflows holds stopline's Temporal workflows: Journey, one per
+// (journey run, recipient), and OptOut, one per recipient, plus the names
+// and IDs that tie them to the worker, the starter and the webhook bridge.
+package workflows
+
+import (
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is the queue the stopline worker polls.
+const TaskQueue = "stopline"
+
+// Signal and query names.
+const (
+	// SignalCancel stops a journey's pending and future sends.
+	SignalCancel = "cancel"
+	// SignalKeyword delivers an inbound keyword to a recipient's OptOut workflow.
+	SignalKeyword = "keyword"
+	// QueryStatus answers a journey's JourneyStatus.
+	QueryStatus = "status"
+	// QueryConsent answers an OptOut workflow's ConsentView.
+	QueryConsent = "consent"
+)
+
+// Search attributes, so operators can filter in the Temporal UI, e.g.
+// `JourneyName = "welcome" AND JourneyState = "stopped"`. Values never hold
+// a phone number: RecipientKey is a keyed hash.
+var (
+	SAJourneyName  = temporal.NewSearchAttributeKeyKeyword("JourneyName")
+	SAJourneyRunID = temporal.NewSearchAttributeKeyKeyword("JourneyRunID")
+	SARecipientKey = temporal.NewSearchAttributeKeyKeyword("RecipientKey")
+	SAJourneyState = temporal.NewSearchAttributeKeyKeyword("JourneyState")
+)
+
+// SearchAttributes lists stopline's search attributes for registration.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SAJourneyName.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAJourneyRunID.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SARecipientKey.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAJourneyState.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
+
+// JourneyID is the deterministic workflow ID of a recipient's journey in a
+// run: starting the same run twice starts no duplicates.
+func JourneyID(runID, recipientKey string) string {
+	return "journey/" + runID + "/" + recipientKey
+}
+
+// OptOutID is the workflow ID of a recipient's OptOut workflow.
+func OptOutID(recipientKey string) string {
+	return "optout/" + recipientKey
+}
