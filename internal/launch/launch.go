@@ -1,0 +1,252 @@
+// Package launch starts a journey for every recipient of an audience CSV.
+// It streams the file, so memory does not grow with the number of rows
+// (except for an 8-byte fingerprint per distinct recipient, to tell
+// duplicates within the file from recipients started by an earlier run).
+package launch
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/workflows"
+)
+
+// Starter starts one journey workflow; started is false when a workflow
+// with that ID already exists (an earlier run, or a retry of this one).
+type Starter interface {
+	Start(ctx context.Context, workflowID string, in workflows.JourneyInput) (started bool, err error)
+}
+
+// Options describe one launch.
+type Options struct {
+	RunID       string
+	Journey     *journey.Definition
+	Region      string // default region for national-format numbers
+	Keyer       phone.Keyer
+	Concurrency int // parallel starts; default 16
+	// Progress, if set, is called with the bytes of the CSV consumed so far.
+	Progress func(bytesRead int64)
+}
+
+// RowError is a row that was skipped, with its 1-based line number.
+type RowError struct {
+	Line   int
+	Reason string
+}
+
+func (e RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+
+// Summary is the outcome of a launch.
+type Summary struct {
+	Rows           int        // data rows read
+	Started        int        // journeys started now
+	AlreadyStarted int        // journeys that existed (earlier run with this run ID)
+	Duplicates     []RowError // rows repeating an earlier row's recipient
+	Skipped        []RowError // rows not started: invalid number, missing attribute
+	Failed         []RowError // rows whose start failed (Temporal error)
+}
+
+// Run reads the audience CSV from r and starts one journey per distinct
+// recipient. A bad row is reported and skipped, never fatal; a header
+// without a needed column is fatal, since every row would fail.
+func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, error) {
+	if opts.RunID == "" {
+		return nil, errors.New("run ID is required")
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	counter := &countingReader{r: r}
+	cr := csv.NewReader(counter)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("line 1: reading header: %w", err)
+	}
+	cols, err := columns(header, opts.Journey.Attributes())
+	if err != nil {
+		return nil, fmt.Errorf("line 1: %w", err)
+	}
+
+	sum := &Summary{}
+	var mu sync.Mutex
+	seen := map[uint64]int{} // recipient fingerprint -> first line
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for range opts.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				started, err := s.Start(ctx, workflows.JourneyID(opts.RunID, j.in.RecipientKey), j.in)
+				mu.Lock()
+				switch {
+				case err != nil:
+					sum.Failed = append(sum.Failed, RowError{j.line, err.Error()})
+				case started:
+					sum.Started++
+				default:
+					sum.AlreadyStarted++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	var readErr error
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrFieldCount) {
+				// A broken quote can swallow the rest of the file: stop.
+				readErr = fmt.Errorf("line %d: %w", pe.Line, pe.Err)
+				break
+			}
+			if errors.As(err, &pe) {
+				line = pe.Line
+			}
+			mu.Lock()
+			sum.Rows++
+			sum.Skipped = append(sum.Skipped, RowError{line, fmt.Sprintf("has %d fields, header has %d", len(rec), len(header))})
+			mu.Unlock()
+			continue
+		}
+		if ctx.Err() != nil {
+			readErr = ctx.Err()
+			break
+		}
+		mu.Lock()
+		sum.Rows++
+		mu.Unlock()
+		if opts.Progress != nil {
+			opts.Progress(counter.n)
+		}
+
+		in, reason := opts.row(rec, cols)
+		if reason != "" {
+			mu.Lock()
+			sum.Skipped = append(sum.Skipped, RowError{line, reason})
+			mu.Unlock()
+			continue
+		}
+		fp := fingerprint(in.RecipientKey)
+		if first, dup := seen[fp]; dup {
+			mu.Lock()
+			sum.Duplicates = append(sum.Duplicates, RowError{line, fmt.Sprintf("same recipient as line %d", first)})
+			mu.Unlock()
+			continue
+		}
+		seen[fp] = line
+		select {
+		case jobs <- job{line: line, in: in}:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	sortRows(sum.Skipped)
+	sortRows(sum.Duplicates)
+	sortRows(sum.Failed)
+	return sum, readErr
+}
+
+type job struct {
+	line int
+	in   workflows.JourneyInput
+}
+
+type columnMap struct {
+	phone int
+	attrs map[string]int // every column but phone, by header name
+}
+
+func columns(header []string, needed []string) (columnMap, error) {
+	cm := columnMap{phone: -1, attrs: map[string]int{}}
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) // Excel's BOM
+		if h == "" {
+			return cm, fmt.Errorf("column %d has no name", i+1)
+		}
+		if _, dup := cm.attrs[h]; dup || (h == "phone" && cm.phone >= 0) {
+			return cm, fmt.Errorf("column %q appears twice", h)
+		}
+		if h == "phone" {
+			cm.phone = i
+			continue
+		}
+		cm.attrs[h] = i
+	}
+	if cm.phone < 0 {
+		return cm, errors.New(`no "phone" column`)
+	}
+	var missing []string
+	for _, n := range needed {
+		if _, ok := cm.attrs[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return cm, fmt.Errorf("the journey uses attributes with no column: %s", strings.Join(missing, ", "))
+	}
+	return cm, nil
+}
+
+// row builds the journey input of one CSV record, or says why it can't.
+func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, string) {
+	e164, err := phone.Normalize(strings.TrimSpace(rec[cols.phone]), o.Region)
+	if err != nil {
+		return workflows.JourneyInput{}, "phone: " + err.Error()
+	}
+	// An empty cell counts as missing: a blank must not reach an SMS.
+	attrs := make(map[string]string, len(cols.attrs))
+	for name, i := range cols.attrs {
+		if v := strings.TrimSpace(rec[i]); v != "" {
+			attrs[name] = v
+		}
+	}
+	// Render now so a missing or empty attribute is reported here, at start
+	// time, and never becomes a blank in an SMS.
+	if _, err := o.Journey.Render(attrs); err != nil {
+		return workflows.JourneyInput{}, err.Error()
+	}
+	return workflows.JourneyInput{
+		RunID: o.RunID, Journey: *o.Journey, Phone: e164, Region: o.Region,
+		RecipientKey: o.Keyer.Key(e164), Attributes: attrs,
+	}, ""
+}
+
+func fingerprint(key string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	return binary.BigEndian.Uint64(h.Sum(nil))
+}
+
+func sortRows(rows []RowError) {
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Line < rows[j].Line })
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

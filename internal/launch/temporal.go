@@ -1,0 +1,48 @@
+package launch
+
+import (
+	"context"
+	"errors"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/stopline/stopline/workflows"
+)
+
+// TemporalStarter starts journeys on a Temporal cluster.
+type TemporalStarter struct {
+	Client    client.Client
+	TaskQueue string
+}
+
+// Start implements Starter. The workflow ID is the journey's identity: a
+// second start of the same ID, running or closed, is refused by the server.
+func (t TemporalStarter) Start(ctx context.Context, id string, in workflows.JourneyInput) (bool, error) {
+	tq := t.TaskQueue
+	if tq == "" {
+		tq = workflows.TaskQueue
+	}
+	_, err := t.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                tq,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without this the SDK hands back the running workflow as if started.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SAJourneyName.ValueSet(in.Journey.Name),
+			workflows.SAJourneyRunID.ValueSet(in.RunID),
+			workflows.SARecipientKey.ValueSet(in.RecipientKey),
+			workflows.SAJourneyState.ValueSet(workflows.StateRunning),
+		),
+	}, workflows.Journey, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return false, nil
+	}
+	return err == nil, err
+}

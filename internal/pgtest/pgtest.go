@@ -1,0 +1,79 @@
+// Package pgtest gives tests a fresh, migrated Postgres database of their
+// own, so test packages can run in parallel against one server.
+//
+// The server is named by STOPLINE_TEST_DATABASE_URL (default: the local
+// postgres database over TCP with trust auth). Tests fail, not skip, when it
+// is unreachable: the guarantees are only proven against a real Postgres.
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/internal/consent"
+)
+
+// AdminURL is the server tests create their databases on.
+func AdminURL() string {
+	if u := os.Getenv("STOPLINE_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+var seq atomic.Int64
+
+// NewDatabase creates an empty database, drops it when the test ends and
+// returns its URL.
+func NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		tb.Fatalf("pgtest: cannot reach Postgres at STOPLINE_TEST_DATABASE_URL=%s: %v", AdminURL(), err)
+	}
+	defer admin.Close(ctx)
+	name := fmt.Sprintf("stopline_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, seq.Add(1))
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("pgtest: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, AdminURL()); err == nil {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			_ = c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(AdminURL())
+	if err != nil {
+		tb.Fatalf("pgtest: STOPLINE_TEST_DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + strings.TrimPrefix(name, "/")
+	return u.String()
+}
+
+// NewStore returns a migrated consent store on a fresh database.
+func NewStore(tb testing.TB) *consent.Store {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := consent.Open(ctx, NewDatabase(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}

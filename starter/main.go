@@ -1,0 +1,164 @@
+// Command starter starts journeys and looks them up.
+//
+//	starter -journey examples/welcome.json -audience examples/audience.csv [-run-id ID] [-region US]
+//	starter -list -run-id ID            # a run's journeys and their states
+//	starter -key +14155550101           # a number's recipient key and a UI query
+//
+// Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TLS and API key settings, profiles); RECIPIENT_KEY_SECRET must match the
+// worker's.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	sdklog "go.temporal.io/sdk/log"
+	"golang.org/x/term"
+
+	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/launch"
+	"github.com/stopline/stopline/internal/phone"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "starter:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		journeyPath  = flag.String("journey", "", "journey definition (JSON)")
+		audiencePath = flag.String("audience", "", "audience CSV: a phone column plus attribute columns")
+		runID        = flag.String("run-id", "", "run ID; re-running with the same ID starts no duplicates (default: journey name and today's UTC date)")
+		region       = flag.String("region", "US", "default region for numbers without a country code")
+		concurrency  = flag.Int("concurrency", 16, "parallel workflow starts")
+		list         = flag.Bool("list", false, "list the journeys of -run-id with their states")
+		keyFor       = flag.String("key", "", "print the recipient key of a phone number and a Temporal UI query for it")
+		uiURL        = flag.String("ui", "http://127.0.0.1:8233", "Temporal UI base URL, for printed links")
+	)
+	flag.Parse()
+
+	keyer, err := keyerFromEnv()
+	if err != nil {
+		return err
+	}
+	if *keyFor != "" {
+		return printKey(os.Stdout, keyer, *keyFor, *region, *uiURL)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	c, err := dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	if *list {
+		if *runID == "" {
+			return errors.New("-list needs -run-id")
+		}
+		return listRun(ctx, os.Stdout, c, *runID)
+	}
+	if *journeyPath == "" || *audiencePath == "" {
+		flag.Usage()
+		return errors.New("-journey and -audience are required")
+	}
+	def, err := journey.Load(*journeyPath)
+	if err != nil {
+		return err
+	}
+	if *runID == "" {
+		*runID = def.Name + "-" + time.Now().UTC().Format("20060102")
+	}
+	f, err := os.Open(*audiencePath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+
+	opts := launch.Options{RunID: *runID, Journey: def, Region: *region, Keyer: keyer, Concurrency: *concurrency}
+	var bar *progressbar.ProgressBar
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		bar = progressbar.DefaultBytes(info.Size(), "starting journeys")
+		opts.Progress = func(n int64) { _ = bar.Set64(n) }
+	}
+	fmt.Fprintf(os.Stderr, "run %s: journey %q, audience %s\n", *runID, def.Name, *audiencePath)
+	sum, err := launch.Run(ctx, f, opts, launch.TemporalStarter{Client: c})
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
+	if sum != nil {
+		printSummary(os.Stdout, *audiencePath, *runID, *uiURL, sum)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", *audiencePath, err)
+	}
+	if len(sum.Failed) > 0 {
+		return fmt.Errorf("%d journeys could not be started; run again with -run-id %s to retry them", len(sum.Failed), *runID)
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, path, runID, ui string, s *launch.Summary) {
+	for _, e := range s.Skipped {
+		fmt.Fprintf(w, "%s:%d: skipped: %s\n", path, e.Line, e.Reason)
+	}
+	for _, e := range s.Duplicates {
+		fmt.Fprintf(w, "%s:%d: duplicate: %s\n", path, e.Line, e.Reason)
+	}
+	for _, e := range s.Failed {
+		fmt.Fprintf(w, "%s:%d: failed to start: %s\n", path, e.Line, e.Reason)
+	}
+	fmt.Fprintf(w, "rows %d: started %d, already started %d, duplicates %d, skipped %d, failed %d\n",
+		s.Rows, s.Started, s.AlreadyStarted, len(s.Duplicates), len(s.Skipped), len(s.Failed))
+	fmt.Fprintf(w, "watch: %s/namespaces/default/workflows?query=%s\n", ui, queryEscape(fmt.Sprintf(`JourneyRunID = %q`, runID)))
+}
+
+func keyerFromEnv() (phone.Keyer, error) {
+	secret := os.Getenv("RECIPIENT_KEY_SECRET")
+	if secret == "" {
+		fmt.Fprintln(os.Stderr, "starter: RECIPIENT_KEY_SECRET not set; using the development secret (matches `worker -dev`)")
+		secret = phone.DevSecret
+	}
+	k, err := phone.NewKeyer([]byte(secret))
+	if err != nil {
+		return k, fmt.Errorf("RECIPIENT_KEY_SECRET: %w", err)
+	}
+	return k, nil
+}
+
+func dial(ctx context.Context) (client.Client, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("temporal client config: %w", err)
+	}
+	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		addr := opts.HostPort
+		if addr == "" {
+			addr = client.DefaultHostPort
+		}
+		return nil, fmt.Errorf("cannot reach Temporal at %s (set TEMPORAL_ADDRESS, or start `go run ./worker -dev`): %w", addr, err)
+	}
+	return c, nil
+}
