@@ -17,6 +17,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
 )
 
@@ -31,6 +32,7 @@ const (
 type Activities struct {
 	Store    *consent.Store
 	Senders  map[string]sms.Sender // by journey sender provider: twilio, sinch, http, sandbox
+	Replies  *senders.Registry     // reply texts per sending number; nil = defaults
 	Temporal client.Client
 	Keyer    phone.Keyer
 	Logger   *slog.Logger

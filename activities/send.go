@@ -55,6 +55,13 @@ type SendResult struct {
 // lock and after a consent check made under it, so it cannot interleave with
 // an opt-out's commit.
 func (a *Activities) SendSMS(ctx context.Context, in SendInput) (SendResult, error) {
+	return a.deliver(ctx, in, true)
+}
+
+// deliver sends in at most once per (WorkflowID, Step). fenced makes the
+// provider call conditional on consent under the recipient's lock; only
+// the compliance replies (confirmations, HELP) are sent unfenced.
+func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (SendResult, error) {
 	sender, ok := a.Senders[in.Provider]
 	if !ok {
 		return SendResult{}, temporal.NewNonRetryableApplicationError(
@@ -96,7 +103,11 @@ func (a *Activities) SendSMS(ctx context.Context, in SendInput) (SendResult, err
 	)
 	stopBeat := heartbeatEvery(ctx, 2*time.Second)
 	defer stopBeat()
-	decision, err := a.Store.Fenced(callCtx, in.RecipientKey, in.Scope, func(tx pgx.Tx) error {
+	guard := a.Store.Fenced
+	if !fenced {
+		guard = a.Store.Exempt
+	}
+	decision, err := guard(callCtx, in.RecipientKey, in.Scope, func(tx pgx.Tx) error {
 		status, id, err := a.Store.LockAttempt(callCtx, tx, in.WorkflowID, in.Step)
 		if err != nil {
 			return err

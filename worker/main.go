@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/sms/httpchannel"
+	"github.com/stopline/stopline/internal/sms/sinch"
 	"github.com/stopline/stopline/internal/sms/twilio"
 )
 
@@ -31,7 +33,24 @@ func main() {
 	flag.StringVar(&cfg.DataDir, "data-dir", env("STOPLINE_DATA_DIR", ".stopline"), "-dev: directory for the embedded server's SQLite database (empty: in memory)")
 	flag.StringVar(&cfg.DatabaseURL, "database-url", env("DATABASE_URL", defaultDatabaseURL), "Postgres connection URL (DATABASE_URL)")
 	flag.StringVar(&cfg.TaskQueue, "task-queue", env("STOPLINE_TASK_QUEUE", "stopline"), "Temporal task queue (STOPLINE_TASK_QUEUE)")
+	flag.StringVar(&cfg.SendersFile, "senders", env("STOPLINE_SENDERS", ""), "senders file: keyword handling and replies per sending number (STOPLINE_SENDERS)")
+	flag.StringVar(&cfg.Webhooks.PublicURL, "public-url", env("PUBLIC_URL", ""), "public base URL providers call, for signature checks (PUBLIC_URL)")
+	flag.BoolVar(&cfg.Webhooks.Insecure, "insecure-webhooks", false, "-dev only: accept unsigned webhooks")
 	flag.Parse()
+	if cfg.Webhooks.Insecure && !cfg.Dev {
+		fmt.Fprintln(os.Stderr, "stopline: -insecure-webhooks is only allowed with -dev")
+		os.Exit(2)
+	}
+	cfg.Webhooks.TrustProxy = os.Getenv("TRUST_PROXY") == "true"
+	cfg.Webhooks.TwilioAuthToken = os.Getenv("TWILIO_AUTH_TOKEN")
+	cfg.Webhooks.SinchSecret = os.Getenv("SINCH_WEBHOOK_SECRET")
+	cfg.Webhooks.InboundSecret = os.Getenv("INBOUND_WEBHOOK_SECRET")
+	cfg.Sinch = sinch.Config{
+		ServicePlanID: os.Getenv("SINCH_SERVICE_PLAN_ID"),
+		APIToken:      os.Getenv("SINCH_API_TOKEN"),
+		APIURL:        os.Getenv("SINCH_API_URL"),
+	}
+	cfg.HTTPChannel = httpchannel.Config{URL: os.Getenv("HTTP_CHANNEL_URL"), Secret: os.Getenv("HTTP_CHANNEL_SECRET")}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)

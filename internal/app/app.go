@@ -23,10 +23,15 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
+	"github.com/stopline/stopline/internal/inbound"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/internal/sms/httpchannel"
 	"github.com/stopline/stopline/internal/sms/sandbox"
+	"github.com/stopline/stopline/internal/sms/sinch"
 	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -47,8 +52,15 @@ type Config struct {
 	DatabaseURL        string
 	RecipientKeySecret string
 	TaskQueue          string
-	Twilio             twilio.Config // used when AccountSID is set
-	Logger             *slog.Logger
+	Twilio             twilio.Config      // used when AccountSID is set
+	Sinch              sinch.Config       // used when ServicePlanID is set
+	HTTPChannel        httpchannel.Config // used when URL is set
+	// SendersFile configures keyword handling and replies per sending
+	// number (see internal/senders); "" = defaults for every number.
+	SendersFile string
+	// Webhooks authenticates provider callbacks (PublicURL, secrets, ...).
+	Webhooks webhook.Config
+	Logger   *slog.Logger
 	// WorkerOptions tune the Temporal worker (tests and benchmarks).
 	WorkerOptions worker.Options
 }
@@ -61,8 +73,11 @@ type App struct {
 	Activities *activities.Activities
 	Keyer      phone.Keyer
 
+	Redriver *inbound.Redriver
+
 	cfg        Config
 	worker     worker.Worker
+	stopBg     context.CancelFunc
 	http       *http.Server
 	httpAddr   string
 	namespace  string
@@ -111,20 +126,42 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 
-	senders, err := buildSenders(cfg, a.Store, log)
+	smsSenders, err := buildSenders(cfg, a.Store, log)
 	if err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Senders: senders, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	var registry *senders.Registry
+	if cfg.SendersFile != "" {
+		if registry, err = senders.Load(cfg.SendersFile); err != nil {
+			return nil, err
+		}
+	}
+	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Replies: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
 	a.worker = worker.New(a.Temporal, cfg.TaskQueue, cfg.WorkerOptions)
 	a.worker.RegisterWorkflow(workflows.Journey)
+	a.worker.RegisterWorkflow(workflows.OptOut)
 	a.worker.RegisterActivity(a.Activities)
 	if err = a.worker.Start(); err != nil {
 		return nil, fmt.Errorf("temporal worker: %w", err)
 	}
 
+	bg, stopBg := context.WithCancel(context.Background())
+	a.stopBg = stopBg
+	a.Redriver = inbound.NewRedriver(a.Store, a.Temporal, cfg.TaskQueue, log)
+	go a.Redriver.Run(bg)
+
 	if cfg.HTTPAddr != "" {
-		if err = a.serveHTTP(log); err != nil {
+		intake := &inbound.Intake{Store: a.Store, Senders: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
+		wcfg := cfg.Webhooks
+		wcfg.Logger = log
+		hooks, err := webhook.New(wcfg, intake)
+		if err != nil {
+			return nil, err
+		}
+		if wcfg.Insecure {
+			log.Warn("webhook signature checks are DISABLED (-insecure-webhooks); never use this outside development")
+		}
+		if err = a.serveHTTP(log, hooks); err != nil {
 			return nil, err
 		}
 	}
@@ -176,15 +213,34 @@ func buildSenders(cfg Config, store *consent.Store, log *slog.Logger) (map[strin
 	if cfg.Dev {
 		senders["sandbox"] = &sandbox.Sender{Store: store, Logger: log}
 	}
+	if cfg.Sinch.ServicePlanID != "" {
+		s, err := sinch.New(cfg.Sinch)
+		if err != nil {
+			return nil, err
+		}
+		senders["sinch"] = s
+	}
+	if cfg.HTTPChannel.URL != "" {
+		s, err := httpchannel.New(cfg.HTTPChannel)
+		if err != nil {
+			return nil, err
+		}
+		senders["http"] = s
+	}
 	if cfg.Twilio.AccountSID != "" {
 		s, err := twilio.New(cfg.Twilio)
 		if err != nil {
 			return nil, err
 		}
 		senders["twilio"] = s
-	} else if cfg.Dev {
-		log.Info("no Twilio credentials: journeys with provider twilio use the sandbox")
-		senders["twilio"] = senders["sandbox"]
+	}
+	if cfg.Dev {
+		for _, p := range []string{"twilio", "sinch", "http"} {
+			if senders[p] == nil {
+				log.Info("no credentials: provider uses the sandbox", "provider", p)
+				senders[p] = senders["sandbox"]
+			}
+		}
 	}
 	return senders, nil
 }
@@ -212,8 +268,9 @@ func ensureSearchAttributes(ctx context.Context, c client.Client, ns string) err
 	return nil
 }
 
-func (a *App) serveHTTP(log *slog.Logger) error {
+func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux := http.NewServeMux()
+	mux.Handle("/webhooks/", hooks)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -253,6 +310,9 @@ func (a *App) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = a.http.Shutdown(ctx)
 		cancel()
+	}
+	if a.stopBg != nil {
+		a.stopBg()
 	}
 	if a.worker != nil {
 		a.worker.Stop()

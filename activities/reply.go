@@ -1,0 +1,56 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/stopline/stopline/internal/consent"
+)
+
+// ReplyInput asks for the reply to one inbound keyword.
+type ReplyInput struct {
+	Key          string // provider/message ID of the inbound message: one reply per inbound message
+	Kind         string // opt_out, opt_out_all, opt_in, help, suggest_opt_out
+	Language     string // language of the keyword, "" if unknown
+	Provider     string // replies leave through the provider the message came in on
+	To           string // the recipient, E.164
+	Sender       string // the number the recipient wrote to
+	RecipientKey string
+	ReceivedAt   time.Time
+}
+
+// ConfirmationWindow: a confirmation later than this is not sent at all.
+const ConfirmationWindow = 5 * time.Minute
+
+// Reasons a reply was not sent.
+const (
+	ReasonReplyDisabled = "reply_disabled"
+	ReasonWindowPassed  = "confirmation_window_passed"
+)
+
+// SendReply sends the compliance reply to an inbound keyword, at most once
+// per inbound message. It is exempt from stopline's suppression: the
+// confirmation of an opt-out goes to a recipient who just opted out.
+func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, error) {
+	if !in.ReceivedAt.IsZero() && time.Since(in.ReceivedAt) > ConfirmationWindow {
+		return SendResult{Status: consent.Skipped, Reason: ReasonWindowPassed}, nil
+	}
+	sender := a.Replies.Lookup(in.Sender, "")
+	body, ok, err := sender.Reply(in.Kind, in.Language)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if !ok {
+		return SendResult{Status: consent.Skipped, Reason: ReasonReplyDisabled}, nil
+	}
+	msg := SendInput{
+		WorkflowID: "reply/" + in.Key, Step: 0, RecipientKey: in.RecipientKey, Scope: sender.Scope(),
+		Provider: in.Provider, To: in.To, Body: body,
+	}
+	if sender.MessagingServiceSID != "" {
+		msg.MessagingServiceSID = sender.MessagingServiceSID
+	} else {
+		msg.From = in.Sender
+	}
+	return a.deliver(ctx, msg, false)
+}

@@ -1,0 +1,94 @@
+package consent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Inbound is an inbound message as stored by the webhook bridge.
+type Inbound struct {
+	ID              int64
+	Provider        string
+	MessageID       string
+	From, To        string
+	Body            string
+	NumMedia        int
+	RecipientKey    string // "" when From is not a phone number
+	Scope           string // consent scope the intent applies to ("*" for STOPALL)
+	Intent          string // keywords.Kind as text: none, opt_out, opt_in, help, suggest_opt_out
+	Keyword         string
+	Language        string
+	ProviderHandled bool // the provider already replied (Twilio Advanced Opt-Out, toll-free)
+	ReceivedAt      time.Time
+}
+
+// SaveInbound stores m and applies change (if any) in one transaction, and
+// marks the message for signalling when signal is true. A redelivery of the
+// same (provider, message ID) changes nothing and reports inserted=false.
+func (s *Store) SaveInbound(ctx context.Context, m Inbound, change *Change, signal bool) (id int64, inserted bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO inbound_messages (provider, message_id, from_number, to_number, body, num_media, recipient_key,
+				scope, intent, keyword, language, provider_handled, received_at, signal_pending)
+			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14)
+			ON CONFLICT (provider, message_id) DO NOTHING
+			RETURNING id`,
+			m.Provider, m.MessageID, m.From, m.To, m.Body, m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
+			m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal).Scan(&id)
+		if err == pgx.ErrNoRows {
+			return nil // redelivery
+		}
+		if err != nil {
+			return fmt.Errorf("inbound: %w", err)
+		}
+		inserted = true
+		if change != nil {
+			if _, err := RecordTx(ctx, tx, *change); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return id, inserted, err
+}
+
+// PendingSignals returns the inbound messages whose signal is not yet
+// delivered, oldest first. It runs inside tx and only when tx holds the
+// re-driver lock, so one process at a time delivers them, in order.
+func PendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, locked bool, err error) {
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(redriverLock)).Scan(&locked); err != nil || !locked {
+		return nil, false, err
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
+		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), provider_handled, received_at
+		FROM inbound_messages WHERE signal_pending ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return nil, true, fmt.Errorf("pending signals: %w", err)
+	}
+	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
+		var m Inbound
+		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
+			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt)
+		return m, err
+	})
+	return msgs, true, err
+}
+
+// MarkSignaled records that the signals of ids were delivered.
+func MarkSignaled(ctx context.Context, tx pgx.Tx, ids []int64) error {
+	_, err := tx.Exec(ctx, `UPDATE inbound_messages SET signal_pending = false, signaled_at = clock_timestamp() WHERE id = ANY($1)`, ids)
+	return err
+}
+
+// PendingSignalCount is the backlog of undelivered keyword signals.
+func (s *Store) PendingSignalCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound_messages WHERE signal_pending`).Scan(&n)
+	return n, err
+}
+
+const redriverLock = 0x72656472697665 // "redrive"

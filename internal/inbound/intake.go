@@ -1,0 +1,148 @@
+// Package inbound is the durable side of the webhook bridge: it classifies
+// an inbound message, commits it with its consent effect to Postgres, and
+// delivers the keyword signal to the recipient's OptOut workflow (now, or
+// later when Temporal is back).
+package inbound
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/keywords"
+	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/webhook"
+)
+
+// Intake implements webhook.Intake.
+type Intake struct {
+	Store   *consent.Store
+	Senders *senders.Registry
+	Keyer   phone.Keyer
+	Logger  *slog.Logger
+	// Wake, if set, is called after a message that needs a signal was
+	// committed, to have the re-driver deliver it at once.
+	Wake func()
+}
+
+var _ webhook.Intake = (*Intake)(nil)
+
+// Inbound commits m and its consent effect before the bridge answers 2xx.
+func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
+	to := withPlus(m.To)
+	sender := i.Senders.Lookup(to, m.MessagingServiceSID)
+	rec := consent.Inbound{
+		Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: to, Body: m.Body,
+		NumMedia: m.NumMedia, ReceivedAt: m.ReceivedAt, Intent: keywords.None.String(),
+		Scope: sender.Scope(),
+	}
+	if rec.Scope == "" {
+		rec.Scope = to
+	}
+	var change *consent.Change
+	e164, err := phone.Normalize(withPlus(m.From), "")
+	switch {
+	case err != nil:
+		// Stored for the record, but nobody to apply a keyword to.
+	case !sender.ProcessesKeywords():
+		rec.RecipientKey = i.Keyer.Key(e164)
+	default:
+		rec.RecipientKey = i.Keyer.Key(e164)
+		rec.From = e164
+		intent, handled := classify(m, sender)
+		rec.Intent, rec.Keyword, rec.Language = intent.Kind.String(), intent.Keyword, intent.Language
+		rec.ProviderHandled = handled || sender.ProviderReplies()
+		if intent.Scope == keywords.All {
+			rec.Scope = consent.AllScopes
+		}
+		change = consentChange(intent, rec, sender)
+	}
+	signal := rec.RecipientKey != "" && rec.Intent != keywords.None.String()
+	_, inserted, err := i.Store.SaveInbound(ctx, rec, change, signal)
+	if err != nil {
+		// Not durable, so no 2xx: the provider retries or uses its fallback.
+		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
+	}
+	if inserted && signal && i.Wake != nil {
+		i.Wake()
+	}
+	if inserted && rec.Intent != keywords.None.String() {
+		i.logger().Info("inbound keyword", "provider", m.Provider, "from", phone.Mask(rec.From), "intent", rec.Intent, "keyword", rec.Keyword)
+	}
+	return nil
+}
+
+// Status handles a delivery status callback: 21610 means the recipient
+// opted out at the provider.
+func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
+	if e.ErrorCode != 21610 {
+		return nil
+	}
+	e164, err := phone.Normalize(withPlus(e.To), "")
+	if err != nil {
+		return nil
+	}
+	scope := e.From
+	if scope == "" {
+		scope = e.MessagingServiceSID
+	}
+	_, err = i.Store.Record(ctx, consent.Change{
+		RecipientKey: i.Keyer.Key(e164), Scope: scope, To: consent.OptedOut, Source: consent.SourceProvider,
+		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: scope, Note: "status callback error 21610",
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// classify decides the intent. Twilio's OptOutType means Twilio already
+// acted (and replied): it decides.
+func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
+	if in, ok := keywords.FromTwilioOptOutType(m.OptOutType); ok {
+		return in, true
+	}
+	if m.NumMedia > 0 && m.Body == "" || m.Type != "" && m.Type != "mo_text" {
+		return keywords.Intent{Kind: keywords.None}, false
+	}
+	return keywords.Classify(m.Body, s.Keywords), false
+}
+
+func consentChange(in keywords.Intent, rec consent.Inbound, s senders.Sender) *consent.Change {
+	var to consent.State
+	switch in.Kind {
+	case keywords.OptOut:
+		to = consent.OptedOut
+	case keywords.OptIn:
+		to = consent.OptedIn
+	default:
+		return nil
+	}
+	return &consent.Change{
+		RecipientKey: rec.RecipientKey, Scope: rec.Scope, To: to, Source: consent.SourceKeyword,
+		RawText: rec.Body, Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),
+	}
+}
+
+func (i *Intake) logger() *slog.Logger {
+	if i.Logger == nil {
+		return slog.Default()
+	}
+	return i.Logger
+}
+
+// withPlus adds the "+" that Sinch leaves off international numbers.
+func withPlus(n string) string {
+	if len(n) < 8 || strings.HasPrefix(n, "+") {
+		return n
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return n
+		}
+	}
+	return "+" + n
+}

@@ -1,0 +1,238 @@
+// Package senders is the senders file: per sending number (or Twilio
+// messaging service), how inbound keywords are handled and what stopline
+// replies. Senders not in the file get the defaults.
+package senders
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/template"
+
+	"github.com/stopline/stopline/internal/keywords"
+)
+
+// Sender is one entry of the senders file.
+type Sender struct {
+	Name                string `json:"name"`
+	Provider            string `json:"provider"` // twilio, sinch, http, sandbox
+	From                string `json:"from,omitempty"`
+	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
+	Type                string `json:"type"` // long_code, toll_free, short_code, alphanumeric
+	// Brand, Support and Frequency fill the HELP reply (CTIA): program or
+	// brand name, a support contact, and the message frequency.
+	Brand     string `json:"brand,omitempty"`
+	Support   string `json:"support,omitempty"`
+	Frequency string `json:"frequency,omitempty"`
+	// Language of replies when the keyword's language has no template.
+	Language string `json:"language,omitempty"`
+	// ShortCodeKeywords enables keyword handling on a short code (off by
+	// default: carriers handle keywords for short codes unless configured).
+	ShortCodeKeywords bool            `json:"short_code_keywords,omitempty"`
+	Keywords          keywords.Config `json:"keywords"`
+	// Replies overrides reply templates: kind (opt_out, opt_out_all, opt_in,
+	// help, suggest_opt_out) -> language -> text/template over Brand,
+	// Support, Frequency. An empty template disables that reply.
+	Replies map[string]map[string]string `json:"replies,omitempty"`
+}
+
+// Scope is the consent scope of the sender.
+func (s Sender) Scope() string {
+	if s.From != "" {
+		return s.From
+	}
+	return s.MessagingServiceSID
+}
+
+// ProcessesKeywords reports whether inbound keywords to this sender change
+// consent: long codes and toll-free numbers always, short codes when
+// enabled, alphanumeric senders never (they cannot receive).
+func (s Sender) ProcessesKeywords() bool {
+	switch s.Type {
+	case "short_code":
+		return s.ShortCodeKeywords
+	case "alphanumeric":
+		return false
+	}
+	return true
+}
+
+// ProviderReplies reports whether the network or provider already confirms
+// opt-outs for this sender, so stopline must not reply again (toll-free
+// numbers in the US get a network-generated confirmation).
+func (s Sender) ProviderReplies() bool { return s.Type == "toll_free" }
+
+// Registry finds the sender an inbound message was addressed to.
+type Registry struct {
+	byAddr map[string]Sender
+}
+
+// Lookup returns the configured sender for a To number or messaging service
+// SID, or a default long-code sender for it.
+func (r *Registry) Lookup(to, messagingServiceSID string) Sender {
+	if r != nil {
+		if s, ok := r.byAddr[messagingServiceSID]; ok && messagingServiceSID != "" {
+			return s
+		}
+		if s, ok := r.byAddr[to]; ok {
+			return s
+		}
+	}
+	return Sender{From: to, Type: "long_code", Language: "en"}
+}
+
+// Load reads and validates a senders file.
+func Load(path string) (*Registry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// Parse validates a senders file; errors name the field.
+func Parse(data []byte) (*Registry, error) {
+	var f struct {
+		Senders []Sender `json:"senders"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("senders file: %w", err)
+	}
+	r := &Registry{byAddr: map[string]Sender{}}
+	var errs []error
+	for i, s := range f.Senders {
+		at := fmt.Sprintf("senders[%d]", i)
+		if err := s.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s%w", at, err))
+			continue
+		}
+		if s.Language == "" {
+			s.Language = "en"
+		}
+		addr := s.Scope()
+		if _, dup := r.byAddr[addr]; dup {
+			errs = append(errs, fmt.Errorf("%s: %q is configured twice", at, addr))
+		}
+		r.byAddr[addr] = s
+	}
+	return r, errors.Join(errs...)
+}
+
+func (s Sender) validate() error {
+	switch s.Provider {
+	case "twilio", "sinch", "http", "sandbox":
+	default:
+		return fmt.Errorf(".provider: must be one of twilio, sinch, http, sandbox, got %q", s.Provider)
+	}
+	if (s.From == "") == (s.MessagingServiceSID == "") {
+		return errors.New(`: set exactly one of "from" or "messaging_service_sid"`)
+	}
+	switch s.Type {
+	case "long_code", "toll_free", "short_code":
+	case "alphanumeric":
+		// Alphanumeric sender IDs cannot receive, so routing inbound
+		// keywords to one is a configuration mistake.
+		return fmt.Errorf(": alphanumeric sender %q cannot receive messages; keyword handling does not apply (remove it from the senders file)", s.From)
+	default:
+		return fmt.Errorf(".type: must be one of long_code, toll_free, short_code, alphanumeric, got %q", s.Type)
+	}
+	if err := s.Keywords.Validate(); err != nil {
+		return fmt.Errorf(".keywords.%w", err)
+	}
+	for kind, byLang := range s.Replies {
+		if _, ok := defaultReplies[kind]; !ok {
+			return fmt.Errorf(".replies: unknown reply %q (want opt_out, opt_out_all, opt_in, help, suggest_opt_out)", kind)
+		}
+		for lang, text := range byLang {
+			if _, err := template.New("").Parse(text); err != nil {
+				return fmt.Errorf(".replies.%s.%s: %w", kind, lang, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Reply renders the reply of the given kind in lang, falling back to the
+// sender's language, then English. ok is false when the reply is disabled.
+func (s Sender) Reply(kind, lang string) (text string, ok bool, err error) {
+	tmpl, found := "", false
+	for _, l := range []string{lang, s.Language, "en"} {
+		if t, has := s.Replies[kind][l]; has {
+			tmpl, found = t, true
+			break
+		}
+		if t, has := defaultReplies[kind][l]; has {
+			tmpl, found = t, true
+			break
+		}
+	}
+	if !found || tmpl == "" {
+		return "", false, nil
+	}
+	brand := s.Brand
+	if brand == "" {
+		brand = "stopline"
+	}
+	data := map[string]string{"Brand": brand, "Support": or(s.Support, "your sender's support"), "Frequency": or(s.Frequency, "Msg frequency varies")}
+	var b strings.Builder
+	if err := template.Must(template.New("").Parse(tmpl)).Execute(&b, data); err != nil {
+		return "", false, err
+	}
+	return b.String(), true, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// defaultReplies carry no marketing. HELP follows CTIA: brand, support
+// contact, frequency, "Msg & data rates may apply", how to stop.
+var defaultReplies = map[string]map[string]string{
+	"opt_out": {
+		"en": "{{.Brand}}: You are unsubscribed and will receive no more messages. Reply START to resubscribe.",
+		"fr": "{{.Brand}} : Vous êtes désinscrit et ne recevrez plus de messages. Répondez START pour vous réinscrire.",
+		"es": "{{.Brand}}: Se ha dado de baja y no recibirá más mensajes. Responda START para volver a suscribirse.",
+		"pt": "{{.Brand}}: Você cancelou a inscrição e não receberá mais mensagens. Responda START para voltar.",
+		"de": "{{.Brand}}: Sie sind abgemeldet und erhalten keine Nachrichten mehr. Antworten Sie START zur Wiederanmeldung.",
+	},
+	"opt_out_all": {
+		"en": "{{.Brand}}: You are unsubscribed from all our programs and will receive no more messages. Reply START to resubscribe.",
+		"fr": "{{.Brand}} : Vous êtes désinscrit de tous nos programmes et ne recevrez plus de messages. Répondez START pour vous réinscrire.",
+		"es": "{{.Brand}}: Se ha dado de baja de todos nuestros programas. Responda START para volver a suscribirse.",
+		"pt": "{{.Brand}}: Você cancelou todos os nossos programas. Responda START para voltar.",
+		"de": "{{.Brand}}: Sie sind von allen Programmen abgemeldet. Antworten Sie START zur Wiederanmeldung.",
+	},
+	"opt_in": {
+		"en": "{{.Brand}}: You are subscribed again. {{.Frequency}}. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
+		"fr": "{{.Brand}} : Vous êtes de nouveau inscrit. {{.Frequency}}. Des frais peuvent s'appliquer. Répondez AIDE pour l'aide, STOP pour vous désinscrire.",
+		"es": "{{.Brand}}: Se ha suscrito de nuevo. {{.Frequency}}. Pueden aplicarse tarifas. Responda AYUDA para ayuda, BAJA para darse de baja.",
+		"pt": "{{.Brand}}: Você está inscrito novamente. {{.Frequency}}. Podem ser cobradas tarifas. Responda AJUDA para ajuda, SAIR para sair.",
+		"de": "{{.Brand}}: Sie sind wieder angemeldet. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie HILFE für Hilfe, STOPP zum Abmelden.",
+	},
+	"help": {
+		"en": "{{.Brand}}: Help at {{.Support}}. {{.Frequency}}. Msg & data rates may apply. Reply STOP to opt out.",
+		"fr": "{{.Brand}} : Aide : {{.Support}}. {{.Frequency}}. Des frais peuvent s'appliquer. Répondez STOP pour vous désinscrire.",
+		"es": "{{.Brand}}: Ayuda: {{.Support}}. {{.Frequency}}. Pueden aplicarse tarifas de mensajes y datos. Responda BAJA para darse de baja.",
+		"pt": "{{.Brand}}: Ajuda: {{.Support}}. {{.Frequency}}. Podem ser cobradas tarifas de mensagens e dados. Responda SAIR para sair.",
+		"de": "{{.Brand}}: Hilfe: {{.Support}}. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie STOPP zum Abmelden.",
+	},
+	"suggest_opt_out": {
+		"en": "{{.Brand}}: To stop receiving messages, reply STOP.",
+		"fr": "{{.Brand}} : Pour ne plus recevoir de messages, répondez STOP.",
+		"es": "{{.Brand}}: Para no recibir más mensajes, responda BAJA.",
+		"pt": "{{.Brand}}: Para não receber mais mensagens, responda SAIR.",
+		"de": "{{.Brand}}: Um keine Nachrichten mehr zu erhalten, antworten Sie STOPP.",
+	},
+}

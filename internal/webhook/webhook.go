@@ -1,0 +1,337 @@
+// Package webhook is the HTTP side of the webhook bridge. It authenticates
+// and parses SMS provider callbacks (Twilio, Sinch and the generic signed
+// JSON channel) and hands each one, normalised, to an Intake, which makes it
+// durable before the provider gets its 2xx.
+//
+// Routes (POST only; any other method answers 405):
+//
+//	/webhooks/twilio         Twilio inbound SMS (form), X-Twilio-Signature
+//	/webhooks/twilio/status  Twilio status callback (form), X-Twilio-Signature
+//	/webhooks/sinch          Sinch MO (JSON), optional x-sinch-webhook-* HMAC
+//	/webhooks/inbound        generic MO (JSON), X-Stopline-Signature
+//
+// Answers:
+//   - 200 once the Intake committed the message: empty TwiML for Twilio
+//     inbound (so Twilio sends no auto-reply; stopline replies itself), an
+//     empty body for Twilio status, {} for Sinch and the generic channel.
+//   - 400 for a body that cannot be parsed or lacks a required field; the
+//     answer names the problem. Unknown fields are ignored: providers add
+//     fields without notice.
+//   - 403 for a missing or wrong signature, and for a Sinch callback whose
+//     timestamp is more than 5 minutes off or whose nonce was already used.
+//   - 413 for a body over MaxBodyBytes.
+//   - 503 when the Intake reports ErrUnavailable (or times out), so the
+//     provider retries or uses its fallback URL; 500 for any other Intake
+//     error.
+//   - 503 on a route whose secret is not configured (TwilioAuthToken for both
+//     Twilio routes, InboundSecret for the generic one) unless Insecure is
+//     set. A retryable answer rather than 404 because a provider pointed at an
+//     unconfigured route is a deployment mistake: its messages (STOPs
+//     included) should be redelivered once the secret is set, not dropped.
+//     New logs each unconfigured route once at start, and every refused
+//     request logs an error naming the missing variable.
+//
+// SinchSecret is optional, as Sinch's HMAC signing is: without it the Sinch
+// route accepts unsigned callbacks and New logs a warning, since anyone who
+// can reach the route could then forge an opt-in.
+//
+// Strings passed to the Intake are valid UTF-8 without NUL bytes (Postgres
+// text accepts neither). Logs mask phone numbers to their last 4 digits and
+// never contain message bodies.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/stopline/stopline/internal/phone"
+)
+
+// Provider names, as set in Inbound.Provider and StatusEvent.Provider.
+const (
+	ProviderTwilio = "twilio"
+	ProviderSinch  = "sinch"
+	ProviderHTTP   = "http"
+)
+
+// Route paths served by the handler New returns.
+const (
+	PathTwilio       = "/webhooks/twilio"
+	PathTwilioStatus = "/webhooks/twilio/status"
+	PathSinch        = "/webhooks/sinch"
+	PathInbound      = "/webhooks/inbound"
+)
+
+// MaxBodyBytes bounds a callback body. Real ones are a few hundred bytes.
+const MaxBodyBytes = 64 << 10
+
+// Inbound is one inbound (mobile-originated) message.
+type Inbound struct {
+	Provider   string // "twilio", "sinch", "http"
+	MessageID  string // provider's message ID (Twilio MessageSid, Sinch id, generic id); required
+	From       string // sender's number as the provider gave it (not validated here)
+	To         string // our number / short code as given
+	Body       string
+	NumMedia   int    // media attachments (Twilio NumMedia; Sinch mo_media/mo_binary -> 1)
+	Type       string // Sinch type ("mo_text", "mo_binary", "mo_media"); "" otherwise
+	OptOutType string // Twilio Advanced Opt-Out: "STOP" | "START" | "HELP" | ""
+	// MessagingServiceSID is Twilio's MessagingServiceSid, if any.
+	MessagingServiceSID string
+	ReceivedAt          time.Time // provider's timestamp if given (Sinch received_at, generic received_at), else now
+}
+
+// StatusEvent is a delivery status callback (Twilio).
+type StatusEvent struct {
+	Provider, MessageID, MessageStatus, To, From, MessagingServiceSID string
+	ErrorCode                                                         int // e.g. 21610
+}
+
+// Intake makes an inbound message durable. It returns nil only once the
+// message (and its consent effect) is committed; ErrUnavailable (wrapped) when the store is down.
+type Intake interface {
+	Inbound(ctx context.Context, m Inbound) error
+	Status(ctx context.Context, e StatusEvent) error
+}
+
+// ErrUnavailable, wrapped in an Intake error, makes the handler answer 503.
+var ErrUnavailable = errors.New("intake unavailable")
+
+// Config configures the handler. The environment variable names in log and
+// error messages are the ones the worker reads these from.
+type Config struct {
+	// PublicURL is the base URL providers call, e.g. "https://sms.example.com",
+	// optionally with a path prefix that a reverse proxy strips. The request's
+	// path and query as received are appended to it to get the URL Twilio
+	// signed. When set it wins over TrustProxy and the request's Host.
+	PublicURL string
+	// TrustProxy honours X-Forwarded-Proto / X-Forwarded-Host when building
+	// the signed URL without PublicURL. Only set it behind a proxy that
+	// overwrites those headers.
+	TrustProxy      bool
+	TwilioAuthToken string // TWILIO_AUTH_TOKEN
+	SinchSecret     string // SINCH_WEBHOOK_SECRET; when set, Sinch HMAC headers are required
+	InboundSecret   string // STOPLINE_INBOUND_SECRET: generic channel HMAC secret
+	// Insecure skips all signature checks, Sinch timestamp and nonce checks
+	// included (only allowed in -dev; the caller enforces and logs).
+	Insecure bool
+	Now      func() time.Time // for tests; default time.Now
+	Logger   *slog.Logger     // default slog.Default()
+}
+
+// New validates cfg and returns the handler serving the routes above. It
+// fails only for a nil intake or an unusable PublicURL; missing secrets are
+// handled per route (see the package doc).
+func New(cfg Config, intake Intake) (http.Handler, error) {
+	s, err := newServer(cfg, intake)
+	if err != nil {
+		return nil, err
+	}
+	return s.handler(), nil
+}
+
+func newServer(cfg Config, intake Intake) (*server, error) {
+	if intake == nil {
+		return nil, errors.New("webhook: intake is nil")
+	}
+	s := &server{cfg: cfg, intake: intake, log: cfg.Logger, now: cfg.Now, nonces: newNonceCache(maxNonces)}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			return nil, fmt.Errorf("webhook: PublicURL %q must be an absolute http(s) URL without query, such as https://sms.example.com", cfg.PublicURL)
+		}
+		s.base = strings.TrimRight(cfg.PublicURL, "/")
+	}
+	if cfg.TwilioAuthToken != "" {
+		s.twilio = client.NewRequestValidator(cfg.TwilioAuthToken)
+	}
+
+	switch {
+	case cfg.Insecure:
+		s.log.Warn("webhook signature checks are disabled (insecure mode): anyone who can reach the webhooks can forge opt-outs and opt-ins")
+	default:
+		if cfg.TwilioAuthToken == "" {
+			s.log.Warn("twilio webhooks are not configured and answer 503: TWILIO_AUTH_TOKEN is not set", "paths", PathTwilio+", "+PathTwilioStatus)
+		}
+		if cfg.InboundSecret == "" {
+			s.log.Warn("generic inbound webhook is not configured and answers 503: STOPLINE_INBOUND_SECRET is not set", "path", PathInbound)
+		}
+		if cfg.SinchSecret == "" {
+			s.log.Warn("sinch webhook accepts unsigned callbacks: set SINCH_WEBHOOK_SECRET (and HMAC signing at Sinch) so opt-ins cannot be forged", "path", PathSinch)
+		}
+	}
+	if cfg.PublicURL != "" && cfg.TrustProxy {
+		s.log.Info("webhook PublicURL is set, so X-Forwarded-* headers are not used")
+	}
+	return s, nil
+}
+
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST "+PathTwilio, s.route(ProviderTwilio, s.twilioInbound))
+	mux.Handle("POST "+PathTwilioStatus, s.route(ProviderTwilio, s.twilioStatus))
+	mux.Handle("POST "+PathSinch, s.route(ProviderSinch, s.sinch))
+	mux.Handle("POST "+PathInbound, s.route(ProviderHTTP, s.generic))
+	return mux
+}
+
+type server struct {
+	cfg    Config
+	intake Intake
+	log    *slog.Logger
+	now    func() time.Time
+	base   string // PublicURL without trailing slash; "" = derive from request
+	twilio client.RequestValidator
+	nonces *nonceCache
+}
+
+// reqError is a refused request: the status and the message the caller gets,
+// plus detail that only goes to the log.
+type reqError struct {
+	status int
+	msg    string
+	detail string
+}
+
+func (e *reqError) Error() string { return e.msg }
+
+func fail(status int, format string, args ...any) *reqError {
+	return &reqError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(err error) *reqError {
+	return &reqError{status: http.StatusBadRequest, msg: err.Error()}
+}
+
+// route adapts a handler that returns a *reqError, so every refusal is
+// answered and logged the same way.
+func (s *server) route(provider string, h func(http.ResponseWriter, *http.Request) *reqError) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := h(w, r)
+		if e == nil {
+			return
+		}
+		level := slog.LevelWarn
+		if e.status >= 500 {
+			level = slog.LevelError
+		}
+		attrs := []any{"provider", provider, "path", r.URL.Path, "status", e.status, "error", e.msg, "remote", r.RemoteAddr}
+		if e.detail != "" {
+			attrs = append(attrs, "detail", e.detail)
+		}
+		s.log.Log(r.Context(), level, "webhook refused", attrs...)
+		http.Error(w, e.msg, e.status)
+	})
+}
+
+// notConfigured answers a route whose secret is missing (see package doc).
+func notConfigured(what, envVar string) *reqError {
+	return fail(http.StatusServiceUnavailable, "%s webhook is not configured: %s is not set", what, envVar)
+}
+
+// readBody reads at most MaxBodyBytes; http.MaxBytesReader also stops the
+// server reading the rest of an oversized body.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *reqError) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fail(http.StatusRequestEntityTooLarge, "body larger than %d bytes", MaxBodyBytes)
+		}
+		return nil, fail(http.StatusBadRequest, "reading body: %v", err)
+	}
+	return b, nil
+}
+
+// intakeFailed maps an Intake error to the answer: 503 (retry) when the
+// store is down or the commit timed out, 500 otherwise.
+func intakeFailed(err error) *reqError {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &reqError{status: http.StatusServiceUnavailable, msg: "temporarily unavailable, retry later", detail: err.Error()}
+	}
+	return &reqError{status: http.StatusInternalServerError, msg: "internal error", detail: err.Error()}
+}
+
+func (s *server) deliver(ctx context.Context, m Inbound) *reqError {
+	if err := s.intake.Inbound(ctx, m); err != nil {
+		return intakeFailed(err)
+	}
+	s.log.InfoContext(ctx, "inbound message accepted",
+		"provider", m.Provider, "message_id", m.MessageID,
+		"from", phone.Mask(m.From), "to", phone.Mask(m.To),
+		"body_bytes", len(m.Body), "num_media", m.NumMedia, "type", m.Type, "opt_out_type", m.OptOutType)
+	return nil
+}
+
+func writeJSONOK(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "{}")
+}
+
+// clean makes s valid UTF-8 without NUL bytes, which Postgres text rejects.
+func clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// missing reports the first required field that is empty after trimming.
+func missing(fields ...[2]string) error {
+	for _, f := range fields {
+		if strings.TrimSpace(f[1]) == "" {
+			return fmt.Errorf("missing field %q", f[0])
+		}
+	}
+	return nil
+}
+
+// decodeJSON unmarshals a JSON object into v with errors that name the
+// offending field.
+func decodeJSON(raw []byte, v any) error {
+	err := json.Unmarshal(raw, v)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Errorf("invalid JSON: want an object, got %s", te.Value)
+		}
+		return fmt.Errorf("invalid JSON: field %q must be a %s, not %s", te.Field, jsonKind(te), te.Value)
+	}
+	return fmt.Errorf("invalid JSON: %v", err)
+}
+
+func jsonKind(te *json.UnmarshalTypeError) string {
+	if te.Type == nil {
+		return "value"
+	}
+	return te.Type.Kind().String()
+}
+
+// parseTime parses an optional RFC 3339 timestamp; "" gives now.
+func parseTime(field, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return now, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("invalid %s %.40q: want RFC 3339, e.g. 2026-01-02T15:04:05Z", field, v)
+	}
+	return t, nil
+}

@@ -1,0 +1,161 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+)
+
+// KeywordSignal is an inbound keyword, delivered by the webhook bridge's
+// re-driver after the message and its consent change were committed.
+type KeywordSignal struct {
+	InboundID       int64     `json:"inbound_id"` // increasing per recipient: used to drop redeliveries
+	Provider        string    `json:"provider"`
+	MessageID       string    `json:"message_id"`
+	Intent          string    `json:"intent"` // opt_out, opt_in, help, suggest_opt_out
+	Keyword         string    `json:"keyword"`
+	Language        string    `json:"language"`
+	Scope           string    `json:"scope"`  // sender scope, or "*" (STOPALL)
+	Phone           string    `json:"phone"`  // recipient, E.164, for the reply
+	Sender          string    `json:"sender"` // the number the recipient wrote to
+	ProviderHandled bool      `json:"provider_handled"`
+	ReceivedAt      time.Time `json:"received_at"`
+}
+
+// OptOutState is the OptOut workflow's state, carried across continue-as-new.
+type OptOutState struct {
+	RecipientKey  string            `json:"recipient_key"`
+	LastInboundID int64             `json:"last_inbound_id"`
+	Scopes        map[string]string `json:"scopes"` // scope -> opted_out / opted_in, as signalled
+	Recent        []KeywordEvent    `json:"recent"` // newest last, at most recentEvents
+}
+
+// KeywordEvent is one handled keyword, for the consent query.
+type KeywordEvent struct {
+	At        time.Time `json:"at"`
+	Intent    string    `json:"intent"`
+	Keyword   string    `json:"keyword"`
+	Scope     string    `json:"scope"`
+	Cancelled int       `json:"cancelled_journeys,omitempty"`
+	Reply     string    `json:"reply,omitempty"` // sent, skipped reason, or "provider replied"
+}
+
+const (
+	recentEvents = 20
+	// An idle OptOut workflow ends; the next keyword starts a new one. The
+	// consent itself lives in Postgres.
+	optOutIdle = 7 * 24 * time.Hour
+	// continueAfter bounds history well below the per-run signal limit.
+	continueAfter = 500
+)
+
+// OptOut is the per-recipient workflow (ID OptOutID(key)) that consumes
+// keyword signals in arrival order. On an opt-out it cancels the pending
+// sends of the recipient's running journeys in that scope, then sends the
+// one allowed confirmation unless the provider already replied.
+func OptOut(ctx workflow.Context, st OptOutState) error {
+	if st.Scopes == nil {
+		st.Scopes = map[string]string{}
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryConsent, func() (OptOutState, error) { return st, nil }); err != nil {
+		return err
+	}
+	ch := workflow.GetSignalChannel(ctx, SignalKeyword)
+	handled := 0
+	for {
+		var sig KeywordSignal
+		got := false
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		workflow.NewSelector(ctx).
+			AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &sig); got = true }).
+			AddFuture(workflow.NewTimer(timerCtx, optOutIdle), func(workflow.Future) {}).
+			Select(ctx)
+		cancelTimer()
+		if !got {
+			// Idle: handle anything that raced the timer, then end.
+			for ch.ReceiveAsync(&sig) {
+				handleKeyword(ctx, &st, sig)
+			}
+			return nil
+		}
+		handleKeyword(ctx, &st, sig)
+		handled++
+		if handled >= continueAfter || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			for ch.ReceiveAsync(&sig) {
+				handleKeyword(ctx, &st, sig)
+			}
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			return workflow.NewContinueAsNewError(ctx, OptOut, st)
+		}
+	}
+}
+
+func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
+	if sig.InboundID <= st.LastInboundID {
+		return // redelivered by the re-driver
+	}
+	st.LastInboundID = sig.InboundID
+	ev := KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope}
+	var a *activities.Activities
+	replyKind := sig.Intent
+
+	switch sig.Intent {
+	case "opt_out":
+		st.Scopes[sig.Scope] = string(consent.OptedOut)
+		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Reason: activities.ReasonOptedOut}
+		actx := workflow.WithActivityOptions(ctx, cancelOptions)
+		if err := workflow.ExecuteActivity(actx, a.CancelJourneys, in, SignalCancel).Get(ctx, &ev.Cancelled); err != nil {
+			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
+		}
+		if sig.Scope == consent.AllScopes {
+			replyKind = "opt_out_all"
+		}
+	case "opt_in":
+		st.Scopes[sig.Scope] = string(consent.OptedIn)
+	}
+
+	switch {
+	case sig.ProviderHandled && (sig.Intent == "opt_out" || sig.Intent == "opt_in" || sig.Intent == "help"):
+		// The provider (Twilio Advanced Opt-Out) or the network (toll-free)
+		// already replied; a second reply is the classic double reply.
+		ev.Reply = "provider replied"
+	default:
+		reply := activities.ReplyInput{
+			Key: sig.Provider + "/" + sig.MessageID, Kind: replyKind, Language: sig.Language,
+			Provider: sig.Provider, To: sig.Phone, Sender: sig.Sender, RecipientKey: st.RecipientKey, ReceivedAt: sig.ReceivedAt,
+		}
+		var res activities.SendResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, replyOptions), a.SendReply, reply).Get(ctx, &res)
+		switch {
+		case err != nil:
+			ev.Reply = "failed"
+		case res.Status == consent.Sent:
+			ev.Reply = "sent"
+		default:
+			ev.Reply = "skipped: " + res.Reason
+		}
+	}
+	st.Recent = append(st.Recent, ev)
+	if len(st.Recent) > recentEvents {
+		st.Recent = st.Recent[len(st.Recent)-recentEvents:]
+	}
+}
+
+var cancelOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	// Keep trying: a journey left running after an opt-out would still be
+	// stopped by its send-time consent check, but not as fast.
+	ScheduleToCloseTimeout: time.Hour,
+}
+
+// replyOptions: a confirmation goes out within 5 minutes or not at all.
+var replyOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    30 * time.Second,
+	ScheduleToCloseTimeout: 5 * time.Minute,
+	HeartbeatTimeout:       10 * time.Second,
+}
