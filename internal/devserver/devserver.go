@@ -211,7 +211,7 @@ func sqliteConfig(dataDir string) (*config.SQL, error) {
 	cfg := &config.SQL{
 		PluginName:        sqliteplugin.PluginName,
 		DatabaseName:      filepath.Join(dataDir, "temporal.db"),
-		ConnectAttributes: map[string]string{"mode": "rwc", "_journal_mode": "wal", "_synchronous": "2"},
+		ConnectAttributes: map[string]string{"mode": "rwc", "journal_mode": "wal", "synchronous": "1", "busy_timeout": "10000"},
 	}
 	if _, err := os.Stat(cfg.DatabaseName); errors.Is(err, os.ErrNotExist) {
 		if err := sqliteschema.SetupSchema(cfg); err != nil {

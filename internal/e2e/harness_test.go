@@ -62,6 +62,7 @@ func TestMain(m *testing.M) {
 // env is one test's stopline: its own database, task queue and fake Twilio.
 type env struct {
 	t      *testing.T
+	client client.Client
 	app    *app.App
 	twilio *smstest.FakeTwilio
 	queue  string
@@ -90,11 +91,11 @@ func newEnv(t *testing.T, mods ...func(*app.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Stop)
-	return &env{t: t, app: a, twilio: fake, queue: cfg.TaskQueue, keyer: a.Keyer}
+	return &env{t: t, client: cfg.Temporal, app: a, twilio: fake, queue: cfg.TaskQueue, keyer: a.Keyer}
 }
 
 func (e *env) starter() launch.TemporalStarter {
-	return launch.TemporalStarter{Client: temporalClient, TaskQueue: e.queue}
+	return launch.TemporalStarter{Client: e.client, TaskQueue: e.queue}
 }
 
 // run makes run IDs unique per test: all tests share one Temporal namespace.
@@ -118,7 +119,7 @@ func (e *env) result(runID, number string) workflows.JourneyResult {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var res workflows.JourneyResult
-	if err := temporalClient.GetWorkflow(ctx, workflows.JourneyID(e.run(runID), e.key(number)), "").Get(ctx, &res); err != nil {
+	if err := e.client.GetWorkflow(ctx, workflows.JourneyID(e.run(runID), e.key(number)), "").Get(ctx, &res); err != nil {
 		e.t.Fatalf("journey of %s: %v", phone.Mask(number), err)
 	}
 	return res

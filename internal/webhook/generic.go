@@ -18,7 +18,7 @@ import (
 // Intake deduplicates on id.
 func (s *server) generic(w http.ResponseWriter, r *http.Request) *reqError {
 	if s.cfg.InboundSecret == "" && !s.cfg.Insecure {
-		return notConfigured("generic inbound", "STOPLINE_INBOUND_SECRET")
+		return notConfigured("generic inbound", "INBOUND_WEBHOOK_SECRET")
 	}
 	sig := r.Header.Get(httpchannel.SignatureHeader)
 	if sig == "" && !s.cfg.Insecure {

@@ -157,6 +157,8 @@ func redactQuery(u string) string {
 }
 
 // parseTwilioInbound maps an authenticated inbound form to an Inbound.
+// OptOutType is upper-cased; a value Twilio may add later passes through for
+// keywords.FromTwilioOptOutType to ignore.
 func parseTwilioInbound(f url.Values, now time.Time) (Inbound, error) {
 	m := Inbound{
 		Provider:            ProviderTwilio,

@@ -120,7 +120,7 @@ type Config struct {
 	TrustProxy      bool
 	TwilioAuthToken string // TWILIO_AUTH_TOKEN
 	SinchSecret     string // SINCH_WEBHOOK_SECRET; when set, Sinch HMAC headers are required
-	InboundSecret   string // STOPLINE_INBOUND_SECRET: generic channel HMAC secret
+	InboundSecret   string // INBOUND_WEBHOOK_SECRET: generic channel HMAC secret
 	// Insecure skips all signature checks, Sinch timestamp and nonce checks
 	// included (only allowed in -dev; the caller enforces and logs).
 	Insecure bool
@@ -162,15 +162,12 @@ func newServer(cfg Config, intake Intake) (*server, error) {
 		s.twilio = client.NewRequestValidator(cfg.TwilioAuthToken)
 	}
 
-	switch {
-	case cfg.Insecure:
-		s.log.Warn("webhook signature checks are disabled (insecure mode): anyone who can reach the webhooks can forge opt-outs and opt-ins")
-	default:
+	if !cfg.Insecure { // insecure mode is logged by the caller, which enforces it
 		if cfg.TwilioAuthToken == "" {
 			s.log.Warn("twilio webhooks are not configured and answer 503: TWILIO_AUTH_TOKEN is not set", "paths", PathTwilio+", "+PathTwilioStatus)
 		}
 		if cfg.InboundSecret == "" {
-			s.log.Warn("generic inbound webhook is not configured and answers 503: STOPLINE_INBOUND_SECRET is not set", "path", PathInbound)
+			s.log.Warn("generic inbound webhook is not configured and answers 503: INBOUND_WEBHOOK_SECRET is not set", "path", PathInbound)
 		}
 		if cfg.SinchSecret == "" {
 			s.log.Warn("sinch webhook accepts unsigned callbacks: set SINCH_WEBHOOK_SECRET (and HMAC signing at Sinch) so opt-ins cannot be forged", "path", PathSinch)
@@ -324,7 +321,7 @@ func jsonKind(te *json.UnmarshalTypeError) string {
 	return te.Type.Kind().String()
 }
 
-// parseTime parses an optional RFC 3339 timestamp; "" gives now.
+// parseTime parses an optional RFC 3339 timestamp, in UTC; "" gives now.
 func parseTime(field, v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return now, nil
@@ -333,5 +330,5 @@ func parseTime(field, v string, now time.Time) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("invalid %s %.40q: want RFC 3339, e.g. 2026-01-02T15:04:05Z", field, v)
 	}
-	return t, nil
+	return t.UTC(), nil
 }
