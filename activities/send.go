@@ -74,6 +74,16 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 		return SendResult{}, err
 	}
 	if entry.Status.Final() {
+		if entry.Reason == ReasonOptedOutAtProvider {
+			// The attempt that saw the refusal may have died before
+			// recording it; Record is idempotent.
+			if _, err := a.Store.Record(ctx, consent.Change{
+				RecipientKey: in.RecipientKey, Scope: in.Scope, To: consent.OptedOut,
+				Source: consent.SourceProvider, Provider: in.Provider, Sender: in.From + in.MessagingServiceSID,
+			}); err != nil {
+				return SendResult{}, err
+			}
+		}
 		return SendResult{Status: entry.Status, MessageID: entry.ProviderMessageID, Reason: entry.Reason}, nil
 	}
 	if entry.Status == consent.Attempting && !fresh {
@@ -108,13 +118,13 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 		guard = a.Store.Exempt
 	}
 	decision, err := guard(callCtx, in.RecipientKey, in.Scope, func(tx pgx.Tx) error {
-		status, id, err := a.Store.LockAttempt(callCtx, tx, in.WorkflowID, in.Step)
+		status, id, reason, err := a.Store.LockAttempt(callCtx, tx, in.WorkflowID, in.Step)
 		if err != nil {
 			return err
 		}
 		if status.Final() {
 			// A concurrent attempt finished while this one waited.
-			result = SendResult{Status: status, MessageID: id}
+			result = SendResult{Status: status, MessageID: id, Reason: reason}
 			return nil
 		}
 		providerCtx, cancel := context.WithTimeout(callCtx, timeout)
@@ -149,7 +159,7 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 		result = SendResult{Status: consent.Skipped, Reason: ReasonOptedOut}
 		return result, a.Store.FinishAttempt(ctx, nil, in.WorkflowID, in.Step, result.Status, "", result.Reason)
 	}
-	if result.Reason == ReasonOptedOutAtProvider {
+	if result.Reason == ReasonOptedOutAtProvider && sendErr != nil {
 		// The provider knows the recipient opted out (e.g. a STOP it
 		// handled itself): make stopline's own record agree.
 		if _, err := a.Store.Record(ctx, consent.Change{

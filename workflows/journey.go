@@ -202,7 +202,9 @@ func summary(s JourneyStatus) string {
 // localOptions: database reads and writes. Unlimited retries: a consent
 // check that fails is retried until it answers, never taken as consent.
 var localOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout: 10 * time.Second,
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: 365 * 24 * time.Hour, // else it defaults to StartToCloseTimeout
+
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:        200 * time.Millisecond,
 		BackoffCoefficient:     2,

@@ -49,20 +49,38 @@ type LedgerEntry struct {
 // a Failed entry is moved back to Attempting, because the provider refused
 // it and it may be tried again.
 func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, recipientKey, provider string) (e LedgerEntry, fresh bool, err error) {
-	// xmax = 0 tells an inserted row from an updated one.
-	err = s.pool.QueryRow(ctx, `
-		INSERT INTO send_ledger (workflow_id, step, recipient_key, provider, status)
-		VALUES ($1, $2, $3, $4, 'attempting')
-		ON CONFLICT (workflow_id, step) DO UPDATE
-		SET status = CASE WHEN send_ledger.status = 'failed' THEN 'attempting' ELSE send_ledger.status END,
-		    attempts = send_ledger.attempts + CASE WHEN send_ledger.status = 'failed' THEN 1 ELSE 0 END,
-		    attempted_at = CASE WHEN send_ledger.status = 'failed' THEN clock_timestamp() ELSE send_ledger.attempted_at END,
-		    updated_at = clock_timestamp()
-		RETURNING workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
-		          coalesce(reason, ''), attempts, attempted_at, (xmax = 0)`,
-		workflowID, step, recipientKey, provider).Scan(
-		&e.WorkflowID, &e.Step, &e.RecipientKey, &e.Provider, &e.Status, &e.ProviderMessageID,
-		&e.Reason, &e.Attempts, &e.AttemptedAt, &fresh)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO send_ledger (workflow_id, step, recipient_key, provider, status)
+			VALUES ($1, $2, $3, $4, 'attempting') ON CONFLICT (workflow_id, step) DO NOTHING`,
+			workflowID, step, recipientKey, provider)
+		if err != nil {
+			return err
+		}
+		fresh = tag.RowsAffected() == 1
+		if !fresh {
+			// Wait for an attempt that holds the row (LockAttempt) to end,
+			// then only one claim moves a failed row back; it owns that
+			// attempt like a new row.
+			var prev SendStatus
+			if err := tx.QueryRow(ctx, `SELECT status FROM send_ledger WHERE workflow_id = $1 AND step = $2 FOR UPDATE`,
+				workflowID, step).Scan(&prev); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `UPDATE send_ledger
+				SET status = 'attempting', attempts = attempts + 1, attempted_at = clock_timestamp(), updated_at = clock_timestamp()
+				WHERE workflow_id = $1 AND step = $2 AND status = 'failed'`, workflowID, step)
+			if err != nil {
+				return err
+			}
+			fresh = tag.RowsAffected() == 1
+		}
+		return tx.QueryRow(ctx, `
+			SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
+			       coalesce(reason, ''), attempts, attempted_at
+			FROM send_ledger WHERE workflow_id = $1 AND step = $2`, workflowID, step).Scan(
+			&e.WorkflowID, &e.Step, &e.RecipientKey, &e.Provider, &e.Status, &e.ProviderMessageID,
+			&e.Reason, &e.Attempts, &e.AttemptedAt)
+	})
 	if err != nil {
 		return LedgerEntry{}, false, fmt.Errorf("send ledger: %w", err)
 	}
@@ -137,15 +155,15 @@ func (s *Store) SandboxMessages(ctx context.Context, to string) ([]SandboxMessag
 // LockAttempt locks the ledger row of (workflowID, step) inside tx until tx
 // ends and returns its current status. A send holds it across the provider
 // call, so a retry racing a still-running attempt waits for its outcome.
-func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int) (SendStatus, string, error) {
+func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int) (SendStatus, string, string, error) {
 	var (
-		status SendStatus
-		id     string
+		status     SendStatus
+		id, reason string
 	)
-	err := tx.QueryRow(ctx, `SELECT status, coalesce(provider_message_id, '') FROM send_ledger
-		WHERE workflow_id = $1 AND step = $2 FOR UPDATE`, workflowID, step).Scan(&status, &id)
+	err := tx.QueryRow(ctx, `SELECT status, coalesce(provider_message_id, ''), coalesce(reason, '') FROM send_ledger
+		WHERE workflow_id = $1 AND step = $2 FOR UPDATE`, workflowID, step).Scan(&status, &id, &reason)
 	if err != nil {
-		return "", "", fmt.Errorf("send ledger: %w", err)
+		return "", "", "", fmt.Errorf("send ledger: %w", err)
 	}
-	return status, id, nil
+	return status, id, reason, nil
 }

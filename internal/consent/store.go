@@ -195,7 +195,20 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 		return false, fmt.Errorf("consent read: %w", err)
 	}
 	if from == c.To {
-		return false, nil
+		// The row already says so; it is a no-op only if no newer row that
+		// competes with it ('*' for a scope, any scope for '*') says otherwise.
+		var overridden bool
+		if err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM consent o, consent c
+				WHERE c.recipient_key = $1 AND c.scope = $2
+				  AND o.recipient_key = $1 AND o.scope <> $2 AND ($2 = '*' OR o.scope = '*')
+				  AND o.state <> c.state AND o.updated_at > c.updated_at)`,
+			c.RecipientKey, c.Scope).Scan(&overridden); err != nil {
+			return false, fmt.Errorf("consent read: %w", err)
+		}
+		if !overridden {
+			return false, nil
+		}
 	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO consent (recipient_key, scope, state, source) VALUES ($1, $2, $3, $4)

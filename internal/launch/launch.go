@@ -5,6 +5,7 @@
 package launch
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/csv"
@@ -67,7 +68,11 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 		opts.Concurrency = 16
 	}
 	counter := &countingReader{r: r}
-	cr := csv.NewReader(counter)
+	br := bufio.NewReader(counter)
+	if r, _, err := br.ReadRune(); err == nil && r != '\ufeff' {
+		_ = br.UnreadRune()
+	}
+	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
@@ -109,23 +114,25 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
-			if errors.As(err, &pe) && !errors.Is(pe.Err, csv.ErrFieldCount) {
-				// A broken quote can swallow the rest of the file: stop.
-				readErr = fmt.Errorf("line %d: %w", pe.Line, pe.Err)
+			if !errors.As(err, &pe) {
+				readErr = fmt.Errorf("reading CSV: %w", err)
 				break
 			}
-			if errors.As(err, &pe) {
-				line = pe.Line
+			if !errors.Is(pe.Err, csv.ErrFieldCount) {
+				// A broken quote can swallow the rest of the file: stop.
+				readErr = fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
+				break
 			}
+			line := pe.StartLine
 			mu.Lock()
 			sum.Rows++
 			sum.Skipped = append(sum.Skipped, RowError{line, fmt.Sprintf("has %d fields, header has %d", len(rec), len(header))})
 			mu.Unlock()
 			continue
 		}
+		line, _ := cr.FieldPos(0)
 		if ctx.Err() != nil {
 			readErr = ctx.Err()
 			break

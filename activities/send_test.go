@@ -1,0 +1,543 @@
+package activities_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/sms"
+)
+
+func TestSendSMSSendsOnce(t *testing.T) {
+	h := newHarness(t)
+	in := h.input(0)
+
+	first, err := h.send(in)
+	if err != nil {
+		t.Fatalf("SendSMS: %v", err)
+	}
+	acc := h.fake.Accepted()
+	if len(acc) != 1 {
+		t.Fatalf("fake accepted %d messages, want 1", len(acc))
+	}
+	if acc[0].To != to || acc[0].From != from || acc[0].Body != in.Body {
+		t.Errorf("accepted %+v, want to %s from %s body %q", acc[0], to, from, in.Body)
+	}
+	if first.Status != consent.Sent || first.MessageID != acc[0].SID {
+		t.Errorf("result = %+v, want sent with ID %s", first, acc[0].SID)
+	}
+	if e := h.ledger(t, 0); e.Status != consent.Sent || e.ProviderMessageID != acc[0].SID || e.Provider != "twilio" {
+		t.Errorf("ledger = %+v, want sent %s", e, acc[0].SID)
+	}
+
+	// A retry of the same (workflow, step) answers from the ledger.
+	second, err := h.send(in)
+	if err != nil {
+		t.Fatalf("second SendSMS: %v", err)
+	}
+	if second != first {
+		t.Errorf("second result = %+v, want %+v", second, first)
+	}
+	if n := h.fake.Calls(); n != 1 {
+		t.Errorf("provider calls = %d after a repeated step, want 1", n)
+	}
+
+	// The next step of the same journey is a message of its own.
+	if _, err := h.send(h.input(2)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.fake.Accepted()); n != 2 {
+		t.Errorf("accepted %d after step 2, want 2", n)
+	}
+}
+
+func TestSendSMSOptedOutSkipsWithoutCall(t *testing.T) {
+	tests := []struct {
+		name  string
+		scope string
+	}{
+		{"opted out in the sender's scope", scope},
+		{"opted out of everything", consent.AllScopes},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if _, err := h.store.Record(t.Context(), consent.Change{
+				RecipientKey: h.key, Scope: tc.scope, To: consent.OptedOut, Source: consent.SourceKeyword, RawText: "STOP",
+			}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := h.send(h.input(0))
+			if err != nil {
+				t.Fatalf("SendSMS: %v", err)
+			}
+			want := activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOut}
+			if res != want {
+				t.Errorf("result = %+v, want %+v", res, want)
+			}
+			if n := h.fake.Calls(); n != 0 {
+				t.Errorf("provider calls = %d for an opted-out recipient, want 0", n)
+			}
+			if e := h.ledger(t, 0); e.Status != consent.Skipped || e.Reason != activities.ReasonOptedOut {
+				t.Errorf("ledger = %+v", e)
+			}
+		})
+	}
+}
+
+func TestSendSMSOptedOutAtProvider(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.fake.OptOut(to)
+
+	res, err := h.send(h.input(0))
+	if err != nil {
+		t.Fatalf("SendSMS: %v", err)
+	}
+	want := activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}
+	if res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	if n := len(h.fake.Accepted()); n != 0 {
+		t.Errorf("accepted %d, want 0", n)
+	}
+	// stopline's own record now agrees with the provider.
+	d, err := h.store.Check(ctx, h.key, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Allowed || d.State != consent.OptedOut {
+		t.Errorf("Check after 21610 = %+v, want opted out", d)
+	}
+	events, err := h.store.Events(ctx, h.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Source != consent.SourceProvider || events[0].Provider != "twilio" ||
+		events[0].To != consent.OptedOut || !strings.Contains(events[0].Note, "21610") {
+		t.Errorf("events = %+v, want one provider opt-out naming 21610", events)
+	}
+	if e := h.ledger(t, 0); e.Status != consent.Skipped || e.Reason != activities.ReasonOptedOutAtProvider {
+		t.Errorf("ledger = %+v", e)
+	}
+	// Later steps are suppressed by stopline itself, without a provider call.
+	calls := h.fake.Calls()
+	res, err = h.send(h.input(2))
+	if err != nil || res.Reason != activities.ReasonOptedOut || h.fake.Calls() != calls {
+		t.Errorf("next step = %+v, %v (calls %d -> %d); want skipped opted_out without a call", res, err, calls, h.fake.Calls())
+	}
+}
+
+// If recording the provider's opt-out fails, the retry must still record it:
+// otherwise the consent log never learns of a refusal the ledger already
+// marked as final.
+func TestSendSMSProviderOptOutSurvivesRecordFailure(t *testing.T) {
+	h := newHarness(t)
+	ctx := t.Context()
+	h.fake.OptOut(to)
+
+	// Fault injection: the consent table refuses writes once.
+	if _, err := h.store.Pool().Exec(ctx, `
+		CREATE FUNCTION fail_consent_write() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+		CREATE TRIGGER fail_consent_write BEFORE INSERT OR UPDATE ON consent
+		FOR EACH ROW EXECUTE FUNCTION fail_consent_write();`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.send(h.input(0)); err == nil {
+		t.Fatal("SendSMS succeeded although recording the opt-out failed")
+	}
+	if _, err := h.store.Pool().Exec(ctx, `DROP TRIGGER fail_consent_write ON consent`); err != nil {
+		t.Fatal(err)
+	}
+
+	// Temporal retries the activity.
+	res, err := h.send(h.input(0))
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if res.Status != consent.Skipped {
+		t.Errorf("retry result = %+v, want skipped", res)
+	}
+	d, err := h.store.Check(ctx, h.key, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != consent.OptedOut {
+		t.Errorf("consent after the retry = %+v, want opted_out: the provider's 21610 was never recorded "+
+			"because the ledger row was already final (skipped) when the activity was retried", d)
+	}
+}
+
+func TestSendSMSInvalidNumber(t *testing.T) {
+	h := newHarness(t)
+	in := h.input(0)
+	in.To = "4155550123" // the fake answers 21211 to anything that is not E.164
+	res, err := h.send(in)
+	if err != nil {
+		t.Fatalf("SendSMS: %v", err)
+	}
+	want := activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonInvalidNumber}
+	if res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	if e := h.ledger(t, 0); e.Status != consent.Skipped || e.Reason != activities.ReasonInvalidNumber {
+		t.Errorf("ledger = %+v", e)
+	}
+	// An invalid number is not an opt-out.
+	if d, err := h.store.Check(t.Context(), h.key, scope); err != nil || d.State != consent.Unknown {
+		t.Errorf("Check = %+v, %v; want unknown", d, err)
+	}
+}
+
+func TestSendSMSProviderErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    int
+		body      string
+		retryable bool
+		reason    string // ledger reason of the failed attempt
+	}{
+		{"429 rate limited", 429, `{"code":20429,"message":"Too Many Requests","status":429}`, true, "rate_limited"},
+		{"500 JSON", 500, `{"code":20500,"message":"Internal Server Error","status":500}`, true, "temporary"},
+		{"502 HTML from a proxy", 502, "<html><body>Bad Gateway</body></html>", true, "temporary"},
+		{"400 bad From", 400, `{"code":21606,"message":"The From phone number is not a valid, SMS-capable number","status":400}`, false, "permanent"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.fake.Fail(1, tc.status, tc.body)
+			in := h.input(0)
+
+			_, err := h.send(in)
+			if err == nil {
+				t.Fatal("SendSMS succeeded on a provider error")
+			}
+			ae := applicationError(err)
+			if tc.retryable && ae != nil && ae.NonRetryable() {
+				t.Errorf("error %v is non-retryable, want retryable", err)
+			}
+			if !tc.retryable && (ae == nil || !ae.NonRetryable() || ae.Type() != activities.ErrProviderPermanent) {
+				t.Errorf("error %v (%T), want a non-retryable %s", err, err, activities.ErrProviderPermanent)
+			}
+			if strings.Contains(err.Error(), to) {
+				t.Errorf("error %q names the recipient number", err)
+			}
+			if e := h.ledger(t, 0); e.Status != consent.Failed || e.Reason != tc.reason {
+				t.Errorf("ledger after the error = %+v, want failed (%s)", e, tc.reason)
+			}
+			if !tc.retryable {
+				return
+			}
+
+			res, err := h.send(in)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			acc := h.fake.Accepted()
+			if len(acc) != 1 || res.Status != consent.Sent || res.MessageID != acc[0].SID {
+				t.Fatalf("retry = %+v, accepted %+v; want exactly one accepted message", res, acc)
+			}
+			if e := h.ledger(t, 0); e.Status != consent.Sent || e.Attempts != 2 {
+				t.Errorf("ledger after the retry = %+v, want sent after 2 attempts", e)
+			}
+		})
+	}
+}
+
+func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
+	tests := []struct {
+		name string
+		// acceptedBeforeCrash: the provider took the message before the
+		// worker died, so the ledger never learnt of it.
+		acceptedBeforeCrash bool
+	}{
+		{"crash before the provider accepted", false},
+		{"crash after the provider accepted", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			ctx := t.Context()
+			in := h.input(0)
+			if _, _, err := h.store.BeginAttempt(ctx, in.WorkflowID, in.Step, in.RecipientKey, in.Provider); err != nil {
+				t.Fatal(err)
+			}
+			var earlier string
+			if tc.acceptedBeforeCrash {
+				r, err := h.tw.Send(ctx, h.message(in))
+				if err != nil {
+					t.Fatal(err)
+				}
+				earlier = r.MessageID
+			}
+
+			res, err := h.send(in)
+			if err != nil {
+				t.Fatalf("SendSMS: %v", err)
+			}
+			acc := h.fake.Accepted()
+			if len(acc) != 1 || h.fake.Calls() != 1 {
+				t.Fatalf("provider calls %d, accepted %d; want exactly one message", h.fake.Calls(), len(acc))
+			}
+			if res.Status != consent.Sent || res.MessageID != acc[0].SID {
+				t.Errorf("result = %+v, want sent %s", res, acc[0].SID)
+			}
+			if tc.acceptedBeforeCrash && res.MessageID != earlier {
+				t.Errorf("resolved to %s, want the message sent before the crash %s", res.MessageID, earlier)
+			}
+			if e := h.ledger(t, 0); e.Status != consent.Sent || e.ProviderMessageID != acc[0].SID {
+				t.Errorf("ledger = %+v", e)
+			}
+		})
+	}
+}
+
+func TestSendSMSUnresolvableAttemptIsNotResent(t *testing.T) {
+	h := newHarness(t)
+	fs := &fakeSender{}
+	h.acts.Senders["fake"] = fs
+	in := h.input(0)
+	in.Provider = "fake"
+	if _, _, err := h.store.BeginAttempt(t.Context(), in.WorkflowID, in.Step, in.RecipientKey, in.Provider); err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 1; attempt <= 2; attempt++ {
+		res, err := h.send(in)
+		if err != nil {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+		want := activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved}
+		if res != want {
+			t.Errorf("attempt %d: result = %+v, want %+v", attempt, res, want)
+		}
+	}
+	if fs.Calls() != 0 {
+		t.Errorf("provider calls = %d, want 0: the earlier call may have gone out", fs.Calls())
+	}
+	if e := h.ledger(t, 0); e.Status != consent.Unresolved {
+		t.Errorf("ledger = %+v, want unknown", e)
+	}
+}
+
+// A provider that answered with an error did not accept the message, so the
+// retry must send it, whether or not the sender can look messages up.
+func TestSendSMSRetriesRefusedSendWithoutFinder(t *testing.T) {
+	h := newHarness(t)
+	fs := &fakeSender{script: []func() (sms.Result, error){
+		func() (sms.Result, error) {
+			return sms.Result{}, &sms.Error{Provider: "fake", Kind: sms.Temporary, HTTPStatus: 503, Message: "service unavailable"}
+		},
+	}}
+	h.acts.Senders["fake"] = fs
+	in := h.input(0)
+	in.Provider = "fake"
+
+	if _, err := h.send(in); err == nil {
+		t.Fatal("first SendSMS succeeded on a 503")
+	}
+	if e := h.ledger(t, 0); e.Status != consent.Failed {
+		t.Fatalf("ledger after 503 = %+v, want failed", e)
+	}
+	res, err := h.send(in)
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if res.Status != consent.Sent || fs.Calls() != 2 {
+		t.Errorf("retry = %+v after %d provider calls; want sent on the second call "+
+			"(BeginAttempt moves the failed row back to attempting with fresh=false, so SendSMS mistakes it "+
+			"for a crashed attempt and marks it unknown)", res, fs.Calls())
+	}
+}
+
+// A retry that overlaps a still-running attempt (heartbeat timeout while
+// the first worker is alive) waits for its outcome instead of calling again,
+// with or without a sender that can look messages up.
+func TestSendSMSConcurrentRetryWaitsForRunningAttempt(t *testing.T) {
+	accepted := func() (sms.Result, error) { return sms.Result{MessageID: "MSG-1", Status: "queued"}, nil }
+	optedOut := func() (sms.Result, error) {
+		return sms.Result{}, &sms.Error{Provider: "fake", Kind: sms.OptedOut, Code: 21610, HTTPStatus: 400, Message: "unsubscribed"}
+	}
+	tests := []struct {
+		name   string
+		finder bool
+		result func() (sms.Result, error) // the first (blocked) call's outcome
+		want   activities.SendResult      // what both calls must return
+	}{
+		{"accepted, finder", true, accepted, activities.SendResult{Status: consent.Sent, MessageID: "MSG-1"}},
+		{"accepted, no finder", false, accepted, activities.SendResult{Status: consent.Sent, MessageID: "MSG-1"}},
+		{"opted out at provider, finder", true, optedOut, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}},
+		{"opted out at provider, no finder", false, optedOut, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			fs := &fakeSender{
+				script:  []func() (sms.Result, error){tc.result},
+				entered: make(chan struct{}),
+				release: make(chan struct{}),
+			}
+			var sender sms.Sender = fs
+			if tc.finder {
+				sender = &findingSender{fs}
+			}
+			h.acts.Senders["fake"] = sender
+			in := h.input(0)
+			in.Provider = "fake"
+
+			firstDone := make(chan sendOut, 1)
+			go func() {
+				res, err := h.send(in)
+				firstDone <- sendOut{res, err}
+			}()
+			<-fs.entered
+			secondDone := make(chan sendOut, 1)
+			go func() {
+				res, err := h.send(in)
+				secondDone <- sendOut{res, err}
+			}()
+			// The retry is parked on the ledger row of the running attempt.
+			waitForLockWaiters(t, h.store, 1)
+			close(fs.release)
+
+			first := recv(t, firstDone, "first attempt")
+			second := recv(t, secondDone, "overlapping retry")
+			if first.err != nil || second.err != nil {
+				t.Fatalf("errors: first %v, second %v", first.err, second.err)
+			}
+			if fs.Calls() != 1 {
+				t.Errorf("provider calls = %d, want 1", fs.Calls())
+			}
+			if first.res != tc.want || second.res != tc.want {
+				t.Errorf("results = %+v and %+v, want both %+v", first.res, second.res, tc.want)
+			}
+			if e := h.ledger(t, 0); e.Status != tc.want.Status || e.ProviderMessageID != tc.want.MessageID {
+				t.Errorf("ledger = %+v, want %+v", e, tc.want)
+			}
+		})
+	}
+}
+
+// Two attempts of one step that both pass BeginAttempt before either locks
+// the ledger row: here both wait for the recipient's lock while an opt-out
+// from another sender commits. One calls the provider; the other finds the
+// row final under LockAttempt and must report the same outcome, reason
+// included (the workflow's summary prints it).
+func TestSendSMSRacingAttemptsReportSameOutcome(t *testing.T) {
+	tests := []struct {
+		name   string
+		result func() (sms.Result, error)
+		want   activities.SendResult
+	}{
+		{
+			name:   "accepted",
+			result: func() (sms.Result, error) { return sms.Result{MessageID: "MSG-1", Status: "queued"}, nil },
+			want:   activities.SendResult{Status: consent.Sent, MessageID: "MSG-1"},
+		},
+		{
+			name: "opted out at provider",
+			result: func() (sms.Result, error) {
+				return sms.Result{}, &sms.Error{Provider: "fake", Kind: sms.OptedOut, Code: 21610, HTTPStatus: 400, Message: "unsubscribed"}
+			},
+			want: activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			ctx := context.Background()
+			fs := &findingSender{&fakeSender{script: []func() (sms.Result, error){tc.result}}}
+			h.acts.Senders["fake"] = fs
+			in := h.input(0)
+			in.Provider = "fake"
+
+			// An opt-out of the same recipient from another sender, in flight.
+			tx, err := h.store.Pool().Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := consent.RecordTx(ctx, tx, consent.Change{
+				RecipientKey: h.key, Scope: "+14155550199", To: consent.OptedOut, Source: consent.SourceKeyword,
+			}); err != nil {
+				t.Fatal(err)
+			}
+
+			done := make(chan sendOut, 2)
+			for range 2 {
+				go func() {
+					res, err := h.send(in)
+					done <- sendOut{res, err}
+				}()
+			}
+			waitForLockWaiters(t, h.store, 2) // both attempts wait for the recipient's lock
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			a, b := recv(t, done, "first attempt"), recv(t, done, "second attempt")
+			if a.err != nil || b.err != nil {
+				t.Fatalf("errors: %v, %v", a.err, b.err)
+			}
+			if fs.Calls() != 1 {
+				t.Errorf("provider calls = %d, want 1", fs.Calls())
+			}
+			if a.res != tc.want || b.res != tc.want {
+				t.Errorf("results = %+v and %+v, want both %+v (the attempt that finds the row final "+
+					"under LockAttempt drops the ledger's reason)", a.res, b.res, tc.want)
+			}
+		})
+	}
+}
+
+func TestSendSMSUnknownProvider(t *testing.T) {
+	h := newHarness(t)
+	in := h.input(0)
+	in.Provider = "sinch" // not configured in this worker
+	_, err := h.send(in)
+	ae := applicationError(err)
+	if ae == nil || ae.Type() != activities.ErrNoSender || !ae.NonRetryable() {
+		t.Fatalf("err = %v, want a non-retryable %s application error", err, activities.ErrNoSender)
+	}
+	if rows, err := h.store.Ledger(t.Context(), wfID); err != nil || len(rows) != 0 {
+		t.Errorf("ledger = %+v, %v; want no row for a send that never started", rows, err)
+	}
+}
+
+func TestCheckConsentFailsClosed(t *testing.T) {
+	h := newHarness(t)
+	q := activities.ConsentQuery{RecipientKey: h.key, Scope: scope}
+	check := func() (consent.Decision, error) {
+		env := newActivityEnv()
+		env.RegisterActivity(h.acts)
+		val, err := env.ExecuteActivity(h.acts.CheckConsent, q)
+		if err != nil {
+			return consent.Decision{}, err
+		}
+		var d consent.Decision
+		return d, val.Get(&d)
+	}
+
+	d, err := check()
+	if err != nil || !d.Allowed {
+		t.Fatalf("open store: %+v, %v; want allowed", d, err)
+	}
+	if _, err := h.store.Record(context.Background(), consent.Change{
+		RecipientKey: h.key, Scope: scope, To: consent.OptedOut, Source: consent.SourceKeyword,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := check(); err != nil || d.Allowed {
+		t.Fatalf("after opt-out: %+v, %v; want not allowed", d, err)
+	}
+
+	h.store.Close()
+	d, err = check()
+	if err == nil {
+		t.Fatalf("closed store: decision %+v without error; want an error", d)
+	}
+	if d.Allowed {
+		t.Errorf("closed store: decision %+v allowed", d)
+	}
+}

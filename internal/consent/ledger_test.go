@@ -1,0 +1,219 @@
+package consent_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/pgtest"
+)
+
+func TestSendStatusFinal(t *testing.T) {
+	tests := []struct {
+		status consent.SendStatus
+		final  bool
+	}{
+		{consent.Attempting, false},
+		{consent.Failed, false}, // the provider refused: it may be tried again
+		{consent.Sent, true},
+		{consent.Skipped, true},
+		{consent.Unresolved, true}, // never resend what may have gone out
+	}
+	for _, tc := range tests {
+		if got := tc.status.Final(); got != tc.final {
+			t.Errorf("%q.Final() = %v, want %v", tc.status, got, tc.final)
+		}
+	}
+}
+
+func TestBeginAttempt(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := t.Context()
+
+	e, fresh, err := s.BeginAttempt(ctx, "wf1", 0, key, "twilio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fresh || e.Status != consent.Attempting || e.Attempts != 1 || e.WorkflowID != "wf1" ||
+		e.Step != 0 || e.RecipientKey != key || e.Provider != "twilio" || e.AttemptedAt.IsZero() {
+		t.Fatalf("first BeginAttempt = %+v, fresh %v", e, fresh)
+	}
+
+	again, fresh, err := s.BeginAttempt(ctx, "wf1", 0, key, "twilio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An attempting row is handed back as is: a call may be under way.
+	if fresh || again.Status != consent.Attempting || again.Attempts != 1 || !again.AttemptedAt.Equal(e.AttemptedAt) {
+		t.Errorf("second BeginAttempt = %+v, fresh %v; want the same attempting row, not fresh", again, fresh)
+	}
+
+	// Other steps and workflows are rows of their own.
+	for _, k := range []struct {
+		wf   string
+		step int
+	}{{"wf1", 1}, {"wf2", 0}} {
+		if _, fresh, err := s.BeginAttempt(ctx, k.wf, k.step, key, "twilio"); err != nil || !fresh {
+			t.Errorf("BeginAttempt(%s, %d) fresh = %v, err %v; want a fresh row", k.wf, k.step, fresh, err)
+		}
+	}
+}
+
+func TestBeginAttemptConcurrentClaimsOnce(t *testing.T) {
+	const claimers = 16
+	s := pgtest.NewStore(t)
+
+	start := make(chan struct{})
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		fresh  int
+		failed []error
+	)
+	for range claimers {
+		wg.Go(func() {
+			<-start
+			_, f, err := s.BeginAttempt(context.Background(), "wf", 3, key, "twilio")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, err)
+			}
+			if f {
+				fresh++
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(failed) > 0 {
+		t.Fatalf("BeginAttempt errors: %v", failed)
+	}
+	if fresh != 1 {
+		t.Errorf("%d of %d concurrent claims were fresh, want exactly 1", fresh, claimers)
+	}
+	rows, err := s.Ledger(t.Context(), "wf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Attempts != 1 || rows[0].Status != consent.Attempting {
+		t.Errorf("ledger = %+v, want one attempting row with 1 attempt", rows)
+	}
+}
+
+func TestFinishAttemptAndRetry(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := t.Context()
+
+	first, _, err := s.BeginAttempt(ctx, "wf", 0, key, "twilio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAttempt(ctx, nil, "wf", 0, consent.Failed, "", "rate_limited"); err != nil {
+		t.Fatal(err)
+	}
+	// A refused call may be made again: the row goes back to attempting.
+	// (fresh is not pinned here: see TestSendSMSRetriesRefusedSendWithoutFinder.)
+	retry, _, err := s.BeginAttempt(ctx, "wf", 0, key, "twilio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retry.Status != consent.Attempting || retry.Attempts != 2 || !retry.AttemptedAt.After(first.AttemptedAt) {
+		t.Errorf("BeginAttempt after failure = %+v; want attempting, 2 attempts, a later attempted_at than %v",
+			retry, first.AttemptedAt)
+	}
+
+	if err := s.FinishAttempt(ctx, nil, "wf", 0, consent.Sent, "SM123", ""); err != nil {
+		t.Fatal(err)
+	}
+	// A final row is returned unchanged and not counted as an attempt.
+	done, fresh, err := s.BeginAttempt(ctx, "wf", 0, key, "twilio")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh || done.Status != consent.Sent || done.ProviderMessageID != "SM123" || done.Attempts != 2 {
+		t.Errorf("BeginAttempt after sent = %+v (fresh %v); want sent SM123 with 2 attempts", done, fresh)
+	}
+
+	// Ledger lists rows by step.
+	if _, _, err := s.BeginAttempt(ctx, "wf", 2, key, "twilio"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAttempt(ctx, nil, "wf", 2, consent.Skipped, "", "opted_out"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.Ledger(ctx, "wf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Step != 0 || rows[1].Step != 2 || rows[1].Status != consent.Skipped || rows[1].Reason != "opted_out" {
+		t.Errorf("Ledger = %+v", rows)
+	}
+}
+
+func TestLockAttemptBlocksUntilCommit(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := context.Background()
+	if _, _, err := s.BeginAttempt(ctx, "wf", 0, key, "twilio"); err != nil {
+		t.Fatal(err)
+	}
+
+	tx1, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx1.Rollback(ctx)
+	status, _, _, err := s.LockAttempt(ctx, tx1, "wf", 0)
+	if err != nil || status != consent.Attempting {
+		t.Fatalf("LockAttempt in tx1 = %q, %v", status, err)
+	}
+
+	type lockOut struct {
+		status consent.SendStatus
+		id     string
+		err    error
+	}
+	second := make(chan lockOut, 1)
+	go func() {
+		tx2, err := s.Pool().Begin(ctx)
+		if err != nil {
+			second <- lockOut{err: err}
+			return
+		}
+		defer tx2.Rollback(ctx)
+		st, id, _, err := s.LockAttempt(ctx, tx2, "wf", 0)
+		second <- lockOut{st, id, err}
+	}()
+
+	waitForLockWaiters(t, s, 1)
+	select {
+	case r := <-second:
+		t.Fatalf("second LockAttempt returned %+v while tx1 held the row", r)
+	default:
+	}
+
+	if err := s.FinishAttempt(ctx, tx1, "wf", 0, consent.Sent, "SM9", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := recv(t, second, "second LockAttempt")
+	if r.err != nil || r.status != consent.Sent || r.id != "SM9" {
+		t.Errorf("second LockAttempt = %+v; want the committed outcome sent/SM9", r)
+	}
+}
+
+func TestLockAttemptMissingRow(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := t.Context()
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, _, _, err := s.LockAttempt(ctx, tx, "nope", 0); err == nil {
+		t.Error("LockAttempt of a missing row succeeded")
+	}
+}

@@ -1,0 +1,417 @@
+package consent_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/pgtest"
+)
+
+const (
+	key     = "rrecipient0000000000000000000001"
+	other   = "rrecipient0000000000000000000002"
+	scopeA  = "+14155550100"
+	scopeB  = "+14155550101"
+	allScop = consent.AllScopes
+)
+
+func TestCheck(t *testing.T) {
+	s := pgtest.NewStore(t)
+	tests := []struct {
+		name    string
+		changes []consent.Change // applied in order, to a recipient of its own
+		scope   string
+		want    consent.Decision
+	}{
+		{
+			name:  "unknown recipient is allowed",
+			scope: scopeA,
+			want:  consent.Decision{Allowed: true, State: consent.Unknown},
+		},
+		{
+			name:    "opted out in scope blocks",
+			changes: []consent.Change{optOut(key, scopeA)},
+			scope:   scopeA,
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: scopeA},
+		},
+		{
+			name:    "opted out in another scope does not block",
+			changes: []consent.Change{optOut(key, scopeB)},
+			scope:   scopeA,
+			want:    consent.Decision{Allowed: true, State: consent.Unknown},
+		},
+		{
+			name:    "opted in explicitly",
+			changes: []consent.Change{optOut(key, scopeA), optIn(key, scopeA)},
+			scope:   scopeA,
+			want:    consent.Decision{Allowed: true, State: consent.OptedIn, Scope: scopeA},
+		},
+		{
+			name:    "STOPALL blocks scope A",
+			changes: []consent.Change{optOut(key, allScop)},
+			scope:   scopeA,
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop},
+		},
+		{
+			name:    "STOPALL blocks scope B",
+			changes: []consent.Change{optOut(key, allScop)},
+			scope:   scopeB,
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop},
+		},
+		{
+			name:    "STOPALL after START in scope wins",
+			changes: []consent.Change{optIn(key, scopeA), optOut(key, allScop)},
+			scope:   scopeA,
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop},
+		},
+		{
+			// The newest row wins: START re-enables the scope it was sent to.
+			name:    "STOPALL then START re-enables that scope",
+			changes: []consent.Change{optOut(key, allScop), optIn(key, scopeA)},
+			scope:   scopeA,
+			want:    consent.Decision{Allowed: true, State: consent.OptedIn, Scope: scopeA},
+		},
+		{
+			name:    "STOPALL then START in A leaves B blocked",
+			changes: []consent.Change{optOut(key, allScop), optIn(key, scopeA)},
+			scope:   scopeB,
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop},
+		},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			// A fresh recipient per case keeps cases independent.
+			rk := key + "-" + string(rune('a'+i))
+			for _, c := range tc.changes {
+				c.RecipientKey = rk
+				if _, err := s.Record(ctx, c); err != nil {
+					t.Fatalf("Record %+v: %v", c, err)
+				}
+			}
+			got, err := s.Check(ctx, rk, tc.scope)
+			if err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			if got != tc.want {
+				t.Errorf("Check(%s) = %+v, want %+v", tc.scope, got, tc.want)
+			}
+		})
+	}
+}
+
+// A repeated opt-out must block again even when the same row already says
+// opted_out, if a newer opt-in in another row currently decides. Guarantee 1:
+// after a 2xx to a STOP(ALL), nothing more is sent in that scope.
+func TestCheckRepeatedOptOutAfterNewerOptInBlocks(t *testing.T) {
+	s := pgtest.NewStore(t)
+	tests := []struct {
+		name    string
+		changes []consent.Change
+		scope   string
+	}{
+		{
+			name:    "STOPALL, START in A, STOPALL again",
+			changes: []consent.Change{optOut(key, allScop), optIn(key, scopeA), optOut(key, allScop)},
+			scope:   scopeA,
+		},
+		{
+			name:    "STOP in A, START everywhere, STOP in A again",
+			changes: []consent.Change{optOut(key, scopeA), optIn(key, allScop), optOut(key, scopeA)},
+			scope:   scopeA,
+		},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			rk := key + "-repeat-" + string(rune('a'+i))
+			for _, c := range tc.changes {
+				c.RecipientKey = rk
+				if _, err := s.Record(ctx, c); err != nil {
+					t.Fatalf("Record %+v: %v", c, err)
+				}
+			}
+			got, err := s.Check(ctx, rk, tc.scope)
+			if err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			if got.Allowed {
+				t.Errorf("Check(%s) = %+v after the recipient's latest message was an opt-out; want not allowed "+
+					"(RecordTx treats the repeated opt-out as a no-op because its own row already says opted_out, "+
+					"so the newer opt-in row keeps deciding)", tc.scope, got)
+			}
+		})
+	}
+}
+
+func TestRecord(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := t.Context()
+
+	stop := consent.Change{
+		RecipientKey: key, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword,
+		RawText: "Stop please", Provider: "twilio", ProviderMessageID: "SM1", Sender: scopeA, Note: "inbound",
+	}
+	steps := []struct {
+		name        string
+		change      consent.Change
+		wantChanged bool
+		wantEvents  int
+	}{
+		{"first opt-out", stop, true, 1},
+		// A redelivered keyword must not add audit noise.
+		{"same state again", stop, false, 1},
+		{"opt back in", optIn(key, scopeA), true, 2},
+		{"opt-in again", optIn(key, scopeA), false, 2},
+	}
+	for _, st := range steps {
+		changed, err := s.Record(ctx, st.change)
+		if err != nil {
+			t.Fatalf("%s: Record: %v", st.name, err)
+		}
+		if changed != st.wantChanged {
+			t.Errorf("%s: changed = %v, want %v", st.name, changed, st.wantChanged)
+		}
+		events, err := s.Events(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != st.wantEvents {
+			t.Fatalf("%s: %d events, want %d: %+v", st.name, len(events), st.wantEvents, events)
+		}
+	}
+
+	events, err := s.Events(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := events[0], events[1]
+	if first.From != consent.Unknown || first.To != consent.OptedOut || first.Scope != scopeA ||
+		first.Source != consent.SourceKeyword || first.RawText != "Stop please" || first.Provider != "twilio" ||
+		first.ProviderMessageID != "SM1" || first.Sender != scopeA || first.Note != "inbound" {
+		t.Errorf("first event = %+v", first)
+	}
+	if second.From != consent.OptedOut || second.To != consent.OptedIn || second.RawText != "START" {
+		t.Errorf("second event = %+v, want opted_out -> opted_in", second)
+	}
+	if !second.At.After(first.At) || second.ID <= first.ID {
+		t.Errorf("events out of order: %+v then %+v", first, second)
+	}
+}
+
+func TestRecordRejectsInvalidChanges(t *testing.T) {
+	s := pgtest.NewStore(t)
+	tests := []struct {
+		name    string
+		change  consent.Change
+		wantErr string
+	}{
+		{"invalid state", consent.Change{RecipientKey: key, Scope: scopeA, To: "paused", Source: consent.SourceAdmin}, `invalid state "paused"`},
+		{"unknown state", consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Unknown, Source: consent.SourceAdmin}, "invalid state"},
+		{"empty key", consent.Change{Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}, "recipient key and scope are required"},
+		{"empty scope", consent.Change{RecipientKey: key, To: consent.OptedOut, Source: consent.SourceKeyword}, "recipient key and scope are required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			changed, err := s.Record(t.Context(), tc.change)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Record err = %v, want one containing %q", err, tc.wantErr)
+			}
+			if changed {
+				t.Error("changed = true on error")
+			}
+		})
+	}
+	var n int
+	if err := s.Pool().QueryRow(t.Context(), `SELECT (SELECT count(*) FROM consent) + (SELECT count(*) FROM consent_events)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("invalid changes left %d rows", n)
+	}
+}
+
+func TestConsentEventsAreAppendOnly(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := t.Context()
+	if _, err := s.Record(ctx, optOut(key, scopeA)); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`UPDATE consent_events SET to_state = 'opted_in'`,
+		`DELETE FROM consent_events`,
+		`TRUNCATE consent_events`,
+	} {
+		t.Run(strings.Fields(stmt)[0], func(t *testing.T) {
+			_, err := s.Pool().Exec(ctx, stmt)
+			if err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s: err = %v, want the append-only trigger to refuse it", stmt, err)
+			}
+		})
+	}
+	events, err := s.Events(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].To != consent.OptedOut {
+		t.Errorf("events after tampering attempts = %+v, want the one opt-out unchanged", events)
+	}
+}
+
+func TestFencedSerialisesWithOptOut(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := context.Background()
+
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var fnReturned time.Time // written before fencedDone is sent
+	type fencedOut struct {
+		d   consent.Decision
+		err error
+	}
+	fencedDone := make(chan fencedOut, 1)
+	go func() {
+		d, err := s.Fenced(ctx, key, scopeA, func(pgx.Tx) error {
+			close(entered)
+			<-release
+			fnReturned = time.Now()
+			return nil
+		})
+		fencedDone <- fencedOut{d, err}
+	}()
+	recv(t, entered, "Fenced fn to start")
+
+	type recordOut struct {
+		at  time.Time
+		err error
+	}
+	recordDone := make(chan recordOut, 1)
+	go func() {
+		_, err := s.Record(ctx, optOut(key, scopeA))
+		recordDone <- recordOut{time.Now(), err}
+	}()
+
+	// The opt-out is blocked on the recipient's lock, not merely slow.
+	waitForLockWaiters(t, s, 1)
+	select {
+	case r := <-recordDone:
+		t.Fatalf("opt-out committed (err %v) while a fenced send was in flight", r.err)
+	default:
+	}
+
+	// Another recipient's opt-out is not held up by this send.
+	otherDone := make(chan error, 1)
+	go func() {
+		_, err := s.Record(ctx, optOut(other, scopeA))
+		otherDone <- err
+	}()
+	if err := recv(t, otherDone, "another recipient's opt-out"); err != nil {
+		t.Fatalf("other recipient's Record: %v", err)
+	}
+
+	close(release)
+	f := recv(t, fencedDone, "Fenced to return")
+	if f.err != nil || !f.d.Allowed {
+		t.Fatalf("Fenced = %+v, %v; want allowed, nil", f.d, f.err)
+	}
+	r := recv(t, recordDone, "opt-out to commit")
+	if r.err != nil {
+		t.Fatalf("Record: %v", r.err)
+	}
+	if r.at.Before(fnReturned) {
+		t.Errorf("opt-out committed at %v, before the fenced fn returned at %v", r.at, fnReturned)
+	}
+
+	// A send that starts after the opt-out committed sees it and does not run.
+	called := false
+	d, err := s.Fenced(ctx, key, scopeA, func(pgx.Tx) error { called = true; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Allowed || d.State != consent.OptedOut || called {
+		t.Errorf("Fenced after opt-out = %+v, fn called %v; want not allowed and fn not called", d, called)
+	}
+}
+
+func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := context.Background()
+
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Fenced(ctx, key, scopeA, func(pgx.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+		done <- err
+	}()
+	recv(t, entered, "first Fenced fn")
+	defer func() {
+		close(release)
+		if err := recv(t, done, "first Fenced"); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	// A second recipient's send runs to completion while the first holds
+	// its lock; so does an opt-out of that second recipient.
+	otherDone := make(chan error, 1)
+	go func() {
+		ran := false
+		d, err := s.Fenced(ctx, other, scopeA, func(pgx.Tx) error { ran = true; return nil })
+		if err == nil && (!d.Allowed || !ran) {
+			err = errors.New("other recipient's fn did not run")
+		}
+		if err == nil {
+			_, err = s.Record(ctx, optOut(other, scopeA))
+		}
+		otherDone <- err
+	}()
+	if err := recv(t, otherDone, "other recipient's send and opt-out"); err != nil {
+		t.Fatal(err)
+	}
+	// Two sends of the same recipient share the lock, too.
+	sameDone := make(chan error, 1)
+	go func() {
+		_, err := s.Fenced(ctx, key, scopeB, func(pgx.Tx) error { return nil })
+		sameDone <- err
+	}()
+	if err := recv(t, sameDone, "concurrent send of the same recipient"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFencedFnErrorRollsBack(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := t.Context()
+	if _, _, err := s.BeginAttempt(ctx, "wf", 0, key, "twilio"); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	_, err := s.Fenced(ctx, key, scopeA, func(tx pgx.Tx) error {
+		if err := s.FinishAttempt(ctx, tx, "wf", 0, consent.Sent, "SM1", ""); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Fenced err = %v, want %v", err, boom)
+	}
+	// The ledger write inside the failed fn must not survive.
+	rows, err := s.Ledger(ctx, "wf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Status != consent.Attempting {
+		t.Errorf("ledger = %+v, want the row still attempting", rows)
+	}
+}

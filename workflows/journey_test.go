@@ -1,0 +1,541 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/workflows"
+)
+
+const (
+	sender       = "+14155550100"
+	recipient    = "+14155550123"
+	recipientKey = "rkey0000000000000000000000000001"
+	workflowID   = "journey/run1/" + recipientKey
+)
+
+// a is only used to name activities; every method it names is mocked.
+var a *activities.Activities
+
+// welcome is SMS, wait 24h, SMS.
+func welcome() journey.Definition {
+	return journey.Definition{
+		Name:     "welcome",
+		Category: journey.CategoryMarketing,
+		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: sender, Type: journey.TypeLongCode},
+		Steps: []journey.Step{
+			{SMS: "Hi {{.first_name}}, your code is {{.code}}. Reply STOP to opt out."},
+			{Wait: "24h"},
+			{SMS: "Last chance, {{.first_name}}!"},
+		},
+	}
+}
+
+func input() workflows.JourneyInput {
+	return workflows.JourneyInput{
+		RunID: "run1", Journey: welcome(), Phone: recipient, RecipientKey: recipientKey,
+		Attributes: map[string]string{"first_name": "Ada", "code": "X42"},
+	}
+}
+
+// world is a mocked set of activities that records what the journey did.
+type world struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+
+	mu     sync.Mutex
+	log    []string               // "register", "check", "send 0", "deregister", ...
+	sends  []activities.SendInput // in call order
+	sentAt []time.Time            // workflow clock at each send
+	regs   []activities.Registration
+
+	// consent answers the n-th consent check (0-based); default allowed.
+	consent func(n int) (consent.Decision, error)
+	checks  int
+	// send answers a send; default sent.
+	send func(in activities.SendInput) (activities.SendResult, error)
+}
+
+func newWorld(t *testing.T) *world {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID})
+	env.RegisterWorkflow(workflows.Journey)
+	env.RegisterActivity(&activities.Activities{})
+	w := &world{t: t, env: env}
+
+	env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, r activities.Registration) error {
+			w.record("register")
+			w.mu.Lock()
+			w.regs = append(w.regs, r)
+			w.mu.Unlock()
+			return nil
+		})
+	env.OnActivity(a.DeregisterJourney, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, id string) error {
+			w.record("deregister " + id)
+			return nil
+		})
+	env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, q activities.ConsentQuery) (consent.Decision, error) {
+			w.mu.Lock()
+			n := w.checks
+			w.checks++
+			w.mu.Unlock()
+			if q.RecipientKey == "" || q.Scope != sender {
+				return consent.Decision{}, temporal.NewNonRetryableApplicationError("bad consent query", "test", nil)
+			}
+			var (
+				d   = consent.Decision{Allowed: true}
+				err error
+			)
+			if w.consent != nil {
+				d, err = w.consent(n)
+			}
+			if err != nil {
+				w.record("check error")
+			} else {
+				w.record("check")
+			}
+			return d, err
+		})
+	env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
+			w.record(fmt.Sprintf("send %d", in.Step))
+			w.mu.Lock()
+			w.sends = append(w.sends, in)
+			w.sentAt = append(w.sentAt, env.Now())
+			w.mu.Unlock()
+			if w.send != nil {
+				return w.send(in)
+			}
+			return activities.SendResult{Status: consent.Sent, MessageID: fmt.Sprintf("SM%d", in.Step)}, nil
+		})
+	return w
+}
+
+func (w *world) record(event string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.log = append(w.log, event)
+}
+
+func (w *world) events() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.log...)
+}
+
+// run executes the journey and returns its result or error.
+func (w *world) run(in workflows.JourneyInput) (workflows.JourneyResult, error) {
+	w.t.Helper()
+	w.env.ExecuteWorkflow(workflows.Journey, in)
+	if !w.env.IsWorkflowCompleted() {
+		w.t.Fatal("workflow did not complete")
+	}
+	var res workflows.JourneyResult
+	if err := w.env.GetWorkflowError(); err != nil {
+		return res, err
+	}
+	if err := w.env.GetWorkflowResult(&res); err != nil {
+		w.t.Fatal(err)
+	}
+	return res, nil
+}
+
+func (w *world) wantEvents(want ...string) {
+	w.t.Helper()
+	got := w.events()
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		w.t.Errorf("activity calls:\n got  %q\n want %q", got, want)
+	}
+}
+
+func TestJourneyRunsStepsInOrder(t *testing.T) {
+	w := newWorld(t)
+	var timers []time.Duration
+	w.env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { timers = append(timers, d) })
+	start := w.env.Now()
+	wall := time.Now()
+
+	res, err := w.run(input())
+	if err != nil {
+		t.Fatalf("journey failed: %v", err)
+	}
+	want := workflows.JourneyResult{
+		JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Sent: 2},
+		Summary:       "sent 2",
+	}
+	if res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	w.wantEvents("register", "check", "send 0", "check", "send 2", "deregister "+workflowID)
+
+	bodies := []string{"Hi Ada, your code is X42. Reply STOP to opt out.", "Last chance, Ada!"}
+	for i, s := range w.sends {
+		wantIn := activities.SendInput{
+			WorkflowID: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender,
+			Provider: "twilio", To: recipient, From: sender, Body: bodies[i],
+		}
+		if s != wantIn {
+			t.Errorf("send %d = %+v, want %+v", i, s, wantIn)
+		}
+	}
+	if len(w.regs) != 1 || w.regs[0] != (activities.Registration{WorkflowID: workflowID, RecipientKey: recipientKey, Scope: sender}) {
+		t.Errorf("registrations = %+v", w.regs)
+	}
+
+	// The wait is a durable 24h timer: the second SMS goes out 24h of
+	// workflow time after the first, and the test skipped that time.
+	if len(timers) != 1 || timers[0] != 24*time.Hour {
+		t.Errorf("timers = %v, want one of 24h", timers)
+	}
+	if len(w.sentAt) == 2 {
+		if gap := w.sentAt[1].Sub(w.sentAt[0]); gap < 24*time.Hour {
+			t.Errorf("second SMS %v after the first, want at least 24h", gap)
+		}
+	}
+	if elapsed := w.env.Now().Sub(start); elapsed < 24*time.Hour {
+		t.Errorf("workflow clock advanced %v, want at least 24h", elapsed)
+	}
+	if wallElapsed := time.Since(wall); wallElapsed > time.Minute {
+		t.Errorf("took %v of wall time; the test environment should skip the wait", wallElapsed)
+	}
+}
+
+func TestJourneyStatusQueryDuringWait(t *testing.T) {
+	w := newWorld(t)
+	start := w.env.Now()
+	var (
+		status   workflows.JourneyStatus
+		queryErr error
+	)
+	w.env.RegisterDelayedCallback(func() {
+		v, err := w.env.QueryWorkflow(workflows.QueryStatus)
+		if err == nil {
+			err = v.Get(&status)
+		}
+		queryErr = err
+	}, 12*time.Hour)
+
+	if _, err := w.run(input()); err != nil {
+		t.Fatal(err)
+	}
+	if queryErr != nil {
+		t.Fatalf("status query: %v", queryErr)
+	}
+	if status.State != workflows.StateRunning || status.Step != 1 || status.Steps != 3 || status.Sent != 1 || status.Journey != "welcome" {
+		t.Errorf("status during the wait = %+v, want running at step 1 with 1 sent", status)
+	}
+	// The wait began right after the first send, at the start of the run.
+	if d := status.WaitingUntil.Sub(start); d < 24*time.Hour || d > 24*time.Hour+time.Minute {
+		t.Errorf("WaitingUntil = %v, %v after start; want about 24h", status.WaitingUntil, d)
+	}
+}
+
+func TestJourneyConsentDecisions(t *testing.T) {
+	tests := []struct {
+		name    string
+		consent func(n int) (consent.Decision, error)
+		want    workflows.JourneyResult
+		events  []string
+	}{
+		{
+			name: "opted out before the first step",
+			consent: func(int) (consent.Decision, error) {
+				return consent.Decision{Allowed: false, State: consent.OptedOut, Scope: sender}, nil
+			},
+			want: workflows.JourneyResult{
+				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 0, Steps: 3, Reason: activities.ReasonOptedOut},
+				Summary:       "sent 0, skipped at step 0: opted_out",
+			},
+			events: []string{"register", "check", "deregister " + workflowID},
+		},
+		{
+			name: "opted out during the wait",
+			consent: func(n int) (consent.Decision, error) {
+				return consent.Decision{Allowed: n == 0, State: []consent.State{consent.Unknown, consent.OptedOut}[min(n, 1)]}, nil
+			},
+			want: workflows.JourneyResult{
+				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 2, Steps: 3, Sent: 1, Reason: activities.ReasonOptedOut},
+				Summary:       "sent 1, skipped at step 2: opted_out",
+			},
+			events: []string{"register", "check", "send 0", "check", "deregister " + workflowID},
+		},
+		{
+			// Fail closed: an error is retried, never taken as consent.
+			name: "consent check errors are retried",
+			consent: func(n int) (consent.Decision, error) {
+				if n < 2 {
+					return consent.Decision{}, errors.New("consent check: connection refused")
+				}
+				return consent.Decision{Allowed: true}, nil
+			},
+			want: workflows.JourneyResult{
+				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Sent: 2},
+				Summary:       "sent 2",
+			},
+			events: []string{"register", "check error", "check error", "check", "send 0", "check", "send 2", "deregister " + workflowID},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.consent = tc.consent
+			res, err := w.run(input())
+			if err != nil {
+				t.Fatalf("journey failed: %v", err)
+			}
+			if res != tc.want {
+				t.Errorf("result = %+v\nwant     %+v", res, tc.want)
+			}
+			w.wantEvents(tc.events...)
+		})
+	}
+}
+
+// Guarantee 5: "If consent cannot be read, nothing is sent. The step
+// retries." An outage longer than the local activity's 10s budget must not
+// fail the journey.
+func TestJourneyConsentOutageOutlastingLocalActivityTimeout(t *testing.T) {
+	w := newWorld(t)
+	const failures = 8 // about 50s of backoff at 200ms doubling
+	w.consent = func(n int) (consent.Decision, error) {
+		if n < failures {
+			return consent.Decision{}, errors.New("consent check: connection refused")
+		}
+		return consent.Decision{Allowed: true}, nil
+	}
+	in := input()
+	in.Journey.Steps = in.Journey.Steps[:1]
+	start := w.env.Now()
+	res, err := w.run(in)
+	if err != nil {
+		errs := 0
+		for _, e := range w.events() {
+			if e == "check error" {
+				errs++
+			}
+		}
+		t.Fatalf("journey failed after %d consent-check errors (%v of workflow time): %v (localOptions has no "+
+			"ScheduleToCloseTimeout, so the SDK caps all retries at StartToCloseTimeout = 10s)", errs, w.env.Now().Sub(start), err)
+	}
+	if res.State != workflows.StateCompleted || res.Sent != 1 {
+		t.Errorf("result = %+v, want completed with 1 sent", res)
+	}
+	if len(w.sends) != 1 {
+		t.Errorf("%d sends, want 1", len(w.sends))
+	}
+}
+
+func TestJourneySendOutcomes(t *testing.T) {
+	tests := []struct {
+		name   string
+		result activities.SendResult
+		want   workflows.JourneyResult
+		sends  int
+	}{
+		{
+			name:   "invalid number skips the rest",
+			result: activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonInvalidNumber},
+			want: workflows.JourneyResult{
+				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 0, Steps: 3, Reason: activities.ReasonInvalidNumber},
+				Summary:       "sent 0, skipped at step 0: invalid_number",
+			},
+			sends: 1,
+		},
+		{
+			name:   "unresolved sends are counted, not resent",
+			result: activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved},
+			want: workflows.JourneyResult{
+				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Unknown: 2},
+				Summary:       "sent 0, 2 unknown",
+			},
+			sends: 2,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.send = func(activities.SendInput) (activities.SendResult, error) { return tc.result, nil }
+			res, err := w.run(input())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res != tc.want {
+				t.Errorf("result = %+v\nwant     %+v", res, tc.want)
+			}
+			if len(w.sends) != tc.sends {
+				t.Errorf("%d sends, want %d", len(w.sends), tc.sends)
+			}
+		})
+	}
+}
+
+func TestJourneyCancelSignalDuringWait(t *testing.T) {
+	w := newWorld(t)
+	var canceledTimers int
+	w.env.SetOnTimerCanceledListener(func(string) { canceledTimers++ })
+	w.env.RegisterDelayedCallback(func() {
+		w.env.SignalWorkflow(workflows.SignalCancel, activities.CancelRequest{Reason: "opted_out"})
+	}, time.Hour)
+	start := w.env.Now()
+
+	res, err := w.run(input())
+	if err != nil {
+		t.Fatalf("journey failed: %v", err)
+	}
+	want := workflows.JourneyResult{
+		JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateStopped, Step: 1, Steps: 3, Sent: 1, Reason: "opted_out"},
+		Summary:       "sent 1, stopped: opted_out at step 1",
+	}
+	if res != want {
+		t.Errorf("result = %+v\nwant     %+v", res, want)
+	}
+	w.wantEvents("register", "check", "send 0", "deregister "+workflowID)
+	if canceledTimers != 1 {
+		t.Errorf("%d timers cancelled, want the wait's", canceledTimers)
+	}
+	// Stopped at the signal, not at the end of the wait.
+	if d := w.env.Now().Sub(start); d >= 24*time.Hour {
+		t.Errorf("journey ended %v after start; the cancel at 1h should end it at once", d)
+	}
+}
+
+// A send that fails for good fails the journey, which still deregisters.
+func TestJourneySendFailsPermanently(t *testing.T) {
+	w := newWorld(t)
+	w.send = func(activities.SendInput) (activities.SendResult, error) {
+		return activities.SendResult{}, temporal.NewNonRetryableApplicationError("twilio: permanent (http 401)", activities.ErrProviderPermanent, nil)
+	}
+	_, err := w.run(input())
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != activities.ErrProviderPermanent {
+		t.Fatalf("err = %v, want the send's %s error", err, activities.ErrProviderPermanent)
+	}
+	// Non-retryable: one call, no retries.
+	w.wantEvents("register", "check", "send 0", "deregister "+workflowID)
+}
+
+func TestJourneyCancelSignalWithoutReason(t *testing.T) {
+	w := newWorld(t)
+	w.env.RegisterDelayedCallback(func() {
+		w.env.SignalWorkflow(workflows.SignalCancel, activities.CancelRequest{})
+	}, time.Hour)
+	res, err := w.run(input())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != workflows.StateStopped || res.Reason != activities.ReasonOptedOut {
+		t.Errorf("result = %+v, want stopped with the default reason %q", res, activities.ReasonOptedOut)
+	}
+}
+
+func TestJourneyBadInput(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*workflows.JourneyInput)
+		wantMsg string
+	}{
+		{"no name", func(in *workflows.JourneyInput) { in.Journey.Name = "" }, "name: required"},
+		{"no steps", func(in *workflows.JourneyInput) { in.Journey.Steps = nil }, "at least one sms step"},
+		{"bad wait", func(in *workflows.JourneyInput) { in.Journey.Steps[1].Wait = "soon" }, `steps[1].wait`},
+		{"missing attribute", func(in *workflows.JourneyInput) { delete(in.Attributes, "code") }, `missing attribute "code"`},
+		{"no attributes", func(in *workflows.JourneyInput) { in.Attributes = nil }, "missing attribute"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			in := input()
+			tc.edit(&in)
+			_, err := w.run(in)
+			var ae *temporal.ApplicationError
+			if !errors.As(err, &ae) || ae.Type() != activities.ErrBadInput || !ae.NonRetryable() {
+				t.Fatalf("err = %v, want a non-retryable %s application error", err, activities.ErrBadInput)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("err = %v, want it to mention %q", err, tc.wantMsg)
+			}
+			// Nothing ran: not even a registration.
+			w.wantEvents()
+		})
+	}
+}
+
+func TestJourneyResolvesRecipient(t *testing.T) {
+	w := newWorld(t)
+	var got []activities.RecipientInput
+	w.env.OnActivity(a.ResolveRecipient, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RecipientInput) (activities.Recipient, error) {
+			got = append(got, in)
+			return activities.Recipient{Phone: recipient, Key: "rresolved"}, nil
+		})
+	in := input()
+	in.RecipientKey = ""
+	in.Phone = "(415) 555-0123"
+	in.Region = "US"
+
+	if _, err := w.run(in); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != (activities.RecipientInput{Phone: "(415) 555-0123", Region: "US"}) {
+		t.Errorf("ResolveRecipient calls = %+v", got)
+	}
+	if len(w.regs) != 1 || w.regs[0].RecipientKey != "rresolved" {
+		t.Errorf("registrations = %+v, want the resolved key", w.regs)
+	}
+	for _, s := range w.sends {
+		if s.RecipientKey != "rresolved" || s.To != recipient {
+			t.Errorf("send %+v, want the resolved key and E.164 number", s)
+		}
+	}
+}
+
+func TestJourneyResolveRecipientBadNumber(t *testing.T) {
+	w := newWorld(t)
+	w.env.OnActivity(a.ResolveRecipient, mock.Anything, mock.Anything).Return(
+		activities.Recipient{}, temporal.NewNonRetryableApplicationError("phone: not a valid phone number", activities.ErrBadInput, nil))
+	in := input()
+	in.RecipientKey = ""
+	in.Phone = "12"
+	_, err := w.run(in)
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != activities.ErrBadInput {
+		t.Fatalf("err = %v, want %s", err, activities.ErrBadInput)
+	}
+	w.wantEvents()
+}
+
+// A key from the starter is used as is: the number was normalised there.
+func TestJourneyKnownKeySkipsResolve(t *testing.T) {
+	w := newWorld(t)
+	resolved := false
+	w.env.OnActivity(a.ResolveRecipient, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.RecipientInput) (activities.Recipient, error) {
+			resolved = true
+			return activities.Recipient{}, nil
+		})
+	if _, err := w.run(input()); err != nil {
+		t.Fatal(err)
+	}
+	if resolved {
+		t.Error("ResolveRecipient called although the starter gave a key")
+	}
+}
