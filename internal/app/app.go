@@ -137,7 +137,16 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 	}
 	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Replies: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
-	a.worker = worker.New(a.Temporal, cfg.TaskQueue, cfg.WorkerOptions)
+	wopts := cfg.WorkerOptions
+	// More pollers than the SDK's 2: journeys are many short tasks, and
+	// each poll round trip otherwise caps throughput.
+	if wopts.MaxConcurrentWorkflowTaskPollers == 0 {
+		wopts.MaxConcurrentWorkflowTaskPollers = 8
+	}
+	if wopts.MaxConcurrentActivityTaskPollers == 0 {
+		wopts.MaxConcurrentActivityTaskPollers = 8
+	}
+	a.worker = worker.New(a.Temporal, cfg.TaskQueue, wopts)
 	a.worker.RegisterWorkflow(workflows.Journey)
 	a.worker.RegisterWorkflow(workflows.OptOut)
 	a.worker.RegisterActivity(a.Activities)

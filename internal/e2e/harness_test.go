@@ -110,7 +110,22 @@ func (e *env) launch(runID string, def *journey.Definition, csv string) *launch.
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if len(sum.Failed) > 0 {
+		e.t.Fatalf("launch %s: %d starts failed, first: %v", runID, len(sum.Failed), sum.Failed[0])
+	}
 	return sum
+}
+
+// start starts one journey for an E.164 number without a CSV; safe to
+// call from several goroutines.
+func (e *env) start(runID string, def *journey.Definition, number string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	key := e.key(number)
+	_, err := e.starter().Start(ctx, workflows.JourneyID(e.run(runID), key), workflows.JourneyInput{
+		RunID: e.run(runID), Journey: *def, Phone: number, RecipientKey: key,
+	})
+	return err
 }
 
 // result waits for a journey to end and returns its result.

@@ -1,0 +1,45 @@
+package admin
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/phone"
+)
+
+func testKeyer(t *testing.T) phone.Keyer {
+	t.Helper()
+	k, err := phone.NewKeyer([]byte(phone.DevSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// mustAllowed returns whether the store lets key receive from scope.
+func mustAllowed(t *testing.T, s *consent.Store, key, scope string) bool {
+	t.Helper()
+	d, err := s.Check(testContext(t), key, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Allowed
+}
+
+func mustEvents(t *testing.T, s *consent.Store, key string) []consent.Event {
+	t.Helper()
+	ev, err := s.Events(testContext(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}

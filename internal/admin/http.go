@@ -1,0 +1,256 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/phone"
+)
+
+// Config configures the admin HTTP API.
+type Config struct {
+	Store *consent.Store
+	Keyer phone.Keyer
+	// Token is the bearer token every request must carry. Empty disables
+	// the API: every request gets 503.
+	Token string
+	// Region reads phone numbers given without "+"; default "US", as the
+	// starter's -region. A request may override it.
+	Region string
+	Logger *slog.Logger
+	// OnChange, if set, is called after a change was committed, e.g. to
+	// signal the recipient's OptOut workflow so that running journeys are
+	// cancelled at once. Without it they stop at their next consent check,
+	// which sees the change.
+	OnChange func(ctx context.Context, c consent.Change)
+}
+
+// Handler returns the admin API with default settings; see NewHandler.
+func Handler(store *consent.Store, keyer phone.Keyer, token string) http.Handler {
+	return NewHandler(Config{Store: store, Keyer: keyer, Token: token})
+}
+
+// NewHandler returns the admin API. Every request needs "Authorization:
+// Bearer <token>" (401 without it or with another token); with no token
+// configured every request gets 503. Routes:
+//
+//	POST /v1/consent/optout  {"phone", "scope", "note", "region"} -> opt-out from source admin
+//	POST /v1/consent/optin   same body                            -> opt-in from source admin
+//	GET  /v1/consent/{phone}?region=US                            -> states per scope and events
+//	GET  /v1/consent/export?since=RFC3339                         -> CSV of events (see Export)
+//
+// phone and scope are required; scope "*" means every sender, as STOPALL.
+// There is deliberately no default scope: an operator acting on "the"
+// sender by accident would silence or re-enable more than intended. In GET
+// /v1/consent/{phone}, {phone} may also be a recipient key ("r" and 32 hex
+// digits), which keeps numbers out of proxies' access logs.
+//
+// Errors are JSON, {"error": "phone: required"}, and name the field.
+// Responses never echo a phone number back, and logs show it masked.
+func NewHandler(cfg Config) http.Handler {
+	if cfg.Region == "" {
+		cfg.Region = "US"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &handler{cfg: cfg, mux: http.NewServeMux()}
+	if cfg.Token != "" {
+		sum := sha256.Sum256([]byte(cfg.Token))
+		h.tokenHash = sum[:]
+	}
+	h.mux.HandleFunc("POST /v1/consent/optout", h.change(consent.OptedOut))
+	h.mux.HandleFunc("POST /v1/consent/optin", h.change(consent.OptedIn))
+	h.mux.HandleFunc("GET /v1/consent/export", h.export)
+	h.mux.HandleFunc("GET /v1/consent/{phone}", h.show)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return h
+}
+
+type handler struct {
+	cfg       Config
+	tokenHash []byte
+	mux       *http.ServeMux
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Consent data is personal: no cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
+	if h.tokenHash == nil {
+		writeError(w, http.StatusServiceUnavailable, "admin API disabled: set ADMIN_TOKEN")
+		return
+	}
+	if msg, ok := h.authorize(r); !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="stopline-admin"`)
+		writeError(w, http.StatusUnauthorized, msg)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// authorize checks the bearer token. Both sides are hashed before the
+// constant-time comparison, which would otherwise return early on a length
+// mismatch and so leak the token's length.
+func (h *handler) authorize(r *http.Request) (string, bool) {
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "missing bearer token: send Authorization: Bearer <ADMIN_TOKEN>", false
+	}
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], h.tokenHash) != 1 {
+		return "invalid bearer token", false
+	}
+	return "", true
+}
+
+// ChangeResponse answers optout and optin. Changed is false when the
+// recipient was already in that state (no event is added).
+type ChangeResponse struct {
+	RecipientKey string        `json:"recipient_key"`
+	Scope        string        `json:"scope"`
+	State        consent.State `json:"state"`
+	Changed      bool          `json:"changed"`
+}
+
+// maxBody bounds a request body; a change request is a few hundred bytes.
+const maxBody = 64 << 10
+
+func (h *handler) change(to consent.State) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req ChangeRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, jsonError(err))
+			return
+		}
+		if dec.Decode(&struct{}{}) != io.EOF {
+			writeError(w, http.StatusBadRequest, "invalid JSON body: more than one object")
+			return
+		}
+		if req.Region == "" {
+			req.Region = h.cfg.Region
+		}
+		res, err := SetConsent(r.Context(), h.cfg.Store, h.cfg.Keyer, req, to)
+		if err != nil {
+			h.fail(w, "admin consent change", err)
+			return
+		}
+		c, changed := res.Change, res.Changed
+		h.cfg.Logger.Info("admin consent change", "phone", phone.Mask(res.Phone), "recipient_key", c.RecipientKey,
+			"scope", c.Scope, "state", string(to), "changed", changed)
+		if changed && h.cfg.OnChange != nil {
+			// The change is committed: finish even if the client has gone.
+			h.cfg.OnChange(context.WithoutCancel(r.Context()), c)
+		}
+		writeJSON(w, http.StatusOK, ChangeResponse{RecipientKey: c.RecipientKey, Scope: c.Scope, State: to, Changed: changed})
+	}
+}
+
+func (h *handler) show(w http.ResponseWriter, r *http.Request) {
+	region := r.URL.Query().Get("region")
+	if region == "" {
+		region = h.cfg.Region
+	}
+	key, err := RecipientKey(h.cfg.Keyer, r.PathValue("phone"), region)
+	if err != nil {
+		h.fail(w, "admin consent show", err)
+		return
+	}
+	resp, err := Lookup(r.Context(), h.cfg.Store, key)
+	if err != nil {
+		h.fail(w, "admin consent show", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *handler) export(w http.ResponseWriter, r *http.Request) {
+	var since time.Time
+	if s := r.URL.Query().Get("since"); s != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339, s); err != nil {
+			writeError(w, http.StatusBadRequest, "since: want an RFC 3339 time such as 2026-01-02T15:04:05Z")
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="consent-events.csv"`)
+	cw := &countingWriter{w: w}
+	if err := Export(r.Context(), h.cfg.Store, cw, since); err != nil {
+		if cw.n == 0 {
+			w.Header().Del("Content-Disposition")
+			h.fail(w, "admin consent export", err)
+			return
+		}
+		// Too late for an error status: abort the response so the client
+		// sees a broken transfer, not a short file that looks complete.
+		h.cfg.Logger.Error("admin consent export", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// fail answers 400 with an InputError's text, else 500, logging the cause:
+// the store's errors name keys and scopes at most, never phone numbers.
+func (h *handler) fail(w http.ResponseWriter, what string, err error) {
+	if msg, ok := errors.AsType[InputError](err); ok {
+		writeError(w, http.StatusBadRequest, string(msg))
+		return
+	}
+	h.cfg.Logger.Error(what, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal error: consent store unavailable")
+}
+
+// jsonError turns a decoding error into a message naming the field.
+func jsonError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return fmt.Sprintf("%s: want a %s, got %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &maxErr):
+		return fmt.Sprintf("request body larger than %d bytes", maxErr.Limit)
+	case errors.Is(err, io.EOF):
+		return `invalid JSON body: empty (want {"phone": ..., "scope": ...})`
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "invalid JSON body: " + err.Error()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // read by people and scripts, never embedded in HTML
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

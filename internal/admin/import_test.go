@@ -1,0 +1,204 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/pgtest"
+)
+
+const importFile = "phone,scope,note\n" +
+	"+14155550123,+15550001111,called support\n" + // 2
+	"(415) 555-0124,,moved from old provider\n" + // 3: default scope, national format
+	"not-a-number,*,x\n" + // 4
+	"+15550001111,*,x\n" + // 5: possible but not valid
+	"+14155550125,*\n" + // 6
+	"\"+14155550126\",\"*\",\"multi\n" + // 7
+	"line note\"\n" + // 8
+	"+14155550127,ba\"d,x\n" + // 9
+	"+14155550123,+15550001111,again\n" + // 10: already opted out
+	",acme,\n" + // 11
+	"+14155550128,\"+1555\x01\",\n" // 12
+
+var importErrors = []string{
+	`line 4: invalid phone number "not-a-number"`,
+	`line 5: "+15550001111" is not a valid number`,
+	`line 6: 2 fields, want 3 as in the header`,
+	`line 9: bare " in non-quoted-field`,
+	`line 11: empty phone number`,
+	`line 12: scope "+1555\x01" contains control characters`,
+}
+
+func errorTexts(errs []RowError) []string {
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e.Error()
+	}
+	return out
+}
+
+func TestImport(t *testing.T) {
+	t.Parallel()
+	store := pgtest.NewStore(t)
+	keyer := testKeyer(t)
+	ctx := testContext(t)
+
+	sum, err := Import(ctx, store, keyer, strings.NewReader(importFile), "acme", "US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Imported != 3 || sum.Unchanged != 1 || sum.Skipped != 6 {
+		t.Errorf("summary = %d imported, %d unchanged, %d skipped; want 3, 1, 6", sum.Imported, sum.Unchanged, sum.Skipped)
+	}
+	if got := strings.Join(errorTexts(sum.Errors), "\n"); got != strings.Join(importErrors, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(importErrors, "\n"))
+	}
+
+	k0123, k0124, k0126, k0128 := keyer.Key("+14155550123"), keyer.Key("+14155550124"), keyer.Key("+14155550126"), keyer.Key("+14155550128")
+	checks := []struct {
+		key, scope string
+		allowed    bool
+	}{
+		{k0123, "+15550001111", false},
+		{k0123, "+15550002222", true}, // only that sender
+		{k0124, "acme", false},        // the default scope
+		{k0124, "+15550001111", true},
+		{k0126, "+15550009999", false}, // "*": every sender
+		{k0128, "+15550001111", true},  // its row was skipped
+	}
+	for _, c := range checks {
+		if got := mustAllowed(t, store, c.key, c.scope); got != c.allowed {
+			t.Errorf("Check(%s, %s) allowed = %v; want %v", c.key, c.scope, got, c.allowed)
+		}
+	}
+	ev := mustEvents(t, store, k0126)
+	if len(ev) != 1 || ev[0].Source != consent.SourceImport || ev[0].To != consent.OptedOut || ev[0].Scope != "*" || ev[0].Note != "multi\nline note" {
+		t.Errorf("events of the multi-line row = %+v; want one import opt-out in * with the note", ev)
+	}
+	if ev := mustEvents(t, store, k0123); len(ev) != 1 || ev[0].Note != "called support" {
+		t.Errorf("events of the duplicated number = %+v; want only the first row's", ev)
+	}
+
+	// Importing the same file again changes nothing and adds no events.
+	sum, err = Import(ctx, store, keyer, strings.NewReader(importFile), "acme", "US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Imported != 0 || sum.Unchanged != 4 || sum.Skipped != 6 {
+		t.Errorf("re-import = %d imported, %d unchanged, %d skipped; want 0, 4, 6", sum.Imported, sum.Unchanged, sum.Skipped)
+	}
+	if ev := mustEvents(t, store, k0124); len(ev) != 1 {
+		t.Errorf("after re-import: %d events; want 1", len(ev))
+	}
+}
+
+// recorder stands in for the store where the database adds nothing.
+type recorder struct {
+	changes []consent.Change
+	failAt  int // 1-based call that fails; 0 = never
+}
+
+func (r *recorder) record(_ context.Context, c consent.Change) (bool, error) {
+	r.changes = append(r.changes, c)
+	if len(r.changes) == r.failAt {
+		return false, errors.New("consent write: connection refused")
+	}
+	return true, nil
+}
+
+func TestImportHeader(t *testing.T) {
+	tests := []struct {
+		name, file, defaultScope string
+		wantErr                  string
+		wantImported             int
+		wantRowErrors            []string
+	}{
+		{"empty file", "", "acme", "empty file: want a header row such as phone,scope,note", 0, nil},
+		{"unknown column", "number,scope\n+14155550123,acme\n", "acme", `line 1: unknown column "number" (want phone, scope, note)`, 0, nil},
+		{"duplicate column", "phone,Phone\n", "acme", `line 1: column "phone" appears twice`, 0, nil},
+		{"no phone column", "scope,note\n", "acme", "line 1: no phone column (want a header such as phone,scope,note)", 0, nil},
+		{"header only", "phone\n", "acme", "", 0, nil},
+		{"BOM, upper case, any order", "\ufeffNote, PHONE \nhello,+14155550123\n", "acme", "", 1, nil},
+		{"phone only, no default scope", "phone\n+14155550123\n", "", "", 0,
+			[]string{`line 2: no scope: fill the scope column or give a default scope ("*" for every sender)`}},
+		{"blank lines are skipped, lines still counted", "phone\n\n+14155550123\n\nabc\n", "acme", "", 1,
+			[]string{`line 5: invalid phone number "abc"`}},
+		{"CRLF", "phone,scope\r\n+14155550123,*\r\n+1415555012x,*\r\n", "", "", 1,
+			[]string{`line 3: invalid phone number "+1415555012x"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recorder{}
+			sum, err := importCSV(context.Background(), strings.NewReader(tt.file), testKeyer(t), tt.defaultScope, "US", rec.record)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if gotErr != tt.wantErr {
+				t.Fatalf("error = %q; want %q", gotErr, tt.wantErr)
+			}
+			if sum.Imported != tt.wantImported || len(rec.changes) != tt.wantImported {
+				t.Errorf("imported %d (%d recorded); want %d", sum.Imported, len(rec.changes), tt.wantImported)
+			}
+			if got, want := strings.Join(errorTexts(sum.Errors), "\n"), strings.Join(tt.wantRowErrors, "\n"); got != want {
+				t.Errorf("row errors:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestImportChange(t *testing.T) {
+	rec := &recorder{}
+	keyer := testKeyer(t)
+	_, err := importCSV(context.Background(), strings.NewReader("phone,note\n(415) 555-0199 ,  ported from Acme \n"), keyer, " * ", "US", rec.record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := consent.Change{RecipientKey: keyer.Key("+14155550199"), Scope: "*", To: consent.OptedOut, Source: consent.SourceImport, Note: "ported from Acme"}
+	if len(rec.changes) != 1 || rec.changes[0] != want {
+		t.Errorf("changes = %+v; want [%+v]", rec.changes, want)
+	}
+}
+
+func TestImportStopsOnStoreError(t *testing.T) {
+	rec := &recorder{failAt: 2}
+	file := "phone\n+14155550121\n+14155550122\n+14155550123\n"
+	sum, err := importCSV(context.Background(), strings.NewReader(file), testKeyer(t), "acme", "US", rec.record)
+	if err == nil || err.Error() != "line 3: consent write: connection refused" {
+		t.Fatalf("error = %v; want line 3: consent write: connection refused", err)
+	}
+	if sum.Imported != 1 || len(rec.changes) != 2 {
+		t.Errorf("imported %d after %d calls; want 1 after 2", sum.Imported, len(rec.changes))
+	}
+}
+
+func TestImportCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := importCSV(ctx, strings.NewReader("phone\n+14155550121\n"), testKeyer(t), "acme", "US", (&recorder{}).record)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error = %v; want context.Canceled", err)
+	}
+}
+
+func TestImportCapsReportedErrors(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("phone\n")
+	for i := range MaxReportedErrors + 5 {
+		fmt.Fprintf(&b, "bad%d\n", i)
+	}
+	sum, err := importCSV(context.Background(), strings.NewReader(b.String()), testKeyer(t), "acme", "US", (&recorder{}).record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped != MaxReportedErrors+5 || len(sum.Errors) != MaxReportedErrors {
+		t.Fatalf("skipped %d with %d errors; want %d with %d", sum.Skipped, len(sum.Errors), MaxReportedErrors+5, MaxReportedErrors)
+	}
+	if last := sum.Errors[len(sum.Errors)-1].Error(); last != `line 1001: invalid phone number "bad999"` {
+		t.Errorf("last reported error = %q", last)
+	}
+}

@@ -1,0 +1,165 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/phone"
+)
+
+// The operations support staff need, shared by the HTTP API and the
+// starter's consent subcommands.
+
+// ChangeRequest asks for an opt-out or opt-in on behalf of a recipient who
+// called or wrote in.
+type ChangeRequest struct {
+	Phone string `json:"phone"`
+	// Scope is required: a sender scope such as "+15550001111", or "*" for
+	// every sender. There is deliberately no default: acting on the wrong
+	// scope by accident silences, or re-enables, more than intended.
+	Scope string `json:"scope"`
+	// Note says why, for the audit log ("called support").
+	Note string `json:"note"`
+	// Region reads Phone when it has no "+"; default "US".
+	Region string `json:"region"`
+}
+
+// InputError is a problem with what a person asked for. Its text names the
+// field ("phone: required") and never quotes a phone number, so it can go
+// back to a client and into logs.
+type InputError string
+
+func (e InputError) Error() string { return string(e) }
+
+// Result is what SetConsent did.
+type Result struct {
+	Change  consent.Change // as recorded
+	Phone   string         // the number in E.164, for masked logs
+	Changed bool           // false: already in that state, no event added
+}
+
+// SetConsent records req as a change to state to from the admin source,
+// with an audit event, through consent.Store.Record: it waits for the
+// recipient's in-flight sends, and no send starts after it returns.
+// Validation errors are InputErrors.
+func SetConsent(ctx context.Context, store *consent.Store, keyer phone.Keyer, req ChangeRequest, to consent.State) (Result, error) {
+	e164, err := normalize(req.Phone, req.Region)
+	if err != nil {
+		return Result{}, err
+	}
+	scope := strings.TrimSpace(req.Scope)
+	if scope == "" {
+		return Result{}, InputError(`scope: required: a sender scope such as "+15550001111", or "*" for every sender`)
+	}
+	if err := checkScope(scope); err != nil {
+		return Result{}, InputError(err.Error())
+	}
+	note := strings.TrimSpace(req.Note)
+	if err := checkNote(note); err != nil {
+		return Result{}, InputError(err.Error())
+	}
+	c := consent.Change{RecipientKey: keyer.Key(e164), Scope: scope, To: to, Source: consent.SourceAdmin, Note: note}
+	changed, err := store.Record(ctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Change: c, Phone: e164, Changed: changed}, nil
+}
+
+var recipientKeyRE = regexp.MustCompile(`^r[0-9a-f]{32}$`)
+
+// RecipientKey returns the recipient key of a phone number (read in region
+// when it has no "+"), or phoneOrKey itself when it already is a key ("r"
+// and 32 hex digits), so that staff can look people up without the number.
+func RecipientKey(keyer phone.Keyer, phoneOrKey, region string) (string, error) {
+	if recipientKeyRE.MatchString(phoneOrKey) {
+		return phoneOrKey, nil
+	}
+	e164, err := normalize(phoneOrKey, region)
+	if err != nil {
+		return "", err
+	}
+	return keyer.Key(e164), nil
+}
+
+func normalize(raw, region string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", InputError("phone: required")
+	}
+	if region == "" {
+		region = "US"
+	}
+	e164, err := phone.Normalize(raw, region)
+	if err != nil {
+		// phone.Normalize quotes the number; this message must not.
+		return "", InputError("phone: not a valid phone number (use E.164 such as +14155550123, or set region for a national number)")
+	}
+	return e164, nil
+}
+
+// ShowResponse is a recipient's consent: GET /v1/consent/{phone}, and the
+// starter's consent show and history.
+type ShowResponse struct {
+	RecipientKey string       `json:"recipient_key"`
+	States       []ScopeState `json:"states"` // by scope; empty: never changed, so presumed consent
+	Events       []EventJSON  `json:"events"` // oldest first
+}
+
+// ScopeState is a recipient's current consent in one scope.
+type ScopeState struct {
+	Scope     string        `json:"scope"`
+	State     consent.State `json:"state"`
+	Source    string        `json:"source"`
+	UpdatedAt time.Time     `json:"updated_at"`
+}
+
+// EventJSON is a consent event as the API shows it.
+type EventJSON struct {
+	ID                int64     `json:"id"`
+	Scope             string    `json:"scope"`
+	From              string    `json:"from"`
+	To                string    `json:"to"`
+	Source            string    `json:"source"`
+	RawText           string    `json:"raw_text,omitempty"`
+	Provider          string    `json:"provider,omitempty"`
+	ProviderMessageID string    `json:"provider_message_id,omitempty"`
+	Sender            string    `json:"sender,omitempty"`
+	Note              string    `json:"note,omitempty"`
+	At                time.Time `json:"at"`
+}
+
+// Lookup returns a recipient's current states and consent events. The
+// states query lives here because consent.Store has none that lists scopes.
+func Lookup(ctx context.Context, store *consent.Store, key string) (ShowResponse, error) {
+	rows, err := store.Pool().Query(ctx, `
+		SELECT scope, state, source, updated_at FROM consent WHERE recipient_key = $1 ORDER BY scope`, key)
+	if err != nil {
+		return ShowResponse{}, fmt.Errorf("consent states: %w", err)
+	}
+	states, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ScopeState])
+	if err != nil {
+		return ShowResponse{}, fmt.Errorf("consent states: %w", err)
+	}
+	events, err := store.Events(ctx, key)
+	if err != nil {
+		return ShowResponse{}, err
+	}
+	resp := ShowResponse{RecipientKey: key, States: states, Events: make([]EventJSON, 0, len(events))}
+	if resp.States == nil {
+		resp.States = []ScopeState{} // JSON [], not null
+	}
+	for _, e := range events {
+		resp.Events = append(resp.Events, EventJSON{
+			ID: e.ID, Scope: e.Scope, From: string(e.From), To: string(e.To), Source: string(e.Source),
+			RawText: e.RawText, Provider: e.Provider, ProviderMessageID: e.ProviderMessageID,
+			Sender: e.Sender, Note: e.Note, At: e.At.UTC(),
+		})
+	}
+	return resp, nil
+}
