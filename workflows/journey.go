@@ -11,6 +11,8 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 )
 
 // JourneyInput starts one recipient's journey. From the starter, Phone is
@@ -43,6 +45,8 @@ type JourneyStatus struct {
 	Unknown      int       `json:"unknown,omitempty"` // sends whose outcome could not be resolved
 	Reason       string    `json:"reason,omitempty"`
 	WaitingUntil time.Time `json:"waiting_until,omitzero"`
+	// DeferredUntil is when a marketing step held back by quiet hours may go.
+	DeferredUntil time.Time `json:"deferred_until,omitzero"`
 }
 
 // JourneyResult is the journey's outcome; Summary reads like
@@ -133,6 +137,12 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			continue
 		}
 
+		if def.Category == journey.CategoryMarketing {
+			if err := waitForWindow(stepCtx, &status, recipient.Phone, def.Sender.QuietHours); err != nil {
+				return finish(StateStopped) // only cancellation fails a timer
+			}
+		}
+
 		var decision consent.Decision
 		q := activities.ConsentQuery{RecipientKey: recipient.Key, Scope: scope}
 		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), a.CheckConsent, q).Get(stepCtx, &decision); err != nil {
@@ -183,6 +193,36 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	}
 	status.Step = len(def.Steps)
 	return finish(StateCompleted)
+}
+
+// waitForWindow holds a marketing step until the recipient's local time is
+// inside the sending window (the most restrictive of the number's zones).
+// The consent check follows, so a STOP during the deferral still counts.
+func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164 string, override *journey.QuietHours) error {
+	for {
+		now := workflow.Now(ctx)
+		var next time.Time
+		// Zone rules come from the worker's tz data, which can differ
+		// between workers: record the answer in history.
+		err := workflow.SideEffect(ctx, func(workflow.Context) any {
+			w := policy.DefaultWindow(phone.Region(e164))
+			if override != nil {
+				w, _ = override.Window() // validated with the journey
+			}
+			return policy.NextAllowed(now, policy.Zones(e164), w)
+		}).Get(&next)
+		if err != nil {
+			return err
+		}
+		if !next.After(now) {
+			status.DeferredUntil = time.Time{}
+			return nil
+		}
+		status.DeferredUntil = next
+		if err := workflow.Sleep(ctx, next.Sub(now)); err != nil {
+			return err
+		}
+	}
 }
 
 func summary(s JourneyStatus) string {

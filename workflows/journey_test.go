@@ -71,10 +71,15 @@ type world struct {
 	send func(in activities.SendInput) (activities.SendResult, error)
 }
 
+var daytime = time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)
+
 func newWorld(t *testing.T) *world {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
+	// 11:00 in New York: inside the US marketing window, so quiet hours
+	// only matter in the tests about them.
+	env.SetStartTime(daytime)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID})
 	env.RegisterWorkflow(workflows.Journey)
 	env.RegisterActivity(&activities.Activities{})
@@ -188,7 +193,7 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 	}
 	w.wantEvents("register", "check", "send 0", "check", "send 2", "deregister "+workflowID)
 
-	bodies := []string{"Hi Ada, your code is X42. Reply STOP to opt out.", "Last chance, Ada!"}
+	bodies := []string{"Hi Ada, your code is X42. Reply STOP to opt out.", "Last chance, Ada!\nReply STOP to opt out."}
 	for i, s := range w.sends {
 		wantIn := activities.SendInput{
 			WorkflowID: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender,
@@ -537,5 +542,54 @@ func TestJourneyKnownKeySkipsResolve(t *testing.T) {
 	}
 	if resolved {
 		t.Error("ResolveRecipient called although the starter gave a key")
+	}
+}
+
+// Quiet hours: a marketing step due at night in the recipient's zone waits
+// (a durable timer, visible in the status query) until the window opens,
+// then checks consent and sends.
+func TestJourneyQuietHours(t *testing.T) {
+	tests := []struct {
+		name     string
+		start    time.Time // the test clock's start
+		category string
+		firstAt  time.Time // when the first send happens
+	}{
+		// +14155550123 is in San Francisco; 07:00 UTC is midnight there.
+		{"night defers to 08:00 local", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)},
+		{"late evening defers to the next morning", time.Date(2026, 6, 2, 5, 30, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 2, 15, 0, 0, 0, time.UTC)},
+		// Los Angeles is on PST after 2026-11-01: 08:00 is 16:00 UTC.
+		{"after the DST change", time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC)},
+		{"daytime sends at once", daytime, "marketing", daytime},
+		{"transactional is exempt", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC), "transactional", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.env.SetStartTime(tt.start)
+			var deferred time.Time
+			w.env.RegisterDelayedCallback(func() {
+				if v, err := w.env.QueryWorkflow(workflows.QueryStatus); err == nil {
+					var st workflows.JourneyStatus
+					if v.Get(&st) == nil {
+						deferred = st.DeferredUntil
+					}
+				}
+			}, time.Minute)
+			in := input()
+			in.Journey.Category = tt.category
+			if _, err := w.run(in); err != nil {
+				t.Fatal(err)
+			}
+			if len(w.sentAt) == 0 {
+				t.Fatal("nothing sent")
+			}
+			if !w.sentAt[0].Equal(tt.firstAt) {
+				t.Errorf("first send at %v, want %v", w.sentAt[0].UTC(), tt.firstAt)
+			}
+			if tt.firstAt.After(tt.start) && !deferred.Equal(tt.firstAt) {
+				t.Errorf("status DeferredUntil = %v, want %v", deferred.UTC(), tt.firstAt)
+			}
+		})
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 const threeSteps = `{"name": "welcome", "category": "marketing",
-	"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
+	"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00"}},
 	"steps": [{"sms": "Hi {{.first_name}}, welcome!"}, {"wait": "3s"}, {"sms": "Code {{.code}}"}]}`
 
 const (
@@ -46,9 +46,9 @@ func TestJourneyHonoursConsent(t *testing.T) {
 		state   string
 		summary string
 	}{
-		ada:   {[]string{"Hi Ada, welcome!", "Code A1"}, "completed", "sent 2"},
+		ada:   {[]string{"Hi Ada, welcome!" + footer, "Code A1" + footer}, "completed", "sent 2"},
 		grace: {nil, "skipped", "sent 0, skipped at step 0: opted_out"},
-		alan:  {[]string{"Hi Alan, welcome!"}, "skipped", "sent 1, skipped at step 2: opted_out"},
+		alan:  {[]string{"Hi Alan, welcome!" + footer}, "skipped", "sent 1, skipped at step 2: opted_out"},
 	}
 	for number, w := range want {
 		res := e.result("run1", number)
@@ -79,7 +79,7 @@ func TestJourneyHonoursConsent(t *testing.T) {
 func TestJourneyRetriesProviderErrors(t *testing.T) {
 	e := newEnv(t)
 	def := mustJourney(t, `{"name": "retry", "category": "transactional",
-		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
+		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00"}},
 		"steps": [{"sms": "Your code is {{.code}}"}]}`)
 	e.twilio.Fail(1, 429, `{"code": 20429, "message": "Too Many Requests", "status": 429}`)
 	e.twilio.Fail(1, 503, `<html>Service Unavailable</html>`)
@@ -112,3 +112,8 @@ func TestJourneyProviderOptOut(t *testing.T) {
 		t.Fatalf("consent after 21610: %+v, %v", d, err)
 	}
 }
+
+// footer is what stopline appends to marketing bodies without opt-out
+// instructions. The e2e journeys allow sending at any hour (quiet_hours
+// 00:00-24:00) so the tests do not depend on the time of day.
+const footer = "\nReply STOP to opt out."

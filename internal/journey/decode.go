@@ -15,7 +15,7 @@ import (
 // and type errors do not say where in the document they are. decodeStrict
 // walks the document against this shape first, then decodes it normally.
 type shape struct {
-	kind   byte              // 's' string, 'o' object, 'a' array
+	kind   byte              // 's' string, 'b' boolean, 'o' object, 'a' array
 	fields map[string]*shape // for objects
 	elem   *shape            // for arrays
 }
@@ -30,6 +30,14 @@ var (
 			"from":                  stringShape,
 			"messaging_service_sid": stringShape,
 			"type":                  stringShape,
+			"language":              stringShape,
+			"footer":                stringShape,
+			"alt_instruction":       stringShape,
+			"short_code_keywords":   {kind: 'b'},
+			"quiet_hours": {kind: 'o', fields: map[string]*shape{
+				"start": stringShape,
+				"end":   stringShape,
+			}},
 		}},
 		"steps": {kind: 'a', elem: &shape{kind: 'o', fields: map[string]*shape{
 			"sms":  stringShape,
@@ -81,6 +89,10 @@ func checkShape(dec *json.Decoder, s *shape, path string) error {
 	case 's':
 		if _, ok := tok.(string); !ok {
 			return fieldErr(path, "must be a string, got %s", describe(tok))
+		}
+	case 'b':
+		if _, ok := tok.(bool); !ok {
+			return fieldErr(path, "must be true or false, got %s", describe(tok))
 		}
 	case 'o':
 		if tok != json.Delim('{') {

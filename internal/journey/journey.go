@@ -43,6 +43,26 @@ type Sender struct {
 	// Type is one of the Type* constants; it decides how From is checked and
 	// whether recipients can answer with keywords.
 	Type string `json:"type"`
+	// Language of the opt-out footer added to marketing messages (en, fr,
+	// es, pt, de); default en. Footer replaces the default footer text.
+	Language string `json:"language,omitempty"`
+	Footer   string `json:"footer,omitempty"`
+	// AltInstruction is how recipients of a sender that cannot take
+	// keyword replies opt out ("Call 0800 123 456 to opt out"); required
+	// for marketing from alphanumeric senders and from short codes without
+	// ShortCodeKeywords.
+	AltInstruction    string `json:"alt_instruction,omitempty"`
+	ShortCodeKeywords bool   `json:"short_code_keywords,omitempty"`
+	// QuietHours overrides the recipient region's default sending window
+	// for marketing steps.
+	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
+}
+
+// QuietHours is a daily sending window, local to the recipient, "HH:MM".
+// "00:00"-"24:00" allows any time.
+type QuietHours struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
 }
 
 // Providers.

@@ -49,8 +49,10 @@ func TestParseValid(t *testing.T) {
 		{"name 64 chars", doc(map[string]string{"name": `"` + strings.Repeat("a", 64) + `"`})},
 		{"real number", sender(`{"provider": "sinch", "from": "+14155550123", "type": "long_code"}`)},
 		{"toll free", sender(`{"provider": "http", "from": "+18005550199", "type": "toll_free"}`)},
-		{"short code", sender(`{"provider": "twilio", "from": "12345", "type": "short_code"}`)},
-		{"alphanumeric", sender(`{"provider": "sinch", "from": "Acme 2026", "type": "alphanumeric"}`)},
+		{"short code with keywords", sender(`{"provider": "twilio", "from": "12345", "type": "short_code", "short_code_keywords": true}`)},
+		{"short code with alt instruction", sender(`{"provider": "twilio", "from": "12345", "type": "short_code", "alt_instruction": "Call 0800 123 456 to opt out"}`)},
+		{"quiet hours and language", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "language": "fr", "quiet_hours": {"start": "09:00", "end": "20:30"}}`)},
+		{"alphanumeric with alt instruction", sender(`{"provider": "sinch", "from": "Acme 2026", "type": "alphanumeric", "alt_instruction": "Call 0800 123 456 to opt out"}`)},
 		{"messaging service", sender(`{"provider": "twilio", "messaging_service_sid": "MG0123456789abcdef0123456789abcdef", "type": "long_code"}`)},
 		{"sandbox", sender(`{"provider": "sandbox", "from": "+15550001111", "type": "long_code"}`)},
 		{"single sms", steps(`[{"sms": "Hello"}]`)},
@@ -255,7 +257,8 @@ func TestRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"Hi Ada", "", "Code: ADA10"}; !slices.Equal(got, want) {
+	// Marketing: each body gets the opt-out footer.
+	if want := []string{"Hi Ada\nReply STOP to opt out.", "", "Code: ADA10\nReply STOP to opt out."}; !slices.Equal(got, want) {
 		t.Errorf("Render = %q, want %q", got, want)
 	}
 
@@ -290,12 +293,15 @@ func TestRender(t *testing.T) {
 			attrs: map[string]string{"nick": " "}, err: "steps[0].sms: rendered body is empty"},
 		{name: "too long", steps: `[{"sms": "{{.q}}"}]`,
 			attrs: map[string]string{"q": strings.Repeat("é", MaxBodyChars+1)}, err: "steps[0].sms: rendered body is 1601 characters, more than 1600"},
-		{name: "exactly the limit", steps: `[{"sms": "{{.q}}"}]`,
-			attrs: map[string]string{"q": strings.Repeat("é", MaxBodyChars)}, want: []string{strings.Repeat("é", MaxBodyChars)}},
+		{name: "exactly 10 segments", steps: `[{"sms": "{{.q}}"}]`,
+			attrs: map[string]string{"q": strings.Repeat("é", 1530)}, want: []string{strings.Repeat("é", 1530)}},
+		{name: "11 segments", steps: `[{"sms": "{{.q}}"}]`,
+			attrs: map[string]string{"q": strings.Repeat("é", 1531)}, err: "steps[0].sms: body is 11 segments (GSM-7), more than 10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := Parse([]byte(steps(tt.steps)))
+			// Transactional, so bodies come back without the footer.
+			d, err := Parse([]byte(doc(map[string]string{"steps": tt.steps, "category": `"transactional"`})))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -456,4 +462,60 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Render with all Attributes() = %v", err)
 		}
 	})
+}
+
+// Marketing needs a working way to opt out: senders that cannot take a STOP
+// reply are rejected without an alternative instruction; transactional
+// journeys are not.
+func TestSenderOptOutPolicy(t *testing.T) {
+	tests := []struct {
+		name, json, err string
+	}{
+		{"alphanumeric marketing", sender(`{"provider": "sinch", "from": "ACME", "type": "alphanumeric"}`),
+			`steps[0]: sender "ACME": no way to opt out: an alphanumeric sender cannot receive replies, so its marketing messages need an alternative opt-out instruction: set alt_instruction on the sender (e.g. "Text STOP to 12345" or "Call 0800 123 456 to opt out")`},
+		{"short code without keywords", sender(`{"provider": "twilio", "from": "12345", "type": "short_code"}`),
+			`steps[0]: sender "12345": no way to opt out: a short code without keyword handling ignores STOP replies: enable short_code_keywords on the sender, or set alt_instruction (e.g. "Call 0800 123 456 to opt out")`},
+		{"alphanumeric transactional", doc(map[string]string{"category": `"transactional"`, "sender": `{"provider": "sinch", "from": "ACME", "type": "alphanumeric"}`}), ""},
+		{"bad quiet hours", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "9am", "end": "20:00"}}`),
+			`sender.quiet_hours: start: invalid time "9am" (want HH:MM)`},
+		{"bad language", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "language": "xx"}`),
+			`sender.language: must be one of en, fr, es, pt, de, got "xx"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.json))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.err {
+				t.Errorf("error\n got %q\nwant %q", got, tt.err)
+			}
+		})
+	}
+}
+
+// The footer is localised, replaced by the alternative instruction where
+// STOP replies cannot work, and not added twice.
+func TestRenderFooter(t *testing.T) {
+	tests := []struct {
+		name, sender, sms, want string
+	}{
+		{"english default", `{"provider": "twilio", "from": "+15550001111", "type": "long_code"}`, "Sale today", "Sale today\nReply STOP to opt out."},
+		{"french", `{"provider": "twilio", "from": "+15550001111", "type": "long_code", "language": "fr"}`, "Soldes", "Soldes\nRépondez STOP pour vous désinscrire."},
+		{"already has instructions", `{"provider": "twilio", "from": "+15550001111", "type": "long_code"}`, "Sale today. Reply STOP to opt out", "Sale today. Reply STOP to opt out"},
+		{"alphanumeric alt instruction", `{"provider": "sinch", "from": "ACME", "type": "alphanumeric", "alt_instruction": "Call 0800 123 456 to opt out"}`, "Sale", "Sale\nCall 0800 123 456 to opt out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Parse([]byte(doc(map[string]string{"sender": tt.sender, "steps": `[{"sms": "` + tt.sms + `"}]`})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := d.Render(nil)
+			if err != nil || got[0] != tt.want {
+				t.Errorf("Render = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
 }

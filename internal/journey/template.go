@@ -192,6 +192,9 @@ func (d *Definition) Render(attrs map[string]string) ([]string, error) {
 			continue
 		}
 		body, err := renderBody(s.SMS, attrs)
+		if err == nil {
+			body, err = d.finish(body)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("steps[%d].sms: %w", i, err)
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/stopline/stopline/internal/policy"
 )
 
 // MaxWait is the longest wait step. Anything longer is almost surely a typo,
@@ -49,7 +51,27 @@ func (d *Definition) Validate() error {
 	if d.Category != CategoryMarketing && d.Category != CategoryTransactional {
 		add("category", "must be %q or %q, got %q", CategoryMarketing, CategoryTransactional, d.Category)
 	}
-	errs = append(errs, d.Sender.validate()...)
+	senderErrs := d.Sender.validate()
+	errs = append(errs, senderErrs...)
+	if err := policy.CheckSender(d.Sender.Type, d.Sender.ShortCodeKeywords, d.Category, d.Sender.AltInstruction); err != nil && len(senderErrs) == 0 {
+		// Named on the first marketing SMS step, where it would bite.
+		for i, st := range d.Steps {
+			if !st.IsWait() {
+				add(fmt.Sprintf("steps[%d]", i), "sender %q: %v", d.Sender.Scope(), err)
+				break
+			}
+		}
+	}
+	if q := d.Sender.QuietHours; q != nil {
+		if _, err := q.Window(); err != nil {
+			add("sender.quiet_hours", "%v", err)
+		}
+	}
+	switch d.Sender.Language {
+	case "", "en", "fr", "es", "pt", "de":
+	default:
+		add("sender.language", "must be one of en, fr, es, pt, de, got %q", d.Sender.Language)
+	}
 
 	smsSteps := 0
 	for i, s := range d.Steps {

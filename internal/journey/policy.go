@@ -1,0 +1,55 @@
+package journey
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stopline/stopline/internal/policy"
+)
+
+// Window parses the quiet-hours override into a policy window.
+func (q QuietHours) Window() (policy.Window, error) {
+	start, err := clock(q.Start)
+	if err != nil {
+		return policy.Window{}, fmt.Errorf("start: %w", err)
+	}
+	end, err := clock(q.End)
+	if err != nil {
+		return policy.Window{}, fmt.Errorf("end: %w", err)
+	}
+	w := policy.Window{Start: start, End: end}
+	return w, w.Validate()
+}
+
+// clock parses "HH:MM" (00:00 to 24:00) as a duration since midnight.
+func clock(s string) (time.Duration, error) {
+	h, m, ok := strings.Cut(s, ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || len(m) != 2 || hh < 0 || mm < 0 || mm > 59 || hh*60+mm > 24*60 {
+		return 0, fmt.Errorf("invalid time %q (want HH:MM)", s)
+	}
+	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, nil
+}
+
+// finish applies the compliance rules to a rendered body: a marketing
+// message without opt-out instructions gets the sender's footer (or its
+// alternative instruction), and no body may exceed policy.MaxSegments.
+func (d *Definition) finish(body string) (string, error) {
+	if d.Category == CategoryMarketing || d.Sender.Footer != "" {
+		body, _ = policy.EnsureOptOutInstructions(body, policy.FooterSettings{
+			Language: d.Sender.Language, Footer: d.Sender.Footer, AltInstruction: d.Sender.AltInstruction,
+		})
+	}
+	return body, policy.CheckSegments(body)
+}
+
+// FooterAddsSegment reports whether the opt-out footer makes a rendered
+// body longer by a segment (the starter warns about it).
+func (d *Definition) FooterAddsSegment(raw, finished string) bool {
+	_, before := policy.Segments(raw)
+	_, after := policy.Segments(finished)
+	return after > before
+}
