@@ -3,6 +3,8 @@
 //	starter -journey examples/welcome.json -audience examples/audience.csv [-run-id ID] [-region US]
 //	starter -list -run-id ID            # a run's journeys and their states
 //	starter -key +14155550101           # a number's recipient key and a UI query
+//	starter consent optout +14155550101 -scope '*' -note "called support"
+//	starter consent show|history|export|import ...
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TLS and API key settings, profiles); RECIPIENT_KEY_SECRET must match the
@@ -39,6 +41,9 @@ func main() {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "consent" {
+		return runConsent(os.Args[2:])
+	}
 	var (
 		journeyPath  = flag.String("journey", "", "journey definition (JSON)")
 		audiencePath = flag.String("audience", "", "audience CSV: a phone column plus attribute columns")

@@ -56,6 +56,7 @@ func main() {
 	slog.SetDefault(log)
 	cfg.Logger = log
 	cfg.RecipientKeySecret = os.Getenv("RECIPIENT_KEY_SECRET")
+	cfg.AdminToken = os.Getenv("ADMIN_TOKEN")
 	cfg.Twilio = twilio.Config{
 		AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"),
 		AuthToken:  os.Getenv("TWILIO_AUTH_TOKEN"),

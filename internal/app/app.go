@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/inbound"
@@ -48,7 +49,8 @@ type Config struct {
 	Temporal  client.Client
 	Namespace string // namespace of Temporal; "" = default
 
-	HTTPAddr           string // health and webhooks; "" = no HTTP server
+	HTTPAddr           string // health, webhooks and the admin API; "" = no HTTP server
+	AdminToken         string // bearer token of /v1/consent; "" disables the admin API
 	DatabaseURL        string
 	RecipientKeySecret string
 	TaskQueue          string
@@ -280,6 +282,20 @@ func ensureSearchAttributes(ctx context.Context, c client.Client, ns string) err
 func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", hooks)
+	mux.Handle("/v1/consent/", admin.NewHandler(admin.Config{
+		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log,
+		// Stop running journeys at once; the send-time check already
+		// guarantees they send nothing more.
+		OnChange: func(ctx context.Context, c consent.Change) {
+			if c.To != consent.OptedOut {
+				return
+			}
+			in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
+			if _, err := a.Activities.CancelJourneys(context.WithoutCancel(ctx), in, workflows.SignalCancel); err != nil {
+				log.Warn("admin opt-out: cancelling running journeys", "err", err)
+			}
+		},
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
