@@ -198,6 +198,7 @@ func (a *Activities) resolve(ctx context.Context, sender sms.Sender, msg sms.Mes
 	if !ok {
 		return SendResult{}, false, nil // never accepted: send it now
 	}
+	a.logger().Info("earlier send attempt found at the provider; not resending", "workflow", e.WorkflowID, "step", e.Step)
 	res := SendResult{Status: consent.Sent, MessageID: found.MessageID}
 	return res, true, a.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, res.MessageID, "")
 }

@@ -173,3 +173,5 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func keyerFor(secret string) (phone.Keyer, error) { return phone.NewKeyer([]byte(secret)) }

@@ -47,7 +47,9 @@ type Fake struct {
 	optedOut map[string]bool
 	failures []failure
 	delay    time.Duration
-	calls    int
+	// replyDelay: see SetReplyDelay.
+	replyDelay time.Duration
+	calls      int
 }
 
 type failure struct {
@@ -113,6 +115,30 @@ func (f *Fake) SetDelay(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.delay = d
+}
+
+// SetReplyDelay delays the answer to each accepted message by d, after it
+// was accepted: like a provider that took the message but whose answer is
+// slow or lost, so a caller that dies meanwhile cannot know it was sent.
+func (f *Fake) SetReplyDelay(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.replyDelay = d
+}
+
+// pauseReply waits out the reply delay (or until the caller goes away).
+func (f *Fake) pauseReply(r *http.Request) {
+	f.mu.Lock()
+	d := f.replyDelay
+	f.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-time.After(d):
+	case <-r.Context().Done():
+	case <-f.closed:
+	}
 }
 
 // Calls is the number of create-message calls received, failed ones

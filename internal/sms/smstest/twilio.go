@@ -100,6 +100,7 @@ func (f *FakeTwilio) create(w http.ResponseWriter, r *http.Request) {
 	a = f.accept(a)
 	f.mu.Unlock()
 
+	f.pauseReply(r)
 	writeJSON(w, http.StatusCreated, twilioMessageJSON(a))
 }
 
