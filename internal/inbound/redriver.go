@@ -2,7 +2,9 @@ package inbound
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,8 +65,9 @@ func (r *Redriver) Run(ctx context.Context) {
 	}
 }
 
-// Sweep delivers pending signals, oldest first, until none are left or one
-// fails (the rest wait, so a recipient's signals never overtake each other).
+// Sweep delivers pending signals until none are left or one fails. A
+// recipient's signals go in commit order; after a failure the recipient's
+// later signals wait for the next sweep, so they never overtake each other.
 func (r *Redriver) Sweep(ctx context.Context) (delivered int, err error) {
 	for {
 		n, more, err := r.batch(ctx)
@@ -76,20 +79,13 @@ func (r *Redriver) Sweep(ctx context.Context) (delivered int, err error) {
 }
 
 func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
-	const size = 200
+	const size = 500
 	err = pgx.BeginFunc(ctx, r.Store.Pool(), func(tx pgx.Tx) error {
 		msgs, locked, err := consent.PendingSignals(ctx, tx, size)
 		if err != nil || !locked {
 			return err
 		}
-		var done []int64
-		var sendErr error
-		for _, m := range msgs {
-			if sendErr = r.signal(ctx, m); sendErr != nil {
-				break
-			}
-			done = append(done, m.ID)
-		}
+		done, sendErr := r.deliver(ctx, msgs)
 		if len(done) > 0 {
 			if err := consent.MarkSignaled(ctx, tx, done); err != nil {
 				return err
@@ -99,6 +95,47 @@ func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 		return sendErr
 	})
 	return n, more, err
+}
+
+// deliver signals msgs (oldest first) with recipients in parallel and each
+// recipient's messages in order. A failure stops that recipient's delivery
+// only; its undelivered messages stay pending for the next sweep.
+func (r *Redriver) deliver(ctx context.Context, msgs []consent.Inbound) ([]int64, error) {
+	byRecipient := map[string][]consent.Inbound{}
+	var order []string
+	for _, m := range msgs {
+		if _, ok := byRecipient[m.RecipientKey]; !ok {
+			order = append(order, m.RecipientKey)
+		}
+		byRecipient[m.RecipientKey] = append(byRecipient[m.RecipientKey], m)
+	}
+	var (
+		mu   sync.Mutex
+		done []int64
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 32)
+	)
+	for _, key := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(queue []consent.Inbound) {
+			defer func() { <-sem; wg.Done() }()
+			for _, m := range queue {
+				if err := r.signal(ctx, m); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				done = append(done, m.ID)
+				mu.Unlock()
+			}
+		}(byRecipient[key])
+	}
+	wg.Wait()
+	return done, errors.Join(errs...)
 }
 
 func (r *Redriver) signal(ctx context.Context, m consent.Inbound) error {

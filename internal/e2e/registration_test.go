@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stopline/stopline/workflows"
+)
+
+// A journey started at the same moment as its recipient's STOP either
+// sends nothing, or sent before the STOP committed and is cancelled within
+// the latency bound (1 s) of the STOP's 2xx: registration and opt-out are
+// ordered by the recipient's lock, so neither can miss the other.
+func TestRegistrationRace(t *testing.T) {
+	const n = 50
+	e := newEnv(t, withWebhooks)
+	def := mustJourney(t, `{"name": "reg", "category": "marketing",
+		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00"}},
+		"steps": [{"sms": "hello"}, {"wait": "1h"}, {"sms": "later"}]}`)
+	stopAt := make([]time.Time, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		num := fmt.Sprintf("+1415557%04d", i)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := e.start("reg", def, num); err != nil {
+				t.Error(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			// Spread the STOPs over the journeys' first 1.5 s, from
+			// before registration to after the first send.
+			time.Sleep(time.Duration(i) * 30 * time.Millisecond)
+			if code := e.inbound(num, "STOP"); code != 200 {
+				t.Errorf("STOP answered %d", code)
+			}
+			stopAt[i] = time.Now()
+		}()
+	}
+	wg.Wait()
+
+	const bound = time.Second
+	var slowest time.Duration
+	sentNothing, cancelled, late := 0, 0, 0
+	for i := range n {
+		num := fmt.Sprintf("+1415557%04d", i)
+		res := e.result("reg", num)
+		switch {
+		case res.Sent == 0:
+			sentNothing++
+		case res.State == workflows.StateStopped:
+			cancelled++
+			desc, err := e.client.DescribeWorkflowExecution(context.Background(), workflows.JourneyID(e.run("reg"), e.key(num)), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			took := desc.GetWorkflowExecutionInfo().GetCloseTime().AsTime().Sub(stopAt[i])
+			slowest = max(slowest, took)
+			if took > bound {
+				late++
+				t.Errorf("%s: cancelled %v after the STOP's 2xx", num, took)
+			}
+		default:
+			t.Errorf("%s: %+v: neither silent nor cancelled", num, res)
+		}
+		for _, m := range e.twilio.Accepted() {
+			if m.To == num && m.At.After(stopAt[i]) && !strings.Contains(m.Body, "unsubscribed") {
+				t.Errorf("%s: %q accepted after the STOP's 2xx", num, m.Body)
+			}
+		}
+	}
+	t.Logf("%d races: %d sent nothing, %d sent before the STOP and were cancelled (slowest %v after the 2xx), %d over the %v bound",
+		n, sentNothing, cancelled, slowest.Round(time.Millisecond), late, bound)
+}
