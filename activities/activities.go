@@ -30,9 +30,10 @@ const (
 
 // Activities holds the dependencies of stopline's activities.
 type Activities struct {
-	Store    *consent.Store
-	Senders  map[string]sms.Sender // by journey sender provider: twilio, sinch, http, sandbox
-	Replies  *senders.Registry     // reply texts per sending number; nil = defaults
+	Store   *consent.Store
+	Senders map[string]sms.Sender // by journey sender provider: twilio, sinch, http, sandbox
+	// Registry holds per-sender settings (reply texts, programs); nil = defaults.
+	Registry *senders.Registry
 	Temporal client.Client
 	Keyer    phone.Keyer
 	Logger   *slog.Logger
@@ -79,8 +80,10 @@ type Registration struct {
 }
 
 // RegisterJourney records a journey as running, so an opt-out finds it.
+// Workflows pass sender addresses as scopes; activities map them to consent
+// scopes (a sender's program), which only the worker's config knows.
 func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error {
-	return a.Store.RegisterJourney(ctx, r.WorkflowID, r.RecipientKey, r.Scope)
+	return a.Store.RegisterJourney(ctx, r.WorkflowID, r.RecipientKey, a.Registry.ConsentScope(r.Scope))
 }
 
 // DeregisterJourney forgets a journey that has ended.
@@ -97,7 +100,7 @@ type ConsentQuery struct {
 // CheckConsent reads the recipient's consent. It fails closed: an error is
 // returned to Temporal and retried, never taken as consent.
 func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
-	return a.Store.Check(ctx, q.RecipientKey, q.Scope)
+	return a.Store.Check(ctx, q.RecipientKey, a.Registry.ConsentScope(q.Scope))
 }
 
 // CancelInput asks to cancel a recipient's running journeys in a scope.

@@ -35,7 +35,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 	if !in.ReceivedAt.IsZero() && time.Since(in.ReceivedAt) > ConfirmationWindow {
 		return SendResult{Status: consent.Skipped, Reason: ReasonWindowPassed}, nil
 	}
-	sender := a.Replies.Lookup(in.Sender, "")
+	sender := a.Registry.Lookup(in.Sender, "")
 	body, ok, err := sender.Reply(in.Kind, in.Language)
 	if err != nil {
 		return SendResult{}, err

@@ -78,7 +78,7 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 			// The attempt that saw the refusal may have died before
 			// recording it; Record is idempotent.
 			if _, err := a.Store.Record(ctx, consent.Change{
-				RecipientKey: in.RecipientKey, Scope: in.Scope, To: consent.OptedOut,
+				RecipientKey: in.RecipientKey, Scope: a.Registry.ConsentScope(in.Scope), To: consent.OptedOut,
 				Source: consent.SourceProvider, Provider: in.Provider, Sender: in.From + in.MessagingServiceSID,
 			}); err != nil {
 				return SendResult{}, err
@@ -117,7 +117,7 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 	if !fenced {
 		guard = a.Store.Exempt
 	}
-	decision, err := guard(callCtx, in.RecipientKey, in.Scope, func(tx pgx.Tx) error {
+	decision, err := guard(callCtx, in.RecipientKey, a.Registry.ConsentScope(in.Scope), func(tx pgx.Tx) error {
 		status, id, reason, err := a.Store.LockAttempt(callCtx, tx, in.WorkflowID, in.Step)
 		if err != nil {
 			return err
@@ -163,7 +163,7 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 		// The provider knows the recipient opted out (e.g. a STOP it
 		// handled itself): make stopline's own record agree.
 		if _, err := a.Store.Record(ctx, consent.Change{
-			RecipientKey: in.RecipientKey, Scope: in.Scope, To: consent.OptedOut,
+			RecipientKey: in.RecipientKey, Scope: a.Registry.ConsentScope(in.Scope), To: consent.OptedOut,
 			Source: consent.SourceProvider, Provider: in.Provider, Sender: in.From + in.MessagingServiceSID,
 			Note: sendErr.Error(),
 		}); err != nil {

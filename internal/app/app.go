@@ -138,7 +138,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, err
 		}
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Replies: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
 	wopts := cfg.WorkerOptions
 	// More pollers than the SDK's 2: journeys are many short tasks, and
 	// each poll round trip otherwise caps throughput.

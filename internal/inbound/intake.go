@@ -37,10 +37,7 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	rec := consent.Inbound{
 		Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: to, Body: m.Body,
 		NumMedia: m.NumMedia, ReceivedAt: m.ReceivedAt, Intent: keywords.None.String(),
-		Scope: sender.Scope(),
-	}
-	if rec.Scope == "" {
-		rec.Scope = to
+		Scope: sender.ConsentScope(),
 	}
 	var change *consent.Change
 	e164, err := phone.Normalize(withPlus(m.From), "")
@@ -85,13 +82,14 @@ func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 	if err != nil {
 		return nil
 	}
-	scope := e.From
-	if scope == "" {
-		scope = e.MessagingServiceSID
+	addr := e.From
+	if addr == "" {
+		addr = e.MessagingServiceSID
 	}
+	scope := i.Senders.ConsentScope(addr)
 	_, err = i.Store.Record(ctx, consent.Change{
 		RecipientKey: i.Keyer.Key(e164), Scope: scope, To: consent.OptedOut, Source: consent.SourceProvider,
-		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: scope, Note: "status callback error 21610",
+		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: "status callback error 21610",
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)

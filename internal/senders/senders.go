@@ -22,6 +22,9 @@ type Sender struct {
 	From                string `json:"from,omitempty"`
 	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
 	Type                string `json:"type"` // long_code, toll_free, short_code, alphanumeric
+	// Program names the set of senders an opt-out applies to: a STOP to one
+	// of them stops all of them. Without it the sender is its own scope.
+	Program string `json:"program,omitempty"`
 	// Brand, Support and Frequency fill the HELP reply (CTIA): program or
 	// brand name, a support contact, and the message frequency.
 	Brand     string `json:"brand,omitempty"`
@@ -45,6 +48,24 @@ func (s Sender) Scope() string {
 		return s.From
 	}
 	return s.MessagingServiceSID
+}
+
+// ConsentScope is the scope consent is recorded and checked in: the
+// sender's program ("program:<name>") or, without one, the sender itself.
+func (s Sender) ConsentScope() string {
+	if s.Program != "" {
+		return "program:" + s.Program
+	}
+	return s.Scope()
+}
+
+// ConsentScope maps a sending number or messaging service SID to its
+// consent scope. The all-senders scope "*" maps to itself.
+func (r *Registry) ConsentScope(addr string) string {
+	if addr == "*" {
+		return addr
+	}
+	return r.Lookup(addr, addr).ConsentScope()
 }
 
 // ProcessesKeywords reports whether inbound keywords to this sender change
@@ -80,6 +101,11 @@ func (r *Registry) Lookup(to, messagingServiceSID string) Sender {
 		if s, ok := r.byAddr[to]; ok {
 			return s
 		}
+	}
+	// Unconfigured: a number in a Twilio messaging service shares the
+	// service's scope, which is what journeys sending through it use.
+	if messagingServiceSID != "" {
+		return Sender{MessagingServiceSID: messagingServiceSID, Type: "long_code", Language: "en"}
 	}
 	return Sender{From: to, Type: "long_code", Language: "en"}
 }

@@ -1,0 +1,145 @@
+package inbound_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/inbound"
+	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/webhook"
+)
+
+// Senders A and B form program "acme", C is program "other", D has none.
+const sendersFile = `{"senders": [
+	{"provider": "twilio", "from": "+15550000001", "type": "long_code", "program": "acme"},
+	{"provider": "twilio", "from": "+15550000002", "type": "long_code", "program": "acme"},
+	{"provider": "twilio", "from": "+15550000003", "type": "long_code", "program": "other"},
+	{"provider": "twilio", "from": "+15550000004", "type": "toll_free"},
+	{"provider": "twilio", "from": "12345", "type": "short_code"}
+]}`
+
+const (
+	senderA, senderB, senderC, senderD = "+15550000001", "+15550000002", "+15550000003", "+15550000004"
+	shortCode                          = "12345"
+)
+
+type fixture struct {
+	store  *consent.Store
+	intake *inbound.Intake
+	acts   *activities.Activities
+	seq    int
+}
+
+func newFixture(t *testing.T) *fixture {
+	reg, err := senders.Parse([]byte(sendersFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyer, err := phone.NewKeyer([]byte("intake-test-secret-0123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := pgtest.NewStore(t)
+	return &fixture{
+		store:  store,
+		intake: &inbound.Intake{Store: store, Senders: reg, Keyer: keyer},
+		acts:   &activities.Activities{Store: store, Registry: reg, Keyer: keyer},
+	}
+}
+
+func (f *fixture) text(t *testing.T, from, to, body string) {
+	t.Helper()
+	f.seq++
+	err := f.intake.Inbound(context.Background(), webhook.Inbound{
+		Provider: "twilio", MessageID: fmt.Sprintf("SM%d", f.seq), From: from, To: to, Body: body, ReceivedAt: time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) allowed(t *testing.T, number, sender string) bool {
+	t.Helper()
+	d, err := f.acts.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: f.acts.Keyer.Key(number), Scope: sender})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Allowed
+}
+
+// The scope matrix: which senders a keyword to one sender affects.
+func TestScopeMatrix(t *testing.T) {
+	tests := []struct {
+		name  string
+		texts [][2]string // (to, body), in order
+		want  map[string]bool
+	}{
+		{"STOP to A blocks program acme only", [][2]string{{senderA, "STOP"}},
+			map[string]bool{senderA: false, senderB: false, senderC: true, senderD: true}},
+		{"STOP to D blocks D only", [][2]string{{senderD, "stop"}},
+			map[string]bool{senderA: true, senderB: true, senderC: true, senderD: false}},
+		{"STOPALL blocks every sender", [][2]string{{senderC, "STOPALL"}},
+			map[string]bool{senderA: false, senderB: false, senderC: false, senderD: false}},
+		{"START to B after STOP to A re-enables acme", [][2]string{{senderA, "STOP"}, {senderB, "START"}},
+			map[string]bool{senderA: true, senderB: true, senderC: true, senderD: true}},
+		{"START to A after STOPALL re-enables acme only", [][2]string{{senderC, "STOP ALL"}, {senderA, "START"}},
+			map[string]bool{senderA: true, senderB: true, senderC: false, senderD: false}},
+		{"STOP, START, STOP in quick succession ends opted out", [][2]string{{senderA, "STOP"}, {senderA, "START"}, {senderA, "STOP"}},
+			map[string]bool{senderA: false, senderB: false, senderC: true, senderD: true}},
+		{"a keyword to a short code without keyword handling changes nothing", [][2]string{{shortCode, "STOP"}},
+			map[string]bool{senderA: true, senderB: true, senderC: true, senderD: true}},
+		{"a sentence changes nothing", [][2]string{{senderA, "I can't stop smiling"}},
+			map[string]bool{senderA: true, senderB: true, senderC: true, senderD: true}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			number := fmt.Sprintf("+1415555%04d", 3000+i)
+			for _, m := range tt.texts {
+				f.text(t, number, m[0], m[1])
+			}
+			for sender, want := range tt.want {
+				if got := f.allowed(t, number, sender); got != want {
+					t.Errorf("%s may send: %v, want %v", sender, got, want)
+				}
+			}
+		})
+	}
+}
+
+// A redelivered message (same provider message ID) is stored once and
+// changes consent once; every accepted keyword waits for its signal.
+func TestRedeliveryIsIdempotent(t *testing.T) {
+	f := newFixture(t)
+	m := webhook.Inbound{Provider: "twilio", MessageID: "SMdup", From: "+14155550100", To: senderD, Body: "STOP", ReceivedAt: time.Now()}
+	for range 3 {
+		if err := f.intake.Inbound(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := f.store.Events(context.Background(), f.acts.Keyer.Key("+14155550100"))
+	if err != nil || len(events) != 1 {
+		t.Fatalf("events %+v, %v; want one", events, err)
+	}
+	if n, err := f.store.PendingSignalCount(context.Background()); err != nil || n != 1 {
+		t.Fatalf("pending signals %d, %v; want 1", n, err)
+	}
+}
+
+// With the store unreachable the intake reports ErrUnavailable (the bridge
+// answers 503), never success.
+func TestIntakeUnavailable(t *testing.T) {
+	f := newFixture(t)
+	f.store.Close()
+	err := f.intake.Inbound(context.Background(), webhook.Inbound{Provider: "twilio", MessageID: "SMx", From: "+14155550100", To: senderA, Body: "STOP", ReceivedAt: time.Now()})
+	if !errors.Is(err, webhook.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+}
