@@ -74,13 +74,15 @@ func newEnv(t *testing.T, mods ...func(*app.Config)) *env {
 	fake := smstest.NewFakeTwilio()
 	t.Cleanup(fake.Close)
 	cfg := app.Config{
-		Temporal:           temporalClient,
-		DatabaseURL:        pgtest.NewDatabase(t),
-		RecipientKeySecret: "e2e-test-secret-0123456789",
-		TaskQueue:          fmt.Sprintf("e2e-%d", queueSeq.Add(1)),
-		Twilio:             twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: fake.URL()},
-		Logger:             slog.New(slog.DiscardHandler),
+		Temporal:    temporalClient,
+		DatabaseURL: pgtest.NewDatabase(t),
+		TaskQueue:   fmt.Sprintf("e2e-%d", queueSeq.Add(1)),
+		Twilio:      twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: fake.URL()},
+		Logger:      slog.New(slog.DiscardHandler),
 	}
+	// All tests share one namespace: a secret per test keeps their
+	// recipient keys, and so their optout/<key> workflows, apart.
+	cfg.RecipientKeySecret = "e2e-test-secret-" + cfg.TaskQueue
 	for _, m := range mods {
 		m(&cfg)
 	}

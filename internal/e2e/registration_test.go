@@ -21,22 +21,27 @@ func TestRegistrationRace(t *testing.T) {
 	def := mustJourney(t, `{"name": "reg", "category": "marketing",
 		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00"}},
 		"steps": [{"sms": "hello"}, {"wait": "1h"}, {"sms": "later"}]}`)
+	// The races are spread over 5 s so that each is a race between one
+	// journey and its STOP, not a burst of 100 requests on the test
+	// machine; within a race the STOP lands 0-300 ms after the start, from
+	// before the journey registers to after its first send.
 	stopAt := make([]time.Time, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		num := fmt.Sprintf("+1415557%04d", i)
+		offset := time.Duration(i) * 100 * time.Millisecond
+		jitter := time.Duration(i*37%300) * time.Millisecond
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
+			time.Sleep(offset)
 			if err := e.start("reg", def, num); err != nil {
 				t.Error(err)
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			// Spread the STOPs over the journeys' first 1.5 s, from
-			// before registration to after the first send.
-			time.Sleep(time.Duration(i) * 30 * time.Millisecond)
+			time.Sleep(offset + jitter)
 			if code := e.inbound(num, "STOP"); code != 200 {
 				t.Errorf("STOP answered %d", code)
 			}
