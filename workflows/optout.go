@@ -108,8 +108,8 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 	case "opt_out":
 		st.Scopes[sig.Scope] = string(consent.OptedOut)
 		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Reason: activities.ReasonOptedOut}
-		actx := workflow.WithActivityOptions(ctx, cancelOptions)
-		if err := workflow.ExecuteActivity(actx, a.CancelJourneys, in, SignalCancel).Get(ctx, &ev.Cancelled); err != nil {
+		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
+		if err := workflow.ExecuteLocalActivity(actx, a.CancelJourneys, in, SignalCancel).Get(ctx, &ev.Cancelled); err != nil {
 			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
 		}
 		if sig.Scope == consent.AllScopes {
@@ -146,7 +146,10 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 	}
 }
 
-var cancelOptions = workflow.ActivityOptions{
+// cancelOptions: a local activity, so the cancellation starts in the
+// workflow task that received the STOP (no activity task round trip), and
+// the reply is scheduled in that same task.
+var cancelOptions = workflow.LocalActivityOptions{
 	StartToCloseTimeout: 30 * time.Second,
 	// Keep trying: a journey left running after an opt-out would still be
 	// stopped by its send-time consent check, but not as fast.
