@@ -1,0 +1,217 @@
+// Command bench measures stopline against baselines measured in the same
+// run, on 127.0.0.1 only: the embedded Temporal server, a real Postgres
+// (each scenario creates and drops its own database) and a local fake
+// Twilio that answers instantly.
+//
+//	go run ./bench              # every scenario, default sizes
+//	go run ./bench -quick       # every scenario, tiny sizes (CI smoke test, < 2 min)
+//	go run ./bench -only journeys,webhook -cpuprofile cpu.out
+//
+// It prints one line per scenario: the stopline figure, the baseline figure
+// and their ratio, where 1.00 means "as fast as the baseline" (rate ÷ rate,
+// or baseline latency ÷ stopline latency).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config holds the flags. Defaults suit CI; -quick shrinks them.
+type config struct {
+	quick      bool
+	only       map[string]bool
+	cpuprofile string
+	adminURL   string
+	timeout    time.Duration
+
+	journeys, steps int // scenario journeys
+
+	webhookRequests, webhookConcurrency, webhookKeywords int // scenario webhook
+
+	consentRows, consentEvents, consentQueries int // scenario consent
+
+	starterN, starterConcurrency int // scenario starter
+
+	scaleN, scaleRecipients, scalePer int // scenario scale
+}
+
+// scenario is one benchmark; run returns its table row.
+type scenario struct {
+	name string
+	run  func(ctx context.Context, cfg *config) (row, error)
+}
+
+var scenarios = []scenario{
+	{"journeys", runJourneys},
+	{"webhook", runWebhook},
+	{"consent", runConsent},
+	{"starter", runStarter},
+	{"scale", runScale},
+}
+
+func main() {
+	// Hidden subcommands: the bench re-executes itself to measure a
+	// process of its own (starter RSS, worker RSS).
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "child-") {
+		os.Exit(runChild(os.Args[1], os.Args[2:]))
+	}
+
+	cfg := &config{}
+	var only string
+	flag.BoolVar(&cfg.quick, "quick", false, "tiny sizes: all scenarios in under 2 minutes (smoke test; figures are not meaningful)")
+	flag.StringVar(&only, "only", "", "comma-separated scenarios to run: "+scenarioNames())
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to `file` (child processes write file.<child>)")
+	flag.StringVar(&cfg.adminURL, "pg", envOr("STOPLINE_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
+		"Postgres server URL; the bench creates and drops databases stopline_bench_<pid>_* on it (STOPLINE_BENCH_DATABASE_URL)")
+	flag.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "upper bound of one scenario")
+	flag.IntVar(&cfg.journeys, "journeys", 1000, "journeys: number of journeys (N)")
+	flag.IntVar(&cfg.steps, "steps", 3, "journeys: SMS steps per journey (k)")
+	flag.IntVar(&cfg.webhookRequests, "webhook-requests", 20000, "webhook: requests per side")
+	flag.IntVar(&cfg.webhookConcurrency, "webhook-concurrency", 32, "webhook: concurrent requests")
+	flag.IntVar(&cfg.webhookKeywords, "webhook-keywords", 20, "webhook: percentage of requests that are keywords (half STOP, half HELP); the rest is plain text")
+	flag.IntVar(&cfg.consentRows, "consent-rows", 1_000_000, "consent: rows loaded into consent")
+	flag.IntVar(&cfg.consentEvents, "consent-events", 10_000_000, "consent: rows loaded into consent_events")
+	flag.IntVar(&cfg.consentQueries, "consent-queries", 20000, "consent: timed lookups per side")
+	flag.IntVar(&cfg.starterN, "starter-n", 10000, "starter: journeys started from the CSV (RSS is also shown for n/10); 100000 as in issue 5")
+	flag.IntVar(&cfg.starterConcurrency, "starter-concurrency", 16, "starter: parallel starts (launch.Options.Concurrency)")
+	flag.IntVar(&cfg.scaleN, "scale-n", 10000, "scale: journeys waiting on a 1h timer")
+	flag.IntVar(&cfg.scaleRecipients, "scale-recipients", 20, "scale: recipients that text STOP (one latency sample each)")
+	flag.IntVar(&cfg.scalePer, "scale-per", 20, "scale: waiting journeys per STOP recipient")
+	flag.Parse()
+	if cfg.quick {
+		quickSizes(cfg)
+	}
+	if only != "" {
+		cfg.only = map[string]bool{}
+		for _, n := range strings.Split(only, ",") {
+			n = strings.TrimSpace(n)
+			if !slices.ContainsFunc(scenarios, func(s scenario) bool { return s.name == n }) {
+				fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (have %s)\n", n, scenarioNames())
+				os.Exit(2)
+			}
+			cfg.only[n] = true
+		}
+	}
+	os.Exit(run(cfg))
+}
+
+// quickSizes shrinks every size flag the user did not set explicitly.
+func quickSizes(cfg *config) {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	small := map[string]*int{}
+	tiny := func(name string, p *int, v int) {
+		small[name] = p
+		if !set[name] {
+			*p = v
+		}
+	}
+	tiny("journeys", &cfg.journeys, 80)
+	tiny("steps", &cfg.steps, 2)
+	tiny("webhook-requests", &cfg.webhookRequests, 1000)
+	tiny("consent-rows", &cfg.consentRows, 10_000)
+	tiny("consent-events", &cfg.consentEvents, 100_000)
+	tiny("consent-queries", &cfg.consentQueries, 2000)
+	tiny("starter-n", &cfg.starterN, 1000)
+	tiny("scale-n", &cfg.scaleN, 300)
+	tiny("scale-recipients", &cfg.scaleRecipients, 5)
+	tiny("scale-per", &cfg.scalePer, 10)
+	if !set["timeout"] {
+		cfg.timeout = 2 * time.Minute
+	}
+}
+
+func run(cfg *config) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	dropStaleDatabases(ctx, cfg.adminURL)
+	printHeader(cfg)
+	t := newTable()
+	failed := 0
+	start := time.Now()
+	for _, s := range scenarios {
+		if cfg.only != nil && !cfg.only[s.name] {
+			continue
+		}
+		logf("== %s", s.name)
+		sctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+		began := time.Now()
+		r, err := s.run(sctx, cfg)
+		cancel()
+		if err != nil {
+			failed++
+			r = row{scenario: s.name, notes: "FAILED: " + err.Error()}
+			logf("%s failed: %v", s.name, err)
+		}
+		r.scenario = s.name
+		logf("%s done in %v", s.name, time.Since(began).Round(100*time.Millisecond))
+		t.add(r)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	t.print(os.Stdout)
+	fmt.Printf("total %v\n", time.Since(start).Round(100*time.Millisecond))
+	if failed > 0 || ctx.Err() != nil {
+		return 1
+	}
+	return 0
+}
+
+func printHeader(cfg *config) {
+	mode := "default sizes"
+	if cfg.quick {
+		mode = "-quick (smoke test sizes: figures are not meaningful)"
+	}
+	host, _ := os.Hostname()
+	fmt.Printf("stopline bench  %s  %s %s/%s  host %s\n", time.Now().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH, host)
+	fmt.Printf("machine: %d cores (%s), %s RAM, load average before: %s\n", runtime.NumCPU(), cpuModel(), memTotal(), loadAvg())
+	fmt.Printf("mode: %s\n", mode)
+	fmt.Println("ratio = stopline ÷ baseline as speed (rate ÷ rate, or baseline latency ÷ stopline latency): 1.00 = as fast as the baseline")
+	fmt.Println()
+}
+
+func scenarioNames() string {
+	var names []string
+	for _, s := range scenarios {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, ",")
+}
+
+// logf reports progress on stderr, keeping stdout for the table.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench %s: "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

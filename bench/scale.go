@@ -1,0 +1,313 @@
+package main
+
+// Scenario "scale": M journeys waiting on a 1h timer, run by a stopline
+// worker in a child process, against an embedded server in another child
+// process (see child.go), so that each RSS is its own. Under that load, recipients text STOP through the
+// signed webhook, and the time until the last of their journeys has closed
+// is measured. Baseline: a raw Temporal signal round trip, from
+// SignalWorkflow to the moment a waiting workflow on the same worker
+// process observes it.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/stopline/stopline/internal/launch"
+	"github.com/stopline/stopline/internal/webhook"
+	"github.com/stopline/stopline/workflows"
+)
+
+const scaleQueue = "bench-scale"
+
+func runScale(ctx context.Context, cfg *config) (row, error) {
+	m, recipients, per := cfg.scaleN, cfg.scaleRecipients, cfg.scalePer
+	if recipients*per > m {
+		return row{}, fmt.Errorf("scale: %d recipients × %d journeys is more than -scale-n %d", recipients, per, m)
+	}
+	srv, err := startChild(ctx, cfg, "child-server")
+	if err != nil {
+		return row{}, err
+	}
+	defer srv.stop()
+	if len(srv.ready) != 2 {
+		return row{}, errNotReady
+	}
+	frontend, namespace := srv.ready[0], srv.ready[1]
+	tc, err := dial(ctx, frontend, namespace)
+	if err != nil {
+		return row{}, err
+	}
+	defer tc.Close()
+	dbURL, drop, err := newDatabase(ctx, cfg.adminURL, "scale")
+	if err != nil {
+		return row{}, err
+	}
+	defer drop()
+	w, err := startChild(ctx, cfg, "child-worker", "-addr", frontend, "-ns", namespace, "-queue", scaleQueue, "-db", dbURL)
+	if err != nil {
+		return row{}, err
+	}
+	defer w.stop()
+	if len(w.ready) != 1 {
+		return row{}, errNotReady
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return row{}, err
+	}
+	defer pool.Close()
+
+	workerIdle := procStatus(w.pid(), "VmRSS")
+	serverIdle := procStatus(srv.pid(), "VmRSS")
+
+	// The measured recipients' journeys (runs p0..p<per-1>), then
+	// background journeys of other recipients up to m.
+	keyer := mustKeyer()
+	def := waitingJourney()
+	starter := launch.TemporalStarter{Client: tc, TaskQueue: scaleQueue}
+	stopNumber := func(r int) string { return number(5_000_000 + r) }
+	measured := recipients * per
+	logf("scale: starting %d journeys (%d recipients × %d measured)", m, recipients, per)
+	began := time.Now()
+	err = startAll(ctx, m, func(ctx context.Context, i int) error {
+		run, e164 := "bg", number(i)
+		if i < measured {
+			run, e164 = fmt.Sprintf("p%d", i%per), stopNumber(i/per)
+		}
+		in := workflows.JourneyInput{RunID: run, Journey: *def, Phone: e164, Region: "US", RecipientKey: keyer.Key(e164),
+			Attributes: map[string]string{"first_name": "Ada", "code": "C1"}}
+		_, err := starter.Start(ctx, workflows.JourneyID(run, in.RecipientKey), in)
+		return err
+	})
+	if err != nil {
+		return row{}, err
+	}
+	startRate := rate(m, time.Since(began))
+	if err := waitRegistered(ctx, pool, m); err != nil {
+		return row{}, err
+	}
+	loadTime := time.Since(began)
+	time.Sleep(2 * time.Second) // the last workflow tasks (timer start) complete
+	workerRSS := procStatus(w.pid(), "VmRSS")
+	serverRSS := procStatus(srv.pid(), "VmRSS")
+	logf("scale: %d journeys waiting after %v; worker RSS %s, server RSS %s", m, loadTime.Round(time.Second), mib(workerRSS), mib(serverRSS))
+
+	// Baseline waiters, started before the measurements.
+	waiter := func(r int) string { return fmt.Sprintf("bench-waiter/%d", r) }
+	for r := range recipients {
+		if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: waiter(r), TaskQueue: scaleQueue + "-signal"}, "BenchSignalWaiter"); err != nil {
+			return row{}, err
+		}
+	}
+	time.Sleep(time.Second)
+
+	hc := newHTTPClient(1)
+	stopURL := "http://" + w.ready[0] + webhook.PathTwilio
+	var sLat, bLat, perJourney []time.Duration
+	var paths []stopPath
+	for r := range recipients {
+		key := keyer.Key(stopNumber(r))
+		ids := make([]string, per)
+		for j := range ids {
+			ids[j] = workflows.JourneyID(fmt.Sprintf("p%d", j), key)
+		}
+		t0 := time.Now()
+		if err := post(ctx, hc, stopURL, signedInbound(fmt.Sprintf("SMstop%030d", r), stopNumber(r), "STOP")); err != nil {
+			return row{}, err
+		}
+		answered := time.Since(t0)
+		closed, err := closeTimes(ctx, tc, ids)
+		if err != nil {
+			return row{}, err
+		}
+		var last time.Duration
+		for _, c := range closed {
+			perJourney = append(perJourney, c.Sub(t0))
+			last = max(last, c.Sub(t0))
+		}
+		sLat = append(sLat, last)
+		p, err := optOutPath(ctx, tc, workflows.OptOutID(key), t0)
+		if err != nil {
+			return row{}, err
+		}
+		p.answered, p.closed = answered, last
+		paths = append(paths, p)
+
+		t0 = time.Now()
+		if err := tc.SignalWorkflow(ctx, waiter(r), "", "go", nil); err != nil {
+			return row{}, err
+		}
+		var observed time.Time
+		if err := tc.GetWorkflow(ctx, waiter(r), "").Get(ctx, &observed); err != nil {
+			return row{}, err
+		}
+		bLat = append(bLat, observed.Sub(t0))
+	}
+	workerPeak := procStatus(w.pid(), "VmHWM")
+	s99, b99 := percentile(sLat, 99), percentile(bLat, 99)
+	return row{
+		stopline: ms(s99) + " p99",
+		baseline: ms(b99) + " p99",
+		ratio:    float64(b99) / float64(s99),
+		goal:     "worker RSS ≤ 1 GiB (cancel ≤ 1 s)",
+		p50:      pair(percentile(sLat, 50), percentile(bLat, 50)),
+		p99:      pair(s99, b99),
+		rss: fmt.Sprintf("worker %s (idle %s, peak %s); server %s (idle %s, peak %s)",
+			mib(workerRSS), mib(workerIdle), mib(workerPeak), mib(serverRSS), mib(serverIdle), mib(procStatus(srv.pid(), "VmHWM"))),
+		notes: fmt.Sprintf("%d journeys waiting on a 1h timer (started at %.0f/s, all waiting after %v); STOP webhook → last of the recipient's %d journeys closed, %d recipients (per journey p99 %s); p50 path: %s; baseline: signal → observed by the workflow",
+			m, startRate, loadTime.Round(time.Second), per, recipients, ms(percentile(perJourney, 99)), medianPath(paths)),
+	}, nil
+}
+
+// startAll calls start for 0..n-1, startConcurrency at a time.
+func startAll(ctx context.Context, n int, start func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range startConcurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := start(ctx, i); err != nil {
+					cancel(fmt.Errorf("start: %w", err))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// waitRegistered waits until n journeys have registered in active_journeys
+// (they do so in their first workflow task, before their first step).
+func waitRegistered(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	lastLog := time.Now()
+	for {
+		var got int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM active_journeys`).Scan(&got); err != nil {
+			return err
+		}
+		if got >= n {
+			return nil
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			logf("scale: %d/%d journeys registered", got, n)
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("scale: %d/%d journeys registered: %w", got, n, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// closeTimes waits for the workflows to close, checks they were stopped,
+// and returns their close times as recorded by the server.
+func closeTimes(ctx context.Context, c client.Client, ids []string) ([]time.Time, error) {
+	times := make([]time.Time, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			var res workflows.JourneyResult
+			if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+				errs[i] = err
+				return
+			}
+			if res.State != workflows.StateStopped {
+				errs[i] = fmt.Errorf("journey %s ended %q, want %q", id, res.State, workflows.StateStopped)
+				return
+			}
+			d, err := c.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			times[i] = closeTime(d)
+		})
+	}
+	wg.Wait()
+	return times, errors.Join(errs...)
+}
+
+func closeTime(d *workflowservice.DescribeWorkflowExecutionResponse) time.Time {
+	return d.GetWorkflowExecutionInfo().GetCloseTime().AsTime()
+}
+
+// stopPath is when each stage of a STOP's way was reached, from the post.
+type stopPath struct {
+	answered                  time.Duration // the webhook answered 200
+	signaled                  time.Duration // the keyword signal reached the OptOut workflow
+	cancelStarted, cancelDone time.Duration // CancelJourneys ran (0: not seen)
+	closed                    time.Duration // the recipient's last journey closed
+}
+
+// optOutPath reads the stages from the recipient's OptOut workflow history.
+func optOutPath(ctx context.Context, c client.Client, id string, t0 time.Time) (stopPath, error) {
+	var p stopPath
+	var cancelID int64
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return p, err
+		}
+		at := e.GetEventTime().AsTime().Sub(t0)
+		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+			if p.signaled == 0 {
+				p.signaled = at
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			if cancelID == 0 && e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "CancelJourneys" {
+				cancelID = e.GetEventId()
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			if cancelID != 0 && e.GetActivityTaskStartedEventAttributes().GetScheduledEventId() == cancelID {
+				p.cancelStarted = at
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			if cancelID != 0 && e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId() == cancelID {
+				p.cancelDone = at
+			}
+		}
+	}
+	return p, nil
+}
+
+// medianPath formats the median of each stage.
+func medianPath(paths []stopPath) string {
+	stage := func(f func(stopPath) time.Duration) string {
+		var ds []time.Duration
+		for _, p := range paths {
+			if d := f(p); d > 0 {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) == 0 {
+			return "-"
+		}
+		return ms(percentile(ds, 50))
+	}
+	return fmt.Sprintf("200 OK %s, signal %s, CancelJourneys started %s, done %s, journeys closed %s",
+		stage(func(p stopPath) time.Duration { return p.answered }),
+		stage(func(p stopPath) time.Duration { return p.signaled }),
+		stage(func(p stopPath) time.Duration { return p.cancelStarted }),
+		stage(func(p stopPath) time.Duration { return p.cancelDone }),
+		stage(func(p stopPath) time.Duration { return p.closed }))
+}

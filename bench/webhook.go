@@ -1,0 +1,193 @@
+package main
+
+// Scenario "webhook": signed Twilio inbound requests (unique MessageSids,
+// STOP / HELP / plain text from many numbers) posted at a fixed
+// concurrency to the worker's webhook bridge (internal/app, with its
+// re-driver and OptOut workflows running), against a bare net/http handler
+// that inserts one row into Postgres through a pool with the same settings.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/sms/smstest"
+	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/internal/webhook"
+)
+
+// webhookNumbers is how many distinct recipients text in.
+const webhookNumbers = 5000
+
+func runWebhook(ctx context.Context, cfg *config) (row, error) {
+	n, conc, kw := cfg.webhookRequests, cfg.webhookConcurrency, cfg.webhookKeywords
+	ts, err := startTemporal(ctx)
+	if err != nil {
+		return row{}, err
+	}
+	defer ts.close()
+	dbURL, drop, err := newDatabase(ctx, cfg.adminURL, "webhook")
+	if err != nil {
+		return row{}, err
+	}
+	defer drop()
+	fake := smstest.NewFakeTwilio()
+	defer fake.Close()
+
+	a, err := app.Start(ctx, app.Config{
+		Temporal: ts.client, DatabaseURL: dbURL, RecipientKeySecret: benchSecret, TaskQueue: "bench-webhook",
+		Twilio:   twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: fake.URL()},
+		HTTPAddr: "127.0.0.1:0", Webhooks: webhook.Config{PublicURL: publicURL, TwilioAuthToken: smstest.AuthToken},
+		Logger: quiet, WorkerOptions: workerOptions,
+	})
+	if err != nil {
+		return row{}, err
+	}
+	defer a.Stop()
+	stoplineURL := "http://" + a.HTTPAddr() + webhook.PathTwilio
+
+	// The baseline's pool comes from consent.Open too: same settings.
+	store, err := consent.Open(ctx, dbURL)
+	if err != nil {
+		return row{}, err
+	}
+	defer store.Close()
+	baselineURL, stopBaseline, err := serveBaseline(ctx, store.Pool())
+	if err != nil {
+		return row{}, err
+	}
+	defer stopBaseline()
+
+	requests := func(round string, count int) []inboundReq {
+		reqs := make([]inboundReq, count)
+		for i := range reqs {
+			// Per 100 requests: kw/2 STOP, kw/2 HELP, the rest plain text.
+			text := "Thanks, see you on Saturday"
+			switch p := i % 100; {
+			case p < kw/2:
+				text = "STOP"
+			case p < kw:
+				text = "HELP"
+			}
+			sid := fmt.Sprintf("SM%s%030d", round, i)
+			reqs[i] = signedInbound(sid, number(i%webhookNumbers), text)
+		}
+		return reqs
+	}
+
+	warm := max(50, min(n/10, 500))
+	for i, u := range []string{baselineURL, stoplineURL} {
+		if _, _, err := load(ctx, u, requests(fmt.Sprintf("w%d", i), warm), conc); err != nil {
+			return row{}, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	if err := settle(ctx, a.Store, fake); err != nil {
+		return row{}, err
+	}
+
+	// Rounds B S S B (see journeys). Each stopline round is followed by a
+	// wait for its asynchronous work (keyword signals, OptOut workflows,
+	// replies) to finish, so it does not run during a baseline round.
+	var sLat, bLat []time.Duration
+	var sTime, bTime time.Duration
+	half := []int{n / 2, n - n/2}
+	for i, side := range []string{"b", "s", "s", "b"} {
+		reqs := requests(fmt.Sprintf("r%d", i), half[i/2])
+		if side == "b" {
+			logf("webhook: round %d: baseline, %d requests", i+1, len(reqs))
+			lat, d, err := load(ctx, baselineURL, reqs, conc)
+			if err != nil {
+				return row{}, fmt.Errorf("baseline: %w", err)
+			}
+			bLat, bTime = append(bLat, lat...), bTime+d
+			continue
+		}
+		logf("webhook: round %d: stopline, %d requests", i+1, len(reqs))
+		lat, d, err := load(ctx, stoplineURL, reqs, conc)
+		if err != nil {
+			return row{}, fmt.Errorf("stopline: %w", err)
+		}
+		sLat, sTime = append(sLat, lat...), sTime+d
+		if err := settle(ctx, a.Store, fake); err != nil {
+			return row{}, err
+		}
+	}
+	sRate, bRate := rate(n, sTime), rate(n, bTime)
+	return row{
+		stopline: fmt.Sprintf("%.0f req/s", sRate),
+		baseline: fmt.Sprintf("%.0f req/s", bRate),
+		ratio:    sRate / bRate,
+		goal:     "≥ 0.50, p99 ≤ 50 ms",
+		p50:      pair(percentile(sLat, 50), percentile(bLat, 50)),
+		p99:      pair(percentile(sLat, 99), percentile(bLat, 99)),
+		notes: fmt.Sprintf("%d requests per side at concurrency %d; %d%% STOP, %d%% HELP, %d%% plain text from %d numbers; %d replies sent; rounds B S S B",
+			n, conc, kw/2, kw-kw/2, 100-kw, webhookNumbers, fake.Calls()),
+	}, nil
+}
+
+// serveBaseline serves a bare handler that parses the form and inserts one
+// row, and returns its URL.
+func serveBaseline(ctx context.Context, pool *pgxpool.Pool) (string, func(), error) {
+	if _, err := pool.Exec(ctx, `CREATE TABLE bench_inbound (
+		id bigserial PRIMARY KEY, message_id text NOT NULL, from_number text NOT NULL, body text NOT NULL,
+		received_at timestamptz NOT NULL DEFAULT clock_timestamp())`); err != nil {
+		return "", nil, err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, err := pool.Exec(r.Context(), `INSERT INTO bench_inbound (message_id, from_number, body) VALUES ($1, $2, $3)`,
+			r.PostForm.Get("MessageSid"), r.PostForm.Get("From"), r.PostForm.Get("Body"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second} // as internal/app
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logf("baseline server: %v", err)
+		}
+	}()
+	return "http://" + l.Addr().String() + "/webhooks/twilio", func() { _ = srv.Close() }, nil
+}
+
+// settle waits until every keyword signal was delivered and the fake
+// Twilio has had no new call (replies) for half a second.
+func settle(ctx context.Context, store *consent.Store, fake *smstest.FakeTwilio) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	last, stableSince := -1, time.Now()
+	for time.Now().Before(deadline) {
+		pending, err := store.PendingSignalCount(ctx)
+		if err != nil {
+			return err
+		}
+		if calls := fake.Calls(); calls != last {
+			last, stableSince = calls, time.Now()
+		}
+		if pending == 0 && time.Since(stableSince) > 500*time.Millisecond {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return errors.New("webhook: keyword signals and replies did not settle within 2 minutes")
+}
