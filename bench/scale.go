@@ -9,6 +9,7 @@ package main
 // process observes it.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -251,10 +252,13 @@ func closeTime(d *workflowservice.DescribeWorkflowExecutionResponse) time.Time {
 
 // stopPath is when each stage of a STOP's way was reached, from the post.
 type stopPath struct {
-	answered                  time.Duration // the webhook answered 200
-	signaled                  time.Duration // the keyword signal reached the OptOut workflow
-	cancelStarted, cancelDone time.Duration // CancelJourneys ran (0: not seen)
-	closed                    time.Duration // the recipient's last journey closed
+	answered time.Duration // the webhook answered 200
+	signaled time.Duration // the keyword signal reached the OptOut workflow
+	// cancelled: CancelJourneys has signalled the journeys (activity
+	// completed, or the workflow task recording its local activity
+	// completed); 0 when not found.
+	cancelled time.Duration
+	closed    time.Duration // the recipient's last journey closed
 }
 
 // optOutPath reads the stages from the recipient's OptOut workflow history.
@@ -273,17 +277,19 @@ func optOutPath(ctx context.Context, c client.Client, id string, t0 time.Time) (
 			if p.signaled == 0 {
 				p.signaled = at
 			}
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: // CancelJourneys as an activity
 			if cancelID == 0 && e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == "CancelJourneys" {
 				cancelID = e.GetEventId()
 			}
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			if cancelID != 0 && e.GetActivityTaskStartedEventAttributes().GetScheduledEventId() == cancelID {
-				p.cancelStarted = at
-			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 			if cancelID != 0 && e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId() == cancelID {
-				p.cancelDone = at
+				p.cancelled = at
+			}
+		case enumspb.EVENT_TYPE_MARKER_RECORDED: // CancelJourneys as a local activity
+			for _, pl := range e.GetMarkerRecordedEventAttributes().GetDetails()["data"].GetPayloads() {
+				if p.cancelled == 0 && bytes.Contains(pl.GetData(), []byte(`"ActivityType":"CancelJourneys"`)) {
+					p.cancelled = at
+				}
 			}
 		}
 	}
@@ -304,10 +310,9 @@ func medianPath(paths []stopPath) string {
 		}
 		return ms(percentile(ds, 50))
 	}
-	return fmt.Sprintf("200 OK %s, signal %s, CancelJourneys started %s, done %s, journeys closed %s",
+	return fmt.Sprintf("200 OK %s, signal at OptOut %s, journeys signalled %s, journeys closed %s",
 		stage(func(p stopPath) time.Duration { return p.answered }),
 		stage(func(p stopPath) time.Duration { return p.signaled }),
-		stage(func(p stopPath) time.Duration { return p.cancelStarted }),
-		stage(func(p stopPath) time.Duration { return p.cancelDone }),
+		stage(func(p stopPath) time.Duration { return p.cancelled }),
 		stage(func(p stopPath) time.Duration { return p.closed }))
 }

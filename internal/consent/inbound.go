@@ -2,6 +2,7 @@ package consent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,30 +30,39 @@ type Inbound struct {
 // marks the message for signalling when signal is true. A redelivery of the
 // same (provider, message ID) changes nothing and reports inserted=false.
 func (s *Store) SaveInbound(ctx context.Context, m Inbound, change *Change, signal bool) (id int64, inserted bool, err error) {
+	if change == nil {
+		// One statement is atomic on its own: no BEGIN/COMMIT round trips
+		// for the messages (most of them) that change no consent.
+		return insertInbound(ctx, s.pool, m, signal)
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
-			INSERT INTO inbound_messages (provider, message_id, from_number, to_number, body, num_media, recipient_key,
-				scope, intent, keyword, language, provider_handled, received_at, signal_pending)
-			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14)
-			ON CONFLICT (provider, message_id) DO NOTHING
-			RETURNING id`,
-			m.Provider, m.MessageID, m.From, m.To, m.Body, m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
-			m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal).Scan(&id)
-		if err == pgx.ErrNoRows {
-			return nil // redelivery
+		var err error
+		if id, inserted, err = insertInbound(ctx, tx, m, signal); err != nil || !inserted {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("inbound: %w", err)
-		}
-		inserted = true
-		if change != nil {
-			if _, err := RecordTx(ctx, tx, *change); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err = RecordTx(ctx, tx, *change)
+		return err
 	})
 	return id, inserted, err
+}
+
+// insertInbound inserts m unless its (provider, message ID) exists.
+func insertInbound(ctx context.Context, q rowQuerier, m Inbound, signal bool) (id int64, inserted bool, err error) {
+	err = q.QueryRow(ctx, `
+		INSERT INTO inbound_messages (provider, message_id, from_number, to_number, body, num_media, recipient_key,
+			scope, intent, keyword, language, provider_handled, received_at, signal_pending)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14)
+		ON CONFLICT (provider, message_id) DO NOTHING
+		RETURNING id`,
+		m.Provider, m.MessageID, m.From, m.To, m.Body, m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
+		m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil // redelivery
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("inbound: %w", err)
+	}
+	return id, true, nil
 }
 
 // PendingSignals returns the inbound messages whose signal is not yet
