@@ -133,6 +133,9 @@ func printSummary(w io.Writer, path, runID, ui string, s *launch.Summary) {
 	for _, e := range s.Failed {
 		fmt.Fprintf(w, "%s:%d: failed to start: %s\n", path, e.Line, e.Reason)
 	}
+	if s.FooterSegment > 0 {
+		fmt.Fprintf(w, "warning: for %d rows the opt-out footer makes a message one SMS segment longer; shorten the text to save a segment\n", s.FooterSegment)
+	}
 	fmt.Fprintf(w, "rows %d: started %d, already started %d, duplicates %d, skipped %d, failed %d\n",
 		s.Rows, s.Started, s.AlreadyStarted, len(s.Duplicates), len(s.Skipped), len(s.Failed))
 	fmt.Fprintf(w, "watch: %s/namespaces/default/workflows?query=%s\n", ui, queryEscape(fmt.Sprintf(`JourneyRunID = %q`, runID)))

@@ -519,3 +519,25 @@ func TestRenderFooter(t *testing.T) {
 		})
 	}
 }
+
+// The starter warns when the footer costs a segment: a 150-character GSM-7
+// body fits one segment alone, two with the footer.
+func TestFooterAddsSegment(t *testing.T) {
+	d, err := Parse([]byte(doc(map[string]string{"steps": `[{"sms": "{{.text}}"}]`})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		text string
+		want bool
+	}{
+		{strings.Repeat("a", 150), true},
+		{"short", false},
+		{strings.Repeat("a", 140) + " Reply STOP to opt out", false}, // already has instructions
+	}
+	for _, tt := range tests {
+		if got := d.FooterAddsSegment(map[string]string{"text": tt.text}); got != tt.want {
+			t.Errorf("FooterAddsSegment(%d chars) = %v, want %v", len(tt.text), got, tt.want)
+		}
+	}
+}

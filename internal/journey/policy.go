@@ -46,10 +46,27 @@ func (d *Definition) finish(body string) (string, error) {
 	return body, policy.CheckSegments(body)
 }
 
-// FooterAddsSegment reports whether the opt-out footer makes a rendered
-// body longer by a segment (the starter warns about it).
-func (d *Definition) FooterAddsSegment(raw, finished string) bool {
-	_, before := policy.Segments(raw)
-	_, after := policy.Segments(finished)
-	return after > before
+// FooterAddsSegment reports whether, for these attributes, the opt-out
+// footer makes any SMS step one segment longer (the starter warns: it costs
+// money on every message). attrs must render (see Render).
+func (d *Definition) FooterAddsSegment(attrs map[string]string) bool {
+	for _, st := range d.Steps {
+		if st.IsWait() {
+			continue
+		}
+		raw, err := renderBody(st.SMS, attrs)
+		if err != nil {
+			return false
+		}
+		finished, err := d.finish(raw)
+		if err != nil {
+			return false
+		}
+		_, before := policy.Segments(raw)
+		_, after := policy.Segments(finished)
+		if after > before {
+			return true
+		}
+	}
+	return false
 }

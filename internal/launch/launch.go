@@ -55,6 +55,8 @@ type Summary struct {
 	Duplicates     []RowError // rows repeating an earlier row's recipient
 	Skipped        []RowError // rows not started: invalid number, missing attribute
 	Failed         []RowError // rows whose start failed (Temporal error)
+	// FooterSegment counts rows whose opt-out footer adds an SMS segment.
+	FooterSegment int
 }
 
 // Run reads the audience CSV from r and starts one journey per distinct
@@ -150,6 +152,11 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 			sum.Skipped = append(sum.Skipped, RowError{line, reason})
 			mu.Unlock()
 			continue
+		}
+		if opts.Journey.FooterAddsSegment(in.Attributes) {
+			mu.Lock()
+			sum.FooterSegment++
+			mu.Unlock()
 		}
 		fp := fingerprint(in.RecipientKey)
 		if first, dup := seen[fp]; dup {

@@ -518,3 +518,19 @@ func TestRunLargeAudience(t *testing.T) {
 		t.Errorf("progress went backwards or was never reported (last %d)", lastProgress)
 	}
 }
+
+// Rows whose opt-out footer costs an extra segment are counted for the
+// starter's warning; rows whose body has instructions already are not.
+func TestRunCountsFooterSegments(t *testing.T) {
+	opts := options(t, "footer")
+	opts.Journey.Steps = []journey.Step{{SMS: "{{.text}}"}}
+	long := strings.Repeat("a", 150)
+	csv := "phone,text\n+14155550101," + long + "\n+14155550102,short\n+14155550103," + long + "\n"
+	sum, err := launch.Run(context.Background(), strings.NewReader(csv), opts, newStarter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Started != 3 || sum.FooterSegment != 2 {
+		t.Fatalf("started %d, footer-segment rows %d; want 3, 2", sum.Started, sum.FooterSegment)
+	}
+}
