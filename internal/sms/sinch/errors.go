@@ -99,7 +99,7 @@ func classify(status int, body []byte, to string) *sms.Error {
 		if s := snippet(body); s != "" {
 			e.Message += ": " + s
 		}
-		e.Message = redact(e.Message, to)
+		e.Message = sms.Redact(e.Message, to)
 		return e
 	}
 	e.Kind = kindFor(status, code, text)
@@ -114,7 +114,7 @@ func classify(status int, body []byte, to string) *sms.Error {
 	default:
 		e.Message = code + ": " + text
 	}
-	e.Message = redact(strings.ToValidUTF8(e.Message, "?"), to)
+	e.Message = sms.Redact(strings.ToValidUTF8(e.Message, "?"), to)
 	return e
 }
 
@@ -150,38 +150,4 @@ func snippet(b []byte) string {
 		s = string([]rune(s)[:max]) + "..."
 	}
 	return s
-}
-
-// phoneLike matches runs of at least 7 digits, optionally after a '+' and
-// with short separators, as phone numbers are commonly written
-// ("+1 (500) 555-0006").
-var phoneLike = regexp.MustCompile(`\+?\d(?:[ .()-]{0,2}\d){6,}`)
-
-// redact removes the recipient number from provider text (Temporal failure
-// messages are not encrypted): the number as sent, with and without '+',
-// then anything else that looks like a phone number. What remains of a
-// number is its last 4 digits, as in the logs.
-func redact(s, to string) string {
-	if to != "" {
-		s = strings.ReplaceAll(s, to, mask(to))
-		if bare := strings.TrimPrefix(to, "+"); bare != to && bare != "" {
-			s = strings.ReplaceAll(s, bare, mask(bare))
-		}
-	}
-	return phoneLike.ReplaceAllStringFunc(s, mask)
-}
-
-// mask keeps the last 4 digits of a number, or none when the number is so
-// short that 4 digits would give most of it away.
-func mask(number string) string {
-	var digits []byte
-	for i := 0; i < len(number); i++ {
-		if c := number[i]; c >= '0' && c <= '9' {
-			digits = append(digits, c)
-		}
-	}
-	if len(digits) < 7 {
-		return "***"
-	}
-	return "***" + string(digits[len(digits)-4:])
 }

@@ -127,7 +127,7 @@ func TestRedact(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := redact(tt.in, tt.to); got != tt.want {
+			if got := sms.Redact(tt.in, tt.to); got != tt.want {
 				t.Errorf("redact(%q, %q) = %q, want %q", tt.in, tt.to, got, tt.want)
 			}
 		})
@@ -149,7 +149,7 @@ func FuzzRedact(f *testing.F) {
 		if !fuzzTo.MatchString(to) {
 			t.Skip()
 		}
-		got := redact(text, to)
+		got := sms.Redact(text, to)
 		if strings.Contains(got, to) {
 			t.Errorf("redact(%q, %q) = %q still holds the number", text, to, got)
 		}
