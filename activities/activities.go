@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
@@ -77,13 +78,43 @@ type Registration struct {
 	WorkflowID   string
 	RecipientKey string
 	Scope        string
+	Category     string // journey category; "" (older workflows) is marketing
 }
 
 // RegisterJourney records a journey as running, so an opt-out finds it.
 // Workflows pass sender addresses as scopes; activities map them to consent
 // scopes (a sender's program), which only the worker's config knows.
 func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error {
-	return a.Store.RegisterJourney(ctx, r.WorkflowID, r.RecipientKey, a.Registry.ConsentScope(r.Scope))
+	j := consent.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: category(r.Category)}
+	return a.Store.RegisterJourney(ctx, j, r.RecipientKey)
+}
+
+// CategoryOptInRequest is the category of a journey's opt_in step: the
+// double opt-in request itself, which needs no confirmation but respects
+// opt-outs.
+const CategoryOptInRequest = "opt_in_request"
+
+// category reads a category from a workflow input; inputs from before
+// categories were passed are treated as marketing, the strictest.
+func category(c string) string {
+	if c == "" {
+		return journey.CategoryMarketing
+	}
+	return c
+}
+
+// rule is what a message of category from a sender in consentScope needs
+// from consent, as the senders file configures the sender's program.
+func (a *Activities) rule(consentScope, cat string) consent.Rule {
+	program := a.Registry.ScopeSender(consentScope)
+	switch category(cat) {
+	case journey.CategoryTransactional:
+		return consent.Rule{OptOutAllows: program.MarketingOnlyStop()}
+	case CategoryOptInRequest:
+		return consent.Rule{}
+	default:
+		return consent.Rule{NeedConfirmed: program.DoubleOptIn}
+	}
 }
 
 // DeregisterJourney forgets a journey that has ended.
@@ -91,16 +122,34 @@ func (a *Activities) DeregisterJourney(ctx context.Context, workflowID string) e
 	return a.Store.DeregisterJourney(ctx, workflowID)
 }
 
-// ConsentQuery asks about one recipient in one sender scope.
+// ConsentQuery asks whether one recipient may get a message of Category
+// from one sender scope.
 type ConsentQuery struct {
 	RecipientKey string
 	Scope        string
+	Category     string
 }
 
 // CheckConsent reads the recipient's consent. It fails closed: an error is
 // returned to Temporal and retried, never taken as consent.
 func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
-	return a.Store.Check(ctx, q.RecipientKey, a.Registry.ConsentScope(q.Scope))
+	scope := a.Registry.ConsentScope(q.Scope)
+	return a.Store.Check(ctx, q.RecipientKey, scope, a.rule(scope, q.Category))
+}
+
+// RequestOptIn puts the recipient in pending for the sender's double
+// opt-in program before a journey's opt_in step sends its request; see
+// consent.Store.RequestOptIn. A sender without double opt-in is an input
+// error: nobody would ever process the recipient's YES.
+func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
+	scope := a.Registry.ConsentScope(q.Scope)
+	if !a.Registry.ScopeSender(scope).DoubleOptIn {
+		return consent.Decision{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("opt_in step: sender %q is not configured for double opt-in (set \"double_opt_in\": true in the senders file)", q.Scope), ErrBadInput, nil)
+	}
+	return a.Store.RequestOptIn(ctx, consent.Change{
+		RecipientKey: q.RecipientKey, Scope: scope, To: consent.Pending, Source: consent.SourceJourney, Sender: q.Scope,
+	})
 }
 
 // CancelInput asks to cancel a recipient's running journeys in a scope.
@@ -116,12 +165,42 @@ type CancelRequest struct {
 }
 
 // CancelJourneys signals every registered running journey of the recipient
-// in scope to stop. It returns how many were signalled.
+// in scope to stop, except transactional journeys of programs whose STOP
+// blocks marketing only. It returns how many were signalled.
 func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
-	ids, err := a.Store.ActiveJourneys(ctx, in.RecipientKey, in.Scope)
+	journeys, err := a.Store.ActiveJourneys(ctx, in.RecipientKey, in.Scope)
 	if err != nil {
 		return 0, err
 	}
+	var ids []string
+	for _, j := range journeys {
+		if !a.rule(j.Scope, j.Category).OptOutAllows {
+			ids = append(ids, j.WorkflowID)
+		}
+	}
+	return a.signal(ctx, ids, signalName, CancelRequest{Reason: in.Reason})
+}
+
+// ConfirmJourneys tells the recipient's running marketing journeys in scope
+// that their double opt-in was confirmed, so one waiting at its opt_in step
+// goes on at once. It returns how many were signalled.
+func (a *Activities) ConfirmJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
+	journeys, err := a.Store.ActiveJourneys(ctx, in.RecipientKey, in.Scope)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for _, j := range journeys {
+		if j.Category == journey.CategoryMarketing {
+			ids = append(ids, j.WorkflowID)
+		}
+	}
+	return a.signal(ctx, ids, signalName, nil)
+}
+
+// signal sends signalName to the workflows ids, 16 at a time. A workflow
+// that no longer runs is deregistered instead.
+func (a *Activities) signal(ctx context.Context, ids []string, signalName string, arg any) (int, error) {
 	var (
 		mu       sync.Mutex
 		errs     []error
@@ -134,7 +213,7 @@ func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput, signalN
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			err := a.Temporal.SignalWorkflow(ctx, id, "", signalName, CancelRequest{Reason: in.Reason})
+			err := a.Temporal.SignalWorkflow(ctx, id, "", signalName, arg)
 			var notFound *serviceerror.NotFound
 			if errors.As(err, &notFound) {
 				// The journey already ended (or was terminated before it

@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/senders"
 )
 
 // ReplyInput asks for the reply to one inbound keyword.
 type ReplyInput struct {
 	Key          string // provider/message ID of the inbound message: one reply per inbound message
-	Kind         string // opt_out, opt_out_all, opt_in, help, suggest_opt_out
+	Kind         string // the inbound intent: opt_out, opt_out_all, opt_in, opt_in_pending, confirm, help, suggest_opt_out
 	Language     string // language of the keyword, "" if unknown
 	Provider     string // replies leave through the provider the message came in on
 	To           string // the recipient, E.164
@@ -36,7 +37,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 		return SendResult{Status: consent.Skipped, Reason: ReasonWindowPassed}, nil
 	}
 	sender := a.Registry.Lookup(in.Sender, "")
-	body, ok, err := sender.Reply(in.Kind, in.Language)
+	body, ok, err := sender.Reply(replyKind(in.Kind, sender), in.Language)
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -53,4 +54,15 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 		msg.From = in.Sender
 	}
 	return a.deliver(ctx, msg, false)
+}
+
+// replyKind picks the reply template for an inbound intent.
+func replyKind(intent string, s senders.Sender) string {
+	switch {
+	case intent == "opt_out" && s.MarketingOnlyStop():
+		return "opt_out_marketing" // says transactional messages continue
+	case intent == "confirm":
+		return "confirmed"
+	}
+	return intent
 }

@@ -20,7 +20,8 @@ type SendInput struct {
 	WorkflowID          string // ledger key, with Step
 	Step                int
 	RecipientKey        string
-	Scope               string // consent scope of the sender
+	Scope               string // the sender's address (its consent scope comes from the senders file)
+	Category            string // journey category or CategoryOptInRequest; "" is marketing
 	Provider            string // twilio, sinch, http, sandbox
 	To                  string // E.164
 	From                string
@@ -30,8 +31,9 @@ type SendInput struct {
 
 // Reasons a step was not sent.
 const (
-	ReasonOptedOut           = "opted_out"             // stopline's consent says no
-	ReasonOptedOutAtProvider = "opted_out_at_provider" // provider answered 21610 / 257
+	ReasonOptedOut           = consent.ReasonOptedOut     // stopline's consent says no
+	ReasonNotConfirmed       = consent.ReasonNotConfirmed // double opt-in not confirmed
+	ReasonOptedOutAtProvider = "opted_out_at_provider"    // provider answered 21610 / 257
 	ReasonInvalidNumber      = "invalid_number"
 	ReasonUnresolved         = "earlier_attempt_unresolved"
 )
@@ -117,7 +119,8 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 	if !fenced {
 		guard = a.Store.Exempt
 	}
-	decision, err := guard(callCtx, in.RecipientKey, a.Registry.ConsentScope(in.Scope), func(tx pgx.Tx) error {
+	scope := a.Registry.ConsentScope(in.Scope)
+	decision, err := guard(callCtx, in.RecipientKey, scope, a.rule(scope, in.Category), func(tx pgx.Tx) error {
 		status, id, reason, err := a.Store.LockAttempt(callCtx, tx, in.WorkflowID, in.Step)
 		if err != nil {
 			return err
@@ -156,7 +159,7 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 		return SendResult{}, err
 	}
 	if !decision.Allowed {
-		result = SendResult{Status: consent.Skipped, Reason: ReasonOptedOut}
+		result = SendResult{Status: consent.Skipped, Reason: decision.Reason}
 		return result, a.Store.FinishAttempt(ctx, nil, in.WorkflowID, in.Step, result.Status, "", result.Reason)
 	}
 	if result.Reason == ReasonOptedOutAtProvider && sendErr != nil {

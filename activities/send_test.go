@@ -104,7 +104,7 @@ func TestSendSMSOptedOutAtProvider(t *testing.T) {
 		t.Errorf("accepted %d, want 0", n)
 	}
 	// stopline's own record now agrees with the provider.
-	d, err := h.store.Check(ctx, h.key, scope)
+	d, err := h.store.Check(ctx, h.key, scope, consent.Rule{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestSendSMSProviderOptOutSurvivesRecordFailure(t *testing.T) {
 	if res.Status != consent.Skipped {
 		t.Errorf("retry result = %+v, want skipped", res)
 	}
-	d, err := h.store.Check(ctx, h.key, scope)
+	d, err := h.store.Check(ctx, h.key, scope, consent.Rule{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestSendSMSInvalidNumber(t *testing.T) {
 		t.Errorf("ledger = %+v", e)
 	}
 	// An invalid number is not an opt-out.
-	if d, err := h.store.Check(t.Context(), h.key, scope); err != nil || d.State != consent.Unknown {
+	if d, err := h.store.Check(t.Context(), h.key, scope, consent.Rule{}); err != nil || d.State != consent.Unknown {
 		t.Errorf("Check = %+v, %v; want unknown", d, err)
 	}
 }

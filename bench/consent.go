@@ -63,7 +63,7 @@ func runConsent(ctx context.Context, cfg *config) (row, error) {
 		return keys[rng.IntN(len(keys))]
 	}
 	check := func(key string) error {
-		_, err := store.Check(ctx, key, sender)
+		_, err := store.Check(ctx, key, sender, consent.Rule{})
 		return err
 	}
 	lookup := func(key string) error {

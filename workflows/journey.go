@@ -47,6 +47,9 @@ type JourneyStatus struct {
 	WaitingUntil time.Time `json:"waiting_until,omitzero"`
 	// DeferredUntil is when a marketing step held back by quiet hours may go.
 	DeferredUntil time.Time `json:"deferred_until,omitzero"`
+	// ConfirmBy is, at an opt_in step, when the wait for the recipient's
+	// YES ends.
+	ConfirmBy time.Time `json:"confirm_by,omitzero"`
 }
 
 // JourneyResult is the journey's outcome; Summary reads like
@@ -92,7 +95,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	}
 
 	// Register before the first step so an opt-out from now on finds us.
-	reg := activities.Registration{WorkflowID: id, RecipientKey: recipient.Key, Scope: scope}
+	reg := activities.Registration{WorkflowID: id, RecipientKey: recipient.Key, Scope: scope, Category: def.Category}
 	if err := workflow.ExecuteLocalActivity(lctx, a.RegisterJourney, reg).Get(ctx, nil); err != nil {
 		return JourneyResult{}, err
 	}
@@ -143,22 +146,31 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			}
 		}
 
+		// An opt_in step first makes the recipient pending (under the same
+		// rules as a consent check), then sends its request.
+		category, check := def.Category, a.CheckConsent
+		if step.IsOptIn() {
+			category, check = activities.CategoryOptInRequest, a.RequestOptIn
+		}
 		var decision consent.Decision
-		q := activities.ConsentQuery{RecipientKey: recipient.Key, Scope: scope}
-		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), a.CheckConsent, q).Get(stepCtx, &decision); err != nil {
+		q := activities.ConsentQuery{RecipientKey: recipient.Key, Scope: scope, Category: category}
+		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), check, q).Get(stepCtx, &decision); err != nil {
 			if temporal.IsCanceledError(err) {
 				return finish(StateStopped)
 			}
 			return JourneyResult{}, err
 		}
 		if !decision.Allowed {
-			status.Reason = activities.ReasonOptedOut
+			status.Reason = reason(decision)
 			return finish(StateSkipped)
+		}
+		if step.IsOptIn() && decision.State == consent.Confirmed {
+			continue // nothing to ask
 		}
 
 		var res activities.SendResult
 		send := activities.SendInput{
-			WorkflowID: id, Step: i, RecipientKey: recipient.Key, Scope: scope,
+			WorkflowID: id, Step: i, RecipientKey: recipient.Key, Scope: scope, Category: category,
 			Provider: def.Sender.Provider, To: recipient.Phone, From: def.Sender.From,
 			MessagingServiceSID: def.Sender.MessagingServiceSID, Body: bodies[i],
 		}
@@ -188,6 +200,27 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			status.Step = i + 1
 			if i+1 < len(def.Steps) {
 				return finish(StateStopped)
+			}
+		}
+		if step.IsOptIn() {
+			confirmed, err := awaitConfirmation(stepCtx, &status)
+			if err != nil {
+				return finish(StateStopped) // only cancellation fails a timer
+			}
+			if !confirmed {
+				// No signal in time; ask Postgres, which a lost signal
+				// cannot fool, before giving up.
+				q.Category = journey.CategoryMarketing
+				if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), a.CheckConsent, q).Get(stepCtx, &decision); err != nil {
+					if temporal.IsCanceledError(err) {
+						return finish(StateStopped)
+					}
+					return JourneyResult{}, err
+				}
+				if !decision.Allowed {
+					status.Reason = reason(decision)
+					return finish(StateSkipped)
+				}
 			}
 		}
 	}
@@ -223,6 +256,34 @@ func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164 string, ove
 			return err
 		}
 	}
+}
+
+// awaitConfirmation waits at an opt_in step for the recipient's YES, which
+// the OptOut workflow signals, for at most consent.ConfirmWindow. The next
+// marketing step's consent check still requires the confirmation, so a
+// stray signal cannot send anything.
+func awaitConfirmation(ctx workflow.Context, status *JourneyStatus) (confirmed bool, err error) {
+	status.ConfirmBy = workflow.Now(ctx).Add(consent.ConfirmWindow)
+	defer func() { status.ConfirmBy = time.Time{} }()
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	workflow.NewSelector(ctx).
+		AddReceive(workflow.GetSignalChannel(ctx, SignalConfirmed), func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			confirmed = true
+		}).
+		AddFuture(workflow.NewTimer(timerCtx, consent.ConfirmWindow), func(f workflow.Future) { err = f.Get(ctx, nil) }).
+		Select(ctx)
+	return confirmed, err
+}
+
+// reason is why a consent decision refused; decisions recorded before
+// reasons existed were opt-outs.
+func reason(d consent.Decision) string {
+	if d.Reason == "" {
+		return activities.ReasonOptedOut
+	}
+	return d.Reason
 }
 
 func summary(s JourneyStatus) string {

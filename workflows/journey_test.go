@@ -196,14 +196,14 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 	bodies := []string{"Hi Ada, your code is X42. Reply STOP to opt out.", "Last chance, Ada!\nReply STOP to opt out."}
 	for i, s := range w.sends {
 		wantIn := activities.SendInput{
-			WorkflowID: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender,
+			WorkflowID: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender, Category: "marketing",
 			Provider: "twilio", To: recipient, From: sender, Body: bodies[i],
 		}
 		if s != wantIn {
 			t.Errorf("send %d = %+v, want %+v", i, s, wantIn)
 		}
 	}
-	if len(w.regs) != 1 || w.regs[0] != (activities.Registration{WorkflowID: workflowID, RecipientKey: recipientKey, Scope: sender}) {
+	if len(w.regs) != 1 || w.regs[0] != (activities.Registration{WorkflowID: workflowID, RecipientKey: recipientKey, Scope: sender, Category: "marketing"}) {
 		t.Errorf("registrations = %+v", w.regs)
 	}
 

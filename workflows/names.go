@@ -15,6 +15,9 @@ const TaskQueue = "stopline"
 const (
 	// SignalCancel stops a journey's pending and future sends.
 	SignalCancel = "cancel"
+	// SignalConfirmed tells a journey waiting at its opt_in step that the
+	// recipient confirmed the double opt-in.
+	SignalConfirmed = "confirmed"
 	// SignalKeyword delivers an inbound keyword to a recipient's OptOut workflow.
 	SignalKeyword = "keyword"
 	// QueryStatus answers a journey's JourneyStatus.

@@ -15,7 +15,7 @@ type KeywordSignal struct {
 	InboundID       int64     `json:"inbound_id"` // increasing per recipient: used to drop redeliveries
 	Provider        string    `json:"provider"`
 	MessageID       string    `json:"message_id"`
-	Intent          string    `json:"intent"` // opt_out, opt_in, help, suggest_opt_out
+	Intent          string    `json:"intent"` // opt_out, opt_in, opt_in_pending, confirm, help, suggest_opt_out
 	Keyword         string    `json:"keyword"`
 	Language        string    `json:"language"`
 	Scope           string    `json:"scope"`  // sender scope, or "*" (STOPALL)
@@ -40,7 +40,8 @@ type KeywordEvent struct {
 	Keyword   string    `json:"keyword"`
 	Scope     string    `json:"scope"`
 	Cancelled int       `json:"cancelled_journeys,omitempty"`
-	Reply     string    `json:"reply,omitempty"` // sent, skipped reason, or "provider replied"
+	Confirmed int       `json:"confirmed_journeys,omitempty"` // journeys told of a double opt-in confirmation
+	Reply     string    `json:"reply,omitempty"`              // sent, skipped reason, or "provider replied"
 }
 
 const (
@@ -117,6 +118,15 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 		}
 	case "opt_in":
 		st.Scopes[sig.Scope] = string(consent.OptedIn)
+	case "opt_in_pending":
+		st.Scopes[sig.Scope] = string(consent.Pending)
+	case "confirm":
+		st.Scopes[sig.Scope] = string(consent.Confirmed)
+		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope}
+		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
+		if err := workflow.ExecuteLocalActivity(actx, a.ConfirmJourneys, in, SignalConfirmed).Get(ctx, &ev.Confirmed); err != nil {
+			workflow.GetLogger(ctx).Error("confirm journeys", "error", err)
+		}
 	}
 
 	switch {

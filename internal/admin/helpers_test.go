@@ -28,7 +28,7 @@ func testContext(t *testing.T) context.Context {
 // mustAllowed returns whether the store lets key receive from scope.
 func mustAllowed(t *testing.T, s *consent.Store, key, scope string) bool {
 	t.Helper()
-	d, err := s.Check(testContext(t), key, scope)
+	d, err := s.Check(testContext(t), key, scope, consent.Rule{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,39 +11,49 @@ import (
 
 // Inbound is an inbound message as stored by the webhook bridge.
 type Inbound struct {
-	ID              int64
-	Provider        string
-	MessageID       string
-	From, To        string
-	Body            string
-	NumMedia        int
-	RecipientKey    string // "" when From is not a phone number
-	Scope           string // consent scope the intent applies to ("*" for STOPALL)
-	Intent          string // keywords.Kind as text: none, opt_out, opt_in, help, suggest_opt_out
-	Keyword         string
-	Language        string
-	ProviderHandled bool // the provider already replied (Twilio Advanced Opt-Out, toll-free)
-	ReceivedAt      time.Time
+	ID           int64
+	Provider     string
+	MessageID    string
+	From, To     string
+	Body         string
+	NumMedia     int
+	RecipientKey string // "" when From is not a phone number
+	Scope        string // consent scope the intent applies to ("*" for STOPALL)
+	Intent       string // keywords.Kind as text (none, opt_out, opt_in, help, suggest_opt_out), opt_in_pending or confirm
+	// IntentIfUnchanged, if set, is stored instead of Intent when the
+	// change turns out not to apply (a YES with no pending double opt-in is
+	// "none"); "none" also means no signal.
+	IntentIfUnchanged string
+	Keyword           string
+	Language          string
+	ProviderHandled   bool // the provider already replied (Twilio Advanced Opt-Out, toll-free)
+	ReceivedAt        time.Time
 }
 
 // SaveInbound stores m and applies change (if any) in one transaction, and
 // marks the message for signalling when signal is true. A redelivery of the
 // same (provider, message ID) changes nothing and reports inserted=false.
-func (s *Store) SaveInbound(ctx context.Context, m Inbound, change *Change, signal bool) (id int64, inserted bool, err error) {
+// applied reports whether change changed consent.
+func (s *Store) SaveInbound(ctx context.Context, m Inbound, change *Change, signal bool) (id int64, inserted, applied bool, err error) {
 	if change == nil {
 		// One statement is atomic on its own: no BEGIN/COMMIT round trips
 		// for the messages (most of them) that change no consent.
-		return insertInbound(ctx, s.pool, m, signal)
+		id, inserted, err = insertInbound(ctx, s.pool, m, signal)
+		return id, inserted, false, err
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		if id, inserted, err = insertInbound(ctx, tx, m, signal); err != nil || !inserted {
 			return err
 		}
-		_, err = RecordTx(ctx, tx, *change)
+		if applied, err = RecordTx(ctx, tx, *change); err != nil || applied || m.IntentIfUnchanged == "" {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE inbound_messages SET intent = $2, signal_pending = signal_pending AND $2 <> 'none' WHERE id = $1`,
+			id, m.IntentIfUnchanged)
 		return err
 	})
-	return id, inserted, err
+	return id, inserted, applied, err
 }
 
 // insertInbound inserts m unless its (provider, message ID) exists.

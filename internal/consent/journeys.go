@@ -12,13 +12,13 @@ import (
 // registration either commits before an opt-out (and the opt-out's
 // cancellation finds it) or after (and the journey's consent check sees the
 // opt-out).
-func (s *Store) RegisterJourney(ctx context.Context, workflowID, recipientKey, scope string) error {
+func (s *Store) RegisterJourney(ctx context.Context, j ActiveJourney, recipientKey string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, recipientKey); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO active_journeys (workflow_id, recipient_key, scope) VALUES ($1, $2, $3)
-			ON CONFLICT (workflow_id) DO NOTHING`, workflowID, recipientKey, scope)
+		_, err := tx.Exec(ctx, `INSERT INTO active_journeys (workflow_id, recipient_key, scope, category) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (workflow_id) DO NOTHING`, j.WorkflowID, recipientKey, j.Scope, j.Category)
 		return err
 	})
 }
@@ -31,13 +31,45 @@ func (s *Store) DeregisterJourney(ctx context.Context, workflowID string) error 
 	return nil
 }
 
+// ActiveJourney is a registered running journey.
+type ActiveJourney struct {
+	WorkflowID string
+	Scope      string // consent scope of its sender
+	Category   string // marketing or transactional
+}
+
 // ActiveJourneys lists the running journeys of a recipient in scope, or in
-// every scope when scope is AllScopes.
-func (s *Store) ActiveJourneys(ctx context.Context, recipientKey, scope string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT workflow_id FROM active_journeys
+// every scope when scope is AllScopes, oldest first.
+func (s *Store) ActiveJourneys(ctx context.Context, recipientKey, scope string) ([]ActiveJourney, error) {
+	rows, err := s.pool.Query(ctx, `SELECT workflow_id, scope, category FROM active_journeys
 		WHERE recipient_key = $1 AND ($2 = '*' OR scope = $2) ORDER BY started_at`, recipientKey, scope)
 	if err != nil {
 		return nil, fmt.Errorf("active journeys: %w", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[ActiveJourney])
+}
+
+// RequestOptIn records that a journey asked the recipient to confirm a
+// double opt-in (c.To is Pending), under the recipient's lock: unless the
+// recipient is opted out (in c.Scope or everywhere), when nothing changes,
+// or already confirmed, when nothing needs to. It returns the decision made
+// before the change, under an empty Rule.
+func (s *Store) RequestOptIn(ctx context.Context, c Change) (Decision, error) {
+	var d Decision
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
+			return fmt.Errorf("consent lock: %w", err)
+		}
+		var err error
+		if d, err = check(ctx, tx, c.RecipientKey, c.Scope); err != nil {
+			return err
+		}
+		(Rule{}).decide(&d)
+		if !d.Allowed || d.State == Confirmed {
+			return nil
+		}
+		_, err = RecordTx(ctx, tx, c)
+		return err
+	})
+	return d, err
 }

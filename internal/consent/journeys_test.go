@@ -22,20 +22,27 @@ func TestActiveJourneys(t *testing.T) {
 		{"journey/run3/" + key, key, scopeA},
 	}
 	for _, r := range regs {
-		if err := s.RegisterJourney(ctx, r.wf, r.key, r.scope); err != nil {
+		if err := s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: r.wf, Scope: r.scope, Category: "marketing"}, r.key); err != nil {
 			t.Fatalf("RegisterJourney(%s): %v", r.wf, err)
 		}
 	}
 	// A replayed registration (local activity retry) is harmless.
-	if err := s.RegisterJourney(ctx, regs[0].wf, key, scopeA); err != nil {
+	if err := s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: regs[0].wf, Scope: scopeA, Category: "transactional"}, key); err != nil {
 		t.Fatalf("re-register: %v", err)
 	}
 
 	check := func(step, recipient, scope string, want ...string) {
 		t.Helper()
-		got, err := s.ActiveJourneys(ctx, recipient, scope)
+		journeys, err := s.ActiveJourneys(ctx, recipient, scope)
 		if err != nil {
 			t.Fatalf("%s: ActiveJourneys: %v", step, err)
+		}
+		var got []string
+		for _, j := range journeys {
+			if j.Category != "marketing" || j.Scope != scope && scope != allScop {
+				t.Errorf("%s: %+v: category or scope differs from its registration", step, j)
+			}
+			got = append(got, j.WorkflowID)
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: ActiveJourneys(%s, %s) = %v, want %v", step, recipient, scope, got, want)
@@ -78,7 +85,7 @@ func TestRegisterJourneyWaitsForOptOut(t *testing.T) {
 	}
 
 	done := make(chan error, 1)
-	go func() { done <- s.RegisterJourney(ctx, "journey/run1/"+key, key, scopeA) }()
+	go func() { done <- s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: "journey/run1/" + key, Scope: scopeA, Category: "marketing"}, key) }()
 	waitForLockWaiters(t, s, 1)
 	select {
 	case err := <-done:

@@ -28,10 +28,47 @@ type State string
 const (
 	OptedIn  State = "opted_in"
 	OptedOut State = "opted_out"
+	// Pending is an opt-in to a double opt-in program that the recipient
+	// has not confirmed yet.
+	Pending State = "pending"
+	// Confirmed is a double opt-in the recipient confirmed (YES within
+	// ConfirmWindow), or that staff or an import recorded.
+	Confirmed State = "confirmed"
 	// Unknown means no change was ever recorded: the recipient was imported
 	// by the journey designer and is presumed to have consented.
 	Unknown State = ""
 )
+
+// ConfirmWindow is how long a pending double opt-in can be confirmed.
+const ConfirmWindow = 24 * time.Hour
+
+// Rule is what a send needs from consent; the sender's program and the
+// message's category decide it.
+type Rule struct {
+	// NeedConfirmed: only a confirmed double opt-in allows the send
+	// (marketing from a double opt-in program).
+	NeedConfirmed bool
+	// OptOutAllows: an opt-out does not block the send (transactional
+	// messages of a program whose STOP blocks marketing only).
+	OptOutAllows bool
+}
+
+// Reasons a Decision refuses.
+const (
+	ReasonOptedOut     = "opted_out"
+	ReasonNotConfirmed = "not_confirmed"
+)
+
+func (r Rule) decide(d *Decision) {
+	switch {
+	case d.State == OptedOut && !r.OptOutAllows:
+		d.Reason = ReasonOptedOut
+	case r.NeedConfirmed && d.State != Confirmed:
+		d.Reason = ReasonNotConfirmed
+	default:
+		d.Allowed = true
+	}
+}
 
 // Source says where a consent change came from.
 type Source string
@@ -41,6 +78,7 @@ const (
 	SourceProvider Source = "provider" // the provider refused a send (21610, 257)
 	SourceAdmin    Source = "admin"    // support staff
 	SourceImport   Source = "import"   // imported suppression list
+	SourceJourney  Source = "journey"  // a journey's opt_in step asked for a double opt-in
 )
 
 // Store is the Postgres consent store. It is safe for concurrent use.
@@ -89,13 +127,19 @@ type Decision struct {
 	Allowed bool
 	State   State  // state of the deciding row; Unknown when none exists
 	Scope   string // scope of the deciding row (the sender's scope or AllScopes)
+	Reason  string // why not allowed: ReasonOptedOut, ReasonNotConfirmed
 }
 
-// Check answers whether recipientKey may receive from scope. It reads
-// outside any lock; Fenced gives the answer that serialises with opt-outs.
-// An error is never consent: callers must treat it as "do not send".
-func (s *Store) Check(ctx context.Context, recipientKey, scope string) (Decision, error) {
-	return check(ctx, s.pool, recipientKey, scope)
+// Check answers whether recipientKey may receive from scope under rule. It
+// reads outside any lock; Fenced gives the answer that serialises with
+// opt-outs. An error is never consent: callers must treat it as "do not
+// send".
+func (s *Store) Check(ctx context.Context, recipientKey, scope string, rule Rule) (Decision, error) {
+	d, err := check(ctx, s.pool, recipientKey, scope)
+	if err == nil {
+		rule.decide(&d)
+	}
+	return d, err
 }
 
 type rowQuerier interface {
@@ -114,20 +158,19 @@ func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (Decis
 		LIMIT 1`, recipientKey, scope).Scan(&d.Scope, &d.State)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return Decision{Allowed: true, State: Unknown}, nil
+		return Decision{State: Unknown}, nil
 	case err != nil:
 		return Decision{}, fmt.Errorf("consent check: %w", err)
 	}
-	d.Allowed = d.State != OptedOut
 	return d, nil
 }
 
 // Fenced runs fn while holding the recipient's lock in shared mode, after a
-// consent check made under that lock. fn runs only when the check allows
-// sending, and receives the transaction so it can record its outcome
-// atomically with the lock's release. No opt-out of the recipient can commit
-// while fn runs.
-func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, fn func(tx pgx.Tx) error) (Decision, error) {
+// consent check (under rule) made under that lock. fn runs only when the
+// check allows sending, and receives the transaction so it can record its
+// outcome atomically with the lock's release. No opt-out of the recipient
+// can commit while fn runs.
+func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, rule Rule, fn func(tx pgx.Tx) error) (Decision, error) {
 	var d Decision
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, recipientKey); err != nil {
@@ -137,7 +180,7 @@ func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, fn func(
 		if d, err = check(ctx, tx, recipientKey, scope); err != nil {
 			return err
 		}
-		if !d.Allowed {
+		if rule.decide(&d); !d.Allowed {
 			return nil
 		}
 		return fn(tx)
@@ -149,7 +192,7 @@ func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, fn func(
 // same signature as Fenced. It is for the messages compliance requires
 // after an opt-out (the one confirmation, HELP replies), which stopline's
 // own suppression must not block.
-func (s *Store) Exempt(ctx context.Context, _, _ string, fn func(tx pgx.Tx) error) (Decision, error) {
+func (s *Store) Exempt(ctx context.Context, _, _ string, _ Rule, fn func(tx pgx.Tx) error) (Decision, error) {
 	return Decision{Allowed: true}, pgx.BeginFunc(ctx, s.pool, fn)
 }
 
@@ -177,24 +220,31 @@ func (s *Store) Record(ctx context.Context, c Change) (changed bool, err error) 
 
 // RecordTx applies c inside tx: it takes the recipient's lock exclusively
 // (waiting for in-flight sends), updates the current state and appends an
-// event. A change to the state already held appends no event and reports
-// changed=false, so redelivered keywords are idempotent.
+// event. It reports changed=false, and appends nothing, when the change does
+// not apply (see applies): in particular a change to the state already held
+// is a no-op, so redelivered keywords are idempotent.
 func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error) {
 	if c.RecipientKey == "" || c.Scope == "" {
 		return false, errors.New("consent change: recipient key and scope are required")
 	}
-	if c.To != OptedIn && c.To != OptedOut {
+	switch c.To {
+	case OptedIn, OptedOut, Pending, Confirmed:
+	default:
 		return false, fmt.Errorf("consent change: invalid state %q", c.To)
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
 		return false, fmt.Errorf("consent lock: %w", err)
 	}
-	var from State
-	err = tx.QueryRow(ctx, `SELECT state FROM consent WHERE recipient_key = $1 AND scope = $2`, c.RecipientKey, c.Scope).Scan(&from)
+	var (
+		from  State
+		fresh bool // from was set within ConfirmWindow
+	)
+	err = tx.QueryRow(ctx, `SELECT state, updated_at > clock_timestamp() - make_interval(secs => $3) FROM consent WHERE recipient_key = $1 AND scope = $2`,
+		c.RecipientKey, c.Scope, ConfirmWindow.Seconds()).Scan(&from, &fresh)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("consent read: %w", err)
 	}
-	if from == c.To {
+	if from == c.To && c.To != Pending {
 		// The row already says so; it is a no-op only if no newer row that
 		// competes with it ('*' for a scope, any scope for '*') says otherwise.
 		var overridden bool
@@ -210,6 +260,9 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 			return false, nil
 		}
 	}
+	if !applies(c, from, fresh) {
+		return false, nil
+	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO consent (recipient_key, scope, state, source) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (recipient_key, scope) DO UPDATE
@@ -224,6 +277,22 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 		return false, fmt.Errorf("consent event: %w", err)
 	}
 	return true, nil
+}
+
+// applies holds the double opt-in transitions. A new request (Pending)
+// leaves a confirmed recipient confirmed, and restarts the window of a
+// pending one. The recipient's YES (Confirmed from a keyword) only answers a
+// request made within ConfirmWindow; staff and imports may confirm anyone.
+func applies(c Change, from State, fresh bool) bool {
+	switch c.To {
+	case Pending:
+		return from != Confirmed
+	case Confirmed:
+		if c.Source == SourceKeyword {
+			return from == Pending && fresh
+		}
+	}
+	return true
 }
 
 // Event is one row of the consent audit log.

@@ -38,7 +38,7 @@ func TestCheck(t *testing.T) {
 			name:    "opted out in scope blocks",
 			changes: []consent.Change{optOut(key, scopeA)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: scopeA},
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: scopeA, Reason: consent.ReasonOptedOut},
 		},
 		{
 			name:    "opted out in another scope does not block",
@@ -56,19 +56,19 @@ func TestCheck(t *testing.T) {
 			name:    "STOPALL blocks scope A",
 			changes: []consent.Change{optOut(key, allScop)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop},
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop, Reason: consent.ReasonOptedOut},
 		},
 		{
 			name:    "STOPALL blocks scope B",
 			changes: []consent.Change{optOut(key, allScop)},
 			scope:   scopeB,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop},
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop, Reason: consent.ReasonOptedOut},
 		},
 		{
 			name:    "STOPALL after START in scope wins",
 			changes: []consent.Change{optIn(key, scopeA), optOut(key, allScop)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop},
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop, Reason: consent.ReasonOptedOut},
 		},
 		{
 			// The newest row wins: START re-enables the scope it was sent to.
@@ -81,7 +81,7 @@ func TestCheck(t *testing.T) {
 			name:    "STOPALL then START in A leaves B blocked",
 			changes: []consent.Change{optOut(key, allScop), optIn(key, scopeA)},
 			scope:   scopeB,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop},
+			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop, Reason: consent.ReasonOptedOut},
 		},
 	}
 	for i, tc := range tests {
@@ -95,7 +95,7 @@ func TestCheck(t *testing.T) {
 					t.Fatalf("Record %+v: %v", c, err)
 				}
 			}
-			got, err := s.Check(ctx, rk, tc.scope)
+			got, err := s.Check(ctx, rk, tc.scope, consent.Rule{})
 			if err != nil {
 				t.Fatalf("Check: %v", err)
 			}
@@ -137,7 +137,7 @@ func TestCheckRepeatedOptOutAfterNewerOptInBlocks(t *testing.T) {
 					t.Fatalf("Record %+v: %v", c, err)
 				}
 			}
-			got, err := s.Check(ctx, rk, tc.scope)
+			got, err := s.Check(ctx, rk, tc.scope, consent.Rule{})
 			if err != nil {
 				t.Fatalf("Check: %v", err)
 			}
@@ -277,7 +277,7 @@ func TestFencedSerialisesWithOptOut(t *testing.T) {
 	}
 	fencedDone := make(chan fencedOut, 1)
 	go func() {
-		d, err := s.Fenced(ctx, key, scopeA, func(pgx.Tx) error {
+		d, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(pgx.Tx) error {
 			close(entered)
 			<-release
 			fnReturned = time.Now()
@@ -330,7 +330,7 @@ func TestFencedSerialisesWithOptOut(t *testing.T) {
 
 	// A send that starts after the opt-out committed sees it and does not run.
 	called := false
-	d, err := s.Fenced(ctx, key, scopeA, func(pgx.Tx) error { called = true; return nil })
+	d, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(pgx.Tx) error { called = true; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Fenced(ctx, key, scopeA, func(pgx.Tx) error {
+		_, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(pgx.Tx) error {
 			close(entered)
 			<-release
 			return nil
@@ -367,7 +367,7 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 	otherDone := make(chan error, 1)
 	go func() {
 		ran := false
-		d, err := s.Fenced(ctx, other, scopeA, func(pgx.Tx) error { ran = true; return nil })
+		d, err := s.Fenced(ctx, other, scopeA, consent.Rule{}, func(pgx.Tx) error { ran = true; return nil })
 		if err == nil && (!d.Allowed || !ran) {
 			err = errors.New("other recipient's fn did not run")
 		}
@@ -382,7 +382,7 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 	// Two sends of the same recipient share the lock, too.
 	sameDone := make(chan error, 1)
 	go func() {
-		_, err := s.Fenced(ctx, key, scopeB, func(pgx.Tx) error { return nil })
+		_, err := s.Fenced(ctx, key, scopeB, consent.Rule{}, func(pgx.Tx) error { return nil })
 		sameDone <- err
 	}()
 	if err := recv(t, sameDone, "concurrent send of the same recipient"); err != nil {
@@ -397,7 +397,7 @@ func TestFencedFnErrorRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	_, err := s.Fenced(ctx, key, scopeA, func(tx pgx.Tx) error {
+	_, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(tx pgx.Tx) error {
 		if err := s.FinishAttempt(ctx, tx, "wf", 0, consent.Sent, "SM1", ""); err != nil {
 			return err
 		}

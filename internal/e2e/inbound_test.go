@@ -61,7 +61,7 @@ func (e *env) postTwilio(form url.Values) int {
 
 func (e *env) consentOf(number string) consent.Decision {
 	e.t.Helper()
-	d, err := e.app.Store.Check(context.Background(), e.key(number), sender)
+	d, err := e.app.Store.Check(context.Background(), e.key(number), sender, consent.Rule{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func TestJourneyProviderOptOut(t *testing.T) {
 	if res.State != "skipped" || res.Reason != "opted_out_at_provider" {
 		t.Fatalf("result %+v", res)
 	}
-	d, err := e.app.Store.Check(context.Background(), e.key(ada), "+15550001111")
+	d, err := e.app.Store.Check(context.Background(), e.key(ada), "+15550001111", consent.Rule{})
 	if err != nil || d.Allowed {
 		t.Fatalf("consent after 21610: %+v, %v", d, err)
 	}

@@ -55,13 +55,16 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		if intent.Scope == keywords.All {
 			rec.Scope = consent.AllScopes
 		}
-		change = consentChange(intent, rec, sender)
+		change = consentChange(intent, &rec, sender)
 	}
 	signal := rec.RecipientKey != "" && rec.Intent != keywords.None.String()
-	_, inserted, err := i.Store.SaveInbound(ctx, rec, change, signal)
+	_, inserted, applied, err := i.Store.SaveInbound(ctx, rec, change, signal)
 	if err != nil {
 		// Not durable, so no 2xx: the provider retries or uses its fallback.
 		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
+	}
+	if change != nil && !applied && rec.IntentIfUnchanged != "" {
+		rec.Intent = rec.IntentIfUnchanged
 	}
 	if inserted && signal && i.Wake != nil {
 		i.Wake()
@@ -71,6 +74,12 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	}
 	return nil
 }
+
+// Inbound intents besides the keywords.Kind names.
+const (
+	IntentOptInPending = "opt_in_pending" // opt-in to a double opt-in program: awaiting YES
+	IntentConfirm      = "confirm"        // the YES that confirmed a pending double opt-in
+)
 
 // Status handles a delivery status callback: 21610 means the recipient
 // opted out at the provider.
@@ -109,13 +118,23 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 	return keywords.Classify(m.Body, s.Keywords), false
 }
 
-func consentChange(in keywords.Intent, rec consent.Inbound, s senders.Sender) *consent.Change {
+// consentChange is the change an intent asks for. With double opt-in, an
+// opt-in is pending until confirmed, and the sender's confirm word (YES)
+// confirms: these depend on the current state, so rec says what intent to
+// store if the change turns out not to apply.
+func consentChange(in keywords.Intent, rec *consent.Inbound, s senders.Sender) *consent.Change {
 	var to consent.State
-	switch in.Kind {
-	case keywords.OptOut:
+	switch {
+	case in.Kind == keywords.OptOut:
 		to = consent.OptedOut
-	case keywords.OptIn:
+	case in.Kind == keywords.OptIn && s.DoubleOptIn:
+		to = consent.Pending
+		rec.Intent, rec.IntentIfUnchanged = IntentOptInPending, keywords.OptIn.String() // already confirmed
+	case in.Kind == keywords.OptIn:
 		to = consent.OptedIn
+	case in.Kind == keywords.None && s.Confirms(rec.Body):
+		to = consent.Confirmed
+		rec.Intent, rec.IntentIfUnchanged = IntentConfirm, keywords.None.String() // no request to confirm: a plain YES
 	default:
 		return nil
 	}

@@ -40,8 +40,9 @@ var (
 			}},
 		}},
 		"steps": {kind: 'a', elem: &shape{kind: 'o', fields: map[string]*shape{
-			"sms":  stringShape,
-			"wait": stringShape,
+			"sms":    stringShape,
+			"wait":   stringShape,
+			"opt_in": stringShape,
 		}}},
 	}}
 )

@@ -93,7 +93,7 @@ func (s Sender) Scope() string {
 	return s.MessagingServiceSID
 }
 
-// Step is one step of a journey: exactly one of SMS and Wait is set.
+// Step is one step of a journey: exactly one of SMS, Wait and OptIn is set.
 type Step struct {
 	// SMS is the message body, a text/template over the recipient's
 	// attributes, such as "Hi {{.first_name}}".
@@ -101,10 +101,34 @@ type Step struct {
 	// Wait is a pause before the next step: a Go duration ("90s", "1h30m")
 	// or whole days ("7d").
 	Wait string `json:"wait,omitempty"`
+	// OptIn is a double opt-in request, a body template like SMS ("Reply
+	// YES for Acme deals"): the recipient becomes pending, and the journey
+	// waits up to 24 hours for their YES before its next step. Only for
+	// marketing journeys whose sender has double opt-in in the senders file.
+	OptIn string `json:"opt_in,omitempty"`
 }
 
-// IsWait reports whether the step is a wait rather than an SMS.
+// IsWait reports whether the step is a wait rather than a message.
 func (s Step) IsWait() bool { return s.Wait != "" }
+
+// IsOptIn reports whether the step is a double opt-in request.
+func (s Step) IsOptIn() bool { return s.OptIn != "" }
+
+// Body is the template of a message step: SMS or OptIn.
+func (s Step) Body() string {
+	if s.IsOptIn() {
+		return s.OptIn
+	}
+	return s.SMS
+}
+
+// field names the step's body field in errors.
+func (s Step) field() string {
+	if s.IsOptIn() {
+		return "opt_in"
+	}
+	return "sms"
+}
 
 // WaitDuration returns the length of a wait step. It is meaningful only for
 // a Definition that passed Validate; otherwise it returns 0.

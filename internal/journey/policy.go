@@ -54,7 +54,7 @@ func (d *Definition) FooterAddsSegment(attrs map[string]string) bool {
 		if st.IsWait() {
 			continue
 		}
-		raw, err := renderBody(st.SMS, attrs)
+		raw, err := renderBody(st.Body(), attrs)
 		if err != nil {
 			return false
 		}

@@ -165,10 +165,10 @@ func bodyFields(t *template.Template) []string {
 func (d *Definition) Attributes() []string {
 	var names []string
 	for _, s := range d.Steps {
-		if s.IsWait() || s.SMS == "" {
+		if s.IsWait() || s.Body() == "" {
 			continue
 		}
-		if t, err := parseBody(s.SMS); err == nil {
+		if t, err := parseBody(s.Body()); err == nil {
 			names = append(names, bodyFields(t)...)
 		}
 	}
@@ -191,12 +191,12 @@ func (d *Definition) Render(attrs map[string]string) ([]string, error) {
 		if s.IsWait() {
 			continue
 		}
-		body, err := renderBody(s.SMS, attrs)
+		body, err := renderBody(s.Body(), attrs)
 		if err == nil {
 			body, err = d.finish(body)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("steps[%d].sms: %w", i, err)
+			return nil, fmt.Errorf("steps[%d].%s: %w", i, s.field(), err)
 		}
 		bodies[i] = body
 	}

@@ -73,29 +73,49 @@ func (d *Definition) Validate() error {
 		add("sender.language", "must be one of en, fr, es, pt, de, got %q", d.Sender.Language)
 	}
 
-	smsSteps := 0
+	smsSteps, optIns := 0, 0
 	for i, s := range d.Steps {
 		path := fmt.Sprintf("steps[%d]", i)
 		switch {
-		case (s.SMS == "") == (s.Wait == ""):
-			add(path, `set exactly one of "sms" or "wait"`)
+		case countSet(s.SMS, s.Wait, s.OptIn) != 1:
+			add(path, `set exactly one of "sms", "wait" or "opt_in"`)
 		case s.IsWait():
 			if _, err := parseWait(s.Wait); err != nil {
 				add(path+".wait", "%v", err)
 			}
 		default:
-			smsSteps++
-			if strings.TrimSpace(s.SMS) == "" {
-				add(path+".sms", "empty body")
-			} else if _, err := parseBody(s.SMS); err != nil {
-				add(path+".sms", "%v", err)
+			if s.IsOptIn() {
+				optIns++
+				switch {
+				case d.Category != CategoryMarketing:
+					add(path+".opt_in", "only marketing journeys ask for a double opt-in")
+				case optIns > 1:
+					add(path+".opt_in", "a journey asks for a double opt-in at most once")
+				}
+			} else {
+				smsSteps++
+			}
+			if strings.TrimSpace(s.Body()) == "" {
+				add(path+"."+s.field(), "empty body")
+			} else if _, err := parseBody(s.Body()); err != nil {
+				add(path+"."+s.field(), "%v", err)
 			}
 		}
 	}
-	if smsSteps == 0 {
+	if smsSteps+optIns == 0 {
 		add("steps", "at least one sms step required")
 	}
 	return errors.Join(errs...)
+}
+
+func countSet(fields ...string) int {
+	n := 0
+	for _, f := range fields {
+		if f != "" {
+			n++
+		}
+	}
+	return n
 }
 
 var (

@@ -1,6 +1,7 @@
 package keywords
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -113,4 +114,21 @@ func foldAll(toks []string) []string {
 		out[i] = fold(t)
 	}
 	return out
+}
+
+// IsOneOf reports whether body, normalised and split into words like a
+// keyword, is exactly one of words ("Yes!" and "ｙｅｓ" are YES). It is for
+// short answers that are not keywords of their own, such as the YES that
+// confirms a double opt-in.
+func IsOneOf(body string, words []string) bool {
+	got := tokenize(Normalize(body))
+	if len(got) == 0 {
+		return false
+	}
+	for _, w := range words {
+		if slices.Equal(got, tokenize(Normalize(w))) {
+			return true
+		}
+	}
+	return false
 }

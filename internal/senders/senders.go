@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -36,9 +37,17 @@ type Sender struct {
 	// default: carriers handle keywords for short codes unless configured).
 	ShortCodeKeywords bool            `json:"short_code_keywords,omitempty"`
 	Keywords          keywords.Config `json:"keywords"`
-	// Replies overrides reply templates: kind (opt_out, opt_out_all, opt_in,
-	// help, suggest_opt_out) -> language -> text/template over Brand,
-	// Support, Frequency. An empty template disables that reply.
+	// DoubleOptIn: an opt-in (keyword, or a journey's opt_in step) leaves
+	// the recipient pending until they answer a ConfirmKeywords word within
+	// 24 hours; marketing needs that confirmation.
+	DoubleOptIn     bool     `json:"double_opt_in,omitempty"`
+	ConfirmKeywords []string `json:"confirm_keywords,omitempty"` // default YES, Y
+	// StopBlocks is what an opt-out in this sender's scope blocks: "all"
+	// (default: marketing and transactional) or "marketing".
+	StopBlocks string `json:"stop_blocks,omitempty"`
+	// Replies overrides reply templates: kind (see ReplyKinds) -> language
+	// -> text/template over Brand, Support, Frequency and Confirm (the first
+	// confirm keyword). An empty template disables that reply.
 	Replies map[string]map[string]string `json:"replies,omitempty"`
 }
 
@@ -62,7 +71,7 @@ func (s Sender) ConsentScope() string {
 // ConsentScope maps a sending number or messaging service SID to its
 // consent scope. The all-senders scope "*" maps to itself.
 func (r *Registry) ConsentScope(addr string) string {
-	if addr == "*" {
+	if addr == AllScopes || strings.HasPrefix(addr, "program:") {
 		return addr
 	}
 	return r.Lookup(addr, addr).ConsentScope()
@@ -81,6 +90,33 @@ func (s Sender) ProcessesKeywords() bool {
 	return true
 }
 
+// DefaultConfirmKeywords confirm a pending double opt-in.
+var DefaultConfirmKeywords = []string{"YES", "Y"}
+
+// Stop scopes.
+const (
+	StopBlocksAll       = "all"
+	StopBlocksMarketing = "marketing"
+)
+
+// Confirms reports whether body confirms a pending double opt-in: it is
+// one of the sender's confirm keywords, read like any keyword ("Yes!",
+// "y", "ＹＥＳ").
+func (s Sender) Confirms(body string) bool {
+	if !s.DoubleOptIn {
+		return false
+	}
+	words := s.ConfirmKeywords
+	if len(words) == 0 {
+		words = DefaultConfirmKeywords
+	}
+	return keywords.IsOneOf(body, words)
+}
+
+// MarketingOnlyStop reports whether an opt-out in the sender's scope
+// leaves transactional messages allowed.
+func (s Sender) MarketingOnlyStop() bool { return s.StopBlocks == StopBlocksMarketing }
+
 // ProviderReplies reports whether the network or provider already confirms
 // opt-outs for this sender, so stopline must not reply again (toll-free
 // numbers in the US get a network-generated confirmation).
@@ -88,8 +124,35 @@ func (s Sender) ProviderReplies() bool { return s.Type == "toll_free" }
 
 // Registry finds the sender an inbound message was addressed to.
 type Registry struct {
-	byAddr map[string]Sender
+	byAddr  map[string]Sender
+	byScope map[string]Sender // first sender of each consent scope: its program's policy
 }
+
+// ScopeSender returns a sender of the consent scope (a program's senders
+// agree on consent policy), or defaults.
+func (r *Registry) ScopeSender(consentScope string) Sender {
+	if r != nil {
+		if s, ok := r.byScope[consentScope]; ok {
+			return s
+		}
+	}
+	return Sender{Type: "long_code", Language: "en"}
+}
+
+// ResolveScope maps a scope given by a person (support staff, an import
+// file) to the consent scope journeys check: a program name or a sender
+// in a program becomes "program:<name>"; "*" and other senders stay.
+func (r *Registry) ResolveScope(scope string) string {
+	if r != nil && scope != AllScopes {
+		if _, ok := r.byScope["program:"+scope]; ok {
+			return "program:" + scope
+		}
+	}
+	return r.ConsentScope(scope)
+}
+
+// AllScopes is the scope of STOPALL.
+const AllScopes = "*"
 
 // Lookup returns the configured sender for a To number or messaging service
 // SID, or a default long-code sender for it.
@@ -133,7 +196,7 @@ func Parse(data []byte) (*Registry, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("senders file: %w", err)
 	}
-	r := &Registry{byAddr: map[string]Sender{}}
+	r := &Registry{byAddr: map[string]Sender{}, byScope: map[string]Sender{}}
 	var errs []error
 	for i, s := range f.Senders {
 		at := fmt.Sprintf("senders[%d]", i)
@@ -149,6 +212,11 @@ func Parse(data []byte) (*Registry, error) {
 			errs = append(errs, fmt.Errorf("%s: %q is configured twice", at, addr))
 		}
 		r.byAddr[addr] = s
+		if first, ok := r.byScope[s.ConsentScope()]; !ok {
+			r.byScope[s.ConsentScope()] = s
+		} else if err := sameConsentPolicy(first, s); err != nil {
+			errs = append(errs, fmt.Errorf("%s%w", at, err))
+		}
 	}
 	return r, errors.Join(errs...)
 }
@@ -171,18 +239,45 @@ func (s Sender) validate() error {
 	default:
 		return fmt.Errorf(".type: must be one of long_code, toll_free, short_code, alphanumeric, got %q", s.Type)
 	}
+	switch s.StopBlocks {
+	case "", StopBlocksAll, StopBlocksMarketing:
+	default:
+		return fmt.Errorf(".stop_blocks: must be %q or %q, got %q", StopBlocksAll, StopBlocksMarketing, s.StopBlocks)
+	}
+	if len(s.ConfirmKeywords) > 0 && !s.DoubleOptIn {
+		return errors.New(`.confirm_keywords: only used with "double_opt_in": true`)
+	}
+	for i, w := range s.ConfirmKeywords {
+		if in := keywords.Classify(w, s.Keywords); in.Kind != keywords.None || strings.TrimSpace(w) == "" {
+			return fmt.Errorf(".confirm_keywords[%d]: %q is empty or already a keyword", i, w)
+		}
+	}
 	if err := s.Keywords.Validate(); err != nil {
 		return fmt.Errorf(".keywords.%w", err)
 	}
 	for kind, byLang := range s.Replies {
 		if _, ok := defaultReplies[kind]; !ok {
-			return fmt.Errorf(".replies: unknown reply %q (want opt_out, opt_out_all, opt_in, help, suggest_opt_out)", kind)
+			return fmt.Errorf(".replies: unknown reply %q (want %s)", kind, strings.Join(ReplyKinds, ", "))
 		}
 		for lang, text := range byLang {
 			if _, err := template.New("").Parse(text); err != nil {
 				return fmt.Errorf(".replies.%s.%s: %w", kind, lang, err)
 			}
 		}
+	}
+	return nil
+}
+
+// sameConsentPolicy: consent is recorded per program, so its senders must
+// agree on what consent means.
+func sameConsentPolicy(a, b Sender) error {
+	switch {
+	case a.DoubleOptIn != b.DoubleOptIn:
+		return fmt.Errorf(".double_opt_in: differs from sender %q of program %q", a.Scope(), a.Program)
+	case a.MarketingOnlyStop() != b.MarketingOnlyStop():
+		return fmt.Errorf(".stop_blocks: differs from sender %q of program %q", a.Scope(), a.Program)
+	case !slices.Equal(a.ConfirmKeywords, b.ConfirmKeywords):
+		return fmt.Errorf(".confirm_keywords: differs from sender %q of program %q", a.Scope(), a.Program)
 	}
 	return nil
 }
@@ -208,7 +303,11 @@ func (s Sender) Reply(kind, lang string) (text string, ok bool, err error) {
 	if brand == "" {
 		brand = "stopline"
 	}
-	data := map[string]string{"Brand": brand, "Support": or(s.Support, "your sender's support"), "Frequency": or(s.Frequency, "Msg frequency varies")}
+	confirm := DefaultConfirmKeywords[0]
+	if len(s.ConfirmKeywords) > 0 {
+		confirm = s.ConfirmKeywords[0]
+	}
+	data := map[string]string{"Brand": brand, "Support": or(s.Support, "your sender's support"), "Frequency": or(s.Frequency, "Msg frequency varies"), "Confirm": confirm}
 	var b strings.Builder
 	if err := template.Must(template.New("").Parse(tmpl)).Execute(&b, data); err != nil {
 		return "", false, err
@@ -222,6 +321,9 @@ func or(v, def string) string {
 	}
 	return v
 }
+
+// ReplyKinds are the replies a sender can configure.
+var ReplyKinds = []string{"opt_out", "opt_out_all", "opt_out_marketing", "opt_in", "opt_in_pending", "confirmed", "help", "suggest_opt_out"}
 
 // defaultReplies carry no marketing. HELP follows CTIA: brand, support
 // contact, frequency, "Msg & data rates may apply", how to stop.
@@ -239,6 +341,27 @@ var defaultReplies = map[string]map[string]string{
 		"es": "{{.Brand}}: Se ha dado de baja de todos nuestros programas. Responda START para volver a suscribirse.",
 		"pt": "{{.Brand}}: Você cancelou todos os nossos programas. Responda START para voltar.",
 		"de": "{{.Brand}}: Sie sind von allen Programmen abgemeldet. Antworten Sie START zur Wiederanmeldung.",
+	},
+	"opt_out_marketing": {
+		"en": "{{.Brand}}: You will receive no more marketing messages. Messages about your account or orders continue. Reply START to resubscribe.",
+		"fr": "{{.Brand}} : Vous ne recevrez plus de messages marketing. Les messages sur votre compte ou vos commandes continuent. Répondez START pour vous réinscrire.",
+		"es": "{{.Brand}}: No recibirá más mensajes de marketing. Los mensajes sobre su cuenta o pedidos continúan. Responda START para volver a suscribirse.",
+		"pt": "{{.Brand}}: Você não receberá mais mensagens de marketing. As mensagens sobre sua conta ou pedidos continuam. Responda START para voltar.",
+		"de": "{{.Brand}}: Sie erhalten keine Werbenachrichten mehr. Nachrichten zu Ihrem Konto oder Ihren Bestellungen erhalten Sie weiterhin. Antworten Sie START zur Wiederanmeldung.",
+	},
+	"opt_in_pending": {
+		"en": "{{.Brand}}: Reply {{.Confirm}} to confirm you want our messages. {{.Frequency}}. Msg & data rates may apply. Reply HELP for help, STOP to cancel.",
+		"fr": "{{.Brand}} : Répondez {{.Confirm}} pour confirmer votre inscription. {{.Frequency}}. Des frais peuvent s'appliquer. Répondez AIDE pour l'aide, STOP pour annuler.",
+		"es": "{{.Brand}}: Responda {{.Confirm}} para confirmar su suscripción. {{.Frequency}}. Pueden aplicarse tarifas. Responda AYUDA para ayuda, BAJA para cancelar.",
+		"pt": "{{.Brand}}: Responda {{.Confirm}} para confirmar sua inscrição. {{.Frequency}}. Podem ser cobradas tarifas. Responda AJUDA para ajuda, SAIR para cancelar.",
+		"de": "{{.Brand}}: Antworten Sie {{.Confirm}}, um Ihre Anmeldung zu bestätigen. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie HILFE für Hilfe, STOPP zum Abbrechen.",
+	},
+	"confirmed": {
+		"en": "{{.Brand}}: Thanks, you are subscribed. {{.Frequency}}. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
+		"fr": "{{.Brand}} : Merci, votre inscription est confirmée. {{.Frequency}}. Des frais peuvent s'appliquer. Répondez AIDE pour l'aide, STOP pour vous désinscrire.",
+		"es": "{{.Brand}}: Gracias, su suscripción está confirmada. {{.Frequency}}. Pueden aplicarse tarifas. Responda AYUDA para ayuda, BAJA para darse de baja.",
+		"pt": "{{.Brand}}: Obrigado, sua inscrição está confirmada. {{.Frequency}}. Podem ser cobradas tarifas. Responda AJUDA para ajuda, SAIR para sair.",
+		"de": "{{.Brand}}: Danke, Ihre Anmeldung ist bestätigt. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie HILFE für Hilfe, STOPP zum Abmelden.",
 	},
 	"opt_in": {
 		"en": "{{.Brand}}: You are subscribed again. {{.Frequency}}. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",

@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{`{"senders": [{"provider": "twilio", "type": "long_code"}]}`,
 			`senders[0]: set exactly one of "from" or "messaging_service_sid"`},
 		{`{"senders": [{"provider": "twilio", "from": "+15550001111", "type": "long_code", "replies": {"goodbye": {}}}]}`,
-			`senders[0].replies: unknown reply "goodbye" (want opt_out, opt_out_all, opt_in, help, suggest_opt_out)`},
+			`senders[0].replies: unknown reply "goodbye" (want opt_out, opt_out_all, opt_out_marketing, opt_in, opt_in_pending, confirmed, help, suggest_opt_out)`},
 		{`{"senders": [{"provider": "twilio", "from": "+15550001111", "type": "long_code"}, {"provider": "twilio", "from": "+15550001111", "type": "long_code"}]}`,
 			`senders[1]: "+15550001111" is configured twice`},
 	}
