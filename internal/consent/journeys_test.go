@@ -85,7 +85,9 @@ func TestRegisterJourneyWaitsForOptOut(t *testing.T) {
 	}
 
 	done := make(chan error, 1)
-	go func() { done <- s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: "journey/run1/" + key, Scope: scopeA, Category: "marketing"}, key) }()
+	go func() {
+		done <- s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: "journey/run1/" + key, Scope: scopeA, Category: "marketing"}, key)
+	}()
 	waitForLockWaiters(t, s, 1)
 	select {
 	case err := <-done:
