@@ -12,18 +12,21 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/workflows"
 )
 
 const consentUsage = `usage:
   starter consent optout PHONE -scope SCOPE [-note TEXT]   record an opt-out (support staff)
   starter consent optin  PHONE -scope SCOPE [-note TEXT]   record an opt-in
+  starter consent confirm PHONE -scope SCOPE [-note TEXT]  record a confirmed double opt-in
   starter consent show    PHONE|KEY                        current consent per scope
   starter consent history PHONE|KEY                        the audit log
   starter consent export -since 2026-01-01T00:00:00Z > events.csv
   starter consent import FILE.csv [-scope SCOPE]           import an opt-out list (phone[,scope][,note])
-SCOPE is a sender (+15550001111, a messaging service SID) or * for every sender.
-Postgres comes from DATABASE_URL.`
+SCOPE is a sender (+15550001111, a messaging service SID), a program name from
+the senders file (-senders or STOPLINE_SENDERS; a program's senders map to
+it too), or * for every sender. Postgres comes from DATABASE_URL.`
 
 // runConsent implements `starter consent ...`.
 func runConsent(args []string) error {
@@ -36,6 +39,7 @@ func runConsent(args []string) error {
 	note := fs.String("note", "", "why (kept in the audit log)")
 	region := fs.String("region", "US", "default region for numbers without a country code")
 	since := fs.String("since", "", "export: RFC 3339 time")
+	sendersFile := fs.String("senders", os.Getenv("STOPLINE_SENDERS"), "senders file, to map programs and their senders to program scopes (STOPLINE_SENDERS)")
 	// Accept flags before or after the positional argument.
 	var pos []string
 	for len(args) > 0 {
@@ -52,6 +56,12 @@ func runConsent(args []string) error {
 	keyer, err := keyerFromEnv()
 	if err != nil {
 		return err
+	}
+	var registry *senders.Registry
+	if *sendersFile != "" {
+		if registry, err = senders.Load(*sendersFile); err != nil {
+			return err
+		}
 	}
 	dbURL := os.Getenv("DATABASE_URL")
 	if dbURL == "" {
@@ -70,16 +80,13 @@ func runConsent(args []string) error {
 		return pos[0], nil
 	}
 	switch cmd {
-	case "optout", "optin":
+	case "optout", "optin", "confirm":
 		p, err := needPhone()
 		if err != nil {
 			return err
 		}
-		to := consent.OptedOut
-		if cmd == "optin" {
-			to = consent.OptedIn
-		}
-		res, err := admin.SetConsent(ctx, store, keyer, admin.ChangeRequest{Phone: p, Scope: *scope, Note: *note, Region: *region}, to)
+		to := map[string]consent.State{"optout": consent.OptedOut, "optin": consent.OptedIn, "confirm": consent.Confirmed}[cmd]
+		res, err := admin.SetConsent(ctx, store, keyer, registry, admin.ChangeRequest{Phone: p, Scope: *scope, Note: *note, Region: *region}, to)
 		if err != nil {
 			return err
 		}
@@ -88,9 +95,7 @@ func runConsent(args []string) error {
 			return nil
 		}
 		fmt.Printf("recorded: %s %s in scope %s\n", res.Change.RecipientKey, to, res.Change.Scope)
-		if to == consent.OptedOut {
-			cancelRunning(ctx, store, res.Change)
-		}
+		signalRunning(ctx, store, registry, res.Change)
 		return nil
 	case "show", "history":
 		p, err := needPhone()
@@ -129,7 +134,7 @@ func runConsent(args []string) error {
 			return err
 		}
 		defer f.Close()
-		sum, err := admin.Import(ctx, store, keyer, f, *scope, *region)
+		sum, err := admin.Import(ctx, store, keyer, registry, f, *scope, *region)
 		for _, e := range sum.Errors {
 			fmt.Fprintf(os.Stderr, "%s:%d: %v\n", pos[0], e.Line, e.Err)
 		}
@@ -139,20 +144,35 @@ func runConsent(args []string) error {
 	return fmt.Errorf("unknown consent command %q\n%s", cmd, consentUsage)
 }
 
-// cancelRunning stops the recipient's running journeys at once. It is best
-// effort: without Temporal they still send nothing more, because every send
-// re-checks consent under the recipient's lock.
-func cancelRunning(ctx context.Context, store *consent.Store, c consent.Change) {
+// signalRunning stops the recipient's running journeys at once after an
+// opt-out, or lets those waiting for a double opt-in go on after a
+// confirmation. It is best effort: without Temporal, journeys still send
+// nothing more after an opt-out, because every send re-checks consent under
+// the recipient's lock.
+func signalRunning(ctx context.Context, store *consent.Store, registry *senders.Registry, c consent.Change) {
+	if c.To != consent.OptedOut && c.To != consent.Confirmed {
+		return
+	}
 	tc, err := dial(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "note: running journeys not signalled (Temporal unreachable); they stop at their next send:", err)
+		fmt.Fprintln(os.Stderr, "note: running journeys not signalled (Temporal unreachable):", err)
 		return
 	}
 	defer tc.Close()
-	acts := &activities.Activities{Store: store, Temporal: tc}
-	n, err := acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}, workflows.SignalCancel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "note: cancelling running journeys:", err)
+	acts := &activities.Activities{Store: store, Temporal: tc, Registry: registry}
+	in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
+	if c.To == consent.Confirmed {
+		n, err := acts.ConfirmJourneys(ctx, in, workflows.SignalConfirmed)
+		report(n, "told of the confirmation", err)
+		return
 	}
-	fmt.Printf("cancelled %d running journeys\n", n)
+	n, err := acts.CancelJourneys(ctx, in, workflows.SignalCancel)
+	report(n, "cancelled", err)
+}
+
+func report(n int, what string, err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "note: signalling running journeys:", err)
+	}
+	fmt.Printf("%d running journeys %s\n", n, what)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/senders"
 )
 
 // Config configures the admin HTTP API.
@@ -33,6 +34,8 @@ type Config struct {
 	// cancelled at once. Without it they stop at their next consent check,
 	// which sees the change.
 	OnChange func(ctx context.Context, c consent.Change)
+	// Senders maps program names and program senders to program scopes.
+	Senders *senders.Registry
 }
 
 // Handler returns the admin API with default settings; see NewHandler.
@@ -46,6 +49,7 @@ func Handler(store *consent.Store, keyer phone.Keyer, token string) http.Handler
 //
 //	POST /v1/consent/optout  {"phone", "scope", "note", "region"} -> opt-out from source admin
 //	POST /v1/consent/optin   same body                            -> opt-in from source admin
+//	POST /v1/consent/confirm same body                            -> confirmed double opt-in (a signed form, say)
 //	GET  /v1/consent/{phone}?region=US                            -> states per scope and events
 //	GET  /v1/consent/export?since=RFC3339                         -> CSV of events (see Export)
 //
@@ -71,6 +75,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	h.mux.HandleFunc("POST /v1/consent/optout", h.change(consent.OptedOut))
 	h.mux.HandleFunc("POST /v1/consent/optin", h.change(consent.OptedIn))
+	h.mux.HandleFunc("POST /v1/consent/confirm", h.change(consent.Confirmed))
 	h.mux.HandleFunc("GET /v1/consent/export", h.export)
 	h.mux.HandleFunc("GET /v1/consent/{phone}", h.show)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +149,7 @@ func (h *handler) change(to consent.State) http.HandlerFunc {
 		if req.Region == "" {
 			req.Region = h.cfg.Region
 		}
-		res, err := SetConsent(r.Context(), h.cfg.Store, h.cfg.Keyer, req, to)
+		res, err := SetConsent(r.Context(), h.cfg.Store, h.cfg.Keyer, h.cfg.Senders, req, to)
 		if err != nil {
 			h.fail(w, "admin consent change", err)
 			return

@@ -311,7 +311,7 @@ func TestSetConsentInputErrors(t *testing.T) {
 		{ChangeRequest{Phone: "+14155550123", Scope: strings.Repeat("s", 101)}, "scope longer than 100 characters"},
 	}
 	for _, tt := range tests {
-		_, err := SetConsent(context.Background(), nil, testKeyer(t), tt.req, consent.OptedOut)
+		_, err := SetConsent(context.Background(), nil, testKeyer(t), nil, tt.req, consent.OptedOut)
 		ie, ok := errors.AsType[InputError](err)
 		if !ok || string(ie) != tt.want {
 			t.Errorf("SetConsent(%+v) error = %v; want InputError %q", tt.req, err, tt.want)

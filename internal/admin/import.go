@@ -18,6 +18,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/senders"
 )
 
 // ImportSummary counts what Import did with the data rows of a file.
@@ -73,8 +74,14 @@ const maxScopeLen = 100
 // scope counts as unchanged and gets no new event, so importing the same
 // file twice is harmless. A bad header, a read error or a database error
 // stops the import with an error; the summary then tells how far it got.
-func Import(ctx context.Context, store *consent.Store, keyer phone.Keyer, r io.Reader, defaultScope, region string) (ImportSummary, error) {
-	return importCSV(ctx, r, keyer, defaultScope, region, store.Record)
+//
+// Scopes naming a program, or a sender of a program in scopes, are recorded
+// as the program's scope, which is what journeys check.
+func Import(ctx context.Context, store *consent.Store, keyer phone.Keyer, scopes *senders.Registry, r io.Reader, defaultScope, region string) (ImportSummary, error) {
+	return importCSV(ctx, r, keyer, defaultScope, region, func(ctx context.Context, c consent.Change) (bool, error) {
+		c.Scope = scopes.ResolveScope(c.Scope)
+		return store.Record(ctx, c)
+	})
 }
 
 // recordFunc records one change; consent.Store.Record in production.

@@ -47,7 +47,7 @@ func TestImport(t *testing.T) {
 	keyer := testKeyer(t)
 	ctx := testContext(t)
 
-	sum, err := Import(ctx, store, keyer, strings.NewReader(importFile), "acme", "US")
+	sum, err := Import(ctx, store, keyer, nil, strings.NewReader(importFile), "acme", "US")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestImport(t *testing.T) {
 	}
 
 	// Importing the same file again changes nothing and adds no events.
-	sum, err = Import(ctx, store, keyer, strings.NewReader(importFile), "acme", "US")
+	sum, err = Import(ctx, store, keyer, nil, strings.NewReader(importFile), "acme", "US")
 	if err != nil {
 		t.Fatal(err)
 	}

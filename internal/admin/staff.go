@@ -11,6 +11,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/senders"
 )
 
 // The operations support staff need, shared by the HTTP API and the
@@ -48,7 +49,10 @@ type Result struct {
 // with an audit event, through consent.Store.Record: it waits for the
 // recipient's in-flight sends, and no send starts after it returns.
 // Validation errors are InputErrors.
-func SetConsent(ctx context.Context, store *consent.Store, keyer phone.Keyer, req ChangeRequest, to consent.State) (Result, error) {
+//
+// A scope naming a program, or a sender of a program in the senders file,
+// is recorded as the program's scope, which is what journeys check.
+func SetConsent(ctx context.Context, store *consent.Store, keyer phone.Keyer, scopes *senders.Registry, req ChangeRequest, to consent.State) (Result, error) {
 	e164, err := normalize(req.Phone, req.Region)
 	if err != nil {
 		return Result{}, err
@@ -60,6 +64,7 @@ func SetConsent(ctx context.Context, store *consent.Store, keyer phone.Keyer, re
 	if err := checkScope(scope); err != nil {
 		return Result{}, InputError(err.Error())
 	}
+	scope = scopes.ResolveScope(scope)
 	note := strings.TrimSpace(req.Note)
 	if err := checkNote(note); err != nil {
 		return Result{}, InputError(err.Error())

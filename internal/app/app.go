@@ -283,16 +283,22 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", hooks)
 	mux.Handle("/v1/consent/", admin.NewHandler(admin.Config{
-		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log,
-		// Stop running journeys at once; the send-time check already
-		// guarantees they send nothing more.
+		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log, Senders: a.Activities.Registry,
+		// Stop running journeys at once (the send-time check already
+		// guarantees they send nothing more), or let those waiting for a
+		// double opt-in go on.
 		OnChange: func(ctx context.Context, c consent.Change) {
-			if c.To != consent.OptedOut {
-				return
-			}
+			ctx = context.WithoutCancel(ctx)
 			in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
-			if _, err := a.Activities.CancelJourneys(context.WithoutCancel(ctx), in, workflows.SignalCancel); err != nil {
-				log.Warn("admin opt-out: cancelling running journeys", "err", err)
+			var err error
+			switch c.To {
+			case consent.OptedOut:
+				_, err = a.Activities.CancelJourneys(ctx, in, workflows.SignalCancel)
+			case consent.Confirmed:
+				_, err = a.Activities.ConfirmJourneys(ctx, in, workflows.SignalConfirmed)
+			}
+			if err != nil {
+				log.Warn("admin consent change: signalling running journeys", "to", c.To, "err", err)
 			}
 		},
 	}))
