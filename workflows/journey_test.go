@@ -69,6 +69,8 @@ type world struct {
 	checks  int
 	// send answers a send; default sent.
 	send func(in activities.SendInput) (activities.SendResult, error)
+	// optIn answers RequestOptIn; default allowed, state unknown.
+	optIn func() (consent.Decision, error)
 }
 
 var daytime = time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)
@@ -120,6 +122,17 @@ func newWorld(t *testing.T) *world {
 				w.record("check")
 			}
 			return d, err
+		})
+	env.OnActivity(a.RequestOptIn, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, q activities.ConsentQuery) (consent.Decision, error) {
+			w.record("request opt-in")
+			if q.Category != activities.CategoryOptInRequest || q.Scope != sender {
+				return consent.Decision{}, temporal.NewNonRetryableApplicationError("bad opt-in query", "test", nil)
+			}
+			if w.optIn != nil {
+				return w.optIn()
+			}
+			return consent.Decision{Allowed: true}, nil
 		})
 	env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
