@@ -214,6 +214,7 @@ func (a *Activities) signal(ctx context.Context, ids []string, signalName string
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			err := a.Temporal.SignalWorkflow(ctx, id, "", signalName, arg)
+			delivered := err == nil
 			var notFound *serviceerror.NotFound
 			if errors.As(err, &notFound) {
 				// The journey already ended (or was terminated before it
@@ -223,8 +224,8 @@ func (a *Activities) signal(ctx context.Context, ids []string, signalName string
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("cancel %s: %w", id, err))
-			} else {
+				errs = append(errs, fmt.Errorf("%s %s: %w", signalName, id, err))
+			} else if delivered {
 				signaled++
 			}
 		}()

@@ -11,53 +11,82 @@ import (
 
 // Inbound is an inbound message as stored by the webhook bridge.
 type Inbound struct {
-	ID           int64
-	Provider     string
-	MessageID    string
-	From, To     string
-	Body         string
-	NumMedia     int
-	RecipientKey string // "" when From is not a phone number
-	Scope        string // consent scope the intent applies to ("*" for STOPALL)
-	Intent       string // keywords.Kind as text (none, opt_out, opt_in, help, suggest_opt_out), opt_in_pending or confirm
-	// IntentIfUnchanged, if set, is stored instead of Intent when the
-	// change turns out not to apply (a YES with no pending double opt-in is
-	// "none"); "none" also means no signal.
-	IntentIfUnchanged string
-	Keyword           string
-	Language          string
-	ProviderHandled   bool // the provider already replied (Twilio Advanced Opt-Out, toll-free)
-	ReceivedAt        time.Time
+	ID              int64
+	Provider        string
+	MessageID       string
+	From, To        string
+	Body            string
+	NumMedia        int
+	RecipientKey    string // "" when From is not a phone number
+	Scope           string // consent scope the intent applies to ("*" for STOPALL)
+	Intent          string // keywords.Kind as text (none, opt_out, opt_in, help, suggest_opt_out), opt_in_pending or confirm
+	Keyword         string
+	Language        string
+	ProviderHandled bool // the provider already replied (Twilio Advanced Opt-Out, toll-free)
+	ReceivedAt      time.Time
 }
 
-// SaveInbound stores m and applies change (if any) in one transaction, and
-// marks the message for signalling when signal is true. A redelivery of the
-// same (provider, message ID) changes nothing and reports inserted=false.
-// applied reports whether change changed consent.
-func (s *Store) SaveInbound(ctx context.Context, m Inbound, change *Change, signal bool) (id int64, inserted, applied bool, err error) {
-	if change == nil {
+// IntentNone is the intent of a message that asks for nothing.
+const IntentNone = "none"
+
+// Effect is one thing an inbound message may do: the intent stored with it
+// and the consent change (nil: none) that carries it out.
+type Effect struct {
+	Intent string
+	Change *Change
+}
+
+// SaveInbound stores m and, in the same transaction, carries out the first
+// of effects whose change applies (see RecordTx), or else the last one. What
+// a message does can depend on the recipient's state, which is only read
+// under the transaction's lock: with double opt-in a YES confirms an open
+// request, or else is an opt-in. The message waits for its keyword signal
+// unless the intent taken is IntentNone or there is no recipient. A
+// redelivery of the same (provider, message ID) changes nothing and reports
+// inserted=false.
+func (s *Store) SaveInbound(ctx context.Context, m Inbound, effects ...Effect) (id int64, inserted bool, taken Effect, err error) {
+	if len(effects) == 0 {
+		effects = []Effect{{Intent: IntentNone}}
+	}
+	taken = effects[0]
+	m.Intent = taken.Intent
+	if taken.Change == nil {
 		// One statement is atomic on its own: no BEGIN/COMMIT round trips
 		// for the messages (most of them) that change no consent.
-		id, inserted, err = insertInbound(ctx, s.pool, m, signal)
-		return id, inserted, false, err
+		id, inserted, err = insertInbound(ctx, s.pool, m)
+		return id, inserted, taken, err
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if id, inserted, err = insertInbound(ctx, tx, m, signal); err != nil || !inserted {
+		if id, inserted, err = insertInbound(ctx, tx, m); err != nil || !inserted {
 			return err
 		}
-		if applied, err = RecordTx(ctx, tx, *change); err != nil || applied || m.IntentIfUnchanged == "" {
-			return err
+		taken = effects[len(effects)-1]
+		for _, e := range effects {
+			applied := true
+			if e.Change != nil {
+				if applied, err = RecordTx(ctx, tx, *e.Change); err != nil {
+					return err
+				}
+			}
+			if applied {
+				taken = e
+				break
+			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE inbound_messages SET intent = $2, signal_pending = signal_pending AND $2 <> 'none' WHERE id = $1`,
-			id, m.IntentIfUnchanged)
+		if taken.Intent == m.Intent {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE inbound_messages SET intent = $2, signal_pending = signal_pending AND $2 <> $3 WHERE id = $1`,
+			id, taken.Intent, IntentNone)
 		return err
 	})
-	return id, inserted, applied, err
+	return id, inserted, taken, err
 }
 
 // insertInbound inserts m unless its (provider, message ID) exists.
-func insertInbound(ctx context.Context, q rowQuerier, m Inbound, signal bool) (id int64, inserted bool, err error) {
+func insertInbound(ctx context.Context, q rowQuerier, m Inbound) (id int64, inserted bool, err error) {
+	signal := m.RecipientKey != "" && m.Intent != IntentNone
 	err = q.QueryRow(ctx, `
 		INSERT INTO inbound_messages (provider, message_id, from_number, to_number, body, num_media, recipient_key,
 			scope, intent, keyword, language, provider_handled, received_at, signal_pending)

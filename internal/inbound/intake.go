@@ -36,10 +36,9 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	sender := i.Senders.Lookup(to, m.MessagingServiceSID)
 	rec := consent.Inbound{
 		Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: to, Body: m.Body,
-		NumMedia: m.NumMedia, ReceivedAt: m.ReceivedAt, Intent: keywords.None.String(),
-		Scope: sender.ConsentScope(),
+		NumMedia: m.NumMedia, ReceivedAt: m.ReceivedAt, Scope: sender.ConsentScope(),
 	}
-	var change *consent.Change
+	var effects []consent.Effect
 	e164, err := phone.Normalize(withPlus(m.From), "")
 	switch {
 	case err != nil:
@@ -50,27 +49,23 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		rec.RecipientKey = i.Keyer.Key(e164)
 		rec.From = e164
 		intent, handled := classify(m, sender)
-		rec.Intent, rec.Keyword, rec.Language = intent.Kind.String(), intent.Keyword, intent.Language
+		rec.Keyword, rec.Language = intent.Keyword, intent.Language
 		rec.ProviderHandled = handled || sender.ProviderReplies()
 		if intent.Scope == keywords.All {
 			rec.Scope = consent.AllScopes
 		}
-		change = consentChange(intent, &rec, sender)
+		effects = effectsOf(intent, rec, sender)
 	}
-	signal := rec.RecipientKey != "" && rec.Intent != keywords.None.String()
-	_, inserted, applied, err := i.Store.SaveInbound(ctx, rec, change, signal)
+	_, inserted, taken, err := i.Store.SaveInbound(ctx, rec, effects...)
 	if err != nil {
 		// Not durable, so no 2xx: the provider retries or uses its fallback.
 		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
 	}
-	if change != nil && !applied && rec.IntentIfUnchanged != "" {
-		rec.Intent = rec.IntentIfUnchanged
-	}
-	if inserted && signal && i.Wake != nil {
-		i.Wake()
-	}
-	if inserted && rec.Intent != keywords.None.String() {
-		i.logger().Info("inbound keyword", "provider", m.Provider, "from", phone.Mask(rec.From), "intent", rec.Intent, "keyword", rec.Keyword)
+	if inserted && taken.Intent != consent.IntentNone && rec.RecipientKey != "" {
+		if i.Wake != nil {
+			i.Wake()
+		}
+		i.logger().Info("inbound keyword", "provider", m.Provider, "from", phone.Mask(rec.From), "intent", taken.Intent, "keyword", rec.Keyword)
 	}
 	return nil
 }
@@ -118,30 +113,41 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 	return keywords.Classify(m.Body, s.Keywords), false
 }
 
-// consentChange is the change an intent asks for. With double opt-in, an
-// opt-in is pending until confirmed, and the sender's confirm word (YES)
-// confirms: these depend on the current state, so rec says what intent to
-// store if the change turns out not to apply.
-func consentChange(in keywords.Intent, rec *consent.Inbound, s senders.Sender) *consent.Change {
-	var to consent.State
+// effectsOf lists what a message may do, in order of preference (see
+// consent.Store.SaveInbound). Without double opt-in that is one effect.
+// With it, the sender's confirm word (YES) confirms an open request, or
+// else counts as what it is besides (YES is also an opt-in keyword), and an
+// opt-in leaves a confirmed recipient confirmed.
+func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender) []consent.Effect {
+	change := func(to consent.State) *consent.Change {
+		return &consent.Change{
+			RecipientKey: rec.RecipientKey, Scope: rec.Scope, To: to, Source: consent.SourceKeyword,
+			RawText: rec.Body, Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),
+		}
+	}
+	var out []consent.Effect
+	confirms := s.Confirms(rec.Body)
+	if confirms {
+		out = append(out, consent.Effect{Intent: IntentConfirm, Change: change(consent.Confirmed)})
+	}
 	switch {
 	case in.Kind == keywords.OptOut:
-		to = consent.OptedOut
+		out = append(out, consent.Effect{Intent: in.Kind.String(), Change: change(consent.OptedOut)})
 	case in.Kind == keywords.OptIn && s.DoubleOptIn:
-		to = consent.Pending
-		rec.Intent, rec.IntentIfUnchanged = IntentOptInPending, keywords.OptIn.String() // already confirmed
+		out = append(out, consent.Effect{Intent: IntentOptInPending, Change: change(consent.Pending)})
+		// Already confirmed: START gets the usual opt-in reply, a repeated
+		// YES nothing.
+		if confirms {
+			out = append(out, consent.Effect{Intent: consent.IntentNone})
+		} else {
+			out = append(out, consent.Effect{Intent: in.Kind.String()})
+		}
 	case in.Kind == keywords.OptIn:
-		to = consent.OptedIn
-	case in.Kind == keywords.None && s.Confirms(rec.Body):
-		to = consent.Confirmed
-		rec.Intent, rec.IntentIfUnchanged = IntentConfirm, keywords.None.String() // no request to confirm: a plain YES
+		out = append(out, consent.Effect{Intent: in.Kind.String(), Change: change(consent.OptedIn)})
 	default:
-		return nil
+		out = append(out, consent.Effect{Intent: in.Kind.String()})
 	}
-	return &consent.Change{
-		RecipientKey: rec.RecipientKey, Scope: rec.Scope, To: to, Source: consent.SourceKeyword,
-		RawText: rec.Body, Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),
-	}
+	return out
 }
 
 func (i *Intake) logger() *slog.Logger {

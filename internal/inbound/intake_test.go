@@ -10,6 +10,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/inbound"
+	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
@@ -17,7 +18,11 @@ import (
 )
 
 // Senders A and B form program "acme", C is program "other", D has none.
+// E is program "club" with double opt-in; F is program "bank", whose STOP
+// blocks marketing only.
 const sendersFile = `{"senders": [
+	{"provider": "twilio", "from": "+15550000005", "type": "long_code", "program": "club", "double_opt_in": true, "confirm_keywords": ["YES", "Y", "OUI"]},
+	{"provider": "twilio", "from": "+15550000006", "type": "long_code", "program": "bank", "stop_blocks": "marketing"},
 	{"provider": "twilio", "from": "+15550000001", "type": "long_code", "program": "acme"},
 	{"provider": "twilio", "from": "+15550000002", "type": "long_code", "program": "acme"},
 	{"provider": "twilio", "from": "+15550000003", "type": "long_code", "program": "other"},
@@ -28,6 +33,7 @@ const sendersFile = `{"senders": [
 const (
 	senderA, senderB, senderC, senderD = "+15550000001", "+15550000002", "+15550000003", "+15550000004"
 	shortCode                          = "12345"
+	senderE, senderF                   = "+15550000005", "+15550000006"
 )
 
 type fixture struct {
@@ -67,7 +73,12 @@ func (f *fixture) text(t *testing.T, from, to, body string) {
 
 func (f *fixture) allowed(t *testing.T, number, sender string) bool {
 	t.Helper()
-	d, err := f.acts.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: f.acts.Keyer.Key(number), Scope: sender})
+	return f.allowedFor(t, number, sender, journey.CategoryMarketing)
+}
+
+func (f *fixture) allowedFor(t *testing.T, number, sender, category string) bool {
+	t.Helper()
+	d, err := f.acts.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: f.acts.Keyer.Key(number), Scope: sender, Category: category})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,5 +152,79 @@ func TestIntakeUnavailable(t *testing.T) {
 	err := f.intake.Inbound(context.Background(), webhook.Inbound{Provider: "twilio", MessageID: "SMx", From: "+14155550100", To: senderA, Body: "STOP", ReceivedAt: time.Now()})
 	if !errors.Is(err, webhook.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+}
+
+// lastInbound is the stored intent and signal flag of the newest message.
+func (f *fixture) lastInbound(t *testing.T) (intent string, signal bool) {
+	t.Helper()
+	err := f.store.Pool().QueryRow(context.Background(),
+		`SELECT intent, signal_pending FROM inbound_messages ORDER BY id DESC LIMIT 1`).Scan(&intent, &signal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return intent, signal
+}
+
+// Double opt-in through keywords: START asks, the sender's confirm word
+// confirms; marketing needs the confirmation, transactional does not.
+func TestDoubleOptInKeywords(t *testing.T) {
+	f := newFixture(t)
+	const ada, bob = "+14155553101", "+14155553102"
+	type want struct {
+		intent                   string
+		signal                   bool
+		marketing, transactional bool
+	}
+	steps := []struct {
+		from, to, body string
+		want           want
+	}{
+		{ada, senderE, "Y", want{"none", false, false, true}},               // nothing to confirm: a plain message
+		{ada, senderE, "START", want{"opt_in_pending", true, false, true}},  // asked to confirm
+		{ada, senderE, "Oui !", want{"confirm", true, true, true}},          // a configured confirm word
+		{ada, senderE, "yes", want{"none", false, true, true}},              // already confirmed
+		{ada, senderE, "START", want{"opt_in", true, true, true}},           // stays confirmed
+		{ada, senderE, "STOP", want{"opt_out", true, false, false}},         //
+		{ada, senderE, "Y", want{"none", false, false, false}},              // a YES does not undo a STOP
+		{ada, senderE, "UNSTOP", want{"opt_in_pending", true, false, true}}, // asked again
+		{ada, senderE, "Y", want{"confirm", true, true, true}},              //
+		{bob, senderE, "Yes", want{"opt_in_pending", true, false, true}},    // YES with no open request is an opt-in: asked to confirm
+		{bob, senderE, "yes!", want{"confirm", true, true, true}},
+		{bob, senderA, "YES", want{"opt_in", true, true, true}},   // no double opt-in on A: YES is an opt-in keyword
+		{bob, senderA, "START", want{"opt_in", true, true, true}}, //
+	}
+	for i, st := range steps {
+		f.text(t, st.from, st.to, st.body)
+		intent, signal := f.lastInbound(t)
+		got := want{intent, signal, f.allowedFor(t, st.from, st.to, journey.CategoryMarketing), f.allowedFor(t, st.from, st.to, journey.CategoryTransactional)}
+		if got != st.want {
+			t.Errorf("step %d: %q to %s: got %+v, want %+v", i, st.body, st.to, got, st.want)
+		}
+	}
+}
+
+// A program whose STOP blocks marketing only: transactional messages go on,
+// also after STOPALL; other programs are unaffected by the setting.
+func TestMarketingOnlyStop(t *testing.T) {
+	f := newFixture(t)
+	const ada, bob = "+14155553201", "+14155553202"
+	f.text(t, ada, senderF, "STOP")
+	f.text(t, bob, senderC, "STOP ALL")
+	tests := []struct {
+		number, sender, category string
+		want                     bool
+	}{
+		{ada, senderF, journey.CategoryMarketing, false},
+		{ada, senderF, journey.CategoryTransactional, true},
+		{bob, senderF, journey.CategoryMarketing, false},
+		{bob, senderF, journey.CategoryTransactional, true},
+		{bob, senderC, journey.CategoryTransactional, false},
+		{bob, senderA, journey.CategoryTransactional, false},
+	}
+	for _, tt := range tests {
+		if got := f.allowedFor(t, tt.number, tt.sender, tt.category); got != tt.want {
+			t.Errorf("%s from %s to %s: allowed %v, want %v", tt.category, tt.sender, tt.number, got, tt.want)
+		}
 	}
 }

@@ -60,6 +60,8 @@ func TestParseValid(t *testing.T) {
 		{"template language", steps(`[{"sms": "{{if .nick}}Hey {{.nick}}{{else}}Hello{{end}} {{$.code | html}} {{index . \"first name\"}}"}]`)},
 		{"null is absent", doc(map[string]string{"sender": `{"provider": "twilio", "from": "+15550001111", "messaging_service_sid": null, "type": "long_code"}`})},
 		{"whitespace around", "\n\t " + doc(nil) + "\n\n"},
+		{"double opt-in request", steps(`[{"opt_in": "Reply YES for Acme deals, {{.first_name}}"}, {"wait": "1h"}, {"sms": "Welcome"}]`)},
+		{"only a double opt-in request", steps(`[{"opt_in": "Reply YES for Acme deals"}]`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +123,11 @@ func TestParseInvalid(t *testing.T) {
 		{"both sms and wait", steps(`[{"sms": "Hi"}, {"sms": "Hi", "wait": "1h"}]`), `steps[1]: set exactly one of "sms", "wait" or "opt_in"`},
 		{"empty step", steps(`[{"sms": "Hi"}, {}]`), `steps[1]: set exactly one of "sms", "wait" or "opt_in"`},
 		{"blank body", steps(`[{"sms": " \n "}]`), "steps[0].sms: empty body"},
+		{"sms and opt_in", steps(`[{"sms": "Hi"}, {"sms": "Hi", "opt_in": "Reply YES"}]`), `steps[1]: set exactly one of "sms", "wait" or "opt_in"`},
+		{"blank opt_in", steps(`[{"opt_in": "  "}]`), "steps[0].opt_in: empty body"},
+		{"opt_in template", steps(`[{"opt_in": "Hi {{.first_name"}]`), "steps[0].opt_in: template: sms:1: unclosed action"},
+		{"two opt_in steps", steps(`[{"opt_in": "Reply YES"}, {"opt_in": "Reply YES again"}]`), "steps[1].opt_in: a journey asks for a double opt-in at most once"},
+		{"transactional opt_in", doc(map[string]string{"category": `"transactional"`, "steps": `[{"opt_in": "Reply YES"}]`}), "steps[0].opt_in: only marketing journeys ask for a double opt-in"},
 		{"day words", steps(`[{"sms": "Hi"}, {"wait": "1h"}, {"wait": "1 day"}]`), `steps[2].wait: invalid duration "1 day"`},
 		{"zero wait", steps(`[{"sms": "Hi"}, {"wait": "0s"}]`), `steps[1].wait: duration "0s" out of range (want more than 0 and at most 365d)`},
 		{"negative wait", steps(`[{"sms": "Hi"}, {"wait": "-5m"}]`), `steps[1].wait: duration "-5m" out of range (want more than 0 and at most 365d)`},
@@ -539,5 +546,23 @@ func TestFooterAddsSegment(t *testing.T) {
 		if got := d.FooterAddsSegment(map[string]string{"text": tt.text}); got != tt.want {
 			t.Errorf("FooterAddsSegment(%d chars) = %v, want %v", len(tt.text), got, tt.want)
 		}
+	}
+}
+
+// An opt_in step is rendered like an SMS step, footer included.
+func TestRenderOptIn(t *testing.T) {
+	d, err := Parse([]byte(steps(`[{"opt_in": "Reply YES for deals, {{.first_name}}"}, {"sms": "Welcome"}]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Attributes(); !slices.Equal(got, []string{"first_name"}) {
+		t.Errorf("Attributes = %q", got)
+	}
+	got, err := d.Render(map[string]string{"first_name": "Ada"})
+	if want := []string{"Reply YES for deals, Ada\nReply STOP to opt out.", "Welcome\nReply STOP to opt out."}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Render = %q, %v; want %q", got, err, want)
+	}
+	if _, err := d.Render(nil); err == nil || err.Error() != `steps[0].opt_in: missing attribute "first_name"` {
+		t.Errorf("Render(nil) error = %v", err)
 	}
 }

@@ -248,8 +248,9 @@ func (s Sender) validate() error {
 		return errors.New(`.confirm_keywords: only used with "double_opt_in": true`)
 	}
 	for i, w := range s.ConfirmKeywords {
-		if in := keywords.Classify(w, s.Keywords); in.Kind != keywords.None || strings.TrimSpace(w) == "" {
-			return fmt.Errorf(".confirm_keywords[%d]: %q is empty or already a keyword", i, w)
+		// An opt-in keyword may confirm (YES is one); a STOP or HELP may not.
+		if in := keywords.Classify(w, s.Keywords); in.Kind != keywords.None && in.Kind != keywords.OptIn || strings.TrimSpace(w) == "" {
+			return fmt.Errorf(".confirm_keywords[%d]: %q is empty or an opt-out or help keyword", i, w)
 		}
 	}
 	if err := s.Keywords.Validate(); err != nil {

@@ -53,3 +53,89 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestConsentPolicyErrors(t *testing.T) {
+	const a = `{"provider": "twilio", "from": "+15550001111", "type": "long_code"`
+	const b = `{"provider": "twilio", "from": "+15550002222", "type": "long_code"`
+	tests := []struct{ json, err string }{
+		{`{"senders": [` + a + `, "stop_blocks": "transactional"}]}`,
+			`senders[0].stop_blocks: must be "all" or "marketing", got "transactional"`},
+		{`{"senders": [` + a + `, "confirm_keywords": ["OK"]}]}`,
+			`senders[0].confirm_keywords: only used with "double_opt_in": true`},
+		{`{"senders": [` + a + `, "double_opt_in": true, "confirm_keywords": ["Y", "STOP"]}]}`,
+			`senders[0].confirm_keywords[1]: "STOP" is empty or an opt-out or help keyword`},
+		{`{"senders": [` + a + `, "double_opt_in": true, "confirm_keywords": ["info"]}]}`,
+			`senders[0].confirm_keywords[0]: "info" is empty or an opt-out or help keyword`},
+		{`{"senders": [` + a + `, "program": "p", "double_opt_in": true}, ` + b + `, "program": "p"}]}`,
+			`senders[1].double_opt_in: differs from sender "+15550001111" of program "p"`},
+		{`{"senders": [` + a + `, "program": "p"}, ` + b + `, "program": "p", "stop_blocks": "marketing"}]}`,
+			`senders[1].stop_blocks: differs from sender "+15550001111" of program "p"`},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.json))
+		if err == nil || err.Error() != tt.err {
+			t.Errorf("Parse(%s)\n got %v\nwant %s", tt.json, err, tt.err)
+		}
+	}
+}
+
+func TestConsentPolicy(t *testing.T) {
+	r, err := Parse([]byte(`{"senders": [
+		{"provider": "twilio", "from": "+15550001111", "type": "long_code", "program": "club", "double_opt_in": true, "brand": "Club"},
+		{"provider": "twilio", "from": "+15550002222", "type": "long_code", "program": "club", "double_opt_in": true},
+		{"provider": "twilio", "from": "+15550003333", "type": "long_code", "program": "bank", "stop_blocks": "marketing", "brand": "Bank"},
+		{"provider": "twilio", "from": "+15550004444", "type": "long_code", "double_opt_in": true, "confirm_keywords": ["OUI", "O"]}
+	]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Staff name a program, a program's sender, or any other sender.
+	for in, want := range map[string]string{
+		"club": "program:club", "+15550002222": "program:club", "program:bank": "program:bank",
+		"+15550004444": "+15550004444", "+15559999999": "+15559999999", "*": "*", "nosuchprogram": "nosuchprogram",
+	} {
+		if got := r.ResolveScope(in); got != want {
+			t.Errorf("ResolveScope(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if !r.ScopeSender("program:club").DoubleOptIn || r.ScopeSender("program:club").MarketingOnlyStop() {
+		t.Errorf("program club: %+v", r.ScopeSender("program:club"))
+	}
+	if !r.ScopeSender("program:bank").MarketingOnlyStop() || r.ScopeSender("+15559999999").DoubleOptIn {
+		t.Error("bank is marketing-only; unknown scopes get defaults")
+	}
+
+	club, custom, bank := r.Lookup("+15550001111", ""), r.Lookup("+15550004444", ""), r.Lookup("+15550003333", "")
+	tests := []struct {
+		s    Sender
+		body string
+		want bool
+	}{
+		{club, "YES", true}, {club, "y", true}, {club, " Yes! ", true}, {club, "ＹＥＳ", true},
+		{club, "yes please", false}, {club, "YESS", false}, {club, "", false}, {club, "STOP", false},
+		{custom, "oui", true}, {custom, "O", true}, {custom, "YES", false},
+		{bank, "YES", false}, // no double opt-in: nothing to confirm
+	}
+	for _, tt := range tests {
+		if got := tt.s.Confirms(tt.body); got != tt.want {
+			t.Errorf("%s Confirms(%q) = %v, want %v", tt.s.Scope(), tt.body, got, tt.want)
+		}
+	}
+
+	replies := []struct {
+		s          Sender
+		kind, lang string
+		want       string
+	}{
+		{club, "opt_in_pending", "en", "Club: Reply YES to confirm you want our messages."},
+		{custom, "opt_in_pending", "fr", "stopline : Répondez OUI pour confirmer votre inscription."},
+		{club, "confirmed", "en", "Club: Thanks, you are subscribed."},
+		{bank, "opt_out_marketing", "en", "Bank: You will receive no more marketing messages. Messages about your account or orders continue."},
+	}
+	for _, tt := range replies {
+		got, ok, err := tt.s.Reply(tt.kind, tt.lang)
+		if err != nil || !ok || !strings.HasPrefix(got, tt.want) {
+			t.Errorf("Reply(%s, %s) = %q, %v, %v; want prefix %q", tt.kind, tt.lang, got, ok, err, tt.want)
+		}
+	}
+}
