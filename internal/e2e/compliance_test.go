@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/workflows"
+)
+
+// The inbound helpers write to sender (+15550001111): here it is in the
+// double opt-in program "club". bankSender is in program "bank", whose STOP
+// blocks marketing only.
+const (
+	bankSender  = "+15550002222"
+	programsCfg = `{"senders": [
+		{"provider": "twilio", "from": "+15550001111", "type": "long_code", "program": "club", "double_opt_in": true, "brand": "Club"},
+		{"provider": "twilio", "from": "+15550002222", "type": "long_code", "program": "bank", "stop_blocks": "marketing", "brand": "Bank"}
+	]}`
+)
+
+func withPrograms(t *testing.T) func(*app.Config) {
+	path := filepath.Join(t.TempDir(), "senders.json")
+	if err := os.WriteFile(path, []byte(programsCfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(c *app.Config) { c.SendersFile = path }
+}
+
+func marketing(from, steps string) string {
+	return `{"name": "club", "category": "marketing",
+		"sender": {"provider": "twilio", "from": "` + from + `", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00"}},
+		"steps": ` + steps + `}`
+}
+
+// allowed asks the worker's consent check, as a journey step would.
+func (e *env) allowed(number, from, category string) bool {
+	e.t.Helper()
+	d, err := e.app.Activities.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: e.key(number), Scope: from, Category: category})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return d.Allowed
+}
+
+func (e *env) status(runID, number string) workflows.JourneyStatus {
+	e.t.Helper()
+	var st workflows.JourneyStatus
+	v, err := e.client.QueryWorkflow(context.Background(), workflows.JourneyID(e.run(runID), e.key(number)), "", workflows.QueryStatus)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+// Double opt-in end to end, through signed webhooks and the real worker:
+// a journey's opt_in step waits for the recipient's YES; a keyword opt-in is
+// pending until confirmed; marketing needs the confirmation.
+func TestDoubleOptIn(t *testing.T) {
+	e := newEnv(t, withWebhooks, withPrograms(t))
+	const ada, bob, cy = "+14155554101", "+14155554102", "+14155554103"
+	welcome := mustJourney(t, marketing(sender, `[{"opt_in": "Club: reply YES for member deals."}, {"sms": "Welcome to Club deals"}]`))
+
+	// Ada: the journey asks, waits, and goes on at her YES.
+	e.launch("ask", welcome, "phone\n"+ada+"\n"+bob+"\n")
+	eventually(t, 20*time.Second, "both opt-in requests", func() bool { return len(e.sentTo(ada)) == 1 && len(e.sentTo(bob)) == 1 })
+	if got := e.sentTo(ada)[0]; got != "Club: reply YES for member deals.\nReply STOP to opt out." {
+		t.Errorf("opt-in request %q", got)
+	}
+	eventually(t, 10*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
+	if e.allowed(ada, sender, journey.CategoryMarketing) {
+		t.Fatal("marketing allowed before the YES")
+	}
+	if code := e.inbound(ada, "Yes!"); code != 200 {
+		t.Fatalf("YES answered %d", code)
+	}
+	yesAt := time.Now()
+	if res := e.result("ask", ada); res.State != workflows.StateCompleted || res.Sent != 2 {
+		t.Errorf("ada's journey: %+v", res)
+	}
+	t.Logf("journey went on %v after the YES's 2xx", time.Since(yesAt).Round(time.Millisecond))
+	eventually(t, 10*time.Second, "welcome and confirmation", func() bool { return len(e.sentTo(ada)) == 3 })
+	got := strings.Join(e.sentTo(ada), " | ")
+	if !strings.Contains(got, "Welcome to Club deals\nReply STOP to opt out.") || !strings.Contains(got, "Club: Thanks, you are subscribed.") {
+		t.Errorf("messages to ada: %q", got)
+	}
+
+	// Bob: STOP while the journey waits for his answer stops it.
+	if code := e.inbound(bob, "STOP"); code != 200 {
+		t.Fatalf("STOP answered %d", code)
+	}
+	if res := e.result("ask", bob); res.State != workflows.StateStopped || res.Summary != "sent 1, stopped: opted_out at step 0" {
+		t.Errorf("bob's journey: %+v", res)
+	}
+
+	// Cy: START by keyword is pending; a marketing journey is skipped
+	// until YES; then it sends.
+	direct := mustJourney(t, marketing(sender, `[{"sms": "Club deal of the day"}]`))
+	e.inbound(cy, "START")
+	eventually(t, 10*time.Second, "request to confirm", func() bool { return len(e.sentTo(cy)) == 1 })
+	if got := e.sentTo(cy)[0]; !strings.HasPrefix(got, "Club: Reply YES to confirm") {
+		t.Errorf("reply to START %q", got)
+	}
+	if !e.allowed(cy, sender, journey.CategoryTransactional) || e.allowed(cy, sender, journey.CategoryMarketing) {
+		t.Error("pending: transactional should be allowed, marketing not")
+	}
+	e.launch("before-yes", direct, "phone\n"+cy+"\n")
+	if res := e.result("before-yes", cy); res.Summary != "sent 0, skipped at step 0: not_confirmed" {
+		t.Errorf("journey before YES: %+v", res)
+	}
+	e.inbound(cy, "y")
+	eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.sentTo(cy)) == 2 })
+	e.launch("after-yes", direct, "phone\n"+cy+"\n")
+	if res := e.result("after-yes", cy); res.Summary != "sent 1" {
+		t.Errorf("journey after YES: %+v", res)
+	}
+	if v := e.optOutView(cy); v.Scopes["program:club"] != "confirmed" {
+		t.Errorf("consent query: %+v", v.Scopes)
+	}
+}
+
+// A program whose STOP blocks marketing only: the STOP cancels the
+// marketing journey, the transactional one finishes, and the confirmation
+// says so.
+func TestMarketingOnlyStop(t *testing.T) {
+	e := newEnv(t, withWebhooks, withPrograms(t))
+	const dan = "+14155554201"
+	offers := mustJourney(t, marketing(bankSender, `[{"sms": "Bank offer"}, {"wait": "1h"}, {"sms": "Another offer"}]`))
+	statements := mustJourney(t, `{"name": "statements", "category": "transactional",
+		"sender": {"provider": "twilio", "from": "`+bankSender+`", "type": "long_code"},
+		"steps": [{"sms": "Your statement is ready"}, {"wait": "3s"}, {"sms": "Payment received"}]}`)
+	e.launch("offers", offers, "phone\n"+dan+"\n")
+	e.launch("statements", statements, "phone\n"+dan+"\n")
+	eventually(t, 20*time.Second, "first message of both", func() bool { return len(e.sentTo(dan)) == 2 })
+
+	if code := e.inbound(dan, "STOP", "To", bankSender); code != 200 {
+		t.Fatalf("STOP answered %d", code)
+	}
+	if res := e.result("offers", dan); res.Summary != "sent 1, stopped: opted_out at step 1" {
+		t.Errorf("marketing journey: %+v", res)
+	}
+	if res := e.result("statements", dan); res.Summary != "sent 2" {
+		t.Errorf("transactional journey: %+v", res)
+	}
+	eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.sentTo(dan)) == 4 })
+	var confirmation string
+	for _, m := range e.sentTo(dan) {
+		if strings.HasPrefix(m, "Bank:") {
+			confirmation = m
+		}
+	}
+	if !strings.Contains(confirmation, "no more marketing messages") {
+		t.Errorf("confirmation %q, messages %q", confirmation, e.sentTo(dan))
+	}
+	e.launch("offers-after", offers, "phone\n"+dan+"\n")
+	if res := e.result("offers-after", dan); res.Summary != "sent 0, skipped at step 0: opted_out" {
+		t.Errorf("marketing after STOP: %+v", res)
+	}
+}
