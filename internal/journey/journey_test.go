@@ -566,3 +566,16 @@ func TestRenderOptIn(t *testing.T) {
 		t.Errorf("Render(nil) error = %v", err)
 	}
 }
+
+// The example journeys in the README's tour stay valid.
+func TestExampleJourneys(t *testing.T) {
+	for _, name := range []string{"welcome.json", "quick.json", "club.json"} {
+		data, err := os.ReadFile("../../examples/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(data); err != nil {
+			t.Errorf("examples/%s: %v", name, err)
+		}
+	}
+}
