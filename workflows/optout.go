@@ -130,7 +130,7 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 	}
 
 	switch {
-	case sig.ProviderHandled && (sig.Intent == "opt_out" || sig.Intent == "opt_in" || sig.Intent == "help"):
+	case providerReplied(sig):
 		// The provider (Twilio Advanced Opt-Out) or the network (toll-free)
 		// already replied; a second reply is the classic double reply.
 		ev.Reply = "provider replied"
@@ -154,6 +154,20 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 	if len(st.Recent) > recentEvents {
 		st.Recent = st.Recent[len(st.Recent)-recentEvents:]
 	}
+}
+
+// providerReplied reports whether the provider or network answered the
+// keyword itself. They answer their own keywords (STOP, START, YES, HELP),
+// also when stopline reads them as a double opt-in step, but not a confirm
+// word that is no keyword of theirs ("Y").
+func providerReplied(sig KeywordSignal) bool {
+	switch sig.Intent {
+	case "opt_out", "opt_in", "opt_in_pending", "help":
+		return sig.ProviderHandled
+	case "confirm":
+		return sig.ProviderHandled && sig.Keyword != ""
+	}
+	return false
 }
 
 // cancelOptions: a local activity, so the cancellation starts in the

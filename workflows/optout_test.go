@@ -1,0 +1,123 @@
+package workflows_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/workflows"
+)
+
+// TestOptOutWorkflow feeds keyword signals to the per-recipient workflow and
+// checks what it does: which journeys it signals and which replies it asks
+// for. Replies to keywords the provider already answered are never sent.
+func TestOptOutWorkflow(t *testing.T) {
+	const program = "program:club"
+	sig := func(id int64, intent, keyword, scope string, providerHandled bool) workflows.KeywordSignal {
+		return workflows.KeywordSignal{
+			InboundID: id, Provider: "twilio", MessageID: fmt.Sprintf("SM%d", id), Intent: intent, Keyword: keyword,
+			Scope: scope, Phone: recipient, Sender: sender, ProviderHandled: providerHandled, ReceivedAt: daytime,
+		}
+	}
+	tests := []struct {
+		name    string
+		signals []workflows.KeywordSignal
+		want    []string // calls in order
+		scopes  map[string]string
+	}{
+		{"STOP cancels, then confirms once", []workflows.KeywordSignal{sig(1, "opt_out", "STOP", program, false)},
+			[]string{"cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}},
+		{"STOPALL confirms for all programs", []workflows.KeywordSignal{sig(1, "opt_out", "STOPALL", consent.AllScopes, false)},
+			[]string{"cancel *", "reply opt_out_all SM1"}, map[string]string{"*": "opted_out"}},
+		{"provider-handled STOP: no second reply", []workflows.KeywordSignal{sig(1, "opt_out", "STOP", program, true)},
+			[]string{"cancel program:club"}, map[string]string{program: "opted_out"}},
+		{"redelivered signal is dropped", []workflows.KeywordSignal{sig(2, "help", "HELP", program, false), sig(2, "help", "HELP", program, false), sig(1, "opt_out", "STOP", program, false)},
+			[]string{"reply help SM2"}, map[string]string{}},
+		{"double opt-in: START asks, YES confirms and frees waiting journeys",
+			[]workflows.KeywordSignal{sig(1, "opt_in_pending", "START", program, false), sig(2, "confirm", "YES", program, false)},
+			[]string{"reply opt_in_pending SM1", "confirm program:club", "reply confirm SM2"}, map[string]string{program: "confirmed"}},
+		{"provider answered START and YES itself",
+			[]workflows.KeywordSignal{sig(1, "opt_in_pending", "START", program, true), sig(2, "confirm", "YES", program, true)},
+			[]string{"confirm program:club"}, map[string]string{program: "confirmed"}},
+		{"a confirm word that is no provider keyword gets stopline's reply",
+			[]workflows.KeywordSignal{sig(1, "confirm", "", program, true)},
+			[]string{"confirm program:club", "reply confirm SM1"}, map[string]string{program: "confirmed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s testsuite.WorkflowTestSuite
+			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+			env := s.NewTestWorkflowEnvironment()
+			env.SetStartTime(daytime)
+			env.RegisterWorkflow(workflows.OptOut)
+			env.RegisterActivity(&activities.Activities{})
+			var (
+				mu    sync.Mutex
+				calls []string
+			)
+			record := func(c string) {
+				mu.Lock()
+				defer mu.Unlock()
+				calls = append(calls, c)
+			}
+			env.OnActivity(a.CancelJourneys, mock.Anything, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.CancelInput, signal string) (int, error) {
+					if in.RecipientKey != recipientKey || signal != workflows.SignalCancel || in.Reason != activities.ReasonOptedOut {
+						t.Errorf("CancelJourneys(%+v, %q)", in, signal)
+					}
+					record("cancel " + in.Scope)
+					return 1, nil
+				})
+			env.OnActivity(a.ConfirmJourneys, mock.Anything, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.CancelInput, signal string) (int, error) {
+					if in.RecipientKey != recipientKey || signal != workflows.SignalConfirmed {
+						t.Errorf("ConfirmJourneys(%+v, %q)", in, signal)
+					}
+					record("confirm " + in.Scope)
+					return 1, nil
+				})
+			env.OnActivity(a.SendReply, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.ReplyInput) (activities.SendResult, error) {
+					if in.To != recipient || in.Sender != sender || !strings.HasPrefix(in.Key, "twilio/") {
+						t.Errorf("SendReply(%+v)", in)
+					}
+					record("reply " + in.Kind + " " + strings.TrimPrefix(in.Key, "twilio/"))
+					return activities.SendResult{Status: consent.Sent}, nil
+				})
+			for i, s := range tt.signals {
+				env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalKeyword, s) }, time.Duration(i+1)*time.Second)
+			}
+			env.RegisterDelayedCallback(func() {
+				v, err := env.QueryWorkflow(workflows.QueryConsent)
+				var st workflows.OptOutState
+				if err == nil {
+					err = v.Get(&st)
+				}
+				if err != nil {
+					t.Errorf("consent query: %v", err)
+				}
+				if fmt.Sprint(st.Scopes) != fmt.Sprint(tt.scopes) {
+					t.Errorf("scopes %v, want %v", st.Scopes, tt.scopes)
+				}
+			}, time.Minute)
+
+			env.ExecuteWorkflow(workflows.OptOut, workflows.OptOutState{RecipientKey: recipientKey})
+			if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+				t.Fatalf("completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
+			}
+			if strings.Join(calls, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("calls\n got  %q\n want %q", calls, tt.want)
+			}
+		})
+	}
+}
