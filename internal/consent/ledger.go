@@ -139,19 +139,6 @@ func (s *Store) SaveSandboxMessage(ctx context.Context, m SandboxMessage) error 
 	return nil
 }
 
-// SandboxMessages returns the sandbox messages sent to a number, oldest first.
-func (s *Store) SandboxMessages(ctx context.Context, to string) ([]SandboxMessage, error) {
-	rows, err := s.pool.Query(ctx, `SELECT message_id, to_number, sender, body, created_at FROM sandbox_messages WHERE to_number = $1 ORDER BY id`, to)
-	if err != nil {
-		return nil, fmt.Errorf("sandbox outbox: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (SandboxMessage, error) {
-		var m SandboxMessage
-		err := r.Scan(&m.MessageID, &m.To, &m.Sender, &m.Body, &m.At)
-		return m, err
-	})
-}
-
 // LockAttempt locks the ledger row of (workflowID, step) inside tx until tx
 // ends and returns its current status. A send holds it across the provider
 // call, so a retry racing a still-running attempt waits for its outcome.

@@ -113,9 +113,6 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
-// New wraps an existing pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
-
 // Pool exposes the pool for packages that add their own tables.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
