@@ -83,13 +83,33 @@ func matches(msg openapi.ApiV2010Message, m sms.Message) bool {
 	if strings.HasPrefix(deref(msg.Direction), "inbound") {
 		return false
 	}
-	if deref(msg.To) != m.To || deref(msg.Body) != m.Body {
+	if deref(msg.To) != m.To || looseBody(deref(msg.Body)) != looseBody(m.Body) {
 		return false
 	}
 	if m.MessagingServiceSID != "" {
 		return deref(msg.MessagingServiceSid) == m.MessagingServiceSID
 	}
 	return deref(msg.From) == m.From
+}
+
+// smartEncoding undoes what Twilio's Smart Encoding does to a body (smart
+// punctuation and odd spaces become GSM-7 characters), so the stored body
+// of a message that went out still matches what stopline asked to send. A
+// missed match would send the step a second time; a body that differs only
+// in punctuation from another step's, to the same number within minutes, is
+// the far smaller risk.
+var smartEncoding = strings.NewReplacer(
+	"‘", "'", "’", "'", "‚", "'", "‛", "'", "′", "'", "ʼ", "'",
+	"“", `"`, "”", `"`, "„", `"`, "‟", `"`, "″", `"`, "«", `"`, "»", `"`,
+	"–", "-", "—", "-", "‐", "-", "‑", "-", "‒", "-", "−", "-",
+	"…", "...", "\u00a0", " ", "\u2009", " ", "\u200a", " ", "\u202f", " ", "\u3000", " ",
+	"\u200b", "", "\ufeff", "", "\u00ad", "",
+)
+
+// looseBody is a body as compared by matches: smart encoding undone,
+// whitespace runs collapsed and trimmed.
+func looseBody(s string) string {
+	return strings.Join(strings.Fields(smartEncoding.Replace(s)), " ")
 }
 
 // parseTwilioTime parses Twilio's RFC 2822 timestamps, e.g.

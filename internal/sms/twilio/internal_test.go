@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
 	"github.com/stopline/stopline/internal/sms"
 )
 
@@ -154,4 +156,31 @@ func FuzzRedact(f *testing.F) {
 			t.Errorf("redact(%q, %q) = %q still holds the number", text, to, got)
 		}
 	})
+}
+
+// An ambiguous attempt is found even when Twilio's Smart Encoding changed
+// the body, and not when it is another message.
+func TestMatchesSmartEncodedBody(t *testing.T) {
+	m := sms.Message{To: "+14155550123", From: "+15550001111", Body: "It’s here — “Spring sale”…\u00a0Reply STOP to opt out."}
+	msg := func(to, from, body, direction string) openapi.ApiV2010Message {
+		return openapi.ApiV2010Message{To: &to, From: &from, Body: &body, Direction: &direction}
+	}
+	tests := []struct {
+		name string
+		msg  openapi.ApiV2010Message
+		want bool
+	}{
+		{"same body", msg(m.To, m.From, m.Body, "outbound-api"), true},
+		{"smart encoded", msg(m.To, m.From, `It's here - "Spring sale"... Reply STOP to opt out.`, "outbound-api"), true},
+		{"trailing newline", msg(m.To, m.From, m.Body+"\n", "outbound-api"), true},
+		{"other text", msg(m.To, m.From, `It's here - "Summer sale"... Reply STOP to opt out.`, "outbound-api"), false},
+		{"other recipient", msg("+14155550124", m.From, m.Body, "outbound-api"), false},
+		{"other sender", msg(m.To, "+15550002222", m.Body, "outbound-api"), false},
+		{"inbound", msg(m.To, m.From, m.Body, "inbound"), false},
+	}
+	for _, tt := range tests {
+		if got := matches(tt.msg, m); got != tt.want {
+			t.Errorf("%s: matches = %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
