@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/workflows"
 )
@@ -165,4 +169,153 @@ func TestMarketingOnlyStop(t *testing.T) {
 	if res := e.result("offers-after", dan); res.Summary != "sent 0, skipped at step 0: opted_out" {
 		t.Errorf("marketing after STOP: %+v", res)
 	}
+}
+
+// TestDoubleOptInRace races YES and STOP against a double opt-in journey:
+// 60 recipients each get the opt-in request, then reply YES, YES then STOP
+// (0-4 s later, while the deals go out), or STOP then Y (0-100 ms later), at
+// random moments. Counted from the fake
+// Twilio's log and the consent events: marketing accepted before the
+// recipient's confirmation, marketing accepted after their STOP's 2xx,
+// duplicates, and wrong final states. Each must be zero.
+func TestDoubleOptInRace(t *testing.T) {
+	e := newEnv(t, withWebhooks, withPrograms(t))
+	e.twilio.SetDelay(5 * time.Millisecond)
+	rng := rand.New(rand.NewPCG(7, 7))
+	def := mustJourney(t, marketing(sender, `[{"opt_in": "Join the club? Reply YES"}, {"sms": "deal 1"}, {"wait": "1s"}, {"sms": "deal 2"}]`))
+	const n = 60
+	numbers := make([]string, n)
+	pause := make([][2]time.Duration, n)
+	csv := "phone\n"
+	for i := range numbers {
+		numbers[i] = fmt.Sprintf("+1415555%04d", 5000+i)
+		csv += numbers[i] + "\n"
+		pause[i] = [2]time.Duration{time.Duration(rng.Int64N(int64(300 * time.Millisecond))), time.Duration(rng.Int64N(int64(4 * time.Second)))}
+	}
+	e.launch("race", def, csv)
+
+	var (
+		mu      sync.Mutex
+		stopped = map[string]time.Time{}
+		wg      sync.WaitGroup
+	)
+	post := func(num, body string) {
+		if code := e.inbound(num, body); code != 200 {
+			t.Errorf("%s answered %d", body, code)
+		}
+	}
+	for i, num := range numbers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deadline := time.Now().Add(2 * time.Minute)
+			for len(e.sentTo(num)) == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(pause[i][0])
+			stop := func() {
+				post(num, "STOP")
+				mu.Lock()
+				stopped[num] = time.Now()
+				mu.Unlock()
+			}
+			switch i % 3 {
+			case 0:
+				post(num, "YES")
+			case 1:
+				post(num, "YES")
+				time.Sleep(pause[i][1])
+				stop()
+			case 2:
+				stop()
+				time.Sleep(pause[i][1] / 40)
+				post(num, "Y")
+			}
+		}()
+	}
+	wg.Wait()
+
+	states := map[string]int{}
+	for i, num := range numbers {
+		res := e.result("race", num)
+		states[res.State]++
+		if i%3 == 0 && (res.State != workflows.StateCompleted || res.Sent != 3) {
+			t.Errorf("confirmed recipient's journey: %+v", res)
+		}
+	}
+	ctx := context.Background()
+	var beforeConfirm, afterStop, duplicates, wrongState, wrongReplies int
+	seen := map[string]bool{}
+	confirmedAt := map[string]time.Time{}
+	for i, num := range numbers {
+		events, err := e.app.Store.Events(ctx, e.key(num))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events {
+			if ev.To == consent.Confirmed && confirmedAt[num].IsZero() {
+				confirmedAt[num] = ev.At
+			}
+		}
+		d, err := e.app.Store.Check(ctx, e.key(num), "program:club", consent.Rule{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []consent.State{consent.Confirmed, consent.OptedOut, consent.OptedOut}[i%3]; d.State != want {
+			wrongState++
+			t.Errorf("%s (case %d): state %q, want %q", num, i%3, d.State, want)
+		}
+	}
+	replies := map[string]int{}
+	for _, m := range e.twilio.Accepted() {
+		if strings.HasPrefix(m.Body, "Club:") {
+			replies[m.To]++
+			continue
+		}
+		if key := m.To + "|" + m.Body; seen[key] {
+			duplicates++
+		} else {
+			seen[key] = true
+		}
+		if !strings.HasPrefix(m.Body, "deal") {
+			continue
+		}
+		if c := confirmedAt[m.To]; c.IsZero() || m.At.Before(c) {
+			beforeConfirm++
+			t.Errorf("%q accepted for %s before any confirmation", m.Body, m.To)
+		}
+		if s, ok := stopped[m.To]; ok && m.At.After(s) {
+			afterStop++
+			t.Errorf("%q accepted %v after the STOP's 2xx", m.Body, m.At.Sub(s))
+		}
+	}
+	// Replies: "Thanks, you are subscribed" for each applied YES, one STOP
+	// confirmation per STOP; none for the Y after a STOP.
+	waitFor(30*time.Second, func() bool {
+		replies = map[string]int{}
+		for _, m := range e.twilio.Accepted() {
+			if strings.HasPrefix(m.Body, "Club:") {
+				replies[m.To]++
+			}
+		}
+		total := 0
+		for _, c := range replies {
+			total += c
+		}
+		return total >= n/3+2*(n/3)+n/3
+	})
+	for i, num := range numbers {
+		if want := []int{1, 2, 1}[i%3]; replies[num] != want {
+			wrongReplies++
+			t.Errorf("%s (case %d): %d replies, want %d", num, i%3, replies[num], want)
+		}
+	}
+	deals := 0
+	for key := range seen {
+		if strings.Contains(key, "|deal") {
+			deals++
+		}
+	}
+	t.Logf("%d recipients (%v): %d messages accepted, %d of them deals; marketing before confirmation %d, after STOP %d, duplicates %d, wrong final state %d, wrong reply count %d",
+		n, states, len(seen), deals, beforeConfirm, afterStop, duplicates, wrongState, wrongReplies)
 }
