@@ -168,39 +168,34 @@ type CancelRequest struct {
 // in scope to stop, except transactional journeys of programs whose STOP
 // blocks marketing only. It returns how many were signalled.
 func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
-	journeys, err := a.Store.ActiveJourneys(ctx, in.RecipientKey, in.Scope)
-	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for _, j := range journeys {
-		if !a.rule(j.Scope, j.Category).OptOutAllows {
-			ids = append(ids, j.WorkflowID)
-		}
-	}
-	return a.signal(ctx, ids, signalName, CancelRequest{Reason: in.Reason})
+	return a.signalJourneys(ctx, in, signalName, CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
+		return !a.rule(j.Scope, j.Category).OptOutAllows
+	})
 }
 
 // ConfirmJourneys tells the recipient's running marketing journeys in scope
 // that their double opt-in was confirmed, so one waiting at its opt_in step
 // goes on at once. It returns how many were signalled.
 func (a *Activities) ConfirmJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
+	return a.signalJourneys(ctx, in, signalName, nil, func(j consent.ActiveJourney) bool {
+		return j.Category == journey.CategoryMarketing
+	})
+}
+
+// signalJourneys sends signalName to the recipient's registered journeys in
+// scope that match, 16 at a time. A workflow that no longer runs is
+// deregistered instead.
+func (a *Activities) signalJourneys(ctx context.Context, in CancelInput, signalName string, arg any, match func(consent.ActiveJourney) bool) (int, error) {
 	journeys, err := a.Store.ActiveJourneys(ctx, in.RecipientKey, in.Scope)
 	if err != nil {
 		return 0, err
 	}
 	var ids []string
 	for _, j := range journeys {
-		if j.Category == journey.CategoryMarketing {
+		if match(j) {
 			ids = append(ids, j.WorkflowID)
 		}
 	}
-	return a.signal(ctx, ids, signalName, nil)
-}
-
-// signal sends signalName to the workflows ids, 16 at a time. A workflow
-// that no longer runs is deregistered instead.
-func (a *Activities) signal(ctx context.Context, ids []string, signalName string, arg any) (int, error) {
 	var (
 		mu       sync.Mutex
 		errs     []error

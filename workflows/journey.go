@@ -125,6 +125,26 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{JourneyStatus: status, Summary: summary(status)}, nil
 	}
 
+	// gate runs a consent activity (CheckConsent, RequestOptIn); ended says
+	// the journey ends there, with result endResult: cancelled while it ran,
+	// refused, or failed for good.
+	var endResult JourneyResult
+	gate := func(check any, q activities.ConsentQuery) (d consent.Decision, ended bool, err error) {
+		err = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), check, q).Get(stepCtx, &d)
+		switch {
+		case temporal.IsCanceledError(err):
+			endResult, err = finish(StateStopped)
+		case err != nil:
+			endResult = JourneyResult{}
+		case !d.Allowed:
+			status.Reason = reason(d)
+			endResult, err = finish(StateSkipped)
+		default:
+			return d, false, nil
+		}
+		return d, true, err
+	}
+
 	for i, step := range def.Steps {
 		status.Step = i
 		if stepCtx.Err() != nil {
@@ -152,17 +172,10 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		if step.IsOptIn() {
 			category, check = activities.CategoryOptInRequest, a.RequestOptIn
 		}
-		var decision consent.Decision
 		q := activities.ConsentQuery{RecipientKey: recipient.Key, Scope: scope, Category: category}
-		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), check, q).Get(stepCtx, &decision); err != nil {
-			if temporal.IsCanceledError(err) {
-				return finish(StateStopped)
-			}
-			return JourneyResult{}, err
-		}
-		if !decision.Allowed {
-			status.Reason = reason(decision)
-			return finish(StateSkipped)
+		decision, ended, err := gate(check, q)
+		if ended {
+			return endResult, err
 		}
 		if step.IsOptIn() && decision.State == consent.Confirmed {
 			continue // nothing to ask
@@ -174,7 +187,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			Provider: def.Sender.Provider, To: recipient.Phone, From: def.Sender.From,
 			MessagingServiceSID: def.Sender.MessagingServiceSID, Body: bodies[i],
 		}
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOptions), a.SendSMS, send).Get(ctx, &res)
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOptions), a.SendSMS, send).Get(ctx, &res)
 		var canceled *temporal.CanceledError
 		switch {
 		case errors.As(err, &canceled):
@@ -211,15 +224,8 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 				// No signal in time; ask Postgres, which a lost signal
 				// cannot fool, before giving up.
 				q.Category = journey.CategoryMarketing
-				if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), a.CheckConsent, q).Get(stepCtx, &decision); err != nil {
-					if temporal.IsCanceledError(err) {
-						return finish(StateStopped)
-					}
-					return JourneyResult{}, err
-				}
-				if !decision.Allowed {
-					status.Reason = reason(decision)
-					return finish(StateSkipped)
+				if _, ended, err := gate(a.CheckConsent, q); ended {
+					return endResult, err
 				}
 			}
 		}
