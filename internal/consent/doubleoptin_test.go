@@ -106,6 +106,9 @@ func TestDoubleOptInTransitions(t *testing.T) {
 		{"STOP opts out", nil, optOut(key, scopeA), true, consent.OptedOut},
 		{"YES does not undo a STOP", nil, yes, false, consent.OptedOut},
 		{"START after STOP asks again", nil, pending(consent.SourceKeyword), true, consent.Pending},
+		{"START again", nil, pending(consent.SourceKeyword), true, consent.Pending},
+		{"STOPALL ends the open request", nil, optOut(key, allScop), true, consent.OptedOut},
+		{"YES after STOPALL changes nothing", nil, yes, false, consent.OptedOut},
 		{"staff confirm without a window", func() { age(100) }, consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Confirmed, Source: consent.SourceAdmin, Note: "signed form"}, true, consent.Confirmed},
 	}
 	events := 0

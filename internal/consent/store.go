@@ -257,6 +257,17 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 			return false, nil
 		}
 	}
+	if c.To == Confirmed && c.Source == SourceKeyword {
+		// A YES answers the open request only if nothing newer (a STOPALL)
+		// ended it.
+		d, err := check(ctx, tx, c.RecipientKey, c.Scope)
+		if err != nil {
+			return false, err
+		}
+		if d.Scope != c.Scope {
+			from = d.State
+		}
+	}
 	if !applies(c, from, fresh) {
 		return false, nil
 	}
