@@ -31,6 +31,7 @@ import (
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/senders"
 )
 
 func main() {
@@ -53,6 +54,7 @@ func run() error {
 		list         = flag.Bool("list", false, "list the journeys of -run-id with their states")
 		keyFor       = flag.String("key", "", "print the recipient key of a phone number and a Temporal UI query for it")
 		uiURL        = flag.String("ui", "http://127.0.0.1:8233", "Temporal UI base URL, for printed links")
+		sendersPath  = flag.String("senders", os.Getenv("STOPLINE_SENDERS"), "the worker's senders file, to check an opt_in step's sender before starting (STOPLINE_SENDERS)")
 	)
 	flag.Parse()
 
@@ -85,6 +87,15 @@ func run() error {
 	def, err := journey.Load(*journeyPath)
 	if err != nil {
 		return err
+	}
+	if *sendersPath != "" {
+		reg, err := senders.Load(*sendersPath)
+		if err != nil {
+			return err
+		}
+		if err := checkOptIn(def, reg); err != nil {
+			return fmt.Errorf("%s: %w", *journeyPath, err)
+		}
 	}
 	if *runID == "" {
 		*runID = def.Name + "-" + time.Now().UTC().Format("20060102")
@@ -169,4 +180,15 @@ func dial(ctx context.Context) (client.Client, error) {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (set TEMPORAL_ADDRESS, or start `go run ./worker -dev`): %w", addr, err)
 	}
 	return c, nil
+}
+
+// checkOptIn refuses a journey whose opt_in step would fail in every
+// workflow: the worker only reads YES for senders with double opt-in.
+func checkOptIn(def *journey.Definition, reg *senders.Registry) error {
+	for i, st := range def.Steps {
+		if st.IsOptIn() && !reg.ScopeSender(reg.ConsentScope(def.Sender.Scope())).DoubleOptIn {
+			return fmt.Errorf("steps[%d].opt_in: sender %q has no double opt-in in the senders file", i, def.Sender.Scope())
+		}
+	}
+	return nil
 }
