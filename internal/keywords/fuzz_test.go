@@ -34,6 +34,15 @@ func FuzzClassify(f *testing.F) {
 		if !utf8.ValidString(n) {
 			t.Fatalf("Normalize(%q) = %q is not valid UTF-8", body, n)
 		}
+		// IsOneOf (double opt-in confirm words) reads bodies like Classify:
+		// on the normalised form, and a body with a word is one of itself.
+		confirm := []string{"YES", "Y", "OUI"}
+		if IsOneOf(body, confirm) != IsOneOf(n, confirm) {
+			t.Fatalf("IsOneOf(%q) differs from IsOneOf(Normalize)", body)
+		}
+		if len(tokenize(n)) > 0 && !IsOneOf(body, []string{body}) {
+			t.Fatalf("IsOneOf(%q, itself) = false", body)
+		}
 		for _, base := range []Config{{}, {Languages: []string{"en"}}, custom} {
 			got := map[FuzzyMode]Intent{}
 			for _, m := range modes {
