@@ -15,6 +15,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/senders"
 )
 
 const testToken = "s3cret-admin-token-0123456789"
@@ -329,5 +330,46 @@ func TestRecipientKey(t *testing.T) {
 	}
 	if _, err := RecipientKey(keyer, "R"+key[1:], "US"); err == nil {
 		t.Error("a key in upper case was accepted; keys are lower case")
+	}
+}
+
+// With the senders file, staff name a program or one of its senders and the
+// change lands in the program's scope, the one journeys check; a recorded
+// confirmation (a signed form) completes a double opt-in.
+func TestHandlerProgramScopes(t *testing.T) {
+	t.Parallel()
+	store := pgtest.NewStore(t)
+	keyer := testKeyer(t)
+	reg, err := senders.Parse([]byte(`{"senders": [
+		{"provider": "twilio", "from": "+15550001111", "type": "long_code", "program": "acme", "double_opt_in": true},
+		{"provider": "twilio", "from": "+15550002222", "type": "long_code", "program": "acme", "double_opt_in": true}
+	]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(Config{Store: store, Keyer: keyer, Token: testToken, Senders: reg, Logger: slog.New(slog.DiscardHandler)})
+	key := keyer.Key("+14155550123")
+	tests := []struct {
+		path, body string
+		want       ChangeResponse
+		marketing  bool // allowed afterwards under the program's marketing rule
+	}{
+		{"/v1/consent/optout", `{"phone": "+14155550123", "scope": "+15550002222", "note": "called"}`,
+			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: consent.OptedOut, Changed: true}, false},
+		{"/v1/consent/optin", `{"phone": "+14155550123", "scope": "acme"}`,
+			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: consent.OptedIn, Changed: true}, false},
+		{"/v1/consent/confirm", `{"phone": "+14155550123", "scope": "acme", "note": "signed form"}`,
+			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: consent.Confirmed, Changed: true}, true},
+	}
+	for _, tt := range tests {
+		rec := do(t, h, "POST", tt.path, "Bearer "+testToken, tt.body)
+		var got ChangeResponse
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got != tt.want {
+			t.Fatalf("POST %s %s: %d %s; want %+v", tt.path, tt.body, rec.Code, rec.Body.String(), tt.want)
+		}
+		d, err := store.Check(context.Background(), key, "program:acme", consent.Rule{NeedConfirmed: true})
+		if err != nil || d.Allowed != tt.marketing {
+			t.Errorf("after %s: marketing allowed %v (%v), want %v", tt.path, d.Allowed, err, tt.marketing)
+		}
 	}
 }
