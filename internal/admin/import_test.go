@@ -9,6 +9,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/senders"
 )
 
 const importFile = "phone,scope,note\n" +
@@ -200,5 +201,30 @@ func TestImportCapsReportedErrors(t *testing.T) {
 	}
 	if last := sum.Errors[len(sum.Errors)-1].Error(); last != `line 1001: invalid phone number "bad999"` {
 		t.Errorf("last reported error = %q", last)
+	}
+}
+
+// With the senders file, rows naming a program or one of its senders are
+// imported into the program's scope, the one journeys check.
+func TestImportProgramScopes(t *testing.T) {
+	t.Parallel()
+	store := pgtest.NewStore(t)
+	keyer := testKeyer(t)
+	reg, err := senders.Parse([]byte(`{"senders": [{"provider": "twilio", "from": "+15550001111", "type": "long_code", "program": "acme"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := "phone,scope\n+14155550131,acme\n+14155550132,+15550001111\n+14155550133,+15550002222\n+14155550134,\n"
+	sum, err := Import(testContext(t), store, keyer, reg, strings.NewReader(file), "acme", "US")
+	if err != nil || sum.Imported != 4 {
+		t.Fatalf("import: %+v, %v", sum, err)
+	}
+	for number, scope := range map[string]string{
+		"+14155550131": "program:acme", "+14155550132": "program:acme", "+14155550133": "+15550002222", "+14155550134": "program:acme",
+	} {
+		ev := mustEvents(t, store, keyer.Key(number))
+		if len(ev) != 1 || ev[0].Scope != scope || ev[0].To != consent.OptedOut || ev[0].Source != consent.SourceImport {
+			t.Errorf("%s: events %+v, want one import opt-out in %s", number, ev, scope)
+		}
 	}
 }
