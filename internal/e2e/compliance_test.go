@@ -130,6 +130,11 @@ func TestDoubleOptIn(t *testing.T) {
 	if v := e.optOutView(cy); v.Scopes["program:club"] != "confirmed" {
 		t.Errorf("consent query: %+v", v.Scopes)
 	}
+
+	e.replay(workflows.JourneyID(e.run("ask"), e.key(ada)), "journey-optin-confirmed")
+	e.replay(workflows.JourneyID(e.run("ask"), e.key(bob)), "journey-optin-stopped")
+	e.replay(workflows.JourneyID(e.run("before-yes"), e.key(cy)), "journey-not-confirmed")
+	e.replay(workflows.OptOutID(e.key(cy)), "optout-start-yes")
 }
 
 // A program whose STOP blocks marketing only: the STOP cancels the
@@ -169,6 +174,9 @@ func TestMarketingOnlyStop(t *testing.T) {
 	if res := e.result("offers-after", dan); res.Summary != "sent 0, skipped at step 0: opted_out" {
 		t.Errorf("marketing after STOP: %+v", res)
 	}
+
+	e.replay(workflows.JourneyID(e.run("offers"), e.key(dan)), "journey-stopped-in-wait")
+	e.replay(workflows.JourneyID(e.run("statements"), e.key(dan)), "journey-transactional-completed")
 }
 
 // TestDoubleOptInRace races YES and STOP against a double opt-in journey:

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/stopline/stopline/workflows"
+)
+
+// recordHistories names the environment variable that makes the e2e tests
+// also write the histories they replay to workflows/testdata, where
+// workflows' replay test keeps checking that later code still replays them
+// (a change that would break running workflows fails there).
+const recordHistories = "STOPLINE_RECORD_HISTORIES"
+
+// replay fetches a finished or running workflow's history and replays it
+// against the current workflow code: non-determinism fails the test.
+func (e *env) replay(workflowID, name string) {
+	e.t.Helper()
+	ctx := context.Background()
+	hist := &historypb.History{}
+	it := e.client.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			e.t.Fatalf("history of %s: %v", name, err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflow(workflows.Journey)
+	r.RegisterWorkflow(workflows.OptOut)
+	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
+		e.t.Fatalf("replay of %s (%d events): %v", name, len(hist.Events), err)
+	}
+	if os.Getenv(recordHistories) == "" {
+		return
+	}
+	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	path := filepath.Join("..", "..", "workflows", "testdata", name+".history.json")
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
