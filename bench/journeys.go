@@ -19,8 +19,6 @@ import (
 
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/sms/smstest"
-	"github.com/stopline/stopline/internal/sms/twilio"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -48,28 +46,12 @@ func NoopActivity(context.Context) error { return nil }
 
 func runJourneys(ctx context.Context, cfg *config) (row, error) {
 	n, k := cfg.journeys, cfg.steps
-	ts, err := startTemporal(ctx)
+	st, err := startApp(ctx, cfg, "journeys", func(c *app.Config) { c.TaskQueue = journeysQueue })
 	if err != nil {
 		return row{}, err
 	}
-	defer ts.close()
-	dbURL, drop, err := newDatabase(ctx, cfg.adminURL, "journeys")
-	if err != nil {
-		return row{}, err
-	}
-	defer drop()
-	fake := smstest.NewFakeTwilio()
-	defer fake.Close()
-
-	a, err := app.Start(ctx, app.Config{
-		Temporal: ts.client, DatabaseURL: dbURL, RecipientKeySecret: benchSecret, TaskQueue: journeysQueue,
-		Twilio: twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: fake.URL()},
-		Logger: quiet, WorkerOptions: workerOptions,
-	})
-	if err != nil {
-		return row{}, err
-	}
-	defer a.Stop()
+	defer st.close()
+	ts, a, fake := st.temporal, st.app, st.fake
 	w := worker.New(ts.client, baselineQueue, workerOptions)
 	w.RegisterWorkflowWithOptions(BaselineWorkflow, workflow.RegisterOptions{Name: "BenchActivities"})
 	w.RegisterActivityWithOptions(NoopActivity, activity.RegisterOptions{Name: "BenchNoop"})

@@ -15,9 +15,12 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/sms/smstest"
+	"github.com/stopline/stopline/internal/sms/twilio"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -177,5 +180,55 @@ func dropStaleDatabases(ctx context.Context, adminURL string) {
 		}
 		logf("dropping stale database %s", n)
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+n+" WITH (FORCE)")
+	}
+}
+
+// appStack is stopline in this process for a scenario: an embedded Temporal
+// server, a fresh database, a fake Twilio and the app wired to them.
+type appStack struct {
+	temporal *temporalStack
+	dbURL    string
+	fake     *smstest.FakeTwilio
+	app      *app.App
+	undo     []func()
+}
+
+// startApp starts an appStack; tune adjusts the app's config (task queue,
+// webhooks) before it starts.
+func startApp(ctx context.Context, cfg *config, tag string, tune func(*app.Config)) (_ *appStack, err error) {
+	s := &appStack{}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.temporal, err = startTemporal(ctx); err != nil {
+		return nil, err
+	}
+	s.undo = append(s.undo, s.temporal.close)
+	var drop func()
+	if s.dbURL, drop, err = newDatabase(ctx, cfg.adminURL, tag); err != nil {
+		return nil, err
+	}
+	s.undo = append(s.undo, drop)
+	s.fake = smstest.NewFakeTwilio()
+	s.undo = append(s.undo, s.fake.Close)
+	appCfg := app.Config{
+		Temporal: s.temporal.client, DatabaseURL: s.dbURL, RecipientKeySecret: benchSecret,
+		Twilio: twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: s.fake.URL()},
+		Logger: quiet, WorkerOptions: workerOptions,
+	}
+	tune(&appCfg)
+	if s.app, err = app.Start(ctx, appCfg); err != nil {
+		return nil, err
+	}
+	s.undo = append(s.undo, s.app.Stop)
+	return s, nil
+}
+
+// close stops what startApp started, in reverse order.
+func (s *appStack) close() {
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		s.undo[i]()
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/sms/smstest"
-	"github.com/stopline/stopline/internal/sms/twilio"
 	"github.com/stopline/stopline/internal/webhook"
 )
 
@@ -28,29 +27,16 @@ const webhookNumbers = 5000
 
 func runWebhook(ctx context.Context, cfg *config) (row, error) {
 	n, conc, kw := cfg.webhookRequests, cfg.webhookConcurrency, cfg.webhookKeywords
-	ts, err := startTemporal(ctx)
-	if err != nil {
-		return row{}, err
-	}
-	defer ts.close()
-	dbURL, drop, err := newDatabase(ctx, cfg.adminURL, "webhook")
-	if err != nil {
-		return row{}, err
-	}
-	defer drop()
-	fake := smstest.NewFakeTwilio()
-	defer fake.Close()
-
-	a, err := app.Start(ctx, app.Config{
-		Temporal: ts.client, DatabaseURL: dbURL, RecipientKeySecret: benchSecret, TaskQueue: "bench-webhook",
-		Twilio:   twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: fake.URL()},
-		HTTPAddr: "127.0.0.1:0", Webhooks: webhook.Config{PublicURL: publicURL, TwilioAuthToken: smstest.AuthToken},
-		Logger: quiet, WorkerOptions: workerOptions,
+	st, err := startApp(ctx, cfg, "webhook", func(c *app.Config) {
+		c.TaskQueue = "bench-webhook"
+		c.HTTPAddr = "127.0.0.1:0"
+		c.Webhooks = webhook.Config{PublicURL: publicURL, TwilioAuthToken: smstest.AuthToken}
 	})
 	if err != nil {
 		return row{}, err
 	}
-	defer a.Stop()
+	defer st.close()
+	a, fake, dbURL := st.app, st.fake, st.dbURL
 	stoplineURL := "http://" + a.HTTPAddr() + webhook.PathTwilio
 
 	// The baseline's pool comes from consent.Open too: same settings.
