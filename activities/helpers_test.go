@@ -177,29 +177,6 @@ var (
 	_ sms.Sender = (*fakeSender)(nil)
 )
 
-// waitForLockWaiters polls until at least n sessions of the store's database
-// are blocked on a lock, to prove an operation waits rather than is slow.
-func waitForLockWaiters(t *testing.T, s *consent.Store, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var waiting int
-		err := s.Pool().QueryRow(context.Background(), `
-			SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
-		if err != nil {
-			t.Fatalf("pg_stat_activity: %v", err)
-		}
-		if waiting >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %d session(s) blocked on a lock; %d blocked", n, waiting)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 type sendOut struct {
 	res activities.SendResult
 	err error

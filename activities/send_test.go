@@ -7,6 +7,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/sms"
 )
 
@@ -399,7 +400,7 @@ func TestSendSMSConcurrentRetryWaitsForRunningAttempt(t *testing.T) {
 				secondDone <- sendOut{res, err}
 			}()
 			// The retry is parked on the ledger row of the running attempt.
-			waitForLockWaiters(t, h.store, 1)
+			pgtest.WaitForLockWaiters(t, h.store, 1)
 			close(fs.release)
 
 			first := recv(t, firstDone, "first attempt")
@@ -472,7 +473,7 @@ func TestSendSMSRacingAttemptsReportSameOutcome(t *testing.T) {
 					done <- sendOut{res, err}
 				}()
 			}
-			waitForLockWaiters(t, h.store, 2) // both attempts wait for the recipient's lock
+			pgtest.WaitForLockWaiters(t, h.store, 2) // both attempts wait for the recipient's lock
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -88,7 +88,7 @@ func TestRegisterJourneyWaitsForOptOut(t *testing.T) {
 	go func() {
 		done <- s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: "journey/run1/" + key, Scope: scopeA, Category: "marketing"}, key)
 	}()
-	waitForLockWaiters(t, s, 1)
+	pgtest.WaitForLockWaiters(t, s, 1)
 	select {
 	case err := <-done:
 		t.Fatalf("RegisterJourney returned (%v) while an opt-out held the recipient's lock", err)

@@ -186,7 +186,7 @@ func TestLockAttemptBlocksUntilCommit(t *testing.T) {
 		second <- lockOut{st, id, err}
 	}()
 
-	waitForLockWaiters(t, s, 1)
+	pgtest.WaitForLockWaiters(t, s, 1)
 	select {
 	case r := <-second:
 		t.Fatalf("second LockAttempt returned %+v while tx1 held the row", r)

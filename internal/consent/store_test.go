@@ -298,7 +298,7 @@ func TestFencedSerialisesWithOptOut(t *testing.T) {
 	}()
 
 	// The opt-out is blocked on the recipient's lock, not merely slow.
-	waitForLockWaiters(t, s, 1)
+	pgtest.WaitForLockWaiters(t, s, 1)
 	select {
 	case r := <-recordDone:
 		t.Fatalf("opt-out committed (err %v) while a fenced send was in flight", r.err)

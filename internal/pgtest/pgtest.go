@@ -77,3 +77,27 @@ func NewStore(tb testing.TB) *consent.Store {
 	}
 	return s
 }
+
+// WaitForLockWaiters polls until at least n sessions of the store's database
+// are blocked on a lock. It is how tests prove that an operation waits for a
+// lock (rather than merely being slow) before they release it.
+func WaitForLockWaiters(tb testing.TB, s *consent.Store, n int) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		err := s.Pool().QueryRow(context.Background(), `
+			SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting)
+		if err != nil {
+			tb.Fatalf("pg_stat_activity: %v", err)
+		}
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %d session(s) blocked on a lock; %d blocked", n, waiting)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
