@@ -75,12 +75,7 @@ func TestGeneric(t *testing.T) {
 			}
 			in := &fakeIntake{err: tt.intakeErr}
 			w := serve(newHandler(t, cfg, in), post(publicBase+PathInbound, tt.body, hdr))
-			if w.Code != tt.wantCode {
-				t.Fatalf("status = %d, want %d; body %q", w.Code, tt.wantCode, w.Body.String())
-			}
-			if tt.wantErr != "" && !strings.Contains(w.Body.String(), tt.wantErr) {
-				t.Errorf("body = %q, want it to contain %q", w.Body.String(), tt.wantErr)
-			}
+			checkAnswer(t, w, tt.wantCode, tt.wantErr)
 			got, _ := in.calls()
 			switch {
 			case w.Code == 200:

@@ -176,3 +176,15 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// checkAnswer checks a handler's status code and, if wantErr is set, that
+// the body names the problem.
+func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, wantCode int, wantErr string) {
+	t.Helper()
+	if w.Code != wantCode {
+		t.Fatalf("status = %d, want %d; body %q", w.Code, wantCode, w.Body.String())
+	}
+	if wantErr != "" && !strings.Contains(w.Body.String(), wantErr) {
+		t.Errorf("body = %q, want it to contain %q", w.Body.String(), wantErr)
+	}
+}

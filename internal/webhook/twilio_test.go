@@ -198,12 +198,7 @@ func TestTwilioInbound(t *testing.T) {
 			}
 			w := serve(h, post(target, body, hdr))
 
-			if w.Code != tt.wantCode {
-				t.Fatalf("status = %d, want %d; body %q", w.Code, tt.wantCode, w.Body.String())
-			}
-			if tt.wantErr != "" && !strings.Contains(w.Body.String(), tt.wantErr) {
-				t.Errorf("body = %q, want it to contain %q", w.Body.String(), tt.wantErr)
-			}
+			checkAnswer(t, w, tt.wantCode, tt.wantErr)
 			got, _ := in.calls()
 			switch {
 			case w.Code == 200:
@@ -270,12 +265,7 @@ func TestTwilioStatus(t *testing.T) {
 				hdr["X-Twilio-Signature"] = signTwilio(t, twilioToken, tt.signFor, tt.body)
 			}
 			w := serve(h, post(twilioStatusURL, tt.body, hdr))
-			if w.Code != tt.wantCode {
-				t.Fatalf("status = %d, want %d; body %q", w.Code, tt.wantCode, w.Body.String())
-			}
-			if tt.wantErr != "" && !strings.Contains(w.Body.String(), tt.wantErr) {
-				t.Errorf("body = %q, want it to contain %q", w.Body.String(), tt.wantErr)
-			}
+			checkAnswer(t, w, tt.wantCode, tt.wantErr)
 			inb, got := in.calls()
 			if len(inb) != 0 {
 				t.Errorf("status callback reached Intake.Inbound: %+v", inb)
