@@ -86,19 +86,8 @@ func TestCheck(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := t.Context()
 			// A fresh recipient per case keeps cases independent.
-			rk := key + "-" + string(rune('a'+i))
-			for _, c := range tc.changes {
-				c.RecipientKey = rk
-				if _, err := s.Record(ctx, c); err != nil {
-					t.Fatalf("Record %+v: %v", c, err)
-				}
-			}
-			got, err := s.Check(ctx, rk, tc.scope, consent.Rule{})
-			if err != nil {
-				t.Fatalf("Check: %v", err)
-			}
+			got := recordThenCheck(t, s, key+"-"+string(rune('a'+i)), tc.changes, tc.scope)
 			if got != tc.want {
 				t.Errorf("Check(%s) = %+v, want %+v", tc.scope, got, tc.want)
 			}
@@ -129,18 +118,7 @@ func TestCheckRepeatedOptOutAfterNewerOptInBlocks(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := t.Context()
-			rk := key + "-repeat-" + string(rune('a'+i))
-			for _, c := range tc.changes {
-				c.RecipientKey = rk
-				if _, err := s.Record(ctx, c); err != nil {
-					t.Fatalf("Record %+v: %v", c, err)
-				}
-			}
-			got, err := s.Check(ctx, rk, tc.scope, consent.Rule{})
-			if err != nil {
-				t.Fatalf("Check: %v", err)
-			}
+			got := recordThenCheck(t, s, key+"-repeat-"+string(rune('a'+i)), tc.changes, tc.scope)
 			if got.Allowed {
 				t.Errorf("Check(%s) = %+v after the recipient's latest message was an opt-out; want not allowed "+
 					"(RecordTx treats the repeated opt-out as a no-op because its own row already says opted_out, "+
@@ -414,4 +392,21 @@ func TestFencedFnErrorRollsBack(t *testing.T) {
 	if len(rows) != 1 || rows[0].Status != consent.Attempting {
 		t.Errorf("ledger = %+v, want the row still attempting", rows)
 	}
+}
+
+// recordThenCheck records changes for recipient rk, in order, and returns
+// the consent check of scope under the plain rule.
+func recordThenCheck(t *testing.T, s *consent.Store, rk string, changes []consent.Change, scope string) consent.Decision {
+	t.Helper()
+	for _, c := range changes {
+		c.RecipientKey = rk
+		if _, err := s.Record(t.Context(), c); err != nil {
+			t.Fatalf("Record %+v: %v", c, err)
+		}
+	}
+	d, err := s.Check(t.Context(), rk, scope, consent.Rule{})
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	return d
 }
