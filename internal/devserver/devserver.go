@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -26,6 +27,7 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/log/tag"
 	"go.temporal.io/server/common/metrics"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
@@ -59,29 +61,28 @@ type Server struct {
 }
 
 // Start starts the server and returns once its frontend accepts connections.
+// A port another process took between choosing and binding it fails one
+// attempt; the next one chooses again (and waits for a fixed frontend port).
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = "default"
 	}
-	frontendAddr := opts.FrontendAddr
-	if frontendAddr == "" {
-		frontendAddr = "127.0.0.1:0"
+	var err error
+	for range 3 {
+		var s *Server
+		if s, err = start(ctx, opts); !errors.Is(err, errStartup) {
+			return s, err
+		}
 	}
-	frontendHost, frontendPort, err := resolvePort(frontendAddr)
-	if err != nil {
-		return nil, fmt.Errorf("devserver: frontend address %q: %w", opts.FrontendAddr, err)
-	}
-	frontendAddr = net.JoinHostPort(frontendHost, strconv.Itoa(frontendPort))
+	return nil, err
+}
 
+func start(ctx context.Context, opts Options) (*Server, error) {
 	sqlCfg, err := sqliteConfig(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := serverConfig(frontendHost, frontendPort, sqlCfg)
-	if err != nil {
-		return nil, err
-	}
-	ns, err := sqliteschema.NewNamespaceConfig(cfg.ClusterMetadata.CurrentClusterName, opts.Namespace, false, opts.SearchAttributes)
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, opts.SearchAttributes)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: namespace config: %w", err)
 	}
@@ -89,10 +90,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("devserver: create namespace: %w", err)
 	}
 
-	var logger log.Logger = log.NewNoopLogger()
-	if opts.LogLevel != "" {
-		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel}))
+	// Chosen last, so little time passes before the server binds them.
+	frontendHost, ports, err := reservePorts(ctx, opts.FrontendAddr)
+	if err != nil {
+		return nil, err
 	}
+	frontendAddr := net.JoinHostPort(frontendHost, strconv.Itoa(ports[0]))
+	cfg := serverConfig(frontendHost, ports, sqlCfg)
+
+	var inner log.Logger = log.NewNoopLogger()
+	if opts.LogLevel != "" {
+		inner = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: opts.LogLevel}))
+	}
+	logger := &startupLogger{Logger: inner}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: authorizer: %w", err)
@@ -101,7 +111,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devserver: claim mapper: %w", err)
 	}
-	srv, err := temporal.NewServer(
+	srv, err := logger.build(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithLogger(logger),
@@ -119,7 +129,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("devserver: %w", err)
+		return nil, err
 	}
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("devserver: start: %w", err)
@@ -226,11 +236,58 @@ func sqliteConfig(dataDir string) (*config.SQL, error) {
 	return cfg, nil
 }
 
-func serverConfig(host string, frontendPort int, sqlCfg *config.SQL) (*config.Config, error) {
-	ports, err := freePorts(7)
-	if err != nil {
-		return nil, err
+// errStartup marks a failure the server reported through Fatal while it
+// was being built, typically a port it could not bind.
+var errStartup = errors.New("devserver: server failed to start")
+
+// startupLogger turns the server's Fatal calls while it is being built (when
+// it binds its listeners) into an error from build. The server assumes Fatal
+// exits the process; with a quiet logger it would go on with a nil listener
+// and crash later in another goroutine (grpc.(*Server).Serve). Afterwards a
+// Fatal is only logged, because it may come from any goroutine.
+type startupLogger struct {
+	log.Logger
+	building atomic.Bool
+}
+
+type fatal string
+
+func (l *startupLogger) Fatal(msg string, tags ...tag.Tag) {
+	l.Logger.Error(msg, tags...)
+	if !l.building.Load() {
+		return
 	}
+	for _, t := range tags {
+		msg += fmt.Sprintf(" %s=%v", t.Key(), t.Value())
+	}
+	panic(fatal(msg))
+}
+
+func (l *startupLogger) build(opts ...temporal.ServerOption) (srv temporal.Server, err error) {
+	l.building.Store(true)
+	defer func() {
+		l.building.Store(false)
+		switch r := recover().(type) {
+		case nil:
+		case fatal:
+			srv, err = nil, fmt.Errorf("%w: %s", errStartup, string(r))
+		default:
+			panic(r)
+		}
+	}()
+	srv, err = temporal.NewServer(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	return srv, nil
+}
+
+const clusterName = "active"
+
+// serverConfig lays out the four services on ports[0] (frontend) and
+// ports[1:] (the rest and their membership ports).
+func serverConfig(host string, ports []int, sqlCfg *config.SQL) *config.Config {
+	frontendPort := ports[0]
 	service := func(grpcPort, membershipPort int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: membershipPort, BindOnIP: host}}
 	}
@@ -246,18 +303,18 @@ func serverConfig(host string, frontendPort int, sqlCfg *config.SQL) (*config.Co
 		},
 		ClusterMetadata: &cluster.Config{
 			FailoverVersionIncrement: 10,
-			MasterClusterName:        "active",
-			CurrentClusterName:       "active",
+			MasterClusterName:        clusterName,
+			CurrentClusterName:       clusterName,
 			ClusterInformation: map[string]cluster.ClusterInformation{
-				"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: net.JoinHostPort(host, strconv.Itoa(frontendPort))},
+				clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: net.JoinHostPort(host, strconv.Itoa(frontendPort))},
 			},
 		},
 		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
 		Services: map[string]config.Service{
-			"frontend": service(frontendPort, ports[0]),
-			"history":  service(ports[1], ports[2]),
-			"matching": service(ports[3], ports[4]),
-			"worker":   service(ports[5], ports[6]),
+			"frontend": service(frontendPort, ports[1]),
+			"history":  service(ports[2], ports[3]),
+			"matching": service(ports[4], ports[5]),
+			"worker":   service(ports[6], ports[7]),
 		},
 		Archival: config.Archival{
 			History:    config.HistoryArchival{State: "disabled"},
@@ -268,7 +325,52 @@ func serverConfig(host string, frontendPort int, sqlCfg *config.SQL) (*config.Co
 			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
 		}},
 		PublicClient: config.PublicClient{HostPort: net.JoinHostPort(host, strconv.Itoa(frontendPort))},
-	}, nil
+	}
+}
+
+// reservePorts returns the frontend's host and eight distinct ports: the
+// frontend's (from addr, or free if addr is "" or has port 0) and seven free
+// ones for the other services. All are held open until all are chosen, so
+// the kernel cannot hand one out twice. A fixed frontend port still held by
+// someone (a server that just stopped) is waited for up to 10 seconds.
+func reservePorts(ctx context.Context, addr string) (string, []int, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("devserver: frontend address %q: %w", addr, err)
+	}
+	if host == "" || host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return "", nil, fmt.Errorf("devserver: frontend address %q: bad port %q", addr, port)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var frontend net.Listener
+	for {
+		if frontend, err = net.Listen("tcp", net.JoinHostPort(host, port)); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", nil, fmt.Errorf("devserver: frontend address %q: %w", addr, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer frontend.Close()
+	ports := []int{frontend.Addr().(*net.TCPAddr).Port}
+	for range 7 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", nil, fmt.Errorf("devserver: free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return host, ports, nil
 }
 
 // resolvePort splits host:port and replaces port 0 with a free one.
@@ -285,26 +387,12 @@ func resolvePort(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("bad port %q", portStr)
 	}
 	if port == 0 {
-		ps, err := freePorts(1)
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
-			return "", 0, err
-		}
-		port = ps[0]
-	}
-	return host, port, nil
-}
-
-// freePorts asks the kernel for n distinct free loopback ports. The
-// listeners are held until all are chosen so no port is handed out twice.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("devserver: free port: %w", err)
+			return "", 0, fmt.Errorf("devserver: free port: %w", err)
 		}
 		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		port = l.Addr().(*net.TCPAddr).Port
 	}
-	return ports, nil
+	return host, port, nil
 }
