@@ -23,7 +23,8 @@ const consentUsage = `usage:
   starter consent show    PHONE|KEY                        current consent per scope
   starter consent history PHONE|KEY                        the audit log
   starter consent export -since 2026-01-01T00:00:00Z > events.csv
-  starter consent import FILE.csv [-scope SCOPE]           import an opt-out list (phone[,scope][,note])
+  starter consent import FILE.csv [-scope SCOPE]           import an opt-out list (phone[,scope][,note][,state]);
+                                                           state opted_out (default) or confirmed (double opt-in)
 SCOPE is a sender (+15550001111, a messaging service SID), a program name from
 the senders file (-senders or STOPLINE_SENDERS; a program's senders map to
 it too), or * for every sender. Postgres comes from DATABASE_URL.`

@@ -23,9 +23,9 @@ import (
 
 // ImportSummary counts what Import did with the data rows of a file.
 type ImportSummary struct {
-	Imported  int // opt-outs recorded
-	Unchanged int // recipients already opted out in that scope
-	Skipped   int // bad rows, not imported
+	Imported  int // opt-outs and confirmations recorded
+	Unchanged int // recipients already in that state in that scope
+	Skipped   int // bad rows, and confirmations of opted-out recipients: not imported
 	// Errors describes the first MaxReportedErrors bad rows, in file order.
 	// They quote the offending values, phone numbers included, so that the
 	// person fixing the file can find them: print them to that person, never
@@ -52,6 +52,13 @@ const (
 	colPhone = "phone"
 	colScope = "scope"
 	colNote  = "note"
+	colState = "state"
+)
+
+// Values of the state column.
+const (
+	stateOptedOut  = "opted_out"
+	stateConfirmed = "confirmed"
 )
 
 // maxScopeLen bounds a scope: sender numbers, short codes, alphanumeric IDs,
@@ -60,10 +67,13 @@ const maxScopeLen = 100
 
 // Import reads a CSV suppression list and records each row as an opt-out
 // from the import source, so recipients who opted out before a migration
-// stay opted out.
+// stay opted out. A row whose state column says "confirmed" records a double
+// opt-in confirmation instead, so confirmed subscribers of a double opt-in
+// program need not confirm again; it never lifts an opt-out (such rows are
+// skipped and reported: the list may predate the recipient's STOP).
 //
 // The header names the columns, in any order and case: phone (required),
-// scope and note (optional). A row's scope is its scope column, or
+// scope, note and state (optional; opted_out, the default, or confirmed). A row's scope is its scope column, or
 // defaultScope when the column is absent or empty; "*" means every sender
 // (like STOPALL). Numbers without a leading "+" are read in region (e.g.
 // "US").
@@ -128,6 +138,10 @@ func importCSV(ctx context.Context, r io.Reader, keyer phone.Keyer, defaultScope
 			continue
 		}
 		changed, err := record(ctx, change)
+		if errors.Is(err, consent.ErrOptedOut) {
+			sum.skip(line, fmt.Errorf("not confirmed: the recipient is opted out in scope %q (an import does not lift an opt-out)", change.Scope))
+			continue
+		}
 		if err != nil {
 			return sum, fmt.Errorf("line %d: %w", line, err)
 		}
@@ -148,12 +162,12 @@ func (s *ImportSummary) skip(line int, err error) {
 
 // columns maps the known columns to their index; -1 when absent.
 type columns struct {
-	phone, scope, note int
-	n                  int // fields per row
+	phone, scope, note, state int
+	n                         int // fields per row
 }
 
 func parseHeader(header []string) (columns, error) {
-	cols := columns{phone: -1, scope: -1, note: -1, n: len(header)}
+	cols := columns{phone: -1, scope: -1, note: -1, state: -1, n: len(header)}
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(h))
 		if i == 0 {
@@ -167,10 +181,12 @@ func parseHeader(header []string) (columns, error) {
 			idx = &cols.scope
 		case colNote:
 			idx = &cols.note
+		case colState:
+			idx = &cols.state
 		default:
 			// Refused rather than ignored: a misspelt "scope" column would
 			// otherwise import every row into the default scope.
-			return cols, fmt.Errorf("unknown column %q (want phone, scope, note)", h)
+			return cols, fmt.Errorf("unknown column %q (want phone, scope, note, state)", h)
 		}
 		if *idx >= 0 {
 			return cols, fmt.Errorf("column %q appears twice", name)
@@ -207,8 +223,22 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 	if err := checkNote(note); err != nil {
 		return consent.Change{}, err
 	}
+	to := consent.OptedOut
+	if cols.state >= 0 {
+		switch s := strings.ToLower(strings.TrimSpace(rec[cols.state])); s {
+		case "", stateOptedOut:
+		case stateConfirmed:
+			if scope == consent.AllScopes {
+				// A confirmation in '*' would outrank every program's opt-out.
+				return consent.Change{}, errors.New(`state "confirmed" needs a program or sender scope, not "*"`)
+			}
+			to = consent.Confirmed
+		default:
+			return consent.Change{}, fmt.Errorf("state %q: want opted_out or confirmed", rec[cols.state])
+		}
+	}
 	return consent.Change{
-		RecipientKey: keyer.Key(e164), Scope: scope, To: consent.OptedOut,
+		RecipientKey: keyer.Key(e164), Scope: scope, To: to,
 		Source: consent.SourceImport, Note: note,
 	}, nil
 }

@@ -119,7 +119,7 @@ func TestImportHeader(t *testing.T) {
 		wantRowErrors            []string
 	}{
 		{"empty file", "", "acme", "empty file: want a header row such as phone,scope,note", 0, nil},
-		{"unknown column", "number,scope\n+14155550123,acme\n", "acme", `line 1: unknown column "number" (want phone, scope, note)`, 0, nil},
+		{"unknown column", "number,scope\n+14155550123,acme\n", "acme", `line 1: unknown column "number" (want phone, scope, note, state)`, 0, nil},
 		{"duplicate column", "phone,Phone\n", "acme", `line 1: column "phone" appears twice`, 0, nil},
 		{"no phone column", "scope,note\n", "acme", "line 1: no phone column (want a header such as phone,scope,note)", 0, nil},
 		{"header only", "phone\n", "acme", "", 0, nil},
@@ -130,6 +130,11 @@ func TestImportHeader(t *testing.T) {
 			[]string{`line 5: invalid phone number "abc"`}},
 		{"CRLF", "phone,scope\r\n+14155550123,*\r\n+1415555012x,*\r\n", "", "", 1,
 			[]string{`line 3: invalid phone number "+1415555012x"`}},
+		{"state column", "phone,state,scope\n+14155550121,confirmed,acme\n+14155550122, Opted_Out ,acme\n+14155550123,,acme\n" +
+			"+14155550124,subscribed,acme\n+14155550125,confirmed,*\n+14155550126,confirmed,\n", "*", "", 3,
+			[]string{`line 5: state "subscribed": want opted_out or confirmed`,
+				`line 6: state "confirmed" needs a program or sender scope, not "*"`,
+				`line 7: state "confirmed" needs a program or sender scope, not "*"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,5 +231,59 @@ func TestImportProgramScopes(t *testing.T) {
 		if len(ev) != 1 || ev[0].Scope != scope || ev[0].To != consent.OptedOut || ev[0].Source != consent.SourceImport {
 			t.Errorf("%s: events %+v, want one import opt-out in %s", number, ev, scope)
 		}
+	}
+}
+
+// Confirmed subscribers of a double opt-in program migrate with a state
+// column; a confirmation never lifts an opt-out, whichever came first in
+// the file or in the database.
+func TestImportConfirmed(t *testing.T) {
+	t.Parallel()
+	store := pgtest.NewStore(t)
+	keyer := testKeyer(t)
+	ctx := testContext(t)
+	reg, err := senders.Parse([]byte(`{"senders": [{"provider": "twilio", "from": "+15550003333", "type": "long_code", "program": "club", "double_opt_in": true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAll := keyer.Key("+14155550144")
+	if _, err := store.Record(ctx, consent.Change{RecipientKey: stopAll, Scope: consent.AllScopes, To: consent.OptedOut, Source: consent.SourceKeyword, RawText: "STOPALL"}); err != nil {
+		t.Fatal(err)
+	}
+	file := "phone,state,note\n" +
+		"+14155550141,confirmed,form 2025-03\n" + // 2
+		"+14155550142,opted_out,\n" + // 3
+		"+14155550142,confirmed,\n" + // 4: opted out on line 3
+		"+14155550143,confirmed,\n" + // 5
+		"+14155550143,confirmed,\n" + // 6: again
+		"+14155550144,confirmed,\n" // 7: STOPALL before the import
+	sum, err := Import(ctx, store, keyer, reg, strings.NewReader(file), "club", "US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Imported != 3 || sum.Unchanged != 1 || sum.Skipped != 2 {
+		t.Errorf("summary = %d imported, %d unchanged, %d skipped; want 3, 1, 2", sum.Imported, sum.Unchanged, sum.Skipped)
+	}
+	want := []string{
+		`line 4: not confirmed: the recipient is opted out in scope "club" (an import does not lift an opt-out)`,
+		`line 7: not confirmed: the recipient is opted out in scope "club" (an import does not lift an opt-out)`,
+	}
+	if got := strings.Join(errorTexts(sum.Errors), "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+
+	marketing := consent.Rule{NeedConfirmed: true}
+	for number, allowed := range map[string]bool{"+14155550141": true, "+14155550142": false, "+14155550143": true, "+14155550144": false} {
+		d, err := store.Check(ctx, keyer.Key(number), "program:club", marketing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed != allowed {
+			t.Errorf("%s: marketing allowed = %v (%+v); want %v", number, d.Allowed, d, allowed)
+		}
+	}
+	ev := mustEvents(t, store, keyer.Key("+14155550141"))
+	if len(ev) != 1 || ev[0].To != consent.Confirmed || ev[0].Source != consent.SourceImport || ev[0].Scope != "program:club" || ev[0].Note != "form 2025-03" {
+		t.Errorf("events of the confirmed row = %+v; want one import confirmation in program:club with the note", ev)
 	}
 }

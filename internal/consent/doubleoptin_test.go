@@ -2,6 +2,7 @@ package consent_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -89,27 +90,35 @@ func TestDoubleOptInTransitions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	imported := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Confirmed, Source: consent.SourceImport, Note: "double opt-in at old provider"}
 	steps := []struct {
 		name    string
 		before  func()
 		change  consent.Change
 		changed bool
 		state   consent.State
+		err     error
 	}{
-		{"YES without a request changes nothing", nil, yes, false, consent.Unknown},
-		{"START asks", nil, pending(consent.SourceKeyword), true, consent.Pending},
-		{"YES after 25 h is too late", func() { age(25) }, yes, false, consent.Pending},
-		{"START again restarts the window", nil, pending(consent.SourceKeyword), true, consent.Pending},
-		{"YES after 23 h confirms", func() { age(23) }, yes, true, consent.Confirmed},
-		{"YES again changes nothing", nil, yes, false, consent.Confirmed},
-		{"a new request leaves a confirmed recipient confirmed", nil, pending(consent.SourceJourney), false, consent.Confirmed},
-		{"STOP opts out", nil, optOut(key, scopeA), true, consent.OptedOut},
-		{"YES does not undo a STOP", nil, yes, false, consent.OptedOut},
-		{"START after STOP asks again", nil, pending(consent.SourceKeyword), true, consent.Pending},
-		{"START again", nil, pending(consent.SourceKeyword), true, consent.Pending},
-		{"STOPALL ends the open request", nil, optOut(key, allScop), true, consent.OptedOut},
-		{"YES after STOPALL changes nothing", nil, yes, false, consent.OptedOut},
-		{"staff confirm without a window", func() { age(100) }, consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Confirmed, Source: consent.SourceAdmin, Note: "signed form"}, true, consent.Confirmed},
+		{"YES without a request changes nothing", nil, yes, false, consent.Unknown, nil},
+		{"START asks", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
+		{"YES after 25 h is too late", func() { age(25) }, yes, false, consent.Pending, nil},
+		{"START again restarts the window", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
+		{"YES after 23 h confirms", func() { age(23) }, yes, true, consent.Confirmed, nil},
+		{"YES again changes nothing", nil, yes, false, consent.Confirmed, nil},
+		{"a new request leaves a confirmed recipient confirmed", nil, pending(consent.SourceJourney), false, consent.Confirmed, nil},
+		{"STOP opts out", nil, optOut(key, scopeA), true, consent.OptedOut, nil},
+		{"YES does not undo a STOP", nil, yes, false, consent.OptedOut, nil},
+		{"START after STOP asks again", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
+		{"START again", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
+		{"STOPALL ends the open request", nil, optOut(key, allScop), true, consent.OptedOut, nil},
+		{"YES after STOPALL changes nothing", nil, yes, false, consent.OptedOut, nil},
+		{"an imported confirmation does not lift a STOPALL", nil, imported, false, consent.OptedOut, consent.ErrOptedOut},
+		{"staff confirm without a window", func() { age(100) }, consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Confirmed, Source: consent.SourceAdmin, Note: "signed form"}, true, consent.Confirmed, nil},
+		{"an imported confirmation of a confirmed recipient changes nothing", nil, imported, false, consent.Confirmed, nil},
+		{"STOP", nil, optOut(key, scopeA), true, consent.OptedOut, nil},
+		{"an imported confirmation does not lift a STOP", nil, imported, false, consent.OptedOut, consent.ErrOptedOut},
+		{"START", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
+		{"an imported confirmation confirms", nil, imported, true, consent.Confirmed, nil},
 	}
 	events := 0
 	for _, st := range steps {
@@ -117,8 +126,8 @@ func TestDoubleOptInTransitions(t *testing.T) {
 			st.before()
 		}
 		changed, err := s.Record(ctx, st.change)
-		if err != nil {
-			t.Fatalf("%s: %v", st.name, err)
+		if !errors.Is(err, st.err) {
+			t.Fatalf("%s: error %v, want %v", st.name, err, st.err)
 		}
 		d, err := s.Check(ctx, key, scopeA, plain)
 		if err != nil {

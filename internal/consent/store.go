@@ -215,6 +215,11 @@ func (s *Store) Record(ctx context.Context, c Change) (changed bool, err error) 
 	return changed, err
 }
 
+// ErrOptedOut is RecordTx's refusal of an imported confirmation for a
+// recipient who is opted out in that scope (or everywhere): only the
+// recipient's own opt-in, or staff, may lift an opt-out.
+var ErrOptedOut = errors.New("the recipient is opted out")
+
 // RecordTx applies c inside tx: it takes the recipient's lock exclusively
 // (waiting for in-flight sends), updates the current state and appends an
 // event. It reports changed=false, and appends nothing, when the change does
@@ -257,9 +262,9 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 			return false, nil
 		}
 	}
-	if c.To == Confirmed && c.Source == SourceKeyword {
+	if c.To == Confirmed && (c.Source == SourceKeyword || c.Source == SourceImport) {
 		// A YES answers the open request only if nothing newer (a STOPALL)
-		// ended it.
+		// ended it; an imported confirmation must not lift one either.
 		d, err := check(ctx, tx, c.RecipientKey, c.Scope)
 		if err != nil {
 			return false, err
@@ -267,6 +272,10 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 		if d.Scope != c.Scope {
 			from = d.State
 		}
+	}
+	if c.To == Confirmed && c.Source == SourceImport && from == OptedOut {
+		// A list exported elsewhere may predate the recipient's STOP here.
+		return false, ErrOptedOut
 	}
 	if !applies(c, from, fresh) {
 		return false, nil
