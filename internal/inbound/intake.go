@@ -102,9 +102,13 @@ func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 }
 
 // classify decides the intent. Twilio's OptOutType means Twilio already
-// acted (and replied): it decides.
+// acted (and replied): it decides, except that Twilio reads STOPALL as a STOP
+// for the one sender, and the body's wider reach must not be lost.
 func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 	if in, ok := keywords.FromTwilioOptOutType(m.OptOutType); ok {
+		if body := keywords.Classify(m.Body, s.Keywords); in.Kind == keywords.OptOut && body.Kind == keywords.OptOut && body.Scope == keywords.All {
+			return body, true
+		}
 		return in, true
 	}
 	if m.NumMedia > 0 && m.Body == "" || m.Type != "" && m.Type != "mo_text" {

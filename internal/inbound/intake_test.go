@@ -62,9 +62,16 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) text(t *testing.T, from, to, body string) {
 	t.Helper()
+	f.textTwilio(t, from, to, body, "")
+}
+
+// textTwilio texts as Twilio with Advanced Opt-Out reports it: optOutType
+// is the keyword Twilio acted on ("" when it did not).
+func (f *fixture) textTwilio(t *testing.T, from, to, body, optOutType string) {
+	t.Helper()
 	f.seq++
 	err := f.intake.Inbound(context.Background(), webhook.Inbound{
-		Provider: "twilio", MessageID: fmt.Sprintf("SM%d", f.seq), From: from, To: to, Body: body, ReceivedAt: time.Now(),
+		Provider: "twilio", MessageID: fmt.Sprintf("SM%d", f.seq), From: from, To: to, Body: body, ReceivedAt: time.Now(), OptOutType: optOutType,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,32 +96,36 @@ func (f *fixture) allowedFor(t *testing.T, number, sender, category string) bool
 func TestScopeMatrix(t *testing.T) {
 	tests := []struct {
 		name  string
-		texts [][2]string // (to, body), in order
+		texts [][3]string // (to, body, Twilio's OptOutType), in order
 		want  map[string]bool
 	}{
-		{"STOP to A blocks program acme only", [][2]string{{senderA, "STOP"}},
+		{"STOP to A blocks program acme only", [][3]string{{senderA, "STOP"}},
 			map[string]bool{senderA: false, senderB: false, senderC: true, senderD: true}},
-		{"STOP to D blocks D only", [][2]string{{senderD, "stop"}},
+		{"STOP to D blocks D only", [][3]string{{senderD, "stop"}},
 			map[string]bool{senderA: true, senderB: true, senderC: true, senderD: false}},
-		{"STOPALL blocks every sender", [][2]string{{senderC, "STOPALL"}},
+		{"STOPALL blocks every sender", [][3]string{{senderC, "STOPALL"}},
 			map[string]bool{senderA: false, senderB: false, senderC: false, senderD: false}},
-		{"START to B after STOP to A re-enables acme", [][2]string{{senderA, "STOP"}, {senderB, "START"}},
+		{"START to B after STOP to A re-enables acme", [][3]string{{senderA, "STOP"}, {senderB, "START"}},
 			map[string]bool{senderA: true, senderB: true, senderC: true, senderD: true}},
-		{"START to A after STOPALL re-enables acme only", [][2]string{{senderC, "STOP ALL"}, {senderA, "START"}},
+		{"START to A after STOPALL re-enables acme only", [][3]string{{senderC, "STOP ALL"}, {senderA, "START"}},
 			map[string]bool{senderA: true, senderB: true, senderC: false, senderD: false}},
-		{"STOP, START, STOP in quick succession ends opted out", [][2]string{{senderA, "STOP"}, {senderA, "START"}, {senderA, "STOP"}},
+		{"STOP, START, STOP in quick succession ends opted out", [][3]string{{senderA, "STOP"}, {senderA, "START"}, {senderA, "STOP"}},
 			map[string]bool{senderA: false, senderB: false, senderC: true, senderD: true}},
-		{"a keyword to a short code without keyword handling changes nothing", [][2]string{{shortCode, "STOP"}},
+		{"a keyword to a short code without keyword handling changes nothing", [][3]string{{shortCode, "STOP"}},
 			map[string]bool{senderA: true, senderB: true, senderC: true, senderD: true}},
-		{"a sentence changes nothing", [][2]string{{senderA, "I can't stop smiling"}},
+		{"a sentence changes nothing", [][3]string{{senderA, "I can't stop smiling"}},
 			map[string]bool{senderA: true, senderB: true, senderC: true, senderD: true}},
+		{"STOP handled by Twilio blocks program acme only", [][3]string{{senderA, "Stop", "STOP"}},
+			map[string]bool{senderA: false, senderB: false, senderC: true, senderD: true}},
+		{"STOPALL handled by Twilio as a STOP still blocks every sender", [][3]string{{senderC, "STOPALL", "STOP"}},
+			map[string]bool{senderA: false, senderB: false, senderC: false, senderD: false}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			number := fmt.Sprintf("+1415555%04d", 3000+i)
 			for _, m := range tt.texts {
-				f.text(t, number, m[0], m[1])
+				f.textTwilio(t, number, m[0], m[1], m[2])
 			}
 			for sender, want := range tt.want {
 				if got := f.allowed(t, number, sender); got != want {
