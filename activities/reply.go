@@ -30,8 +30,10 @@ const (
 )
 
 // SendReply sends the compliance reply to an inbound keyword, at most once
-// per inbound message. It is exempt from stopline's suppression: the
-// confirmation of an opt-out goes to a recipient who just opted out.
+// per inbound message. The replies to STOP and HELP are exempt from
+// stopline's suppression: the confirmation of an opt-out goes to a recipient
+// who just opted out. The replies to an opt-in (START, YES) are not: when a
+// STOP came after the START, "you are subscribed" must not follow it.
 func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, error) {
 	if !in.ReceivedAt.IsZero() && time.Since(in.ReceivedAt) > ConfirmationWindow {
 		return SendResult{Status: consent.Skipped, Reason: ReasonWindowPassed}, nil
@@ -52,6 +54,11 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 		msg.MessagingServiceSID = sender.MessagingServiceSID
 	} else {
 		msg.From = in.Sender
+	}
+	switch in.Kind {
+	case "opt_in", "opt_in_pending", "confirm":
+		msg.Category = CategoryOptInRequest // blocked by an opt-out only
+		return a.deliver(ctx, msg, true)
 	}
 	return a.deliver(ctx, msg, false)
 }

@@ -274,10 +274,8 @@ func TestDoubleOptInRace(t *testing.T) {
 			t.Errorf("%s (case %d): state %q, want %q", num, i%3, d.State, want)
 		}
 	}
-	replies := map[string]int{}
 	for _, m := range e.twilio.Accepted() {
 		if strings.HasPrefix(m.Body, "Club:") {
-			replies[m.To]++
 			continue
 		}
 		if key := m.To + "|" + m.Body; seen[key] {
@@ -297,27 +295,60 @@ func TestDoubleOptInRace(t *testing.T) {
 			t.Errorf("%q accepted %v after the STOP's 2xx", m.Body, m.At.Sub(s))
 		}
 	}
-	// Replies: "Thanks, you are subscribed" for each applied YES, one STOP
-	// confirmation per STOP; none for the Y after a STOP.
-	waitFor(30*time.Second, func() bool {
-		replies = map[string]int{}
+	// Replies: "Thanks, you are subscribed" for each applied YES unless the
+	// STOP came first (it is not sent after a STOP), one STOP confirmation
+	// per STOP; none for the Y after a STOP.
+	type replyCount struct{ thanks, other int }
+	var (
+		replies    map[string]replyCount
+		thanksLate int
+	)
+	countReplies := func() {
+		replies, thanksLate = map[string]replyCount{}, 0
 		for _, m := range e.twilio.Accepted() {
-			if strings.HasPrefix(m.Body, "Club:") {
-				replies[m.To]++
+			if !strings.HasPrefix(m.Body, "Club:") {
+				continue
 			}
-		}
-		total := 0
-		for _, c := range replies {
-			total += c
-		}
-		return total >= n/3+2*(n/3)+n/3
-	})
-	for i, num := range numbers {
-		if want := []int{1, 2, 1}[i%3]; replies[num] != want {
-			wrongReplies++
-			t.Errorf("%s (case %d): %d replies, want %d", num, i%3, replies[num], want)
+			c := replies[m.To]
+			if strings.Contains(m.Body, "Thanks, you are subscribed") {
+				c.thanks++
+				if s, ok := stopped[m.To]; ok && m.At.After(s) {
+					thanksLate++
+					t.Logf("%q accepted %v after the STOP's 2xx", m.Body, m.At.Sub(s))
+				}
+			} else {
+				c.other++
+			}
+			replies[m.To] = c
 		}
 	}
+	waitFor(30*time.Second, func() bool {
+		countReplies()
+		for i, num := range numbers {
+			if c := replies[num]; i%3 == 0 && c.thanks == 0 || i%3 != 0 && c.other == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	countReplies()
+	if thanksLate > 0 {
+		afterStop += thanksLate
+		t.Errorf("%d subscribed replies accepted after the STOP's 2xx", thanksLate)
+	}
+	thanksBeforeStop := 0
+	for i, num := range numbers {
+		c := replies[num]
+		want := []replyCount{{1, 0}, {c.thanks, 1}, {0, 1}}[i%3]
+		if c != want || c.thanks > 1 {
+			wrongReplies++
+			t.Errorf("%s (case %d): %d subscribed and %d other replies, want %d and %d", num, i%3, c.thanks, c.other, want.thanks, want.other)
+		}
+		if i%3 == 1 {
+			thanksBeforeStop += c.thanks
+		}
+	}
+	t.Logf("YES then STOP: %d of %d got the subscribed reply before their STOP", thanksBeforeStop, (n+1)/3)
 	deals := 0
 	for key := range seen {
 		if strings.Contains(key, "|deal") {

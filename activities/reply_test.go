@@ -1,0 +1,65 @@
+package activities_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+)
+
+// The reply to STOP and HELP goes to a recipient who has opted out; the
+// reply to an opt-in does not, or a START followed by a STOP (handled in
+// that order after the STOP committed) would end with "you are subscribed".
+func TestSendReplyAfterStop(t *testing.T) {
+	tests := []struct {
+		kind       string
+		optedOut   bool
+		wantStatus consent.SendStatus
+	}{
+		{"opt_out", true, consent.Sent},
+		{"help", true, consent.Sent},
+		{"opt_in", true, consent.Skipped},
+		{"opt_in_pending", true, consent.Skipped},
+		{"confirm", true, consent.Skipped},
+		{"opt_in", false, consent.Sent},
+		{"opt_in_pending", false, consent.Sent},
+		{"confirm", false, consent.Sent},
+	}
+	for _, tc := range tests {
+		name := tc.kind
+		if tc.optedOut {
+			name += " after STOP"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			if tc.optedOut {
+				if _, err := h.store.Record(t.Context(), consent.Change{
+					RecipientKey: h.key, Scope: scope, To: consent.OptedOut, Source: consent.SourceKeyword, RawText: "STOP",
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := newActivityEnv()
+			env.RegisterActivity(h.acts)
+			val, err := env.ExecuteActivity(h.acts.SendReply, activities.ReplyInput{
+				Key: "twilio/SM" + tc.kind, Kind: tc.kind, Provider: "twilio", To: to, Sender: from,
+				RecipientKey: h.key, ReceivedAt: time.Now(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res activities.SendResult
+			if err := val.Get(&res); err != nil {
+				t.Fatal(err)
+			}
+			wantCalls := 0
+			if tc.wantStatus == consent.Sent {
+				wantCalls = 1
+			}
+			if res.Status != tc.wantStatus || h.fake.Calls() != wantCalls {
+				t.Errorf("reply %+v with %d provider calls; want %s with %d", res, h.fake.Calls(), tc.wantStatus, wantCalls)
+			}
+		})
+	}
+}
