@@ -73,10 +73,23 @@ func (a *Activities) ResolveRecipient(_ context.Context, in RecipientInput) (Rec
 	return Recipient{Phone: e164, Key: a.Keyer.Key(e164)}, nil
 }
 
+// checkKey refuses a recipient key that is not the key of phone (E.164).
+// The starter passes both to save a lookup; a journey input copied in the
+// Temporal UI with only the phone changed would otherwise check consent,
+// register and be cancelled under someone else's key while texting phone.
+func (a *Activities) checkKey(phone, key string) error {
+	if a.Keyer.Key(phone) != key {
+		return temporal.NewNonRetryableApplicationError(
+			"recipient_key is not the key of the phone number: leave recipient_key out and stopline computes it", ErrBadInput, nil)
+	}
+	return nil
+}
+
 // Registration ties a running journey to its recipient and sender scope.
 type Registration struct {
 	WorkflowID   string
 	RecipientKey string
+	Phone        string // E.164; "" in older workflows
 	Scope        string
 	Category     string // journey category; "" (older workflows) is marketing
 }
@@ -85,6 +98,11 @@ type Registration struct {
 // Workflows pass sender addresses as scopes; activities map them to consent
 // scopes (a sender's program), which only the worker's config knows.
 func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error {
+	if r.Phone != "" {
+		if err := a.checkKey(r.Phone, r.RecipientKey); err != nil {
+			return err
+		}
+	}
 	j := consent.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: category(r.Category)}
 	return a.Store.RegisterJourney(ctx, j, r.RecipientKey)
 }

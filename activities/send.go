@@ -69,6 +69,9 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 		return SendResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("no SMS sender configured for provider %q", in.Provider), ErrNoSender, nil)
 	}
+	if err := a.checkKey(in.To, in.RecipientKey); err != nil {
+		return SendResult{}, err
+	}
 	msg := sms.Message{To: in.To, From: in.From, MessagingServiceSID: in.MessagingServiceSID, Body: in.Body}
 
 	entry, fresh, err := a.Store.BeginAttempt(ctx, in.WorkflowID, in.Step, in.RecipientKey, in.Provider)

@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"go.temporal.io/sdk/testsuite"
 	"strings"
 	"testing"
 
@@ -176,6 +177,7 @@ func TestSendSMSInvalidNumber(t *testing.T) {
 	h := newHarness(t)
 	in := h.input(0)
 	in.To = "4155550123" // the fake answers 21211 to anything that is not E.164
+	in.RecipientKey = h.acts.Keyer.Key(in.To)
 	res, err := h.send(in)
 	if err != nil {
 		t.Fatalf("SendSMS: %v", err)
@@ -188,7 +190,7 @@ func TestSendSMSInvalidNumber(t *testing.T) {
 		t.Errorf("ledger = %+v", e)
 	}
 	// An invalid number is not an opt-out.
-	if d, err := h.store.Check(t.Context(), h.key, scope, consent.Rule{}); err != nil || d.State != consent.Unknown {
+	if d, err := h.store.Check(t.Context(), in.RecipientKey, scope, consent.Rule{}); err != nil || d.State != consent.Unknown {
 		t.Errorf("Check = %+v, %v; want unknown", d, err)
 	}
 }
@@ -540,5 +542,47 @@ func TestCheckConsentFailsClosed(t *testing.T) {
 	}
 	if d.Allowed {
 		t.Errorf("closed store: decision %+v allowed", d)
+	}
+}
+
+// A recipient key that is not the phone's (a journey input copied in the
+// Temporal UI with only the phone changed) is refused before anything is
+// registered or sent: consent would be checked for someone else.
+func TestForeignRecipientKeyIsRefused(t *testing.T) {
+	h := newHarness(t)
+	foreign := h.acts.Keyer.Key("+14155550999")
+	tests := []struct {
+		name string
+		run  func(env *testsuite.TestActivityEnvironment) error
+	}{
+		{"SendSMS", func(env *testsuite.TestActivityEnvironment) error {
+			in := h.input(0)
+			in.RecipientKey = foreign
+			_, err := env.ExecuteActivity(h.acts.SendSMS, in)
+			return err
+		}},
+		{"RegisterJourney", func(env *testsuite.TestActivityEnvironment) error {
+			_, err := env.ExecuteActivity(h.acts.RegisterJourney, activities.Registration{WorkflowID: wfID, RecipientKey: foreign, Phone: to, Scope: scope})
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newActivityEnv()
+			env.RegisterActivity(h.acts)
+			err := tc.run(env)
+			if ae := applicationError(err); ae == nil || ae.Type() != activities.ErrBadInput || !ae.NonRetryable() {
+				t.Fatalf("error = %v; want a non-retryable %s", err, activities.ErrBadInput)
+			}
+		})
+	}
+	if n := h.fake.Calls(); n != 0 {
+		t.Errorf("provider calls = %d, want 0", n)
+	}
+	if rows, err := h.store.Ledger(t.Context(), wfID); err != nil || len(rows) != 0 {
+		t.Errorf("ledger = %+v, %v; want no rows", rows, err)
+	}
+	if js, err := h.store.ActiveJourneys(t.Context(), foreign, consent.AllScopes); err != nil || len(js) != 0 {
+		t.Errorf("registered journeys of the foreign key = %+v, %v; want none", js, err)
 	}
 }

@@ -95,7 +95,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	}
 
 	// Register before the first step so an opt-out from now on finds us.
-	reg := activities.Registration{WorkflowID: id, RecipientKey: recipient.Key, Scope: scope, Category: def.Category}
+	reg := activities.Registration{WorkflowID: id, RecipientKey: recipient.Key, Phone: recipient.Phone, Scope: scope, Category: def.Category}
 	if err := workflow.ExecuteLocalActivity(lctx, a.RegisterJourney, reg).Get(ctx, nil); err != nil {
 		return JourneyResult{}, err
 	}

@@ -216,7 +216,7 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 			t.Errorf("send %d = %+v, want %+v", i, s, wantIn)
 		}
 	}
-	if len(w.regs) != 1 || w.regs[0] != (activities.Registration{WorkflowID: workflowID, RecipientKey: recipientKey, Scope: sender, Category: "marketing"}) {
+	if len(w.regs) != 1 || w.regs[0] != (activities.Registration{WorkflowID: workflowID, RecipientKey: recipientKey, Phone: recipient, Scope: sender, Category: "marketing"}) {
 		t.Errorf("registrations = %+v", w.regs)
 	}
 
