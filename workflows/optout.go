@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -12,7 +13,7 @@ import (
 // KeywordSignal is an inbound keyword, delivered by the webhook bridge's
 // re-driver after the message and its consent change were committed.
 type KeywordSignal struct {
-	InboundID       int64     `json:"inbound_id"` // increasing per recipient: used to drop redeliveries
+	InboundID       int64     `json:"inbound_id"` // unique: used to drop redeliveries
 	Provider        string    `json:"provider"`
 	MessageID       string    `json:"message_id"`
 	Intent          string    `json:"intent"` // opt_out, opt_in, opt_in_pending, confirm, help, suggest_opt_out
@@ -29,8 +30,9 @@ type KeywordSignal struct {
 type OptOutState struct {
 	RecipientKey  string            `json:"recipient_key"`
 	LastInboundID int64             `json:"last_inbound_id"`
-	Scopes        map[string]string `json:"scopes"` // scope -> opted_out / opted_in, as signalled
-	Recent        []KeywordEvent    `json:"recent"` // newest last, at most recentEvents
+	Handled       []int64           `json:"handled,omitempty"` // inbound IDs, newest last, at most handledIDs
+	Scopes        map[string]string `json:"scopes"`            // scope -> opted_out / opted_in, as signalled
+	Recent        []KeywordEvent    `json:"recent"`            // newest last, at most recentEvents
 }
 
 // KeywordEvent is one handled keyword, for the consent query.
@@ -46,6 +48,10 @@ type KeywordEvent struct {
 
 const (
 	recentEvents = 20
+	// handledIDs bounds the IDs kept to drop redeliveries. The re-driver
+	// redelivers a signal only when it died between signalling and marking
+	// it delivered, and then within seconds, so the last few suffice.
+	handledIDs = 64
 	// An idle OptOut workflow ends; the next keyword starts a new one. The
 	// consent itself lives in Postgres.
 	optOutIdle = 7 * 24 * time.Hour
@@ -97,10 +103,9 @@ func OptOut(ctx workflow.Context, st OptOutState) error {
 }
 
 func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
-	if sig.InboundID <= st.LastInboundID {
+	if handledBefore(ctx, st, sig.InboundID) {
 		return // redelivered by the re-driver
 	}
-	st.LastInboundID = sig.InboundID
 	ev := KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope}
 	var a *activities.Activities
 	replyKind := sig.Intent
@@ -154,6 +159,31 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 	if len(st.Recent) > recentEvents {
 		st.Recent = st.Recent[len(st.Recent)-recentEvents:]
 	}
+}
+
+// handledBefore reports whether the message was handled already, and
+// notes it as handled. IDs do not arrive in order: a STOP waiting for the
+// recipient's lock (a send to them is in flight) commits after a HELP that
+// came later, so the re-driver delivers the HELP's higher ID first. The
+// first version dropped every ID at or below the highest seen, and with it
+// such a STOP; it stays for histories recorded before the change.
+func handledBefore(ctx workflow.Context, st *OptOutState, id int64) bool {
+	if workflow.GetVersion(ctx, "handled-inbound-ids", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		if id <= st.LastInboundID {
+			return true
+		}
+		st.LastInboundID = id
+		return false
+	}
+	if slices.Contains(st.Handled, id) {
+		return true
+	}
+	st.Handled = append(st.Handled, id)
+	if len(st.Handled) > handledIDs {
+		st.Handled = st.Handled[len(st.Handled)-handledIDs:]
+	}
+	st.LastInboundID = max(st.LastInboundID, id)
+	return false
 }
 
 // providerReplied reports whether the provider or network answered the
