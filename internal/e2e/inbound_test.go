@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/sms/smstest"
@@ -184,5 +186,50 @@ func TestUnsignedWebhookRecordsNothing(t *testing.T) {
 	}
 	if !e.consentOf(ada).Allowed {
 		t.Fatal("a forged STOP changed consent")
+	}
+}
+
+// A STOP that waits for the recipient's lock (a send to them is in flight)
+// commits after a HELP that came later, so the re-driver delivers the HELP's
+// higher inbound ID first. The STOP must still cancel the journey and be
+// confirmed, not be taken for a redelivery.
+func TestStopCommittedAfterLaterHelp(t *testing.T) {
+	const num = "+14155556101"
+	e := newEnv(t, withWebhooks)
+	e.twilio.SetDelay(3 * time.Second) // the first send holds the recipient's lock this long
+	e.launch("drip", mustJourney(t, longJourney), "phone,first_name\n"+num+",Ada\n")
+	eventually(t, 20*time.Second, "first send in flight", func() bool { return e.twilio.Calls() == 1 })
+
+	stopDone := make(chan time.Time, 1)
+	go func() {
+		if code := e.inbound(num, "STOP"); code != 200 {
+			t.Errorf("STOP answered %d", code)
+		}
+		stopDone <- time.Now()
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if code := e.inbound(num, "HELP"); code != 200 {
+		t.Fatalf("HELP answered %d", code)
+	}
+	helpAt := time.Now()
+	stopAt := <-stopDone
+	if !stopAt.After(helpAt) {
+		t.Fatalf("the STOP was answered before the HELP (%v): the race this test is about did not happen", helpAt.Sub(stopAt))
+	}
+	rows, err := e.app.Store.Pool().Query(context.Background(), `SELECT body FROM inbound_messages WHERE from_number = $1 ORDER BY id`, num)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || strings.Join(bodies, ",") != "STOP,HELP" {
+		t.Fatalf("inbound messages by ID: %q, %v; want STOP then HELP", bodies, err)
+	}
+
+	if res := e.result("drip", num); res.State != workflows.StateStopped || res.Summary != "sent 1, stopped: opted_out at step 1" {
+		t.Errorf("journey: %+v", res)
+	}
+	eventually(t, 20*time.Second, "HELP reply and STOP confirmation", func() bool { return len(e.sentTo(num)) == 3 })
+	if got := e.sentTo(num); !strings.Contains(got[1]+got[2], "unsubscribed") || !strings.Contains(got[1]+got[2], "Msg & data rates") {
+		t.Errorf("SMS to recipient: %q", got)
 	}
 }
