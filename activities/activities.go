@@ -174,7 +174,10 @@ func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (consent.
 type CancelInput struct {
 	RecipientKey string
 	Scope        string // a sender scope, or consent.AllScopes
-	Reason       string
+	// Sender is the number the recipient wrote to, "" in older workflows.
+	// When it is in a messaging service (Scope), its own scope counts too.
+	Sender string
+	Reason string
 }
 
 // CancelRequest is the payload of the journey cancel signal.
@@ -204,14 +207,20 @@ func (a *Activities) ConfirmJourneys(ctx context.Context, in CancelInput, signal
 // scope that match, 16 at a time. A workflow that no longer runs is
 // deregistered instead.
 func (a *Activities) signalJourneys(ctx context.Context, in CancelInput, signalName string, arg any, match func(consent.ActiveJourney) bool) (int, error) {
-	journeys, err := a.Store.ActiveJourneys(ctx, in.RecipientKey, in.Scope)
-	if err != nil {
-		return 0, err
+	scopes := []string{in.Scope}
+	if s := a.Registry.ConsentScope(in.Sender); in.Sender != "" && in.Scope != consent.AllScopes && s != in.Scope {
+		scopes = append(scopes, s) // as the intake recorded it (inbound.Intake)
 	}
 	var ids []string
-	for _, j := range journeys {
-		if match(j) {
-			ids = append(ids, j.WorkflowID)
+	for _, scope := range scopes {
+		journeys, err := a.Store.ActiveJourneys(ctx, in.RecipientKey, scope)
+		if err != nil {
+			return 0, err
+		}
+		for _, j := range journeys {
+			if match(j) {
+				ids = append(ids, j.WorkflowID)
+			}
 		}
 	}
 	var (

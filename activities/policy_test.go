@@ -142,6 +142,8 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 		{"club-marketing", clubSender, journey.CategoryMarketing},
 		{"club-transactional", clubSender, journey.CategoryTransactional},
 		{"club-ended", clubSender, journey.CategoryMarketing},
+		{"service", "MG00000000000000000000000000000001", journey.CategoryMarketing},
+		{"service-number", "+14155550177", journey.CategoryMarketing},
 	} {
 		if err := h.acts.RegisterJourney(ctx, activities.Registration{WorkflowID: j.id, RecipientKey: h.key, Scope: j.sender, Category: j.category}); err != nil {
 			t.Fatal(err)
@@ -160,9 +162,12 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 		{"YES to club goes to its marketing journeys; an ended one is deregistered", func() (int, error) {
 			return h.acts.ConfirmJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:club"}, "confirmed")
 		}, []string{"club-marketing confirmed"}, 1, "confirmed"},
+		{"STOP to a number of a messaging service stops journeys sent from either", func() (int, error) {
+			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "MG00000000000000000000000000000001", Sender: "+14155550177"}, "cancel")
+		}, []string{"service cancel", "service-number cancel"}, 2, "cancel"},
 		{"STOPALL cancels all but bank's transactional", func() (int, error) {
 			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: consent.AllScopes}, "cancel")
-		}, []string{"bank-marketing cancel", "club-marketing cancel", "club-transactional cancel"}, 3, "cancel"},
+		}, []string{"bank-marketing cancel", "club-marketing cancel", "club-transactional cancel", "service cancel", "service-number cancel"}, 5, "cancel"},
 	}
 	for _, tt := range tests {
 		n, err := tt.run()

@@ -113,7 +113,7 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 	switch sig.Intent {
 	case "opt_out":
 		st.Scopes[sig.Scope] = string(consent.OptedOut)
-		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Reason: activities.ReasonOptedOut}
+		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, Reason: activities.ReasonOptedOut}
 		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
 		if err := workflow.ExecuteLocalActivity(actx, a.CancelJourneys, in, SignalCancel).Get(ctx, &ev.Cancelled); err != nil {
 			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
@@ -127,7 +127,7 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 		st.Scopes[sig.Scope] = string(consent.Pending)
 	case "confirm":
 		st.Scopes[sig.Scope] = string(consent.Confirmed)
-		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope}
+		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
 		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
 		if err := workflow.ExecuteLocalActivity(actx, a.ConfirmJourneys, in, SignalConfirmed).Get(ctx, &ev.Confirmed); err != nil {
 			workflow.GetLogger(ctx).Error("confirm journeys", "error", err)

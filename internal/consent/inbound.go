@@ -34,6 +34,10 @@ const IntentNone = "none"
 type Effect struct {
 	Intent string
 	Change *Change
+	// Also holds the same change in other scopes the message reaches (a
+	// number's own scope besides its messaging service's). They are applied
+	// with Change, whatever they report, and do not decide the effect.
+	Also []Change
 }
 
 // SaveInbound stores m and, in the same transaction, carries out the first
@@ -70,6 +74,11 @@ func (s *Store) SaveInbound(ctx context.Context, m Inbound, effects ...Effect) (
 				}
 			}
 			if applied {
+				for _, c := range e.Also {
+					if _, err := RecordTx(ctx, tx, c); err != nil {
+						return err
+					}
+				}
 				taken = e
 				break
 			}

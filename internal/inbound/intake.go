@@ -51,10 +51,19 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		intent, handled := classify(m, sender)
 		rec.Keyword, rec.Language = intent.Keyword, intent.Language
 		rec.ProviderHandled = handled || sender.ProviderReplies()
+		also := ""
 		if intent.Scope == keywords.All {
 			rec.Scope = consent.AllScopes
+		} else if m.MessagingServiceSID != "" {
+			// A number in a Twilio messaging service: journeys may send
+			// from the service or from the number, so both scopes hear it.
+			for _, s := range []string{i.Senders.ConsentScope(m.MessagingServiceSID), i.Senders.ConsentScope(to)} {
+				if s != rec.Scope {
+					also = s
+				}
+			}
 		}
-		effects = effectsOf(intent, rec, sender)
+		effects = effectsOf(intent, rec, sender, also)
 	}
 	_, inserted, taken, err := i.Store.SaveInbound(ctx, rec, effects...)
 	if err != nil {
@@ -121,24 +130,32 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 // consent.Store.SaveInbound). Without double opt-in that is one effect.
 // With it, the sender's confirm word (YES) confirms an open request, or
 // else counts as what it is besides (YES is also an opt-in keyword), and an
-// opt-in leaves a confirmed recipient confirmed.
-func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender) []consent.Effect {
-	change := func(to consent.State) *consent.Change {
-		return &consent.Change{
+// opt-in leaves a confirmed recipient confirmed. A change is made in the
+// scope also as well, unless that is "".
+func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also string) []consent.Effect {
+	effect := func(intent string, to consent.State) consent.Effect {
+		c := consent.Change{
 			RecipientKey: rec.RecipientKey, Scope: rec.Scope, To: to, Source: consent.SourceKeyword,
 			RawText: rec.Body, Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),
 		}
+		e := consent.Effect{Intent: intent, Change: &c}
+		if also != "" {
+			a := c
+			a.Scope = also
+			e.Also = []consent.Change{a}
+		}
+		return e
 	}
 	var out []consent.Effect
 	confirms := s.Confirms(rec.Body)
 	if confirms {
-		out = append(out, consent.Effect{Intent: IntentConfirm, Change: change(consent.Confirmed)})
+		out = append(out, effect(IntentConfirm, consent.Confirmed))
 	}
 	switch {
 	case in.Kind == keywords.OptOut:
-		out = append(out, consent.Effect{Intent: in.Kind.String(), Change: change(consent.OptedOut)})
+		out = append(out, effect(in.Kind.String(), consent.OptedOut))
 	case in.Kind == keywords.OptIn && s.DoubleOptIn:
-		out = append(out, consent.Effect{Intent: IntentOptInPending, Change: change(consent.Pending)})
+		out = append(out, effect(IntentOptInPending, consent.Pending))
 		// Already confirmed: START gets the usual opt-in reply, a repeated
 		// YES nothing.
 		if confirms {
@@ -147,7 +164,7 @@ func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender) []cons
 			out = append(out, consent.Effect{Intent: in.Kind.String()})
 		}
 	case in.Kind == keywords.OptIn:
-		out = append(out, consent.Effect{Intent: in.Kind.String(), Change: change(consent.OptedIn)})
+		out = append(out, effect(in.Kind.String(), consent.OptedIn))
 	default:
 		out = append(out, consent.Effect{Intent: in.Kind.String()})
 	}

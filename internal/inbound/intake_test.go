@@ -69,11 +69,15 @@ func (f *fixture) text(t *testing.T, from, to, body string) {
 // is the keyword Twilio acted on ("" when it did not).
 func (f *fixture) textTwilio(t *testing.T, from, to, body, optOutType string) {
 	t.Helper()
+	f.inbound(t, webhook.Inbound{From: from, To: to, Body: body, OptOutType: optOutType})
+}
+
+// inbound delivers m as a new Twilio message.
+func (f *fixture) inbound(t *testing.T, m webhook.Inbound) {
+	t.Helper()
 	f.seq++
-	err := f.intake.Inbound(context.Background(), webhook.Inbound{
-		Provider: "twilio", MessageID: fmt.Sprintf("SM%d", f.seq), From: from, To: to, Body: body, ReceivedAt: time.Now(), OptOutType: optOutType,
-	})
-	if err != nil {
+	m.Provider, m.MessageID, m.ReceivedAt = "twilio", fmt.Sprintf("SM%d", f.seq), time.Now()
+	if err := f.intake.Inbound(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -237,5 +241,44 @@ func TestMarketingOnlyStop(t *testing.T) {
 		if got := f.allowedFor(t, tt.number, tt.sender, tt.category); got != tt.want {
 			t.Errorf("%s from %s to %s: allowed %v, want %v", tt.category, tt.sender, tt.number, got, tt.want)
 		}
+	}
+}
+
+// A number in a Twilio messaging service: Twilio sends both To and
+// MessagingServiceSid, and journeys may send from either, so a keyword
+// reaches both scopes, whichever of them the senders file knows.
+func TestMessagingServiceNumber(t *testing.T) {
+	const service, number = "MG00000000000000000000000000000009", "+15550000009"
+	tests := []struct {
+		name     string
+		to       string
+		blocked  []string // sender scopes that may no longer send after the STOP
+		unharmed []string
+	}{
+		{"neither configured", number, []string{service, number}, []string{senderA}},
+		{"number in program acme, service unconfigured", senderA, []string{service, senderA, senderB}, []string{senderC, number}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			from := fmt.Sprintf("+1415555%04d", 3100+i)
+			f.inbound(t, webhook.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "STOP"})
+			for _, s := range tt.blocked {
+				if f.allowed(t, from, s) {
+					t.Errorf("after STOP, %s may still send", s)
+				}
+			}
+			for _, s := range tt.unharmed {
+				if !f.allowed(t, from, s) {
+					t.Errorf("after STOP, %s may not send", s)
+				}
+			}
+			f.inbound(t, webhook.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "START"})
+			for _, s := range tt.blocked {
+				if !f.allowed(t, from, s) {
+					t.Errorf("after START, %s may not send", s)
+				}
+			}
+		})
 	}
 }
