@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
@@ -213,7 +216,8 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 			scope = s
 		}
 	}
-	if err := checkScope(scope); err != nil {
+	scope, err = checkScope(scope)
+	if err != nil {
 		return consent.Change{}, err
 	}
 	note := ""
@@ -243,18 +247,33 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 	}, nil
 }
 
-// checkScope checks a scope given by a person; its messages name the field: a sender number, short code,
-// alphanumeric ID, messaging service SID or program name, or "*".
-func checkScope(scope string) error {
+var (
+	shortCodeRE = regexp.MustCompile(`^[0-9]{3,8}$`)
+	phoneLikeRE = regexp.MustCompile(`^[+0-9 ()./-]+$`)
+)
+
+// checkScope checks a scope given by a person (a sender number, short code,
+// alphanumeric ID, messaging service SID or program name, or "*") and
+// returns it as journeys name it. A sender number is written in E.164 in
+// journeys and inbound messages, so "+1 415 555 0100" becomes
+// "+14155550100"; a number without its country code is refused, as an
+// opt-out under a scope no journey checks would block nothing.
+func checkScope(scope string) (string, error) {
 	switch {
 	case scope == "":
-		return errors.New(`no scope: fill the scope column or give a default scope ("*" for every sender)`)
+		return "", errors.New(`no scope: fill the scope column or give a default scope ("*" for every sender)`)
 	case utf8.RuneCountInString(scope) > maxScopeLen:
-		return fmt.Errorf("scope longer than %d characters", maxScopeLen)
+		return "", fmt.Errorf("scope longer than %d characters", maxScopeLen)
 	case strings.ContainsFunc(scope, unicode.IsControl):
-		return fmt.Errorf("scope %q contains control characters", scope)
+		return "", fmt.Errorf("scope %q contains control characters", scope)
+	case shortCodeRE.MatchString(scope) || !phoneLikeRE.MatchString(scope):
+		return scope, nil
 	}
-	return nil
+	num, err := phonenumbers.Parse(scope, "")
+	if !strings.HasPrefix(scope, "+") || err != nil || !phonenumbers.IsPossibleNumber(num) {
+		return "", fmt.Errorf(`scope %q: a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`, scope)
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
 
 // maxNoteLen bounds a note: it is a reason for the audit log, not a document.

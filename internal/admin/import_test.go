@@ -287,3 +287,33 @@ func TestImportConfirmed(t *testing.T) {
 		t.Errorf("events of the confirmed row = %+v; want one import confirmation in program:club with the note", ev)
 	}
 }
+
+// Scopes are stored as journeys name them: an opt-out under a spelling no
+// journey uses would block nothing.
+func TestCheckScope(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{"*", "*", ""},
+		{"acme", "acme", ""},
+		{"ACME Deals", "ACME Deals", ""}, // alphanumeric sender ID
+		{"12345", "12345", ""},           // short code
+		{"MG0123456789abcdef0123456789abcdef", "MG0123456789abcdef0123456789abcdef", ""},
+		{"+15550001111", "+15550001111", ""},
+		{"+1 555 000 1111", "+15550001111", ""},
+		{"+1 (555) 000-1111", "+15550001111", ""},
+		{"+33 1 23 45 67 89", "+33123456789", ""},
+		{"15550001111", "", `scope "15550001111": a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`},
+		{"(555) 000-1111", "", `scope "(555) 000-1111": a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`},
+		{"+1 555", "", `scope "+1 555": a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`},
+		{"", "", `no scope: fill the scope column or give a default scope ("*" for every sender)`},
+	}
+	for _, tt := range tests {
+		got, err := checkScope(tt.in)
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if got != tt.want || gotErr != tt.err {
+			t.Errorf("checkScope(%q) = %q, %q; want %q, %q", tt.in, got, gotErr, tt.want, tt.err)
+		}
+	}
+}

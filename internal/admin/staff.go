@@ -61,7 +61,8 @@ func SetConsent(ctx context.Context, store *consent.Store, keyer phone.Keyer, sc
 	if scope == "" {
 		return Result{}, InputError(`scope: required: a sender scope such as "+15550001111", or "*" for every sender`)
 	}
-	if err := checkScope(scope); err != nil {
+	scope, err = checkScope(scope)
+	if err != nil {
 		return Result{}, InputError(err.Error())
 	}
 	scope = scopes.ResolveScope(scope)
