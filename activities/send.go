@@ -153,6 +153,13 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 				// have accepted it. Leave the row "attempting".
 				return nil
 			}
+			if _, canLook := sender.(sms.Finder); canLook && se.HTTPStatus >= 500 {
+				// A 5xx may come from a gateway that gave up after the
+				// provider took the message: the retry looks it up first.
+				// (Without a lookup, the retry resends: a 503 from the
+				// provider itself is far more common than a lost answer.)
+				return nil
+			}
 			// The provider answered with an error: it did not accept it.
 			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Failed, "", kind.String())
 		}

@@ -195,23 +195,36 @@ func TestSendSMSInvalidNumber(t *testing.T) {
 	}
 }
 
+// A provider error answer: 4xx means not accepted (the row fails and a
+// retry sends). A 5xx may come from a gateway that gave up after Twilio took
+// the message, so the row stays "attempting" and the retry looks the
+// message up before sending: once if it was never accepted, not at all if
+// it was.
 func TestSendSMSProviderErrors(t *testing.T) {
 	tests := []struct {
-		name      string
-		status    int
-		body      string
-		retryable bool
-		reason    string // ledger reason of the failed attempt
+		name          string
+		status        int
+		body          string
+		afterAccept   bool // the provider took the message, the answer is an error
+		retryable     bool
+		ledger        consent.SendStatus // after the error
+		reason        string             // ledger reason of a failed attempt
+		retryAttempts int                // ledger attempts after the retry
 	}{
-		{"429 rate limited", 429, `{"code":20429,"message":"Too Many Requests","status":429}`, true, "rate_limited"},
-		{"500 JSON", 500, `{"code":20500,"message":"Internal Server Error","status":500}`, true, "temporary"},
-		{"502 HTML from a proxy", 502, "<html><body>Bad Gateway</body></html>", true, "temporary"},
-		{"400 bad From", 400, `{"code":21606,"message":"The From phone number is not a valid, SMS-capable number","status":400}`, false, "permanent"},
+		{"429 rate limited", 429, `{"code":20429,"message":"Too Many Requests","status":429}`, false, true, consent.Failed, "rate_limited", 2},
+		{"500 JSON", 500, `{"code":20500,"message":"Internal Server Error","status":500}`, false, true, consent.Attempting, "", 1},
+		{"502 HTML from a proxy", 502, "<html><body>Bad Gateway</body></html>", false, true, consent.Attempting, "", 1},
+		{"504 from a proxy after Twilio took the message", 504, "<html><body>Gateway Timeout</body></html>", true, true, consent.Attempting, "", 1},
+		{"400 bad From", 400, `{"code":21606,"message":"The From phone number is not a valid, SMS-capable number","status":400}`, false, false, consent.Failed, "permanent", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.fake.Fail(1, tc.status, tc.body)
+			if tc.afterAccept {
+				h.fake.FailAfterAccept(1, tc.status, tc.body)
+			} else {
+				h.fake.Fail(1, tc.status, tc.body)
+			}
 			in := h.input(0)
 
 			_, err := h.send(in)
@@ -228,8 +241,8 @@ func TestSendSMSProviderErrors(t *testing.T) {
 			if strings.Contains(err.Error(), to) {
 				t.Errorf("error %q names the recipient number", err)
 			}
-			if e := h.ledger(t, 0); e.Status != consent.Failed || e.Reason != tc.reason {
-				t.Errorf("ledger after the error = %+v, want failed (%s)", e, tc.reason)
+			if e := h.ledger(t, 0); e.Status != tc.ledger || e.Reason != tc.reason {
+				t.Errorf("ledger after the error = %+v, want %s (%s)", e, tc.ledger, tc.reason)
 			}
 			if !tc.retryable {
 				return
@@ -243,8 +256,8 @@ func TestSendSMSProviderErrors(t *testing.T) {
 			if len(acc) != 1 || res.Status != consent.Sent || res.MessageID != acc[0].SID {
 				t.Fatalf("retry = %+v, accepted %+v; want exactly one accepted message", res, acc)
 			}
-			if e := h.ledger(t, 0); e.Status != consent.Sent || e.Attempts != 2 {
-				t.Errorf("ledger after the retry = %+v, want sent after 2 attempts", e)
+			if e := h.ledger(t, 0); e.Status != consent.Sent || e.Attempts != tc.retryAttempts {
+				t.Errorf("ledger after the retry = %+v, want sent after %d attempts", e, tc.retryAttempts)
 			}
 		})
 	}

@@ -35,9 +35,22 @@ const (
 // and Page, and ignores date filters.
 //
 // The Fake methods (URL, Close, Accepted, OptOut, OptIn, Fail, SetDelay,
-// Calls) control it.
+// Calls) and FailAfterAccept control it.
 type FakeTwilio struct {
 	Fake
+	lostAnswers []failure // see FailAfterAccept; guarded by Fake.mu
+}
+
+// FailAfterAccept makes the next n create-message calls that would succeed
+// accept the message and then answer status with body, like a gateway in
+// front of Twilio that gave up after Twilio took the message.
+func (f *FakeTwilio) FailAfterAccept(n int, status int, body string) {
+	if n <= 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lostAnswers = append(f.lostAnswers, failure{left: n, status: status, body: body})
 }
 
 // NewFakeTwilio starts a fake Twilio on 127.0.0.1. Close it when done.
@@ -98,8 +111,20 @@ func (f *FakeTwilio) create(w http.ResponseWriter, r *http.Request) {
 	}
 	a.SID = "SM" + randomHex(16)
 	a = f.accept(a)
+	var lost *failure
+	if len(f.lostAnswers) > 0 {
+		fl := f.lostAnswers[0]
+		lost = &fl
+		if f.lostAnswers[0].left--; f.lostAnswers[0].left == 0 {
+			f.lostAnswers = f.lostAnswers[1:]
+		}
+	}
 	f.mu.Unlock()
 
+	if lost != nil {
+		writeFailure(w, *lost)
+		return
+	}
 	f.pauseReply(r)
 	writeJSON(w, http.StatusCreated, twilioMessageJSON(a))
 }
