@@ -45,7 +45,9 @@ func (s *server) twilioStatus(w http.ResponseWriter, r *http.Request) *reqError 
 	if err != nil {
 		return badRequest(err)
 	}
-	if err := s.intake.Status(r.Context(), ev); err != nil {
+	cctx, cancel := committed(r.Context())
+	defer cancel()
+	if err := s.intake.Status(cctx, ev); err != nil {
 		return intakeFailed(err)
 	}
 	s.log.InfoContext(r.Context(), "status callback accepted", "provider", ev.Provider, "message_id", ev.MessageID,

@@ -317,3 +317,37 @@ func TestTwilioRetryAfterUnavailable(t *testing.T) {
 		t.Fatalf("retry: status = %d, want 200", w.Code)
 	}
 }
+
+// slowIntake commits only when released, like a STOP waiting for the
+// recipient's lock, and reports whether its context was still alive then.
+type slowIntake struct {
+	fakeIntake
+	release chan struct{}
+	alive   chan bool
+}
+
+func (s *slowIntake) Inbound(ctx context.Context, m Inbound) error {
+	<-s.release
+	s.alive <- ctx.Err() == nil
+	return s.fakeIntake.Inbound(ctx, m)
+}
+
+// Twilio hangs up after 15 s, a STOP may wait up to 20 s for the lock:
+// the message must still be committed, not rolled back with the request.
+func TestInboundOutlivesTheRequest(t *testing.T) {
+	in := &slowIntake{release: make(chan struct{}), alive: make(chan bool, 1)}
+	h := newHandler(t, Config{PublicURL: publicBase, TwilioAuthToken: twilioToken}, in)
+	ctx, hangUp := context.WithCancel(context.Background())
+	r := post(twilioURL, twilioStop, map[string]string{"X-Twilio-Signature": signTwilio(t, twilioToken, twilioURL, twilioStop)}).WithContext(ctx)
+	done := make(chan struct{})
+	go func() { serve(h, r); close(done) }()
+	hangUp()
+	close(in.release)
+	if !<-in.alive {
+		t.Error("the intake's context was cancelled with the request: the STOP would be rolled back")
+	}
+	<-done
+	if got, _ := in.calls(); len(got) != 1 {
+		t.Errorf("intake committed %d messages, want 1", len(got))
+	}
+}

@@ -265,8 +265,24 @@ func intakeFailed(err error) *reqError {
 	return &reqError{status: http.StatusInternalServerError, msg: "internal error", detail: err.Error()}
 }
 
+// intakeTimeout bounds committing one message, which is not tied to the
+// request (see committed).
+const intakeTimeout = time.Minute
+
+// committed returns the context to commit a message that was read in: the
+// request's values without its cancellation. A STOP may wait for the
+// recipient's lock as long as a send to them takes (up to 20 s), and
+// Twilio hangs up after 15 s; rolled back with the request, the STOP would
+// be lost, since Twilio retries an inbound webhook only through a fallback
+// URL (whose redelivery the MessageSid then makes harmless).
+func committed(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), intakeTimeout)
+}
+
 func (s *server) deliver(ctx context.Context, m Inbound) *reqError {
-	if err := s.intake.Inbound(ctx, m); err != nil {
+	cctx, cancel := committed(ctx)
+	defer cancel()
+	if err := s.intake.Inbound(cctx, m); err != nil {
 		return intakeFailed(err)
 	}
 	s.log.InfoContext(ctx, "inbound message accepted",
