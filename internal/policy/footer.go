@@ -114,9 +114,15 @@ func HasOptOutInstructions(body string) bool {
 		if !optOutKeywords[t] || i > 0 && negations[toks[i-1]] {
 			continue
 		}
-		for j := max(0, i-3); j < i; j++ {
+		// The verb comes right before the keyword, or with only words
+		// that name it between ("Reply with STOP", "Text the word STOP"):
+		// "Text us to stop by" and "Reply YES to stop missing out" are copy.
+		for j := i - 1; j >= max(0, i-4); j-- {
 			if instructionVerbs[toks[j]] {
 				return true
+			}
+			if !keywordFillers[toks[j]] {
+				break
 			}
 		}
 		if keywordTarget(toks[i+1:]) {
@@ -125,6 +131,14 @@ func HasOptOutInstructions(body string) bool {
 	}
 	return false
 }
+
+// keywordFillers may stand between an instruction verb and its keyword.
+var keywordFillers = set(
+	"WITH", "THE", "WORD", "JUST", // en
+	"PAR", "LE", "MOT", // fr
+	"CON", "LA", "PALABRA", "COM", "A", "PALAVRA", "O", // es, pt
+	"SIE", "MIT", "DEM", "WORT", // de
+)
 
 // optOutKeywords are the keywords an instruction tells recipients to send.
 // STOP and its translations only: CANCEL, END or QUIT alone are too common

@@ -37,6 +37,11 @@ func TestEnsureOptOutInstructions(t *testing.T) {
 			"Stop by our store\nReply STOP to opt out.", true},
 		{"stop to think", "Stop to think: 2 for 1!", FooterSettings{},
 			"Stop to think: 2 for 1!\nReply STOP to opt out.", true},
+		{"a verb a few words before stop", "Text us to stop by our store", FooterSettings{},
+			"Text us to stop by our store\nReply STOP to opt out.", true},
+		{"an opt-in request that says stop", "Reply YES to stop missing deals", FooterSettings{},
+			"Reply YES to stop missing deals\nReply STOP to opt out.", true},
+		{"reply with STOP", "Sale! Reply with STOP to end", FooterSettings{}, "Sale! Reply with STOP to end", false},
 		// French.
 		{"French default", "Soldes -20% ce week-end", FooterSettings{Language: "fr"},
 			"Soldes -20% ce week-end\nRépondez STOP pour vous désinscrire.", true},
@@ -47,6 +52,7 @@ func TestEnsureOptOutInstructions(t *testing.T) {
 		{"désinscrire without accents", "Soldes. Pour vous desinscrire : acme.fr/d", FooterSettings{Language: "fr"},
 			"Soldes. Pour vous desinscrire : acme.fr/d", false},
 		{"répondez ARRÊT", "Soldes. Répondez ARRÊT", FooterSettings{Language: "fr"}, "Soldes. Répondez ARRÊT", false},
+		{"répondez par STOP", "Soldes. Répondez par STOP", FooterSettings{Language: "fr"}, "Soldes. Répondez par STOP", false},
 		// Spanish.
 		{"Spanish default", "Oferta 2x1", FooterSettings{Language: "es"},
 			"Oferta 2x1\nResponda BAJA para darse de baja.", true},
@@ -57,6 +63,7 @@ func TestEnsureOptOutInstructions(t *testing.T) {
 		{"Portuguese default", "Promoção hoje", FooterSettings{Language: "pt"},
 			"Promoção hoje\nResponda SAIR para sair.", true},
 		{"envie SAIR", "Promoção. Envie SAIR para 4567", FooterSettings{Language: "pt"}, "Promoção. Envie SAIR para 4567", false},
+		{"antworten Sie mit STOPP", "Angebot. Antworten Sie mit STOPP", FooterSettings{Language: "de"}, "Angebot. Antworten Sie mit STOPP", false},
 		{"German default", "Angebot der Woche", FooterSettings{Language: "de"},
 			"Angebot der Woche\nAntworten Sie STOPP zum Abmelden.", true},
 		{"Abmeldung", "Angebot. Abmeldung: acme.de/x", FooterSettings{Language: "de"}, "Angebot. Abmeldung: acme.de/x", false},
