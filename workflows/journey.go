@@ -246,7 +246,7 @@ func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164 string, ove
 		err := workflow.SideEffect(ctx, func(workflow.Context) any {
 			w := policy.DefaultWindow(phone.Region(e164))
 			if override != nil {
-				w, _ = override.Window() // validated with the journey
+				w, _ = override.Apply(w) // validated with the journey
 			}
 			return policy.NextAllowed(now, policy.Zones(e164), w)
 		}).Get(&next)

@@ -567,14 +567,22 @@ func TestJourneyQuietHours(t *testing.T) {
 		start    time.Time // the test clock's start
 		category string
 		firstAt  time.Time // when the first send happens
+		phone    string    // default: the San Francisco number
+		hours    *journey.QuietHours
 	}{
 		// +14155550123 is in San Francisco; 07:00 UTC is midnight there.
-		{"night defers to 08:00 local", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)},
-		{"late evening defers to the next morning", time.Date(2026, 6, 2, 5, 30, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 2, 15, 0, 0, 0, time.UTC)},
+		{"night defers to 08:00 local", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC), "", nil},
+		{"late evening defers to the next morning", time.Date(2026, 6, 2, 5, 30, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 2, 15, 0, 0, 0, time.UTC), "", nil},
 		// Los Angeles is on PST after 2026-11-01: 08:00 is 16:00 UTC.
-		{"after the DST change", time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC)},
-		{"daytime sends at once", daytime, "marketing", daytime},
-		{"transactional is exempt", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC), "transactional", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC)},
+		{"after the DST change", time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 11, 2, 16, 0, 0, 0, time.UTC), "", nil},
+		{"daytime sends at once", daytime, "marketing", daytime, "", nil},
+		{"transactional is exempt", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC), "transactional", time.Date(2026, 6, 1, 7, 0, 0, 0, time.UTC), "", nil},
+		// Paris is UTC+2 in June. Sunday 2026-06-07 12:00 there.
+		{"France: Sunday defers to Monday 08:00", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 8, 6, 0, 0, 0, time.UTC), "+33123456789", nil},
+		{"France: other hours keep the Sunday ban", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 8, 7, 0, 0, 0, time.UTC), "+33123456789",
+			&journey.QuietHours{Start: "09:00", End: "20:00"}},
+		{"France: allow_rest_days lifts it", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "+33123456789",
+			&journey.QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -591,6 +599,12 @@ func TestJourneyQuietHours(t *testing.T) {
 			}, time.Minute)
 			in := input()
 			in.Journey.Category = tt.category
+			if tt.phone != "" {
+				in.Phone = tt.phone
+			}
+			if tt.hours != nil {
+				in.Journey.Sender.QuietHours = tt.hours
+			}
 			if _, err := w.run(in); err != nil {
 				t.Fatal(err)
 			}

@@ -63,6 +63,9 @@ type Sender struct {
 type QuietHours struct {
 	Start string `json:"start"`
 	End   string `json:"end"`
+	// AllowRestDays lifts the region's ban on Sundays and public holidays
+	// (France). Changing the hours alone keeps it.
+	AllowRestDays bool `json:"allow_rest_days,omitempty"`
 }
 
 // Providers.

@@ -11,6 +11,12 @@ import (
 
 // Window parses the quiet-hours override into a policy window.
 func (q QuietHours) Window() (policy.Window, error) {
+	return q.Apply(policy.Window{})
+}
+
+// Apply returns the region's default window w with q's hours, and without
+// its Sunday and holiday ban only if q allows rest days.
+func (q QuietHours) Apply(w policy.Window) (policy.Window, error) {
 	start, err := clock(q.Start)
 	if err != nil {
 		return policy.Window{}, fmt.Errorf("start: %w", err)
@@ -19,7 +25,10 @@ func (q QuietHours) Window() (policy.Window, error) {
 	if err != nil {
 		return policy.Window{}, fmt.Errorf("end: %w", err)
 	}
-	w := policy.Window{Start: start, End: end}
+	w.Start, w.End = start, end
+	if q.AllowRestDays {
+		w.NoSundays, w.Holidays = false, nil
+	}
 	return w, w.Validate()
 }
 
