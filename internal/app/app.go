@@ -78,7 +78,8 @@ type App struct {
 	Redriver *inbound.Redriver
 
 	cfg        Config
-	worker     worker.Worker
+	worker     worker.Worker // nil until started (see retryWorker)
+	bgDone     chan struct{} // closed when retryWorker has returned
 	stopBg     context.CancelFunc
 	http       *http.Server
 	httpAddr   string
@@ -86,7 +87,9 @@ type App struct {
 	ownsClient bool
 }
 
-// Start connects everything and starts the worker and HTTP server.
+// Start opens Postgres, starts the webhook bridge and the re-driver, then
+// the worker. With an external Temporal that cannot be reached, Start still
+// succeeds: the bridge accepts and stores messages while the worker retries.
 func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	log := cfg.Logger
 	if log == nil {
@@ -121,13 +124,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 
-	if err = a.connectTemporal(ctx, log); err != nil {
-		return nil, err
-	}
-	if err = ensureSearchAttributes(ctx, a.Temporal, a.namespace); err != nil {
-		return nil, err
-	}
-
+	// Registry and senders before Temporal: bad configuration fails fast.
 	smsSenders, err := buildSenders(cfg, a.Store, log)
 	if err != nil {
 		return nil, err
@@ -138,24 +135,15 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, err
 		}
 	}
+	if err = a.connectTemporal(ctx, log); err != nil {
+		return nil, err
+	}
 	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
-	wopts := cfg.WorkerOptions
-	// More pollers than the SDK's 2: journeys are many short tasks, and
-	// each poll round trip otherwise caps throughput.
-	if wopts.MaxConcurrentWorkflowTaskPollers == 0 {
-		wopts.MaxConcurrentWorkflowTaskPollers = 8
-	}
-	if wopts.MaxConcurrentActivityTaskPollers == 0 {
-		wopts.MaxConcurrentActivityTaskPollers = 8
-	}
-	a.worker = worker.New(a.Temporal, cfg.TaskQueue, wopts)
-	a.worker.RegisterWorkflow(workflows.Journey)
-	a.worker.RegisterWorkflow(workflows.OptOut)
-	a.worker.RegisterActivity(a.Activities)
-	if err = a.worker.Start(); err != nil {
-		return nil, fmt.Errorf("temporal worker: %w", err)
-	}
 
+	// The webhook bridge needs only Postgres: it answers 2xx for messages
+	// it committed, and the re-driver signals them once Temporal answers.
+	// So it starts before the worker, and keeps running while a worker
+	// that cannot reach Temporal retries in the background.
 	bg, stopBg := context.WithCancel(context.Background())
 	a.stopBg = stopBg
 	a.Redriver = inbound.NewRedriver(a.Store, a.Temporal, cfg.TaskQueue, log)
@@ -176,7 +164,61 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, err
 		}
 	}
+
+	if err = a.startWorker(ctx); err != nil {
+		if !a.ownsClient || a.Dev != nil {
+			return nil, err // an embedded or given Temporal must work now
+		}
+		log.Error("Temporal is unreachable; webhooks are still accepted and stored, the worker keeps trying", "err", err)
+		a.bgDone = make(chan struct{})
+		go a.retryWorker(bg, log)
+	}
 	return a, nil
+}
+
+// startWorker registers the search attributes and starts the worker.
+func (a *App) startWorker(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := ensureSearchAttributes(ctx, a.Temporal, a.namespace); err != nil {
+		return err
+	}
+	wopts := a.cfg.WorkerOptions
+	// More pollers than the SDK's 2: journeys are many short tasks, and
+	// each poll round trip otherwise caps throughput.
+	if wopts.MaxConcurrentWorkflowTaskPollers == 0 {
+		wopts.MaxConcurrentWorkflowTaskPollers = 8
+	}
+	if wopts.MaxConcurrentActivityTaskPollers == 0 {
+		wopts.MaxConcurrentActivityTaskPollers = 8
+	}
+	w := worker.New(a.Temporal, a.cfg.TaskQueue, wopts)
+	w.RegisterWorkflow(workflows.Journey)
+	w.RegisterWorkflow(workflows.OptOut)
+	w.RegisterActivity(a.Activities)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("temporal worker: %w", err)
+	}
+	a.worker = w // read by Stop only after retryWorker has returned
+	return nil
+}
+
+// retryWorker tries startWorker until it succeeds or the app stops.
+func (a *App) retryWorker(ctx context.Context, log *slog.Logger) {
+	defer close(a.bgDone)
+	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		err := a.startWorker(ctx)
+		if err == nil {
+			log.Info("Temporal reachable: worker started")
+			return
+		}
+		log.Warn("Temporal still unreachable; retrying", "in", min(2*delay, 30*time.Second), "err", err)
+	}
 }
 
 func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
@@ -210,9 +252,11 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		a.namespace = opts.Namespace
 	}
 	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
-	c, err := client.DialContext(ctx, opts)
+	// Lazy: the client connects on first use, so a Temporal that is down
+	// does not keep the webhook bridge from starting.
+	c, err := client.NewLazyClient(opts)
 	if err != nil {
-		return fmt.Errorf("temporal: cannot connect to %q (TEMPORAL_ADDRESS): %w", opts.HostPort, err)
+		return fmt.Errorf("temporal client (TEMPORAL_ADDRESS %q): %w", opts.HostPort, err)
 	}
 	a.Temporal = c
 	a.ownsClient = true
@@ -344,6 +388,9 @@ func (a *App) Stop() {
 	}
 	if a.stopBg != nil {
 		a.stopBg()
+	}
+	if a.bgDone != nil {
+		<-a.bgDone
 	}
 	if a.worker != nil {
 		a.worker.Stop()

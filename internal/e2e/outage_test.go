@@ -94,6 +94,46 @@ func TestStopsSurviveTemporalOutage(t *testing.T) {
 	}
 }
 
+// The worker starts while Temporal is down: the webhook bridge must still
+// listen and store STOPs (Twilio retries an inbound webhook only through a
+// fallback URL), and apply them once Temporal is up.
+func TestBridgeStartsWithoutTemporal(t *testing.T) {
+	const num = "+14155556201"
+	addr := freeAddr(t)
+	var srv *devserver.Server
+	t.Cleanup(func() { // after the app's own cleanup (LIFO)
+		if srv != nil {
+			srv.Stop()
+		}
+	})
+	t.Setenv("TEMPORAL_ADDRESS", addr)
+	t.Setenv("TEMPORAL_NAMESPACE", "default")
+	e := newEnv(t, withWebhooks, func(cfg *app.Config) { cfg.Temporal = nil })
+
+	if code := e.inbound(num, "STOP"); code != 200 {
+		t.Fatalf("STOP with Temporal down answered %d", code)
+	}
+	if d := e.consentOf(num); d.Allowed {
+		t.Fatal("STOP not recorded")
+	}
+	if n, _ := e.app.Store.PendingSignalCount(context.Background()); n != 1 {
+		t.Fatalf("pending signals = %d, want 1", n)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	if srv, err = devserver.Start(ctx, devserver.Options{FrontendAddr: addr, Namespace: "default", SearchAttributes: workflows.SearchAttributes()}); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	eventually(t, 90*time.Second, "STOP confirmation once Temporal is up", func() bool { return len(e.sentTo(num)) == 1 })
+	t.Logf("STOP stored with Temporal down; confirmed %v after Temporal came up", time.Since(back).Round(time.Millisecond))
+	if n, _ := e.app.Store.PendingSignalCount(context.Background()); n != 0 {
+		t.Errorf("pending signals = %d, want 0", n)
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
