@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -148,19 +149,16 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 			result = SendResult{Status: consent.Skipped, Reason: ReasonInvalidNumber}
 		default:
 			var se *sms.Error
-			if !errors.As(err, &se) || se.HTTPStatus == 0 {
+			if !errors.As(err, &se) || se.HTTPStatus == 0 && !se.NotSent {
 				// No answer (timeout, connection reset): the provider may
 				// have accepted it. Leave the row "attempting".
 				return nil
 			}
-			if _, canLook := sender.(sms.Finder); canLook && se.HTTPStatus >= 500 {
-				// A 5xx may come from a gateway that gave up after the
-				// provider took the message: the retry looks it up first.
-				// (Without a lookup, the retry resends: a 503 from the
-				// provider itself is far more common than a lost answer.)
+			if ambiguous(se.HTTPStatus, sender) {
 				return nil
 			}
-			// The provider answered with an error: it did not accept it.
+			// The provider answered with an error (it did not accept it),
+			// or the request never left.
 			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Failed, "", kind.String())
 		}
 		return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, result.Status, "", result.Reason)
@@ -192,6 +190,20 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 		return SendResult{}, temporal.NewNonRetryableApplicationError(se.Error(), ErrProviderPermanent, nil)
 	}
 	return SendResult{}, sendErr
+}
+
+// ambiguous reports whether an error status may have followed the provider
+// taking the message, so the attempt must stay "attempting" and a retry
+// must look it up, or, with a provider that cannot be asked, not resend.
+// 502 and 504 come from a gateway that gave up on the provider, which may
+// have taken the message. With a lookup any 5xx is checked, as it is cheap;
+// without one, the provider's own 500 and 503 count as refusals, as they
+// nearly always are, since an "unknown" step is a message never sent.
+func ambiguous(status int, sender sms.Sender) bool {
+	if _, canLook := sender.(sms.Finder); canLook {
+		return status >= 500
+	}
+	return status == http.StatusBadGateway || status == http.StatusGatewayTimeout
 }
 
 // resolve settles an attempt whose outcome is unknown. done is true when the

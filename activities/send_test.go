@@ -338,33 +338,49 @@ func TestSendSMSUnresolvableAttemptIsNotResent(t *testing.T) {
 	}
 }
 
-// A provider that answered with an error did not accept the message, so the
-// retry must send it, whether or not the sender can look messages up.
-func TestSendSMSRetriesRefusedSendWithoutFinder(t *testing.T) {
-	h := newHarness(t)
-	fs := &fakeSender{script: []func() (sms.Result, error){
-		func() (sms.Result, error) {
-			return sms.Result{}, &sms.Error{Provider: "fake", Kind: sms.Temporary, HTTPStatus: 503, Message: "service unavailable"}
-		},
-	}}
-	h.acts.Senders["fake"] = fs
-	in := h.input(0)
-	in.Provider = "fake"
+// With a sender that cannot look messages up, the first call's outcome
+// decides the retry: a refusal (the provider's own 500 or 503) or a request
+// that never left (connection refused) is sent again; an answer that may
+// follow the provider taking the message (a gateway's 502 or 504, no answer
+// at all) is not, and the step ends unknown rather than twice.
+func TestSendSMSRetryWithoutFinder(t *testing.T) {
+	tests := []struct {
+		name      string
+		first     *sms.Error
+		ledger    consent.SendStatus // after the first call
+		retry     consent.SendStatus
+		wantCalls int
+	}{
+		{"503 from the provider", &sms.Error{Kind: sms.Temporary, HTTPStatus: 503, Message: "service unavailable"}, consent.Failed, consent.Sent, 2},
+		{"500 from the provider", &sms.Error{Kind: sms.Temporary, HTTPStatus: 500, Message: "internal error"}, consent.Failed, consent.Sent, 2},
+		{"connection refused", &sms.Error{Kind: sms.Temporary, Message: "connection refused", NotSent: true}, consent.Failed, consent.Sent, 2},
+		{"502 from a gateway", &sms.Error{Kind: sms.Temporary, HTTPStatus: 502, Message: "bad gateway"}, consent.Attempting, consent.Unresolved, 1},
+		{"504 from a gateway", &sms.Error{Kind: sms.Temporary, HTTPStatus: 504, Message: "gateway timeout"}, consent.Attempting, consent.Unresolved, 1},
+		{"timeout, no answer", &sms.Error{Kind: sms.Temporary, Message: "request timed out"}, consent.Attempting, consent.Unresolved, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			tc.first.Provider = "fake"
+			fs := &fakeSender{script: []func() (sms.Result, error){func() (sms.Result, error) { return sms.Result{}, tc.first }}}
+			h.acts.Senders["fake"] = fs
+			in := h.input(0)
+			in.Provider = "fake"
 
-	if _, err := h.send(in); err == nil {
-		t.Fatal("first SendSMS succeeded on a 503")
-	}
-	if e := h.ledger(t, 0); e.Status != consent.Failed {
-		t.Fatalf("ledger after 503 = %+v, want failed", e)
-	}
-	res, err := h.send(in)
-	if err != nil {
-		t.Fatalf("retry: %v", err)
-	}
-	if res.Status != consent.Sent || fs.Calls() != 2 {
-		t.Errorf("retry = %+v after %d provider calls; want sent on the second call "+
-			"(BeginAttempt moves the failed row back to attempting with fresh=false, so SendSMS mistakes it "+
-			"for a crashed attempt and marks it unknown)", res, fs.Calls())
+			if _, err := h.send(in); err == nil {
+				t.Fatal("first SendSMS succeeded on an error")
+			}
+			if e := h.ledger(t, 0); e.Status != tc.ledger {
+				t.Fatalf("ledger after the error = %+v, want %s", e, tc.ledger)
+			}
+			res, err := h.send(in)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if res.Status != tc.retry || fs.Calls() != tc.wantCalls {
+				t.Errorf("retry = %+v after %d provider calls; want %s after %d", res, fs.Calls(), tc.retry, tc.wantCalls)
+			}
+		})
 	}
 }
 

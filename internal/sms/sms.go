@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -80,6 +81,19 @@ type Error struct {
 	Code       int    // provider error code, 0 when the body had none
 	HTTPStatus int    // 0 when no response was received
 	Message    string // provider's message; never contains the recipient number
+	// NotSent: no response, and the request never left (the connection
+	// could not be made), so sending again cannot duplicate it.
+	NotSent bool
+}
+
+// NotSent reports whether err, from an HTTP call, failed before a connection
+// to the provider existed: refused, unreachable, or the name did not
+// resolve. Anything later (a reset, a timeout) may follow the provider
+// taking the message.
+func NotSent(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
 }
 
 func (e *Error) Error() string {

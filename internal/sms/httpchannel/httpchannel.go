@@ -156,7 +156,7 @@ func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
 
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Temporary, Message: sms.Redact(transportMessage(err), m.To)}
+		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Temporary, Message: sms.Redact(transportMessage(err), m.To), NotSent: sms.NotSent(err)}
 	}
 	defer resp.Body.Close()
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))

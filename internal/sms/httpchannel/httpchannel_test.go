@@ -333,3 +333,14 @@ func TestSendTimeoutAndCancellation(t *testing.T) {
 		})
 	}
 }
+
+// Refused: the request never left, so a retry may send it again.
+func TestSendConnectionRefused(t *testing.T) {
+	f := smstest.NewFakeHTTPChannel()
+	url := f.URL()
+	f.Close() // nothing listens there any more
+	_, err := newSender(t, url).Send(t.Context(), plain)
+	if e := smsError(t, err, plain.To); e.Kind != sms.Temporary || e.HTTPStatus != 0 || !e.NotSent {
+		t.Errorf("got %v (not sent %v), want temporary with no HTTP status, not sent", err, e.NotSent)
+	}
+}

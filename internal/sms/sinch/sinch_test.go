@@ -310,3 +310,14 @@ func TestSendTimeoutAndCancellation(t *testing.T) {
 		})
 	}
 }
+
+// Refused: the request never left, so a retry may send it again.
+func TestSendConnectionRefused(t *testing.T) {
+	f := smstest.NewFakeSinch()
+	s := newSender(t, f)
+	f.Close() // nothing listens there any more
+	_, err := s.Send(t.Context(), plain)
+	if e := smsError(t, err, plain.To); e.Kind != sms.Temporary || e.HTTPStatus != 0 || !e.NotSent {
+		t.Errorf("got %v (not sent %v), want temporary with no HTTP status, not sent", err, e.NotSent)
+	}
+}

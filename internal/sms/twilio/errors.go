@@ -77,6 +77,7 @@ func classify(err error, ct *callTransport, to string) *sms.Error {
 		// No response: connection failure, timeout or cancellation.
 		e.Kind = sms.Temporary
 		e.Message = transportMessage(err)
+		e.NotSent = sms.NotSent(err)
 	}
 	e.Message = sms.Redact(e.Message, to)
 	return e

@@ -390,8 +390,8 @@ func TestSendTimeoutAndCancellation(t *testing.T) {
 			elapsed := time.Since(start)
 
 			e := smsError(t, err, plain.To)
-			if e.Kind != sms.Temporary || e.HTTPStatus != 0 {
-				t.Errorf("got %v, want temporary with no HTTP status", err)
+			if e.Kind != sms.Temporary || e.HTTPStatus != 0 || e.NotSent {
+				t.Errorf("got %v (not sent %v), want temporary with no HTTP status, maybe sent", err, e.NotSent)
 			}
 			if !strings.Contains(e.Message, tt.wantText) {
 				t.Errorf("Message %q does not mention %q", e.Message, tt.wantText)
@@ -412,8 +412,9 @@ func TestSendConnectionRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Send(t.Context(), plain)
-	if e := smsError(t, err, plain.To); e.Kind != sms.Temporary || e.HTTPStatus != 0 {
-		t.Errorf("got %v, want temporary with no HTTP status", err)
+	// Refused: the request never left, so a retry may send it again.
+	if e := smsError(t, err, plain.To); e.Kind != sms.Temporary || e.HTTPStatus != 0 || !e.NotSent {
+		t.Errorf("got %v (not sent %v), want temporary with no HTTP status, not sent", err, e.NotSent)
 	}
 }
 
