@@ -169,6 +169,11 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 		select {
 		case jobs <- job{line: line, in: in}:
 		case <-ctx.Done():
+			// Counted, or the summary's rows would not add up; a re-run
+			// with the same run ID starts it.
+			mu.Lock()
+			sum.Failed = append(sum.Failed, RowError{line, ctx.Err().Error()})
+			mu.Unlock()
 		}
 	}
 	close(jobs)

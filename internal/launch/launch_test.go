@@ -399,15 +399,25 @@ func TestRunHonoursCancellation(t *testing.T) {
 	for i := range 100 {
 		csv += fmt.Sprintf("+1415%07d,N,C\n", 2000000+i)
 	}
-	done := make(chan error, 1)
+	type result struct {
+		sum *launch.Summary
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
-		_, err := launch.Run(ctx, strings.NewReader(csv), launch.Options{RunID: "r", Journey: def(), Region: "US", Keyer: keyer(t), Concurrency: 1}, st)
-		done <- err
+		sum, err := launch.Run(ctx, strings.NewReader(csv), launch.Options{RunID: "r", Journey: def(), Region: "US", Keyer: keyer(t), Concurrency: 1}, st)
+		done <- result{sum, err}
 	}()
 	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("err = %v, want context.Canceled", err)
+	case r := <-done:
+		if !errors.Is(r.err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", r.err)
+		}
+		// Every row read is accounted for, including one that was being
+		// handed to a start worker when the launch was cancelled.
+		s := r.sum
+		if accounted := s.Started + s.AlreadyStarted + len(s.Duplicates) + len(s.Skipped) + len(s.Failed); accounted != s.Rows {
+			t.Errorf("%d rows read, %d accounted for: %+v", s.Rows, accounted, s)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancellation")
@@ -422,6 +432,9 @@ type blockingStarter struct {
 
 func (b *blockingStarter) Start(ctx context.Context, _ string, _ workflows.JourneyInput) (bool, error) {
 	b.once.Do(b.cancel)
+	// Stay busy a moment, so the reader, holding the next row, sees the
+	// cancellation rather than a free worker.
+	time.Sleep(50 * time.Millisecond)
 	return false, ctx.Err()
 }
 
