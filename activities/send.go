@@ -28,7 +28,16 @@ type SendInput struct {
 	From                string
 	MessagingServiceSID string
 	Body                string
+	// NotAfter, if set, is when the recipient's sending window closes: an
+	// attempt (a retry after hours of 429s, say) that would call the
+	// provider later answers Deferred instead, and the journey waits for
+	// the next window.
+	NotAfter time.Time `json:",omitempty"`
 }
+
+// Deferred is a SendResult status, never stored: the sending window closed
+// before the provider was called.
+const Deferred consent.SendStatus = "deferred"
 
 // Reasons a step was not sent.
 const (
@@ -37,6 +46,7 @@ const (
 	ReasonOptedOutAtProvider = "opted_out_at_provider"    // provider answered 21610 / 257
 	ReasonInvalidNumber      = "invalid_number"
 	ReasonUnresolved         = "earlier_attempt_unresolved"
+	ReasonWindowClosed       = "sending_window_closed"
 )
 
 // SendResult is the ledger's verdict on a step.
@@ -133,6 +143,11 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 			// A concurrent attempt finished while this one waited.
 			result = SendResult{Status: status, MessageID: id, Reason: reason}
 			return nil
+		}
+		if !in.NotAfter.IsZero() && time.Now().After(in.NotAfter) {
+			// Not sent, so "failed": the next attempt calls afresh.
+			result = SendResult{Status: Deferred, Reason: ReasonWindowClosed}
+			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Failed, "", ReasonWindowClosed)
 		}
 		providerCtx, cancel := context.WithTimeout(callCtx, timeout)
 		defer cancel()

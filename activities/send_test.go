@@ -5,6 +5,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
@@ -613,5 +614,32 @@ func TestForeignRecipientKeyIsRefused(t *testing.T) {
 	}
 	if js, err := h.store.ActiveJourneys(t.Context(), foreign, consent.AllScopes); err != nil || len(js) != 0 {
 		t.Errorf("registered journeys of the foreign key = %+v, %v; want none", js, err)
+	}
+}
+
+// A send attempted after the recipient's window closed (a retry after hours
+// of 429s) does not call the provider; the step's next attempt, in the next
+// window, sends it once.
+func TestSendSMSAfterWindowClosedIsDeferred(t *testing.T) {
+	h := newHarness(t)
+	in := h.input(0)
+	in.NotAfter = time.Now().Add(-time.Minute)
+	res, err := h.send(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (activities.SendResult{Status: activities.Deferred, Reason: activities.ReasonWindowClosed}); res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
+	if n := h.fake.Calls(); n != 0 {
+		t.Errorf("provider calls = %d after the window closed, want 0", n)
+	}
+	if e := h.ledger(t, 0); e.Status != consent.Failed || e.Reason != activities.ReasonWindowClosed {
+		t.Errorf("ledger = %+v, want failed (%s)", e, activities.ReasonWindowClosed)
+	}
+
+	in.NotAfter = time.Now().Add(time.Hour) // the next window
+	if res, err := h.send(in); err != nil || res.Status != consent.Sent || h.fake.Calls() != 1 {
+		t.Errorf("next window: %+v, %v after %d calls; want sent once", res, err, h.fake.Calls())
 	}
 }

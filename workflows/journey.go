@@ -145,6 +145,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return d, true, err
 	}
 
+steps:
 	for i, step := range def.Steps {
 		status.Step = i
 		if stepCtx.Err() != nil {
@@ -160,12 +161,6 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			continue
 		}
 
-		if def.Category == journey.CategoryMarketing {
-			if err := waitForWindow(stepCtx, &status, recipient.Phone, def.Sender.QuietHours); err != nil {
-				return finish(StateStopped) // only cancellation fails a timer
-			}
-		}
-
 		// An opt_in step first makes the recipient pending (under the same
 		// rules as a consent check), then sends its request.
 		category, check := def.Category, a.CheckConsent
@@ -173,30 +168,56 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			category, check = activities.CategoryOptInRequest, a.RequestOptIn
 		}
 		q := activities.ConsentQuery{RecipientKey: recipient.Key, Scope: scope, Category: category}
-		decision, ended, err := gate(check, q)
-		if ended {
-			return endResult, err
-		}
-		if step.IsOptIn() && decision.State == consent.Confirmed {
-			continue // nothing to ask
-		}
-
+		marketing := def.Category == journey.CategoryMarketing
 		var res activities.SendResult
-		send := activities.SendInput{
-			WorkflowID: id, Step: i, RecipientKey: recipient.Key, Scope: scope, Category: category,
-			Provider: def.Sender.Provider, To: recipient.Phone, From: def.Sender.From,
-			MessagingServiceSID: def.Sender.MessagingServiceSID, Body: bodies[i],
-		}
-		err = workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOptions), a.SendSMS, send).Get(ctx, &res)
-		var canceled *temporal.CanceledError
-		switch {
-		case errors.As(err, &canceled):
-			return finish(StateStopped)
-		case err != nil:
-			status.State = "failed"
-			status.Reason = "send failed"
-			_ = workflow.UpsertTypedSearchAttributes(ctx, SAJourneyState.ValueSet("failed"))
-			return JourneyResult{}, err
+		// Wait for the sending window, check consent, send. A marketing
+		// send that could not reach the provider before the window closed
+		// (hours of retries) comes back Deferred, and the step starts over.
+		for {
+			if marketing {
+				if err := waitForWindow(stepCtx, &status, recipient.Phone, def.Sender.QuietHours); err != nil {
+					return finish(StateStopped) // only cancellation fails a timer
+				}
+			}
+			decision, ended, err := gate(check, q)
+			if ended {
+				return endResult, err
+			}
+			if step.IsOptIn() && decision.State == consent.Confirmed {
+				continue steps // nothing to ask
+			}
+
+			send := activities.SendInput{
+				WorkflowID: id, Step: i, RecipientKey: recipient.Key, Scope: scope, Category: category,
+				Provider: def.Sender.Provider, To: recipient.Phone, From: def.Sender.From,
+				MessagingServiceSID: def.Sender.MessagingServiceSID, Body: bodies[i],
+			}
+			if marketing && workflow.GetVersion(ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
+				if send.NotAfter = windowCloses(ctx, recipient.Phone, def.Sender.QuietHours); send.NotAfter.IsZero() {
+					continue // the consent check outlasted the window
+				}
+			}
+			err = workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOptions), a.SendSMS, send).Get(ctx, &res)
+			var canceled *temporal.CanceledError
+			switch {
+			case errors.As(err, &canceled):
+				return finish(StateStopped)
+			case err != nil:
+				status.State = "failed"
+				status.Reason = "send failed"
+				_ = workflow.UpsertTypedSearchAttributes(ctx, SAJourneyState.ValueSet("failed"))
+				return JourneyResult{}, err
+			}
+			if res.Status != activities.Deferred {
+				break
+			}
+			// The worker's clock may run ahead of workflow time: do not
+			// look for the next window before this one has closed here too.
+			if d := send.NotAfter.Sub(workflow.Now(ctx)); d > 0 {
+				if err := workflow.Sleep(stepCtx, d); err != nil {
+					return finish(StateStopped) // only cancellation fails a timer
+				}
+			}
 		}
 		switch res.Status {
 		case consent.Sent:
@@ -244,11 +265,7 @@ func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164 string, ove
 		// Zone rules come from the worker's tz data, which can differ
 		// between workers: record the answer in history.
 		err := workflow.SideEffect(ctx, func(workflow.Context) any {
-			w := policy.DefaultWindow(phone.Region(e164))
-			if override != nil {
-				w, _ = override.Apply(w) // validated with the journey
-			}
-			return policy.NextAllowed(now, policy.Zones(e164), w)
+			return policy.NextAllowed(now, policy.Zones(e164), sendingWindow(e164, override))
 		}).Get(&next)
 		if err != nil {
 			return err
@@ -262,6 +279,27 @@ func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164 string, ove
 			return err
 		}
 	}
+}
+
+// sendingWindow is the recipient's marketing window: the region's
+// default, with the sender's hours if it sets them.
+func sendingWindow(e164 string, override *journey.QuietHours) policy.Window {
+	w := policy.DefaultWindow(phone.Region(e164))
+	if override != nil {
+		w, _ = override.Apply(w) // validated with the journey
+	}
+	return w
+}
+
+// windowCloses returns when the recipient's current sending window closes,
+// or the zero time if it is closed now. Recorded, as waitForWindow's answer.
+func windowCloses(ctx workflow.Context, e164 string, override *journey.QuietHours) time.Time {
+	now := workflow.Now(ctx)
+	var closes time.Time
+	_ = workflow.SideEffect(ctx, func(workflow.Context) any {
+		return policy.WindowCloses(now, policy.Zones(e164), sendingWindow(e164, override))
+	}).Get(&closes)
+	return closes
 }
 
 // awaitConfirmation waits at an opt_in step for the recipient's YES, which

@@ -207,10 +207,13 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 	w.wantEvents("register", "check", "send 0", "check", "send 2", "deregister "+workflowID)
 
 	bodies := []string{"Hi Ada, your code is X42. Reply STOP to opt out.", "Last chance, Ada!\nReply STOP to opt out."}
+	// Marketing sends are bounded by the end of the recipient's window:
+	// 21:00 in San Francisco is 04:00 UTC the next day.
+	notAfter := []time.Time{time.Date(2026, 6, 2, 4, 0, 0, 0, time.UTC), time.Date(2026, 6, 3, 4, 0, 0, 0, time.UTC)}
 	for i, s := range w.sends {
 		wantIn := activities.SendInput{
 			WorkflowID: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender, Category: "marketing",
-			Provider: "twilio", To: recipient, From: sender, Body: bodies[i],
+			Provider: "twilio", To: recipient, From: sender, Body: bodies[i], NotAfter: notAfter[i],
 		}
 		if s != wantIn {
 			t.Errorf("send %d = %+v, want %+v", i, s, wantIn)
@@ -555,6 +558,41 @@ func TestJourneyKnownKeySkipsResolve(t *testing.T) {
 	}
 	if resolved {
 		t.Error("ResolveRecipient called although the starter gave a key")
+	}
+}
+
+// A marketing send that could not reach the provider before the window
+// closed (it retried for hours) comes back Deferred: the journey waits for
+// the next window, checks consent again and sends then.
+func TestJourneyDeferredSendWaitsForNextWindow(t *testing.T) {
+	w := newWorld(t)
+	in := input()
+	in.Journey.Steps = in.Journey.Steps[:1]
+	deferred := false
+	w.send = func(s activities.SendInput) (activities.SendResult, error) {
+		if !deferred {
+			deferred = true
+			return activities.SendResult{Status: activities.Deferred, Reason: activities.ReasonWindowClosed}, nil
+		}
+		return activities.SendResult{Status: consent.Sent, MessageID: "SM1"}, nil
+	}
+	// The first send is deferred at once; the test clock then stands at
+	// 08:00 San Francisco (15:00 UTC) only on the next day, if the journey
+	// waits for the window to close and open again.
+	w.env.SetStartTime(time.Date(2026, 6, 2, 3, 59, 0, 0, time.UTC)) // 20:59 PDT
+	res, err := w.run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary != "sent 1" {
+		t.Errorf("result %+v", res)
+	}
+	w.wantEvents("register", "check", "send 0", "check", "send 0", "deregister "+workflowID)
+	if len(w.sentAt) != 2 || !w.sentAt[1].Equal(time.Date(2026, 6, 2, 15, 0, 0, 0, time.UTC)) {
+		t.Errorf("sends at %v, want the second at 2026-06-02 15:00 UTC (08:00 PDT)", w.sentAt)
+	}
+	if len(w.sends) == 2 && !w.sends[1].NotAfter.Equal(time.Date(2026, 6, 3, 4, 0, 0, 0, time.UTC)) {
+		t.Errorf("second send NotAfter %v, want the next evening's 21:00", w.sends[1].NotAfter)
 	}
 }
 

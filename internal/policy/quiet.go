@@ -132,6 +132,32 @@ func NextAllowed(now time.Time, zones []string, w Window) time.Time {
 	return mostZones(now, locs, w, horizon).In(now.Location())
 }
 
+// WindowCloses returns when the window that now is inside closes: the
+// earliest end of today's window among the zones in which now is inside w
+// (earlier still if a zone changes its offset first, which only makes the
+// caller look again sooner). It returns the zero time when now is inside
+// in no zone.
+func WindowCloses(now time.Time, zones []string, w Window) time.Time {
+	var closes time.Time
+	for _, loc := range locations(zones) {
+		lt := now.In(loc)
+		if !inside(lt, w) {
+			continue
+		}
+		end := now.Add(w.End - clock(lt))
+		if _, change := lt.ZoneBounds(); !change.IsZero() && change.Before(end) {
+			end = change
+		}
+		if closes.IsZero() || end.Before(closes) {
+			closes = end
+		}
+	}
+	if closes.IsZero() {
+		return closes
+	}
+	return closes.In(now.Location())
+}
+
 // nextOpen returns the earliest instant in [t, horizon] at which loc is
 // inside w. Between two DST transitions a zone's offset is constant, so the
 // next window opening is plain arithmetic on the wall clock; at a transition

@@ -203,3 +203,31 @@ func TestZones(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowCloses(t *testing.T) {
+	us := DefaultWindow("US")
+	ny := []string{"America/New_York"}
+	tests := []struct {
+		name  string
+		now   string
+		zones []string
+		want  string // "" for the zero time
+	}{
+		{"inside: today's 21:00", "2026-06-10T15:00:00Z", ny, "2026-06-11T01:00:00Z"},                                                         // 11:00 EDT
+		{"last second", "2026-06-11T00:59:59Z", ny, "2026-06-11T01:00:00Z"},                                                                   // 20:59:59 EDT
+		{"outside: zero", "2026-06-11T01:00:00Z", ny, ""},                                                                                     // 21:00 EDT
+		{"winter", "2026-01-15T14:00:00Z", ny, "2026-01-16T02:00:00Z"},                                                                        // 09:00 EST
+		{"two zones: the earlier close", "2026-06-10T18:00:00Z", []string{"America/New_York", "America/Los_Angeles"}, "2026-06-11T01:00:00Z"}, // 14:00 EDT, 11:00 PDT
+		{"only the zones inside count", "2026-06-10T13:00:00Z", []string{"America/New_York", "America/Los_Angeles"}, "2026-06-11T01:00:00Z"},  // 09:00 EDT, 06:00 PDT
+	}
+	for _, tt := range tests {
+		got := WindowCloses(utc(tt.now), tt.zones, us)
+		want := time.Time{}
+		if tt.want != "" {
+			want = utc(tt.want)
+		}
+		if !got.Equal(want) {
+			t.Errorf("%s: WindowCloses(%s) = %v, want %v", tt.name, tt.now, got, want)
+		}
+	}
+}
