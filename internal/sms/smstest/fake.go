@@ -101,12 +101,17 @@ func (f *Fake) OptIn(to string) {
 // Fail makes the next n create-message calls answer status with body, which
 // may be anything (JSON or not). Failures queue up behind earlier ones.
 func (f *Fake) Fail(n int, status int, body string) {
+	f.enqueue(&f.failures, n, status, body)
+}
+
+// enqueue adds n answers of status with body to q, under the lock.
+func (f *Fake) enqueue(q *[]failure, n int, status int, body string) {
 	if n <= 0 {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.failures = append(f.failures, failure{left: n, status: status, body: body})
+	*q = append(*q, failure{left: n, status: status, body: body})
 }
 
 // SetDelay delays the answer to each create-message call by d. A call whose

@@ -45,12 +45,7 @@ type FakeTwilio struct {
 // accept the message and then answer status with body, like a gateway in
 // front of Twilio that gave up after Twilio took the message.
 func (f *FakeTwilio) FailAfterAccept(n int, status int, body string) {
-	if n <= 0 {
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.lostAnswers = append(f.lostAnswers, failure{left: n, status: status, body: body})
+	f.enqueue(&f.lostAnswers, n, status, body)
 }
 
 // NewFakeTwilio starts a fake Twilio on 127.0.0.1. Close it when done.
