@@ -176,14 +176,16 @@ func (f *Fake) admit(r *http.Request) bool {
 }
 
 // popFailure takes the next injected failure. f.mu must be held.
-func (f *Fake) popFailure() (failure, bool) {
-	if len(f.failures) == 0 {
+func (f *Fake) popFailure() (failure, bool) { return pop(&f.failures) }
+
+// pop takes the next answer of q. f.mu must be held.
+func pop(q *[]failure) (failure, bool) {
+	if len(*q) == 0 {
 		return failure{}, false
 	}
-	fl := f.failures[0]
-	f.failures[0].left--
-	if f.failures[0].left == 0 {
-		f.failures = f.failures[1:]
+	fl := (*q)[0]
+	if (*q)[0].left--; (*q)[0].left == 0 {
+		*q = (*q)[1:]
 	}
 	return fl, true
 }

@@ -106,18 +106,11 @@ func (f *FakeTwilio) create(w http.ResponseWriter, r *http.Request) {
 	}
 	a.SID = "SM" + randomHex(16)
 	a = f.accept(a)
-	var lost *failure
-	if len(f.lostAnswers) > 0 {
-		fl := f.lostAnswers[0]
-		lost = &fl
-		if f.lostAnswers[0].left--; f.lostAnswers[0].left == 0 {
-			f.lostAnswers = f.lostAnswers[1:]
-		}
-	}
+	lost, answerLost := pop(&f.lostAnswers)
 	f.mu.Unlock()
 
-	if lost != nil {
-		writeFailure(w, *lost)
+	if answerLost {
+		writeFailure(w, lost)
 		return
 	}
 	f.pauseReply(r)
