@@ -35,8 +35,9 @@ type Effect struct {
 	Intent string
 	Change *Change
 	// Also holds the same change in other scopes the message reaches (a
-	// number's own scope besides its messaging service's). They are applied
-	// with Change, whatever they report, and do not decide the effect.
+	// number's own scope besides its messaging service's). Those of the
+	// effect taken are applied, each as RecordTx decides, and do not decide
+	// which effect is taken.
 	Also []Change
 }
 
@@ -74,13 +75,15 @@ func (s *Store) SaveInbound(ctx context.Context, m Inbound, effects ...Effect) (
 				}
 			}
 			if applied {
-				for _, c := range e.Also {
-					if _, err := RecordTx(ctx, tx, c); err != nil {
-						return err
-					}
-				}
 				taken = e
 				break
+			}
+		}
+		// Also whether the main change applied or not: a STOP to a scope
+		// already opted out must still reach the other.
+		for _, c := range taken.Also {
+			if _, err := RecordTx(ctx, tx, c); err != nil {
+				return err
 			}
 		}
 		if taken.Intent == m.Intent {

@@ -279,6 +279,24 @@ func TestMessagingServiceNumber(t *testing.T) {
 					t.Errorf("after START, %s may not send", s)
 				}
 			}
+			// One scope opted out already (a STOP from before both scopes
+			// were kept, or from staff): a new STOP still reaches the other.
+			if _, err := f.store.Record(t.Context(), consent.Change{RecipientKey: f.acts.Keyer.Key(from), Scope: f.acts.Registry.ConsentScope(service),
+				To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
+				t.Fatal(err)
+			}
+			f.inbound(t, webhook.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "STOP"})
+			for _, s := range tt.blocked {
+				if f.allowed(t, from, s) {
+					t.Errorf("after the second STOP, %s may still send", s)
+				}
+			}
+			f.inbound(t, webhook.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "START"})
+			for _, s := range tt.blocked {
+				if !f.allowed(t, from, s) {
+					t.Errorf("after START, %s may not send", s)
+				}
+			}
 		})
 	}
 }
