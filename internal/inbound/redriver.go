@@ -80,21 +80,25 @@ func (r *Redriver) Sweep(ctx context.Context) (delivered int, err error) {
 
 func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 	const size = 500
+	var sendErr error
 	err = pgx.BeginFunc(ctx, r.Store.Pool(), func(tx pgx.Tx) error {
 		msgs, locked, err := consent.PendingSignals(ctx, tx, size)
 		if err != nil || !locked {
 			return err
 		}
-		done, sendErr := r.deliver(ctx, msgs)
+		var done []int64
+		done, sendErr = r.deliver(ctx, msgs)
 		if len(done) > 0 {
+			// Committed even when another recipient's signal failed, or
+			// these would all be delivered again next sweep.
 			if err := consent.MarkSignaled(ctx, tx, done); err != nil {
 				return err
 			}
 		}
 		n, more = len(done), len(msgs) == size && sendErr == nil
-		return sendErr
+		return nil
 	})
-	return n, more, err
+	return n, more, errors.Join(err, sendErr)
 }
 
 // deliver signals msgs (oldest first) with recipients in parallel and each
