@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -166,16 +167,15 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 // recipient's lock (a send to them is in flight) commits after a HELP that
 // came later, so the re-driver delivers the HELP's higher ID first. The
 // first version dropped every ID at or below the highest seen, and with it
-// such a STOP; it stays for histories recorded before the change.
+// such a STOP. Where the two rules disagree, a version marker per ID keeps
+// histories recorded before the change replaying as they ran, while a run
+// that started before it follows the new rule from then on.
 func handledBefore(ctx workflow.Context, st *OptOutState, id int64) bool {
-	if workflow.GetVersion(ctx, "handled-inbound-ids", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		if id <= st.LastInboundID {
-			return true
-		}
-		st.LastInboundID = id
-		return false
-	}
 	if slices.Contains(st.Handled, id) {
+		return true
+	}
+	if id <= st.LastInboundID &&
+		workflow.GetVersion(ctx, fmt.Sprintf("handled-inbound-id-%d", id), workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return true
 	}
 	st.Handled = append(st.Handled, id)
