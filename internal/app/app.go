@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
@@ -77,14 +79,16 @@ type App struct {
 
 	Redriver *inbound.Redriver
 
-	cfg        Config
-	worker     worker.Worker // nil until started (see retryWorker)
-	bgDone     chan struct{} // closed when retryWorker has returned
-	stopBg     context.CancelFunc
-	http       *http.Server
-	httpAddr   string
-	namespace  string
-	ownsClient bool
+	cfg    Config
+	worker worker.Worker // nil until started (see retryWorker)
+	bgDone chan struct{} // closed when retryWorker has returned
+	// workerRunning: /readyz is not ready before the worker started.
+	workerRunning atomic.Bool
+	stopBg        context.CancelFunc
+	http          *http.Server
+	httpAddr      string
+	namespace     string
+	ownsClient    bool
 }
 
 // Start opens Postgres, starts the webhook bridge and the re-driver, then
@@ -99,9 +103,10 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		cfg.TaskQueue = workflows.TaskQueue
 	}
 	a = &App{cfg: cfg}
+	started := a // the error returns below set a to nil
 	defer func() {
 		if err != nil {
-			a.Stop()
+			started.Stop()
 		}
 	}()
 
@@ -166,8 +171,10 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	if err = a.startWorker(ctx); err != nil {
-		if !a.ownsClient || a.Dev != nil {
-			return nil, err // an embedded or given Temporal must work now
+		if !a.ownsClient || a.Dev != nil || !unreachable(err) {
+			// An embedded or given Temporal must work now, and a refusal
+			// (no such namespace, no permission) will not go away.
+			return nil, err
 		}
 		log.Error("Temporal is unreachable; webhooks are still accepted and stored, the worker keeps trying", "err", err)
 		a.bgDone = make(chan struct{})
@@ -200,7 +207,16 @@ func (a *App) startWorker(ctx context.Context) error {
 		return fmt.Errorf("temporal worker: %w", err)
 	}
 	a.worker = w // read by Stop only after retryWorker has returned
+	a.workerRunning.Store(true)
 	return nil
+}
+
+// unreachable reports whether err says Temporal could not be reached,
+// rather than that it refused.
+func unreachable(err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // retryWorker tries startWorker until it succeeds or the app stops.
@@ -356,6 +372,10 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 		}
 		if _, err := a.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 			http.Error(w, "temporal: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if !a.workerRunning.Load() {
+			http.Error(w, "temporal worker: not started yet (see the log)", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/devserver"
+	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -110,6 +112,9 @@ func TestBridgeStartsWithoutTemporal(t *testing.T) {
 	t.Setenv("TEMPORAL_NAMESPACE", "default")
 	e := newEnv(t, withWebhooks, func(cfg *app.Config) { cfg.Temporal = nil })
 
+	if code := readyz(t, e); code != 503 {
+		t.Errorf("/readyz with Temporal down = %d, want 503", code)
+	}
 	if code := e.inbound(num, "STOP"); code != 200 {
 		t.Fatalf("STOP with Temporal down answered %d", code)
 	}
@@ -128,10 +133,43 @@ func TestBridgeStartsWithoutTemporal(t *testing.T) {
 	}
 	back := time.Now()
 	eventually(t, 90*time.Second, "STOP confirmation once Temporal is up", func() bool { return len(e.sentTo(num)) == 1 })
+	if code := readyz(t, e); code != 200 {
+		t.Errorf("/readyz after the worker started = %d, want 200", code)
+	}
 	t.Logf("STOP stored with Temporal down; confirmed %v after Temporal came up", time.Since(back).Round(time.Millisecond))
 	if n, _ := e.app.Store.PendingSignalCount(context.Background()); n != 0 {
 		t.Errorf("pending signals = %d, want 0", n)
 	}
+}
+
+// A Temporal that answers but refuses (no such namespace) is a
+// configuration error: Start fails instead of retrying for ever.
+func TestStartFailsWhenTemporalRefuses(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", temporalServer.FrontendAddr())
+	t.Setenv("TEMPORAL_NAMESPACE", "no-such-namespace")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := app.Start(ctx, app.Config{
+		DatabaseURL: pgtest.NewDatabase(t), TaskQueue: "e2e-refused", RecipientKeySecret: "e2e-test-secret-refused",
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err == nil {
+		a.Stop()
+		t.Fatal("Start succeeded against a namespace that does not exist")
+	}
+	if !strings.Contains(err.Error(), "no-such-namespace") {
+		t.Errorf("error %q does not name the namespace", err)
+	}
+}
+
+func readyz(t *testing.T, e *env) int {
+	t.Helper()
+	resp, err := http.Get("http://" + e.app.HTTPAddr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func freeAddr(t *testing.T) string {
