@@ -244,7 +244,8 @@ var errStartup = errors.New("devserver: server failed to start")
 // it binds its listeners) into an error from build. The server assumes Fatal
 // exits the process; with a quiet logger it would go on with a nil listener
 // and crash later in another goroutine (grpc.(*Server).Serve). Afterwards a
-// Fatal is only logged, because it may come from any goroutine.
+// Fatal goes to the inner logger as before (quiet: ignored; zap: exits),
+// because it may come from any goroutine.
 type startupLogger struct {
 	log.Logger
 	building atomic.Bool
@@ -253,10 +254,11 @@ type startupLogger struct {
 type fatal string
 
 func (l *startupLogger) Fatal(msg string, tags ...tag.Tag) {
-	l.Logger.Error(msg, tags...)
 	if !l.building.Load() {
+		l.Logger.Fatal(msg, tags...)
 		return
 	}
+	l.Logger.Error(msg, tags...)
 	for _, t := range tags {
 		msg += fmt.Sprintf(" %s=%v", t.Key(), t.Value())
 	}

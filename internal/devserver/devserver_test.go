@@ -38,7 +38,7 @@ func TestBuildReportsBusyPort(t *testing.T) {
 	if srv != nil || !errors.Is(err, errStartup) || !strings.Contains(err.Error(), strconv.Itoa(busyPort)) {
 		t.Fatalf("build with port %d taken: server %v, error %v; want errStartup naming the port", busyPort, srv, err)
 	}
-	logger.Fatal("after building") // only logged: it may come from any goroutine
+	logger.Fatal("after building") // to the quiet inner logger: no panic, it may come from any goroutine
 }
 
 // A fixed frontend port still held for a moment (a server that just
