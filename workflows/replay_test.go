@@ -10,7 +10,7 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded from the e2e tests
-// (STOPLINE_RECORD_HISTORIES=1 ./scripts/test writes them) against the
+// (STOPLINE_RECORD_HISTORIES=<label> writes them, see README) against the
 // current workflow code. Journeys wait for days: a change that no longer
 // replays them would fail every running journey on deploy, so it must fail
 // here first (use workflow.GetVersion for such changes).

@@ -232,4 +232,6 @@ func TestStopCommittedAfterLaterHelp(t *testing.T) {
 	if got := e.sentTo(num); !strings.Contains(got[1]+got[2], "unsubscribed") || !strings.Contains(got[1]+got[2], "Msg & data rates") {
 		t.Errorf("SMS to recipient: %q", got)
 	}
+	e.replay(workflows.OptOutID(e.key(num)), "optout-stop-after-later-help")
+	e.replay(workflows.JourneyID(e.run("drip"), e.key(num)), "journey-stopped-by-late-stop")
 }

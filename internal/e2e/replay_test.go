@@ -45,7 +45,9 @@ func (e *env) replay(workflowID, name string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	path := filepath.Join("..", "..", "workflows", "testdata", name+".history.json")
+	// Files are labelled by the code that recorded them (the variable's
+	// value): older labels stay, as the histories older code left running.
+	path := filepath.Join("..", "..", "workflows", "testdata", os.Getenv(recordHistories)+"-"+name+".history.json")
 	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
