@@ -188,15 +188,17 @@ func (s *Server) waitReady(ctx context.Context) error {
 }
 
 func (s *Server) startUI(addr string) error {
-	host, port, err := resolvePort(addr)
+	host, port, err := splitAddr(addr)
 	if err != nil {
 		return fmt.Errorf("devserver: UI address %q: %w", addr, err)
 	}
-	// The UI server exits the process when it cannot listen, so check first.
+	// The UI server exits the process when it cannot listen, so check first
+	// (and learn the port when it is 0).
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("devserver: UI address %q: %w", addr, err)
 	}
+	port = l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 	s.ui = uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
 		TemporalGRPCAddress: s.frontendAddr,
@@ -339,21 +341,15 @@ func reservePorts(ctx context.Context, addr string) (string, []int, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	host, port, err := net.SplitHostPort(addr)
+	host, port, err := splitAddr(addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("devserver: frontend address %q: %w", addr, err)
-	}
-	if host == "" || host == "localhost" {
-		host = "127.0.0.1"
-	}
-	if _, err := strconv.Atoi(port); err != nil {
-		return "", nil, fmt.Errorf("devserver: frontend address %q: bad port %q", addr, port)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var frontend net.Listener
 	for {
-		if frontend, err = net.Listen("tcp", net.JoinHostPort(host, port)); err == nil {
+		if frontend, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
 			break
 		}
 		select {
@@ -375,8 +371,8 @@ func reservePorts(ctx context.Context, addr string) (string, []int, error) {
 	return host, ports, nil
 }
 
-// resolvePort splits host:port and replaces port 0 with a free one.
-func resolvePort(addr string) (string, int, error) {
+// splitAddr splits host:port, reading "" and localhost as 127.0.0.1.
+func splitAddr(addr string) (string, int, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", 0, err
@@ -387,14 +383,6 @@ func resolvePort(addr string) (string, int, error) {
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
 		return "", 0, fmt.Errorf("bad port %q", portStr)
-	}
-	if port == 0 {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return "", 0, fmt.Errorf("devserver: free port: %w", err)
-		}
-		defer l.Close()
-		port = l.Addr().(*net.TCPAddr).Port
 	}
 	return host, port, nil
 }
