@@ -17,8 +17,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
@@ -269,11 +267,11 @@ func checkScope(scope string) (string, error) {
 	case shortCodeRE.MatchString(scope) || !phoneLikeRE.MatchString(scope):
 		return scope, nil
 	}
-	num, err := phonenumbers.Parse(scope, "")
-	if !strings.HasPrefix(scope, "+") || err != nil || !phonenumbers.IsPossibleNumber(num) {
+	e164, err := phone.NormalizeSender(scope)
+	if err != nil {
 		return "", fmt.Errorf(`scope %q: a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`, scope)
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	return e164, nil
 }
 
 // maxNoteLen bounds a note: it is a reason for the audit log, not a document.

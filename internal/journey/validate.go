@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
-
+	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
 )
 
@@ -174,23 +173,16 @@ func checkFrom(typ, from string) error {
 	return nil
 }
 
-// checkE164 accepts a phone number in canonical E.164 form whose length is
-// possible for its country. It deliberately does not ask for
-// phonenumbers.IsValidNumber: examples and test setups use fictional numbers
-// such as +15550001111 (555 is not a real area code, so the number is only
-// "possible"), and the provider, not us, is the authority on which numbers
-// an account may send from. What does matter is the exact form, because From
-// is the consent scope key and inbound messages name the number in E.164.
+// checkE164 accepts a sending number (see phone.NormalizeSender: possible,
+// not necessarily valid) in canonical E.164 form. The exact form matters,
+// because From is the consent scope key and inbound messages name the
+// number in E.164.
 func checkE164(from string) error {
-	invalid := fmt.Errorf("invalid phone number %q", from)
-	if !strings.HasPrefix(from, "+") {
-		return invalid
+	e164, err := phone.NormalizeSender(from)
+	if err != nil {
+		return fmt.Errorf("invalid phone number %q", from)
 	}
-	num, err := phonenumbers.Parse(from, "")
-	if err != nil || !phonenumbers.IsPossibleNumber(num) {
-		return invalid
-	}
-	if e164 := phonenumbers.Format(num, phonenumbers.E164); e164 != from {
+	if e164 != from {
 		return fmt.Errorf("%q is not in E.164 form, want %q", from, e164)
 	}
 	return nil

@@ -66,6 +66,23 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
 
+// NormalizeSender returns a sending number, written with its country code
+// ("+1 555 000 1111"), in E.164 form. It asks only that the number be
+// possible, not valid: senders in examples and tests are fictional
+// (+1 555 ...), and the provider is the authority on which numbers an
+// account may send from.
+func NormalizeSender(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if !strings.HasPrefix(s, "+") {
+		return "", fmt.Errorf("invalid phone number %q: no country code", raw)
+	}
+	num, err := phonenumbers.Parse(s, "")
+	if err != nil || !phonenumbers.IsPossibleNumber(num) {
+		return "", fmt.Errorf("invalid phone number %q", raw)
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
 // minMaskKeep is the shortest input of which Mask reveals the last 4
 // characters. Below it, 4 characters would give away most of the value.
 const minMaskKeep = 8
