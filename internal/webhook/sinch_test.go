@@ -48,7 +48,7 @@ func TestSinch(t *testing.T) {
 		{name: "mo_media caption", body: sinchMedia, header: signed(sinchMedia), wantCode: 200,
 			want: &Inbound{Provider: "sinch", MessageID: "01FC66621VHDBN119Z8PMV1QPC", From: "14155550123", To: "12345",
 				Body: "STOP", Type: "mo_media", NumMedia: 1, ReceivedAt: time.Date(2026, 3, 1, 11, 59, 58, 0, time.UTC)}},
-		{name: "no received_at: now", body: `{"type":"mo_text","id":"a","from":"1","to":"2","body":""}`, cfg: unsignedSinch,
+		{name: "no received_at: now", body: `{"type":"mo_text","id":"a","from":"1","to":"2","body":""}`, cfg: insecure,
 			wantCode: 200, want: &Inbound{Provider: "sinch", MessageID: "a", From: "1", To: "2", Type: "mo_text", ReceivedAt: testNow}},
 		{name: "delivery report acknowledged", body: sinchReport, header: signed(sinchReport), wantCode: 200},
 
@@ -72,8 +72,11 @@ func TestSinch(t *testing.T) {
 			wantCode: 200, want: &sinchTextInbound},
 		{name: "timestamp not Unix seconds", body: sinchText, header: rfc3339Signed(sinchText, nonce),
 			wantCode: 403, wantErr: "invalid signature timestamp"},
-		{name: "no secret: unsigned accepted", cfg: unsignedSinch, body: sinchText, wantCode: 200, want: &sinchTextInbound},
-		{name: "insecure skips the check", cfg: func(c *Config) { c.Insecure = true }, body: sinchText,
+		{name: "no secret: not configured", cfg: unsignedSinch, body: sinchText,
+			wantCode: 503, wantErr: "sinch webhook is not configured: SINCH_WEBHOOK_SECRET is not set"},
+		{name: "no secret: signed by anyone", cfg: unsignedSinch, body: sinchText, header: sinchHeaders("", sinchText, nonce, testNow),
+			wantCode: 503},
+		{name: "insecure skips the check", cfg: insecure, body: sinchText,
 			wantCode: 200, want: &sinchTextInbound},
 
 		// Bad input (signed).
@@ -137,6 +140,8 @@ func TestSinch(t *testing.T) {
 }
 
 func unsignedSinch(c *Config) { c.SinchSecret = "" }
+
+func insecure(c *Config) { c.Insecure = true }
 
 func without(h map[string]string, key string) map[string]string {
 	delete(h, key)
