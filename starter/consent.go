@@ -36,6 +36,7 @@ func runConsent(args []string) error {
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("consent "+cmd, flag.ContinueOnError)
+	dev := devFlag(fs)
 	scope := fs.String("scope", "", "sender scope, or * for all senders")
 	note := fs.String("note", "", "why (kept in the audit log)")
 	region := fs.String("region", "US", "default region for numbers without a country code")
@@ -54,7 +55,7 @@ func runConsent(args []string) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	keyer, err := keyerFromEnv()
+	keyer, err := keyerFromEnv(*dev)
 	if err != nil {
 		return err
 	}

@@ -35,30 +35,37 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
 		fmt.Fprintln(os.Stderr, "starter:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	if len(os.Args) > 1 && os.Args[1] == "consent" {
-		return runConsent(os.Args[2:])
+func run(args []string) error {
+	if len(args) > 0 && args[0] == "consent" {
+		return runConsent(args[1:])
 	}
+	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	var (
-		journeyPath  = flag.String("journey", "", "journey definition (JSON)")
-		audiencePath = flag.String("audience", "", "audience CSV: a phone column plus attribute columns")
-		runID        = flag.String("run-id", "", "run ID; re-running with the same ID starts no duplicates (default: journey name and today's UTC date)")
-		region       = flag.String("region", "US", "default region for numbers without a country code")
-		concurrency  = flag.Int("concurrency", 16, "parallel workflow starts")
-		list         = flag.Bool("list", false, "list the journeys of -run-id with their states")
-		keyFor       = flag.String("key", "", "print the recipient key of a phone number and a Temporal UI query for it")
-		uiURL        = flag.String("ui", "http://127.0.0.1:8233", "Temporal UI base URL, for printed links")
-		sendersPath  = flag.String("senders", os.Getenv("STOPLINE_SENDERS"), "the worker's senders file, to check an opt_in step's sender before starting (STOPLINE_SENDERS)")
+		dev          = devFlag(fs)
+		journeyPath  = fs.String("journey", "", "journey definition (JSON)")
+		audiencePath = fs.String("audience", "", "audience CSV: a phone column plus attribute columns")
+		runID        = fs.String("run-id", "", "run ID; re-running with the same ID starts no duplicates (default: journey name and today's UTC date)")
+		region       = fs.String("region", "US", "default region for numbers without a country code")
+		concurrency  = fs.Int("concurrency", 16, "parallel workflow starts")
+		list         = fs.Bool("list", false, "list the journeys of -run-id with their states")
+		keyFor       = fs.String("key", "", "print the recipient key of a phone number and a Temporal UI query for it")
+		uiURL        = fs.String("ui", "http://127.0.0.1:8233", "Temporal UI base URL, for printed links")
+		sendersPath  = fs.String("senders", os.Getenv("STOPLINE_SENDERS"), "the worker's senders file, to check an opt_in step's sender before starting (STOPLINE_SENDERS)")
 	)
-	flag.Parse()
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 
-	keyer, err := keyerFromEnv()
+	keyer, err := keyerFromEnv(*dev)
 	if err != nil {
 		return err
 	}
@@ -81,7 +88,7 @@ func run() error {
 		return listRun(ctx, os.Stdout, c, *runID)
 	}
 	if *journeyPath == "" || *audiencePath == "" {
-		flag.Usage()
+		fs.Usage()
 		return errors.New("-journey and -audience are required")
 	}
 	def, err := journey.Load(*journeyPath)
@@ -152,10 +159,20 @@ func printSummary(w io.Writer, path, runID, ui string, s *launch.Summary) {
 	fmt.Fprintf(w, "watch: %s/namespaces/default/workflows?query=%s\n", ui, queryEscape(fmt.Sprintf(`JourneyRunID = %q`, runID)))
 }
 
-func keyerFromEnv() (phone.Keyer, error) {
+func devFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("dev", false, "without RECIPIENT_KEY_SECRET, use the development secret of `worker -dev`")
+}
+
+// keyerFromEnv keys recipients as the worker does. Only with -dev may the
+// public development secret stand in: in production, keys made with it
+// match no journey, so a staff opt-out would be recorded and block nothing.
+func keyerFromEnv(dev bool) (phone.Keyer, error) {
 	secret := os.Getenv("RECIPIENT_KEY_SECRET")
 	if secret == "" {
-		fmt.Fprintln(os.Stderr, "starter: RECIPIENT_KEY_SECRET not set; using the development secret (matches `worker -dev`)")
+		if !dev {
+			return phone.Keyer{}, errors.New("RECIPIENT_KEY_SECRET is not set: set it to the worker's secret, or pass -dev to use the development secret of `worker -dev`")
+		}
+		fmt.Fprintln(os.Stderr, "starter: RECIPIENT_KEY_SECRET not set; using the development secret (-dev, matches `worker -dev`)")
 		secret = phone.DevSecret
 	}
 	k, err := phone.NewKeyer([]byte(secret))

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"strings"
 	"testing"
 
+	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/senders"
 )
 
@@ -37,5 +41,50 @@ func TestCheckOptIn(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("checkOptIn(%s) = %q, want %q", tt.def.Sender.From, got, tt.want)
 		}
+	}
+}
+
+// Without RECIPIENT_KEY_SECRET only -dev may use the development secret:
+// keys made with it outside development match no journey, so a staff
+// opt-out would be recorded and block nothing.
+func TestSecretRequiredOutsideDev(t *testing.T) {
+	t.Setenv("RECIPIENT_KEY_SECRET", "")
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1") // nothing to signal
+	dbURL := pgtest.NewDatabase(t)
+	t.Setenv("DATABASE_URL", dbURL)
+	store, err := consent.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const number, sender = "+14155550101", "+15550001111"
+	tests := []struct {
+		args    []string
+		wantErr bool
+	}{
+		{[]string{"-key", number}, true},
+		{[]string{"-journey", "../examples/quick.json", "-audience", "../examples/audience.csv"}, true},
+		{[]string{"-list", "-run-id", "r1"}, true},
+		{[]string{"consent", "optout", number, "-scope", sender}, true},
+		{[]string{"consent", "show", number}, true},
+		{[]string{"-dev", "-key", number}, false},
+		{[]string{"consent", "optout", "-dev", number, "-scope", sender, "-note", "dev"}, false},
+	}
+	for _, tt := range tests {
+		err := run(tt.args)
+		if tt.wantErr != (err != nil && strings.Contains(err.Error(), "RECIPIENT_KEY_SECRET is not set")) {
+			t.Errorf("run(%q) = %v, want an error naming RECIPIENT_KEY_SECRET: %v", tt.args, err, tt.wantErr)
+		}
+	}
+	// Only the -dev opt-out was recorded.
+	var events int
+	if err := store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM consent_events`).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if events != 1 {
+		t.Errorf("consent events = %d, want 1 (the -dev opt-out only)", events)
 	}
 }
