@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -92,6 +93,13 @@ const DefaultMaxConns = 32
 
 // Open connects to Postgres and checks the connection.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	return OpenSized(ctx, databaseURL, 0)
+}
+
+// OpenSized is Open with a pool of maxConns connections (0: as Open), for
+// a pool kept apart for one kind of work, such as webhook intake, so that
+// it and the sends cannot take each other's connections.
+func OpenSized(ctx context.Context, databaseURL string, maxConns int32) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
@@ -99,7 +107,10 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
-	if _, set := cfg.ConnConfig.RuntimeParams["pool_max_conns"]; !set && cfg.MaxConns < DefaultMaxConns {
+	switch {
+	case maxConns > 0:
+		cfg.MaxConns = maxConns
+	case cfg.MaxConns < DefaultMaxConns && !strings.Contains(databaseURL, "pool_max_conns"):
 		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -30,6 +30,17 @@ type Intake struct {
 
 var _ webhook.Intake = (*Intake)(nil)
 
+// Urgent reports whether m is a keyword for its sender (or a confirmation
+// word): the bridge keeps intake capacity for those.
+func (i *Intake) Urgent(m webhook.Inbound) bool {
+	sender := i.Senders.Lookup(withPlus(m.To), m.MessagingServiceSID)
+	if !sender.ProcessesKeywords() {
+		return false
+	}
+	in, _ := classify(m, sender)
+	return in.Kind != keywords.None || sender.Confirms(m.Body)
+}
+
 // Inbound commits m and its consent effect before the bridge answers 2xx.
 func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	to := withPlus(m.To)
@@ -85,10 +96,11 @@ const (
 	IntentConfirm      = "confirm"        // the YES that confirmed a pending double opt-in
 )
 
-// Status handles a delivery status callback: 21610 means the recipient
-// opted out at the provider.
+// Status handles a delivery status callback: an opt-out at the provider
+// (Twilio 21610) is recorded. It counts once per message, so a replayed
+// callback cannot undo a later START.
 func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
-	if e.ErrorCode != 21610 {
+	if !e.OptedOut() {
 		return nil
 	}
 	e164, err := phone.Normalize(withPlus(e.To), "")
@@ -100,7 +112,7 @@ func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 		addr = e.MessagingServiceSID
 	}
 	scope := i.Senders.ConsentScope(addr)
-	_, err = i.Store.Record(ctx, consent.Change{
+	_, err = i.Store.RecordStatusOptOut(ctx, e.Provider, e.MessageID, consent.Change{
 		RecipientKey: i.Keyer.Key(e164), Scope: scope, To: consent.OptedOut, Source: consent.SourceProvider,
 		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: "status callback error 21610",
 	})

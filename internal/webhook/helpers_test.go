@@ -52,6 +52,15 @@ func (f *fakeIntake) Status(_ context.Context, e StatusEvent) error {
 	return f.err
 }
 
+// Urgent treats a bare STOP, START or HELP as a keyword.
+func (f *fakeIntake) Urgent(m Inbound) bool {
+	switch strings.ToUpper(strings.TrimSpace(m.Body)) {
+	case "STOP", "START", "HELP":
+		return true
+	}
+	return false
+}
+
 func (f *fakeIntake) setErr(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

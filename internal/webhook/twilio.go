@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -45,10 +46,9 @@ func (s *server) twilioStatus(w http.ResponseWriter, r *http.Request) *reqError 
 	if err != nil {
 		return badRequest(err)
 	}
-	cctx, cancel := committed(r.Context())
-	defer cancel()
-	if err := s.intake.Status(cctx, ev); err != nil {
-		return intakeFailed(err)
+	// Only an opt-out at the provider changes consent.
+	if e := s.commit(r.Context(), ev.OptedOut(), func(ctx context.Context) error { return s.intake.Status(ctx, ev) }); e != nil {
+		return e
 	}
 	s.log.InfoContext(r.Context(), "status callback accepted", "provider", ev.Provider, "message_id", ev.MessageID,
 		"status", ev.MessageStatus, "error_code", ev.ErrorCode)
@@ -60,6 +60,9 @@ func (s *server) twilioStatus(w http.ResponseWriter, r *http.Request) *reqError 
 func (s *server) twilioForm(w http.ResponseWriter, r *http.Request) (url.Values, *reqError) {
 	if s.cfg.TwilioAuthToken == "" && !s.cfg.Insecure {
 		return nil, notConfigured("twilio", "TWILIO_AUTH_TOKEN")
+	}
+	if !s.knowsURL() && !s.cfg.Insecure {
+		return nil, notConfigured("twilio", "PUBLIC_URL (or TRUST_PROXY=true behind a proxy)")
 	}
 	sig := r.Header.Get(twilioSignatureHeader)
 	if sig == "" && !s.cfg.Insecure {
@@ -110,21 +113,33 @@ func (s *server) signedURL(r *http.Request) string {
 		scheme = "https"
 	}
 	if s.cfg.TrustProxy {
-		if p := strings.ToLower(firstValue(r.Header, "X-Forwarded-Proto")); p == "http" || p == "https" {
+		if p := strings.ToLower(forwarded(r.Header, "X-Forwarded-Proto", s.cfg.TrustProxyHops)); p == "http" || p == "https" {
 			scheme = p
 		}
-		if h := firstValue(r.Header, "X-Forwarded-Host"); h != "" {
+		if h := forwarded(r.Header, "X-Forwarded-Host", s.cfg.TrustProxyHops); h != "" {
 			host = h
 		}
 	}
 	return scheme + "://" + host + uri
 }
 
-// firstValue is the first comma-separated element of a header: the value
-// set by the proxy closest to the client when proxies append.
-func firstValue(h http.Header, name string) string {
-	v, _, _ := strings.Cut(h.Get(name), ",")
-	return strings.TrimSpace(v)
+// knowsURL reports whether the signed URL comes from something the
+// operator configured rather than from the request's Host header alone.
+func (s *server) knowsURL() bool { return s.base != "" || s.cfg.TrustProxy || s.cfg.Dev }
+
+// forwarded is the value the outermost of hops trusted proxies appended to
+// a forwarding header: the hops-th from the right, over all its lines.
+// Values to the left of it came from the client. With fewer values than
+// hops, the trusted proxies did not all set it, and it is not used.
+func forwarded(h http.Header, name string, hops int) string {
+	var vals []string
+	for _, line := range h.Values(name) {
+		vals = append(vals, strings.Split(line, ",")...)
+	}
+	if len(vals) < hops {
+		return ""
+	}
+	return strings.TrimSpace(vals[len(vals)-hops])
 }
 
 // validTwilio checks sig with twilio-go's RequestValidator, which accepts a

@@ -24,16 +24,12 @@
 //     provider retries or uses its fallback URL; 500 for any other Intake
 //     error.
 //   - 503 on a route whose secret is not configured (TwilioAuthToken for both
-//     Twilio routes, InboundSecret for the generic one) unless Insecure is
-//     set. A retryable answer rather than 404 because a provider pointed at an
+//     Twilio routes, SinchSecret for Sinch, InboundSecret for the generic
+//     one) unless Insecure is set. A retryable answer rather than 404 because a provider pointed at an
 //     unconfigured route is a deployment mistake: its messages (STOPs
 //     included) should be redelivered once the secret is set, not dropped.
 //     New logs each unconfigured route once at start, and every refused
 //     request logs an error naming the missing variable.
-//
-// SinchSecret is optional, as Sinch's HMAC signing is: without it the Sinch
-// route accepts unsigned callbacks and New logs a warning, since anyone who
-// can reach the route could then forge an opt-in.
 //
 // Strings passed to the Intake are valid UTF-8 without NUL bytes (Postgres
 // text accepts neither). Logs mask phone numbers to their last 4 digits and
@@ -55,6 +51,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/sms/twilio"
 )
 
 // Provider names, as set in Inbound.Provider and StatusEvent.Provider.
@@ -96,11 +93,18 @@ type StatusEvent struct {
 	ErrorCode                                                         int // e.g. 21610
 }
 
+// OptedOut reports whether the provider refused the message because the
+// recipient opted out with it.
+func (e StatusEvent) OptedOut() bool { return e.ErrorCode == twilio.CodeUnsubscribed }
+
 // Intake makes an inbound message durable. It returns nil only once the
 // message (and its consent effect) is committed; ErrUnavailable (wrapped) when the store is down.
 type Intake interface {
 	Inbound(ctx context.Context, m Inbound) error
 	Status(ctx context.Context, e StatusEvent) error
+	// Urgent reports whether m may change consent or needs a reply (a
+	// keyword): such messages get intake capacity kept for them.
+	Urgent(m Inbound) bool
 }
 
 // ErrUnavailable, wrapped in an Intake error, makes the handler answer 503.
@@ -115,17 +119,31 @@ type Config struct {
 	// signed. When set it wins over TrustProxy and the request's Host.
 	PublicURL string
 	// TrustProxy honours X-Forwarded-Proto / X-Forwarded-Host when building
-	// the signed URL without PublicURL. Only set it behind a proxy that
-	// overwrites those headers.
-	TrustProxy      bool
+	// the signed URL without PublicURL: the value TrustProxyHops from the
+	// right, the one the outermost trusted proxy appended. Values further
+	// left came from the client and are never used.
+	TrustProxy     bool
+	TrustProxyHops int // trusted proxies in front of stopline; 0 = 1
+	// Dev lets the Twilio routes sign-check against the request's own Host
+	// when neither PublicURL nor TrustProxy is set. Outside development a
+	// Host header is not checked against anything, so those routes then
+	// answer 503.
+	Dev             bool
 	TwilioAuthToken string // TWILIO_AUTH_TOKEN
-	SinchSecret     string // SINCH_WEBHOOK_SECRET; when set, Sinch HMAC headers are required
+	SinchSecret     string // SINCH_WEBHOOK_SECRET: Sinch HMAC secret
 	InboundSecret   string // INBOUND_WEBHOOK_SECRET: generic channel HMAC secret
 	// Insecure skips all signature checks, Sinch timestamp and nonce checks
 	// included (only allowed in -dev; the caller enforces and logs).
 	Insecure bool
-	Now      func() time.Time // for tests; default time.Now
-	Logger   *slog.Logger     // default slog.Default()
+	// IntakeSlots caps messages being committed at once, and KeywordSlots
+	// adds slots only urgent messages (keywords, provider opt-outs) may
+	// take. A message waits up to IntakeWait for a slot, then gets 503
+	// with Retry-After. The intake's Postgres pool should hold
+	// IntakeSlots+KeywordSlots connections. Zero values take the defaults.
+	IntakeSlots, KeywordSlots int
+	IntakeWait                time.Duration
+	Now                       func() time.Time // for tests; default time.Now
+	Logger                    *slog.Logger     // default slog.Default()
 }
 
 // New validates cfg and returns the handler serving the routes above. It
@@ -143,7 +161,9 @@ func newServer(cfg Config, intake Intake) (*server, error) {
 	if intake == nil {
 		return nil, errors.New("webhook: intake is nil")
 	}
-	s := &server{cfg: cfg, intake: intake, log: cfg.Logger, now: cfg.Now, nonces: newNonceCache(maxNonces)}
+	s := &server{cfg: cfg, intake: intake, log: cfg.Logger, now: cfg.Now, nonces: newNonceCache(maxNonces),
+		gate: newGate(orDefault(cfg.IntakeSlots, DefaultIntakeSlots), orDefault(cfg.KeywordSlots, DefaultKeywordSlots),
+			orDefault(cfg.IntakeWait, DefaultIntakeWait))}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -169,9 +189,18 @@ func newServer(cfg Config, intake Intake) (*server, error) {
 		if cfg.InboundSecret == "" {
 			s.log.Warn("generic inbound webhook is not configured and answers 503: INBOUND_WEBHOOK_SECRET is not set", "path", PathInbound)
 		}
-		if cfg.SinchSecret == "" {
-			s.log.Warn("sinch webhook accepts unsigned callbacks: set SINCH_WEBHOOK_SECRET (and HMAC signing at Sinch) so opt-ins cannot be forged", "path", PathSinch)
+		if cfg.TwilioAuthToken != "" && !s.knowsURL() {
+			s.log.Warn("twilio webhooks are not configured and answer 503: set PUBLIC_URL to the URL configured at Twilio, or TRUST_PROXY=true behind a proxy", "paths", PathTwilio+", "+PathTwilioStatus)
 		}
+		if cfg.SinchSecret == "" {
+			s.log.Warn("sinch webhook is not configured and answers 503: SINCH_WEBHOOK_SECRET is not set (and HMAC signing enabled at Sinch)", "path", PathSinch)
+		}
+	}
+	if cfg.TrustProxyHops < 0 {
+		return nil, fmt.Errorf("webhook: TrustProxyHops %d is negative", cfg.TrustProxyHops)
+	}
+	if s.cfg.TrustProxyHops == 0 {
+		s.cfg.TrustProxyHops = 1
 	}
 	if cfg.PublicURL != "" && cfg.TrustProxy {
 		s.log.Info("webhook PublicURL is set, so X-Forwarded-* headers are not used")
@@ -196,6 +225,14 @@ type server struct {
 	base   string // PublicURL without trailing slash; "" = derive from request
 	twilio client.RequestValidator
 	nonces *nonceCache
+	gate   *gate
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // reqError is a refused request: the status and the message the caller gets,
@@ -207,6 +244,9 @@ type reqError struct {
 }
 
 func (e *reqError) Error() string { return e.msg }
+
+// busy refuses a message that found no intake slot within the bound.
+var busy = &reqError{status: http.StatusServiceUnavailable, msg: "too many messages at once, retry later"}
 
 func fail(status int, format string, args ...any) *reqError {
 	return &reqError{status: status, msg: fmt.Sprintf(format, args...)}
@@ -233,6 +273,9 @@ func (s *server) route(provider string, h func(http.ResponseWriter, *http.Reques
 			attrs = append(attrs, "detail", e.detail)
 		}
 		s.log.Log(r.Context(), level, "webhook refused", attrs...)
+		if e == busy {
+			w.Header().Set("Retry-After", intakeRetryAfterSecs)
+		}
 		http.Error(w, e.msg, e.status)
 	})
 }
@@ -279,11 +322,24 @@ func committed(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), intakeTimeout)
 }
 
-func (s *server) deliver(ctx context.Context, m Inbound) *reqError {
+// commit runs an intake call in a gate slot, on the committed context.
+func (s *server) commit(ctx context.Context, urgent bool, do func(context.Context) error) *reqError {
+	release := s.gate.enter(ctx, urgent)
+	if release == nil {
+		return busy
+	}
+	defer release()
 	cctx, cancel := committed(ctx)
 	defer cancel()
-	if err := s.intake.Inbound(cctx, m); err != nil {
+	if err := do(cctx); err != nil {
 		return intakeFailed(err)
+	}
+	return nil
+}
+
+func (s *server) deliver(ctx context.Context, m Inbound) *reqError {
+	if e := s.commit(ctx, s.intake.Urgent(m), func(ctx context.Context) error { return s.intake.Inbound(ctx, m) }); e != nil {
+		return e
 	}
 	s.log.InfoContext(ctx, "inbound message accepted",
 		"provider", m.Provider, "message_id", m.MessageID,

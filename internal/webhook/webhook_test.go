@@ -102,6 +102,10 @@ func TestStartupWarnings(t *testing.T) {
 		{name: "nothing configured", cfg: Config{},
 			want: []string{"TWILIO_AUTH_TOKEN is not set", "INBOUND_WEBHOOK_SECRET is not set", "SINCH_WEBHOOK_SECRET"}},
 		{name: "all configured", cfg: fullConfig(), not: []string{"level=WARN"}},
+		{name: "twilio without a public URL", cfg: Config{TwilioAuthToken: twilioToken, SinchSecret: sinchSecret, InboundSecret: inboundSecret},
+			want: []string{"set PUBLIC_URL"}},
+		{name: "twilio behind a proxy", cfg: Config{TwilioAuthToken: twilioToken, SinchSecret: sinchSecret, InboundSecret: inboundSecret, TrustProxy: true},
+			not: []string{"level=WARN"}},
 		{name: "insecure: the caller warns", cfg: Config{Insecure: true}, not: []string{"level=WARN"}},
 	}
 	for _, tt := range tests {

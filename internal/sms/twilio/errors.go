@@ -15,6 +15,11 @@ import (
 	"github.com/stopline/stopline/internal/sms"
 )
 
+// CodeUnsubscribed is Twilio's "attempt to send to unsubscribed recipient",
+// in a send's error or a status callback's ErrorCode: the recipient opted
+// out at Twilio.
+const CodeUnsubscribed = 21610
+
 // codeKinds maps the Twilio error codes whose meaning differs from what
 // their HTTP status alone would say. Every other code is classified by
 // status (429 rate limited, 5xx temporary, other 4xx permanent).
@@ -24,14 +29,14 @@ import (
 // configuration problems an operator must fix, so they stay Permanent rather
 // than quietly skipping recipients as InvalidNumber would.
 var codeKinds = map[int]sms.Kind{
-	21610: sms.OptedOut,      // attempt to send to unsubscribed recipient
-	21211: sms.InvalidNumber, // invalid 'To' phone number
-	21612: sms.InvalidNumber, // 'To' number not reachable via SMS
-	21614: sms.InvalidNumber, // 'To' number is not a valid mobile number
-	21635: sms.InvalidNumber, // 'To' number cannot be a landline
-	20429: sms.RateLimited,   // too many requests
-	21611: sms.RateLimited,   // 'From' number has too many queued messages
-	20003: sms.Permanent,     // authentication failed
+	CodeUnsubscribed: sms.OptedOut,
+	21211:            sms.InvalidNumber, // invalid 'To' phone number
+	21612:            sms.InvalidNumber, // 'To' number not reachable via SMS
+	21614:            sms.InvalidNumber, // 'To' number is not a valid mobile number
+	21635:            sms.InvalidNumber, // 'To' number cannot be a landline
+	20429:            sms.RateLimited,   // too many requests
+	21611:            sms.RateLimited,   // 'From' number has too many queued messages
+	20003:            sms.Permanent,     // authentication failed
 }
 
 func kindFor(code, status int) sms.Kind {
