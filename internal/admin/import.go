@@ -12,9 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/stopline/stopline/internal/consent"
@@ -62,10 +60,6 @@ const (
 	stateConfirmed = "confirmed"
 )
 
-// maxScopeLen bounds a scope: sender numbers, short codes, alphanumeric IDs,
-// messaging service SIDs and program names are all far shorter.
-const maxScopeLen = 100
-
 // Import reads a CSV suppression list and records each row as an opt-out
 // from the import source, so recipients who opted out before a migration
 // stay opted out. A row whose state column says "confirmed" records a double
@@ -79,8 +73,8 @@ const maxScopeLen = 100
 // (like STOPALL). Numbers without a leading "+" are read in region (e.g.
 // "US").
 //
-// Bad rows (an invalid number, no scope, a wrong number of fields, broken
-// quoting) are skipped and reported with their line number, e.g. `line 7:
+// Bad rows (an invalid number, no scope or one that is not a scope (see
+// checkScope), a wrong number of fields, broken quoting) are skipped and reported with their line number, e.g. `line 7:
 // invalid phone number "555-CALL"`. A recipient already opted out in the
 // scope counts as unchanged and gets no new event, so importing the same
 // file twice is harmless. A bad header, a read error or a database error
@@ -243,35 +237,6 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 		RecipientKey: keyer.Key(e164), Scope: scope, To: to,
 		Source: consent.SourceImport, Note: note,
 	}, nil
-}
-
-var (
-	shortCodeRE = regexp.MustCompile(`^[0-9]{3,8}$`)
-	phoneLikeRE = regexp.MustCompile(`^[+0-9 ()./-]+$`)
-)
-
-// checkScope checks a scope given by a person (a sender number, short code,
-// alphanumeric ID, messaging service SID or program name, or "*") and
-// returns it as journeys name it. A sender number is written in E.164 in
-// journeys and inbound messages, so "+1 415 555 0100" becomes
-// "+14155550100"; a number without its country code is refused, as an
-// opt-out under a scope no journey checks would block nothing.
-func checkScope(scope string) (string, error) {
-	switch {
-	case scope == "":
-		return "", errors.New(`no scope: fill the scope column or give a default scope ("*" for every sender)`)
-	case utf8.RuneCountInString(scope) > maxScopeLen:
-		return "", fmt.Errorf("scope longer than %d characters", maxScopeLen)
-	case strings.ContainsFunc(scope, unicode.IsControl):
-		return "", fmt.Errorf("scope %q contains control characters", scope)
-	case shortCodeRE.MatchString(scope) || !phoneLikeRE.MatchString(scope):
-		return scope, nil
-	}
-	e164, err := phone.NormalizeSender(scope)
-	if err != nil {
-		return "", fmt.Errorf(`scope %q: a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`, scope)
-	}
-	return e164, nil
 }
 
 // maxNoteLen bounds a note: it is a reason for the audit log, not a document.
