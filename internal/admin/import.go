@@ -73,9 +73,14 @@ const (
 // (like STOPALL). Numbers without a leading "+" are read in region (e.g.
 // "US").
 //
-// Bad rows (an invalid number, no scope or one that is not a scope (see
-// checkScope), a wrong number of fields, broken quoting) are skipped and reported with their line number, e.g. `line 7:
-// invalid phone number "555-CALL"`. A recipient already opted out in the
+// Cells are read as Export writes them: a "'" that Export put before a
+// value a spreadsheet would run as a formula is dropped, so a scope or note
+// copied from an export imports unchanged.
+//
+// Bad rows (an invalid number, no scope or a value that is not a scope, see
+// checkScope, a wrong number of fields, broken quoting) are skipped and
+// reported with their line number, e.g. `line 7: invalid phone number
+// "555-CALL"`. A recipient already opted out in the
 // scope counts as unchanged and gets no new event, so importing the same
 // file twice is harmless. A bad header, a read error or a database error
 // stops the import with an error; the summary then tells how far it got.
@@ -198,13 +203,13 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 	if len(rec) != cols.n {
 		return consent.Change{}, fmt.Errorf("%d fields, want %d as in the header", len(rec), cols.n)
 	}
-	e164, err := phone.Normalize(rec[cols.phone], region)
+	e164, err := phone.Normalize(cell(rec, cols.phone), region)
 	if err != nil {
 		return consent.Change{}, err
 	}
 	scope := defaultScope
 	if cols.scope >= 0 {
-		if s := strings.TrimSpace(rec[cols.scope]); s != "" {
+		if s := cell(rec, cols.scope); s != "" {
 			scope = s
 		}
 	}
@@ -214,14 +219,14 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 	}
 	note := ""
 	if cols.note >= 0 {
-		note = strings.TrimSpace(rec[cols.note])
+		note = cell(rec, cols.note)
 	}
 	if err := checkNote(note); err != nil {
 		return consent.Change{}, err
 	}
 	to := consent.OptedOut
 	if cols.state >= 0 {
-		switch s := strings.ToLower(strings.TrimSpace(rec[cols.state])); s {
+		switch s := strings.ToLower(cell(rec, cols.state)); s {
 		case "", stateOptedOut:
 		case stateConfirmed:
 			if scope == consent.AllScopes {
@@ -237,6 +242,11 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 		RecipientKey: keyer.Key(e164), Scope: scope, To: to,
 		Source: consent.SourceImport, Note: note,
 	}, nil
+}
+
+// cell returns a field of rec as Export wrote it (see undefuse), trimmed.
+func cell(rec []string, col int) string {
+	return strings.TrimSpace(undefuse(rec[col]))
 }
 
 // maxNoteLen bounds a note: it is a reason for the audit log, not a document.
