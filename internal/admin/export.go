@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -23,11 +24,12 @@ var ExportHeader = []string{
 // auditor asks for. The zero time exports everything. from is empty for a
 // recipient's first change; created_at is RFC 3339 in UTC.
 //
-// note and raw_text hold text typed by people (raw_text by recipients), and
-// exports get opened in spreadsheets: a value that starts with =, +, -, @,
-// tab or carriage return is prefixed with ' so that it cannot run as a
-// formula (OWASP's advice against CSV injection). The table keeps the exact
-// text.
+// Exports get opened in spreadsheets, and several columns hold text from
+// outside (raw_text from recipients, note from staff, provider fields from
+// webhooks): every cell goes through defuse, so that none can run as a
+// formula (OWASP's advice against CSV injection). Import reads the cells
+// back through undefuse, so the scope and note columns of an export import
+// unchanged. The table keeps the exact text.
 //
 // Nothing is written when the query fails; an error after the first row
 // leaves a partial file, which callers must not present as complete.
@@ -57,11 +59,14 @@ func Export(ctx context.Context, store *consent.Store, w io.Writer, since time.T
 		if err := rows.Scan(&id, &key, &scope, &from, &to, &source, &provider, &msgID, &sender, &note, &raw, &at); err != nil {
 			return fmt.Errorf("consent events: %w", err)
 		}
-		err := cw.Write([]string{
+		row := []string{
 			strconv.FormatInt(id, 10), key, scope, from, to, source, provider, msgID, sender,
-			defuse(note), defuse(raw), at.UTC().Format(time.RFC3339Nano),
-		})
-		if err != nil {
+			note, raw, at.UTC().Format(time.RFC3339Nano),
+		}
+		for i := range row {
+			row[i] = defuse(row[i])
+		}
+		if err := cw.Write(row); err != nil {
 			return err
 		}
 	}
@@ -72,10 +77,39 @@ func Export(ctx context.Context, store *consent.Store, w io.Writer, since time.T
 	return cw.Error()
 }
 
-// defuse keeps a spreadsheet from reading free text as a formula.
+var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+// defuse prefixes a cell that a spreadsheet would read as a formula with
+// "'": one starting with =, @, tab or CR, or with + or - unless it is an
+// E.164 number (which a spreadsheet reads as a number, and which scope and
+// sender columns are full of). A cell starting with "'" is prefixed too, so
+// that undefuse can tell the two apart and every value round-trips.
 func defuse(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if needsDefuse(s) {
 		return "'" + s
 	}
 	return s
+}
+
+// undefuse inverts defuse: it drops the "'" that defuse added, and leaves
+// any other value, a hand-written "'quoted'" included, as it is.
+func undefuse(s string) string {
+	if rest, ok := strings.CutPrefix(s, "'"); ok && needsDefuse(rest) {
+		return rest
+	}
+	return s
+}
+
+// needsDefuse reports whether defuse prefixes s; see defuse.
+func needsDefuse(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch s[0] {
+	case '=', '@', '\t', '\r', '\'':
+		return true
+	case '+', '-':
+		return !e164RE.MatchString(s)
+	}
+	return false
 }

@@ -18,6 +18,7 @@ func FuzzImport(f *testing.F) {
 	f.Add("phone\n+14155550123\n", "")
 	f.Add("\ufeffphone,scope\r\n\"+1 415\n555 0123\",*\r\n", "acme")
 	f.Add("phone,note\n\"unterminated\n", "*")
+	f.Add("phone\n+14155550123\n", "=1+1")
 	keyer, err := phone.NewKeyer([]byte(phone.DevSecret))
 	if err != nil {
 		f.Fatal(err)
@@ -41,6 +42,9 @@ func FuzzImport(f *testing.F) {
 		for _, c := range rec.changes {
 			if c.RecipientKey == "" || c.Scope == "" || c.To != consent.OptedOut || c.Source != consent.SourceImport {
 				t.Fatalf("recorded %+v", c)
+			}
+			if defuse(c.Scope) != c.Scope {
+				t.Fatalf("recorded scope %q, which a spreadsheet could run as a formula", c.Scope)
 			}
 		}
 	})

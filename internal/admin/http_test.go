@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -206,6 +207,8 @@ func TestHandlerBadRequests(t *testing.T) {
 			`scope: required: a sender scope such as "+15550001111", or "*" for every sender`},
 		{"control character in scope", "POST", "/v1/consent/optout", `{"phone": "+14155550123", "scope": "a\u0007"}`,
 			`scope "a\a" contains control characters`},
+		{"formula in scope", "POST", "/v1/consent/optout", `{"phone": "+14155550123", "scope": "=HYPERLINK(\"http://x\")"}`,
+			fmt.Sprintf(notAScope, `"=HYPERLINK(\"http://x\")"`)},
 		{"note too long", "POST", "/v1/consent/optout", `{"phone": "+14155550123", "scope": "*", "note": "` + strings.Repeat("n", 1001) + `"}`,
 			"note longer than 1000 characters"},
 		{"body too large", "POST", "/v1/consent/optout", `{"phone": "+14155550123", "scope": "*", "note": "` + strings.Repeat("n", 70000) + `"}`,

@@ -12,9 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/stopline/stopline/internal/consent"
@@ -62,10 +60,6 @@ const (
 	stateConfirmed = "confirmed"
 )
 
-// maxScopeLen bounds a scope: sender numbers, short codes, alphanumeric IDs,
-// messaging service SIDs and program names are all far shorter.
-const maxScopeLen = 100
-
 // Import reads a CSV suppression list and records each row as an opt-out
 // from the import source, so recipients who opted out before a migration
 // stay opted out. A row whose state column says "confirmed" records a double
@@ -79,9 +73,14 @@ const maxScopeLen = 100
 // (like STOPALL). Numbers without a leading "+" are read in region (e.g.
 // "US").
 //
-// Bad rows (an invalid number, no scope, a wrong number of fields, broken
-// quoting) are skipped and reported with their line number, e.g. `line 7:
-// invalid phone number "555-CALL"`. A recipient already opted out in the
+// Cells are read as Export writes them: a "'" that Export put before a
+// value a spreadsheet would run as a formula is dropped, so a scope or note
+// copied from an export imports unchanged.
+//
+// Bad rows (an invalid number, no scope or a value that is not a scope, see
+// checkScope, a wrong number of fields, broken quoting) are skipped and
+// reported with their line number, e.g. `line 7: invalid phone number
+// "555-CALL"`. A recipient already opted out in the
 // scope counts as unchanged and gets no new event, so importing the same
 // file twice is harmless. A bad header, a read error or a database error
 // stops the import with an error; the summary then tells how far it got.
@@ -204,13 +203,13 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 	if len(rec) != cols.n {
 		return consent.Change{}, fmt.Errorf("%d fields, want %d as in the header", len(rec), cols.n)
 	}
-	e164, err := phone.Normalize(rec[cols.phone], region)
+	e164, err := phone.Normalize(cell(rec, cols.phone), region)
 	if err != nil {
 		return consent.Change{}, err
 	}
 	scope := defaultScope
 	if cols.scope >= 0 {
-		if s := strings.TrimSpace(rec[cols.scope]); s != "" {
+		if s := cell(rec, cols.scope); s != "" {
 			scope = s
 		}
 	}
@@ -220,14 +219,14 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 	}
 	note := ""
 	if cols.note >= 0 {
-		note = strings.TrimSpace(rec[cols.note])
+		note = cell(rec, cols.note)
 	}
 	if err := checkNote(note); err != nil {
 		return consent.Change{}, err
 	}
 	to := consent.OptedOut
 	if cols.state >= 0 {
-		switch s := strings.ToLower(strings.TrimSpace(rec[cols.state])); s {
+		switch s := strings.ToLower(cell(rec, cols.state)); s {
 		case "", stateOptedOut:
 		case stateConfirmed:
 			if scope == consent.AllScopes {
@@ -245,33 +244,9 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 	}, nil
 }
 
-var (
-	shortCodeRE = regexp.MustCompile(`^[0-9]{3,8}$`)
-	phoneLikeRE = regexp.MustCompile(`^[+0-9 ()./-]+$`)
-)
-
-// checkScope checks a scope given by a person (a sender number, short code,
-// alphanumeric ID, messaging service SID or program name, or "*") and
-// returns it as journeys name it. A sender number is written in E.164 in
-// journeys and inbound messages, so "+1 415 555 0100" becomes
-// "+14155550100"; a number without its country code is refused, as an
-// opt-out under a scope no journey checks would block nothing.
-func checkScope(scope string) (string, error) {
-	switch {
-	case scope == "":
-		return "", errors.New(`no scope: fill the scope column or give a default scope ("*" for every sender)`)
-	case utf8.RuneCountInString(scope) > maxScopeLen:
-		return "", fmt.Errorf("scope longer than %d characters", maxScopeLen)
-	case strings.ContainsFunc(scope, unicode.IsControl):
-		return "", fmt.Errorf("scope %q contains control characters", scope)
-	case shortCodeRE.MatchString(scope) || !phoneLikeRE.MatchString(scope):
-		return scope, nil
-	}
-	e164, err := phone.NormalizeSender(scope)
-	if err != nil {
-		return "", fmt.Errorf(`scope %q: a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`, scope)
-	}
-	return e164, nil
+// cell returns a field of rec as Export wrote it (see undefuse), trimmed.
+func cell(rec []string, col int) string {
+	return strings.TrimSpace(undefuse(rec[col]))
 }
 
 // maxNoteLen bounds a note: it is a reason for the audit log, not a document.

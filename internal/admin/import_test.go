@@ -23,7 +23,8 @@ const importFile = "phone,scope,note\n" +
 	"+14155550127,ba\"d,x\n" + // 9
 	"+14155550123,+15550001111,again\n" + // 10: already opted out
 	",acme,\n" + // 11
-	"+14155550128,\"+1555\x01\",\n" // 12
+	"+14155550128,\"+1555\x01\",\n" + // 12
+	"+14155550129,\"=HYPERLINK(\"\"http://x\"\")\",x\n" // 13
 
 var importErrors = []string{
 	`line 4: invalid phone number "not-a-number"`,
@@ -32,6 +33,7 @@ var importErrors = []string{
 	`line 9: bare " in non-quoted-field`,
 	`line 11: empty phone number`,
 	`line 12: scope "+1555\x01" contains control characters`,
+	fmt.Sprintf("line 13: "+notAScope, `"=HYPERLINK(\"http://x\")"`),
 }
 
 func errorTexts(errs []RowError) []string {
@@ -52,8 +54,8 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Imported != 3 || sum.Unchanged != 1 || sum.Skipped != 6 {
-		t.Errorf("summary = %d imported, %d unchanged, %d skipped; want 3, 1, 6", sum.Imported, sum.Unchanged, sum.Skipped)
+	if sum.Imported != 3 || sum.Unchanged != 1 || sum.Skipped != 7 {
+		t.Errorf("summary = %d imported, %d unchanged, %d skipped; want 3, 1, 7", sum.Imported, sum.Unchanged, sum.Skipped)
 	}
 	if got := strings.Join(errorTexts(sum.Errors), "\n"); got != strings.Join(importErrors, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(importErrors, "\n"))
@@ -89,8 +91,8 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Imported != 0 || sum.Unchanged != 4 || sum.Skipped != 6 {
-		t.Errorf("re-import = %d imported, %d unchanged, %d skipped; want 0, 4, 6", sum.Imported, sum.Unchanged, sum.Skipped)
+	if sum.Imported != 0 || sum.Unchanged != 4 || sum.Skipped != 7 {
+		t.Errorf("re-import = %d imported, %d unchanged, %d skipped; want 0, 4, 7", sum.Imported, sum.Unchanged, sum.Skipped)
 	}
 	if ev := mustEvents(t, store, k0124); len(ev) != 1 {
 		t.Errorf("after re-import: %d events; want 1", len(ev))
@@ -288,6 +290,11 @@ func TestImportConfirmed(t *testing.T) {
 	}
 }
 
+// notAScope is checkScope's refusal of a value that names no scope, with a
+// %s for the quoted value.
+const notAScope = `scope %s: want a sender (E.164 number, short code, alphanumeric sender ID, messaging service SID), ` +
+	`a program name (letters and digits, then also spaces, '_', '.', '-'), "program:" and a program name, or "*"`
+
 // Scopes are stored as journeys name them: an opt-out under a spelling no
 // journey uses would block nothing.
 func TestCheckScope(t *testing.T) {
@@ -305,6 +312,21 @@ func TestCheckScope(t *testing.T) {
 		{"(555) 000-1111", "", `scope "(555) 000-1111": a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`},
 		{"+1 555", "", `scope "+1 555": a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`},
 		{"", "", `no scope: fill the scope column or give a default scope ("*" for every sender)`},
+		{"program:acme", "program:acme", ""},
+		{"Acme-EU.2", "Acme-EU.2", ""},
+		{"Café Ünï", "Café Ünï", ""},
+		// Formulas, and anything else that names no scope, are refused.
+		{`=HYPERLINK("http://x")`, "", fmt.Sprintf(notAScope, `"=HYPERLINK(\"http://x\")"`)},
+		{"@SUM(A1)", "", fmt.Sprintf(notAScope, `"@SUM(A1)"`)},
+		{"program:=1+1", "", fmt.Sprintf(notAScope, `"program:=1+1"`)},
+		{"program:", "", fmt.Sprintf(notAScope, `"program:"`)},
+		{"acme!", "", fmt.Sprintf(notAScope, `"acme!"`)},
+		{"'acme", "", fmt.Sprintf(notAScope, `"'acme"`)},
+		{"-1", "", `scope "-1": a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`},
+		{"+1+1", "", `scope "+1+1": a sender number must have its country code, in E.164 such as "+14155550100" (a short code is 3-8 digits)`},
+		{"+1-555-000-1111", "+15550001111", ""},
+		{"\t=1", "", `scope "\t=1" contains control characters`},
+		{"MG0123456789ABCDEF0123456789ABCDEF", "", `scope "MG0123456789ABCDEF0123456789ABCDEF": a messaging service SID is MG followed by 32 lowercase hex characters`},
 	}
 	for _, tt := range tests {
 		got, err := checkScope(tt.in)

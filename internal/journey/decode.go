@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -20,32 +21,46 @@ type shape struct {
 	elem   *shape            // for arrays
 }
 
-var (
-	stringShape     = &shape{kind: 's'}
-	definitionShape = &shape{kind: 'o', fields: map[string]*shape{
-		"name":     stringShape,
-		"category": stringShape,
-		"sender": {kind: 'o', fields: map[string]*shape{
-			"provider":              stringShape,
-			"from":                  stringShape,
-			"messaging_service_sid": stringShape,
-			"type":                  stringShape,
-			"language":              stringShape,
-			"footer":                stringShape,
-			"alt_instruction":       stringShape,
-			"short_code_keywords":   {kind: 'b'},
-			"quiet_hours": {kind: 'o', fields: map[string]*shape{
-				"start": stringShape,
-				"end":   stringShape,
-			}},
-		}},
-		"steps": {kind: 'a', elem: &shape{kind: 'o', fields: map[string]*shape{
-			"sms":    stringShape,
-			"wait":   stringShape,
-			"opt_in": stringShape,
-		}}},
-	}}
-)
+// definitionShape is derived from the Go types and their json tags, so a
+// field added to a type is accepted in journey files at once: a list kept
+// by hand drifted once (quiet_hours.allow_rest_days was documented, and
+// refused).
+var definitionShape = shapeOf(reflect.TypeFor[Definition]())
+
+// shapeOf returns the shape of JSON that encoding/json decodes into t. It
+// supports the kinds a Definition uses and panics on others, at package
+// initialisation, so a field of a new kind cannot slip past the check.
+func shapeOf(t reflect.Type) *shape {
+	switch t.Kind() {
+	case reflect.String:
+		return &shape{kind: 's'}
+	case reflect.Bool:
+		return &shape{kind: 'b'}
+	case reflect.Pointer:
+		return shapeOf(t.Elem())
+	case reflect.Slice:
+		return &shape{kind: 'a', elem: shapeOf(t.Elem())}
+	case reflect.Struct:
+		s := &shape{kind: 'o', fields: make(map[string]*shape)}
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case name == "-":
+				continue
+			case f.Anonymous && name == "":
+				// encoding/json would promote its fields; not worth supporting.
+				panic(fmt.Sprintf("journey: embedded field %s.%s needs a json tag naming it", t, f.Name))
+			case !f.IsExported():
+				continue
+			case name == "":
+				panic(fmt.Sprintf("journey: field %s.%s needs a json tag naming it", t, f.Name))
+			}
+			s.fields[name] = shapeOf(f.Type)
+		}
+		return s
+	}
+	panic(fmt.Sprintf("journey: no JSON shape for %s (kind %s); extend shapeOf", t, t.Kind()))
+}
 
 // decodeStrict decodes data into d, which must match definitionShape.
 func decodeStrict(data []byte, d *Definition) error {
@@ -69,7 +84,7 @@ func decodeStrict(data []byte, d *Definition) error {
 		return err
 	}
 	// The shape check leaves nothing for these to reject; they guard
-	// against the shape and the struct drifting apart.
+	// against shapeOf reading a type differently from encoding/json.
 	dec = json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	return dec.Decode(d)

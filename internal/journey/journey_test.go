@@ -3,6 +3,7 @@ package journey
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -52,6 +53,7 @@ func TestParseValid(t *testing.T) {
 		{"short code with keywords", sender(`{"provider": "twilio", "from": "12345", "type": "short_code", "short_code_keywords": true}`)},
 		{"short code with alt instruction", sender(`{"provider": "twilio", "from": "12345", "type": "short_code", "alt_instruction": "Call 0800 123 456 to opt out"}`)},
 		{"quiet hours and language", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "language": "fr", "quiet_hours": {"start": "09:00", "end": "20:30"}}`)},
+		{"quiet hours on rest days", sender(`{"provider": "twilio", "from": "+33612345678", "type": "long_code", "quiet_hours": {"start": "09:00", "end": "20:00", "allow_rest_days": true}}`)}, // documented in the README
 		{"alphanumeric with alt instruction", sender(`{"provider": "sinch", "from": "Acme 2026", "type": "alphanumeric", "alt_instruction": "Call 0800 123 456 to opt out"}`)},
 		{"messaging service", sender(`{"provider": "twilio", "messaging_service_sid": "MG0123456789abcdef0123456789abcdef", "type": "long_code"}`)},
 		{"sandbox", sender(`{"provider": "sandbox", "from": "+15550001111", "type": "long_code"}`)},
@@ -388,6 +390,88 @@ func TestJSONRoundTrip(t *testing.T) {
 	if string(out) != want {
 		t.Errorf("Marshal =\n%s\nwant\n%s", out, want)
 	}
+}
+
+// The strict decoder must accept every field of the types, with its json
+// name: the definition below sets them all (checked by reflection, so a new
+// field left zero here fails the test) and must decode back unchanged. It
+// goes through decodeStrict, not Parse, since Validate refuses some
+// combinations (from and messaging_service_sid together).
+func TestDecodeEveryField(t *testing.T) {
+	full := Definition{
+		Name: "welcome", Category: CategoryMarketing,
+		Sender: Sender{
+			Provider: ProviderTwilio, From: "+15550001111", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
+			Type: TypeLongCode, Language: "fr", Footer: "STOP au 36173", AltInstruction: "Call 0800 123 456 to opt out",
+			ShortCodeKeywords: true,
+			QuietHours:        &QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true},
+		},
+		Steps: []Step{{SMS: "Hi", Wait: "1h", OptIn: "Reply YES"}},
+	}
+	for _, zero := range zeroFields(reflect.ValueOf(full), "Definition") {
+		t.Errorf("%s is zero: set it, so that the decoder is tested with it", zero)
+	}
+	data, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Definition
+	if err := decodeStrict(data, &back); err != nil {
+		t.Fatalf("decodeStrict(%s) = %v", data, err)
+	}
+	if !reflect.DeepEqual(back, full) {
+		t.Errorf("decodeStrict(Marshal(d)) =\n%+v\nwant\n%+v", back, full)
+	}
+}
+
+// shapeOf panics, at package initialisation, on a field it cannot check
+// rather than letting it through unchecked.
+func TestShapeOfRefuses(t *testing.T) {
+	type embedded struct{}
+	tests := []struct {
+		name string
+		typ  reflect.Type
+		want string
+	}{
+		{"number", reflect.TypeFor[struct {
+			N int `json:"n"`
+		}](), "no JSON shape for int"},
+		{"untagged", reflect.TypeFor[struct{ Name string }](), "needs a json tag"},
+		{"embedded", reflect.TypeFor[struct{ embedded }](), "needs a json tag"},
+		{"map", reflect.TypeFor[map[string]string](), "no JSON shape for map[string]string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if msg, _ := recover().(string); !strings.Contains(msg, tt.want) {
+					t.Errorf("shapeOf(%s) panicked with %q; want %q", tt.typ, msg, tt.want)
+				}
+			}()
+			shapeOf(tt.typ)
+		})
+	}
+}
+
+// zeroFields lists the paths of the zero fields and elements in v, looking
+// into structs, pointers and slices; an empty slice counts as zero.
+func zeroFields(v reflect.Value, path string) []string {
+	if v.IsZero() || v.Kind() == reflect.Slice && v.Len() == 0 {
+		return []string{path}
+	}
+	var zeros []string
+	switch v.Kind() {
+	case reflect.Pointer:
+		zeros = zeroFields(v.Elem(), path)
+	case reflect.Slice:
+		for i := range v.Len() {
+			zeros = append(zeros, zeroFields(v.Index(i), fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			zeros = append(zeros, zeroFields(v.Field(i), path+"."+v.Type().Field(i).Name)...)
+		}
+	}
+	return zeros
 }
 
 func TestStep(t *testing.T) {
