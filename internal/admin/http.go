@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -77,7 +78,8 @@ func NewHandler(cfg Config) http.Handler {
 	h.mux.HandleFunc("POST /v1/consent/optin", h.change(consent.OptedIn))
 	h.mux.HandleFunc("POST /v1/consent/confirm", h.change(consent.Confirmed))
 	h.mux.HandleFunc("GET /v1/consent/export", h.export)
-	h.mux.HandleFunc("GET /v1/consent/{phone}", h.show)
+	h.mux.HandleFunc("POST /v1/consent/lookup", h.lookup)
+	h.mux.HandleFunc("GET /v1/consent/{key}", h.show)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -133,17 +135,26 @@ type ChangeResponse struct {
 // maxBody bounds a request body; a change request is a few hundred bytes.
 const maxBody = 64 << 10
 
+// readJSON decodes a body of one JSON object into v, answering 400 (and
+// reporting false) when it is not one.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, jsonError(err))
+		return false
+	}
+	if dec.Decode(&struct{}{}) != io.EOF {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: more than one object")
+		return false
+	}
+	return true
+}
+
 func (h *handler) change(to consent.State) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req ChangeRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, jsonError(err))
-			return
-		}
-		if dec.Decode(&struct{}{}) != io.EOF {
-			writeError(w, http.StatusBadRequest, "invalid JSON body: more than one object")
+		if !readJSON(w, r, &req) {
 			return
 		}
 		if req.Region == "" {
@@ -165,16 +176,38 @@ func (h *handler) change(to consent.State) http.HandlerFunc {
 	}
 }
 
-func (h *handler) show(w http.ResponseWriter, r *http.Request) {
-	region := r.URL.Query().Get("region")
-	if region == "" {
-		region = h.cfg.Region
-	}
-	key, err := RecipientKey(h.cfg.Keyer, r.PathValue("phone"), region)
-	if err != nil {
-		h.fail(w, "admin consent show", err)
+// LookupRequest names a recipient by phone number (or recipient key) in
+// a POST body, which proxies do not log, unlike a URL.
+type LookupRequest struct {
+	Phone  string `json:"phone"`
+	Region string `json:"region"` // reads Phone when it has no "+"; default as ChangeRequest
+}
+
+func (h *handler) lookup(w http.ResponseWriter, r *http.Request) {
+	var req LookupRequest
+	if !readJSON(w, r, &req) {
 		return
 	}
+	key, err := RecipientKey(h.cfg.Keyer, req.Phone, cmp.Or(req.Region, h.cfg.Region))
+	if err != nil {
+		h.fail(w, "admin consent lookup", err)
+		return
+	}
+	h.writeView(w, r, key)
+}
+
+// show answers a GET by recipient key only: a phone number in a URL would
+// end up in access logs.
+func (h *handler) show(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if !recipientKeyRE.MatchString(key) {
+		writeError(w, http.StatusBadRequest, "want a recipient key in the URL; look a phone number up with POST /v1/consent/lookup {\"phone\": ...}")
+		return
+	}
+	h.writeView(w, r, key)
+}
+
+func (h *handler) writeView(w http.ResponseWriter, r *http.Request, key string) {
 	resp, err := Lookup(r.Context(), h.cfg.Store, key)
 	if err != nil {
 		h.fail(w, "admin consent show", err)

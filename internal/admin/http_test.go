@@ -50,7 +50,7 @@ func TestHandlerAuth(t *testing.T) {
 	keyer := testKeyer(t)
 	enabled := Handler(store, keyer, testToken)
 	disabled := Handler(store, keyer, "")
-	const target = "/v1/consent/+14155550123"
+	target := "/v1/consent/" + keyer.Key("+14155550123")
 	tests := []struct {
 		name    string
 		h       http.Handler
@@ -213,8 +213,11 @@ func TestHandlerBadRequests(t *testing.T) {
 			"note longer than 1000 characters"},
 		{"body too large", "POST", "/v1/consent/optout", `{"phone": "+14155550123", "scope": "*", "note": "` + strings.Repeat("n", 70000) + `"}`,
 			"request body larger than 65536 bytes"},
-		{"show: bad phone", "GET", "/v1/consent/12", "",
+		{"lookup: bad phone", "POST", "/v1/consent/lookup", `{"phone": "12"}`,
 			"phone: not a valid phone number (use E.164 such as +14155550123, or set region for a national number)"},
+		{"lookup: unknown field", "POST", "/v1/consent/lookup", `{"number": "+14155550123"}`, `unknown field "number"`},
+		{"show: a phone number in the URL", "GET", "/v1/consent/+14155550123", "",
+			`want a recipient key in the URL; look a phone number up with POST /v1/consent/lookup {"phone": ...}`},
 		{"export: bad since", "GET", "/v1/consent/export?since=yesterday", "", "since: want an RFC 3339 time such as 2026-01-02T15:04:05Z"},
 	}
 	for _, tt := range tests {
@@ -251,8 +254,15 @@ func TestHandlerShowAndExport(t *testing.T) {
 		}
 	}
 
-	for _, target := range []string{"/v1/consent/+14155550123", "/v1/consent/%2B14155550123", "/v1/consent/4155550123?region=us", "/v1/consent/" + key} {
-		rec := do(t, h, "GET", target, auth, "")
+	lookups := []struct{ method, target, body string }{
+		{"POST", "/v1/consent/lookup", `{"phone": "+14155550123"}`},
+		{"POST", "/v1/consent/lookup", `{"phone": "(415) 555-0123", "region": "us"}`},
+		{"POST", "/v1/consent/lookup", `{"phone": "` + key + `"}`},
+		{"GET", "/v1/consent/" + key, ""},
+	}
+	for _, l := range lookups {
+		target := l.method + " " + l.body
+		rec := do(t, h, l.method, l.target, auth, l.body)
 		if rec.Code != 200 {
 			t.Fatalf("GET %s: %d %s", target, rec.Code, rec.Body.String())
 		}
@@ -279,7 +289,7 @@ func TestHandlerShowAndExport(t *testing.T) {
 	}
 
 	// Someone who never changed anything: empty lists, not null.
-	rec := do(t, h, "GET", "/v1/consent/+14155550100", auth, "")
+	rec := do(t, h, "POST", "/v1/consent/lookup", auth, `{"phone": "+14155550100"}`)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"states":[],"events":[]`) {
 		t.Errorf("unknown recipient: %d %s", rec.Code, rec.Body.String())
 	}

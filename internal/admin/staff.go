@@ -109,7 +109,7 @@ func normalize(raw, region string) (string, error) {
 	return e164, nil
 }
 
-// ShowResponse is a recipient's consent: GET /v1/consent/{phone}, and the
+// ShowResponse is a recipient's consent: POST /v1/consent/lookup or GET /v1/consent/{key}, and the
 // starter's consent show and history.
 type ShowResponse struct {
 	RecipientKey string       `json:"recipient_key"`
