@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ func main() {
 	var cfg app.Config
 	flag.BoolVar(&cfg.Dev, "dev", false, "run the embedded Temporal server and UI, and the sandbox SMS provider, in this process")
 	flag.StringVar(&cfg.HTTPAddr, "http", env("HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address for health checks and webhooks (HTTP_ADDR)")
+	flag.StringVar(&cfg.AdminAddr, "admin-http", env("ADMIN_HTTP_ADDR", ""), "serve the admin API on this address only, not on -http (ADMIN_HTTP_ADDR)")
 	flag.StringVar(&cfg.TemporalAddr, "temporal-addr", "127.0.0.1:7233", "-dev: embedded Temporal frontend address")
 	flag.StringVar(&cfg.UIAddr, "ui-addr", "127.0.0.1:8233", "-dev: Temporal UI address (empty disables the UI)")
 	flag.StringVar(&cfg.DataDir, "data-dir", env("STOPLINE_DATA_DIR", ".stopline"), "-dev: directory for the embedded server's SQLite database (empty: in memory)")
@@ -42,6 +44,14 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.Webhooks.TrustProxy = os.Getenv("TRUST_PROXY") == "true"
+	if v := os.Getenv("TRUST_PROXY_HOPS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "stopline: TRUST_PROXY_HOPS %q: want a whole number of proxies, at least 1\n", v)
+			os.Exit(2)
+		}
+		cfg.Webhooks.TrustProxyHops = n
+	}
 	cfg.Webhooks.TwilioAuthToken = os.Getenv("TWILIO_AUTH_TOKEN")
 	cfg.Webhooks.SinchSecret = os.Getenv("SINCH_WEBHOOK_SECRET")
 	cfg.Webhooks.InboundSecret = os.Getenv("INBOUND_WEBHOOK_SECRET")

@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +52,10 @@ type Config struct {
 	Temporal  client.Client
 	Namespace string // namespace of Temporal; "" = default
 
-	HTTPAddr           string // health, webhooks and the admin API; "" = no HTTP server
+	HTTPAddr string // health, webhooks and the admin API; "" = no HTTP server
+	// AdminAddr serves the admin API on a listener of its own, and not on
+	// HTTPAddr, so it can stay off the public one; "" = on HTTPAddr.
+	AdminAddr          string
 	AdminToken         string // bearer token of /v1/consent; "" disables the admin API
 	DatabaseURL        string
 	RecipientKeySecret string
@@ -67,15 +71,31 @@ type Config struct {
 	Logger   *slog.Logger
 	// WorkerOptions tune the Temporal worker (tests and benchmarks).
 	WorkerOptions worker.Options
+	// ReadTimeout bounds reading a whole request, body included; 0 =
+	// DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
+
+// HTTP server bounds. A request must arrive whole within the read timeout,
+// so a client sending a byte a second cannot hold a connection; the write
+// timeout leaves room for a STOP that waits for its recipient's lock.
+const (
+	DefaultReadTimeout = 10 * time.Second
+	writeTimeout       = 30 * time.Second
+	idleTimeout        = 2 * time.Minute
+	maxHeaderBytes     = 32 << 10
+)
 
 // App is a running stopline worker process.
 type App struct {
-	Store      *consent.Store
-	Temporal   client.Client
-	Dev        *devserver.Server
-	Activities *activities.Activities
-	Keyer      phone.Keyer
+	Store *consent.Store
+	// IntakeStore is the webhook bridge's own pool, so a flood of webhooks
+	// and the sends cannot take each other's connections.
+	IntakeStore *consent.Store
+	Temporal    client.Client
+	Dev         *devserver.Server
+	Activities  *activities.Activities
+	Keyer       phone.Keyer
 
 	Redriver *inbound.Redriver
 
@@ -87,6 +107,8 @@ type App struct {
 	stopBg        context.CancelFunc
 	http          *http.Server
 	httpAddr      string
+	adminHTTP     *http.Server
+	adminAddr     string
 	namespace     string
 	ownsClient    bool
 }
@@ -120,6 +142,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	if a.Keyer, err = phone.NewKeyer([]byte(secret)); err != nil {
 		return nil, fmt.Errorf("RECIPIENT_KEY_SECRET: %w", err)
+	}
+	if err = checkProduction(cfg); err != nil {
+		return nil, err
 	}
 
 	if a.Store, err = consent.Open(ctx, cfg.DatabaseURL); err != nil {
@@ -155,9 +180,15 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	go a.Redriver.Run(bg)
 
 	if cfg.HTTPAddr != "" {
-		intake := &inbound.Intake{Store: a.Store, Senders: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
 		wcfg := cfg.Webhooks
 		wcfg.Logger = log
+		wcfg.Dev = cfg.Dev
+		wcfg.IntakeSlots = cmp.Or(wcfg.IntakeSlots, webhook.DefaultIntakeSlots)
+		wcfg.KeywordSlots = cmp.Or(wcfg.KeywordSlots, webhook.DefaultKeywordSlots)
+		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeSlots+wcfg.KeywordSlots)); err != nil {
+			return nil, err
+		}
+		intake := &inbound.Intake{Store: a.IntakeStore, Senders: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
 			return nil, err
@@ -279,6 +310,33 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
+// MinAdminToken is the shortest ADMIN_TOKEN accepted outside -dev: the
+// token guards every recipient's consent.
+const MinAdminToken = 32
+
+// checkProduction refuses settings that are fine for trying stopline out
+// but would expose credentials or consent in production.
+func checkProduction(cfg Config) error {
+	if cfg.Dev {
+		return nil
+	}
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminToken {
+		return fmt.Errorf("ADMIN_TOKEN is %d bytes: at least %d are needed outside -dev (e.g. `openssl rand -hex 32`)", len(cfg.AdminToken), MinAdminToken)
+	}
+	urls := []struct{ env, url string }{
+		{"TWILIO_API_URL", cfg.Twilio.APIURL}, {"SINCH_API_URL", cfg.Sinch.APIURL}, {"HTTP_CHANNEL_URL", cfg.HTTPChannel.URL},
+	}
+	for _, u := range urls {
+		if u.url == "" {
+			continue
+		}
+		if err := sms.CheckBaseURL(u.url); err != nil {
+			return fmt.Errorf("%s: %w", u.env, err)
+		}
+	}
+	return nil
+}
+
 func buildSenders(cfg Config, store *consent.Store, log *slog.Logger) (map[string]sms.Sender, error) {
 	senders := map[string]sms.Sender{}
 	if cfg.Dev {
@@ -342,7 +400,7 @@ func ensureSearchAttributes(ctx context.Context, c client.Client, ns string) err
 func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", hooks)
-	mux.Handle("/v1/consent/", admin.NewHandler(admin.Config{
+	adminAPI := admin.NewHandler(admin.Config{
 		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log, Senders: a.Activities.Registry,
 		// Stop running journeys at once (the send-time check already
 		// guarantees they send nothing more), or let those waiting for a
@@ -361,50 +419,86 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 				log.Warn("admin consent change: signalling running journeys", "to", c.To, "err", err)
 			}
 		},
-	}))
+	})
+	if a.cfg.AdminAddr == "" {
+		mux.Handle("/v1/consent/", adminAPI)
+	} else {
+		adminMux := http.NewServeMux()
+		adminMux.Handle("/v1/consent/", adminAPI)
+		srv, addr, err := a.serve(log, "admin API", a.cfg.AdminAddr, adminMux)
+		if err != nil {
+			return err
+		}
+		a.adminHTTP, a.adminAddr = srv, addr
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := a.Store.Pool().Ping(ctx); err != nil {
-			http.Error(w, "postgres: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if _, err := a.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-			http.Error(w, "temporal: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if !a.workerRunning.Load() {
-			http.Error(w, "temporal worker: not started yet (see the log)", http.StatusServiceUnavailable)
+		// Whoever can reach /readyz learns only which part is not ready:
+		// error texts (addresses, user names) go to the log.
+		if what, err := a.notReady(r.Context()); err != nil {
+			log.Warn("not ready", "component", what, "err", err)
+			http.Error(w, what+": not ready", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	l, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	srv, addr, err := a.serve(log, "HTTP server", a.cfg.HTTPAddr, mux)
 	if err != nil {
-		return fmt.Errorf("http: %w", err)
+		return err
 	}
-	a.httpAddr = l.Addr().String()
-	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.http, a.httpAddr = srv, addr
+	return nil
+}
+
+// notReady names the first component that is not ready, and why.
+func (a *App) notReady(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.Store.Pool().Ping(ctx); err != nil {
+		return "postgres", err
+	}
+	if _, err := a.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return "temporal", err
+	}
+	if !a.workerRunning.Load() {
+		return "temporal worker", errors.New("not started yet")
+	}
+	return "", nil
+}
+
+// serve listens on addr and serves h in the background.
+func (a *App) serve(log *slog.Logger, what, addr string, h http.Handler) (*http.Server, string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", what, err)
+	}
+	read := cmp.Or(a.cfg.ReadTimeout, DefaultReadTimeout)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: read, ReadTimeout: read, WriteTimeout: writeTimeout,
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
 	go func() {
-		if err := a.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(what, "err", err)
 		}
 	}()
-	log.Info("HTTP server listening", "addr", a.httpAddr)
-	return nil
+	log.Info(what+" listening", "addr", l.Addr().String())
+	return srv, l.Addr().String(), nil
 }
 
 // HTTPAddr is the address the HTTP server listens on.
 func (a *App) HTTPAddr() string { return a.httpAddr }
 
+// AdminAddr is the address of the admin API's own listener, if any.
+func (a *App) AdminAddr() string { return a.adminAddr }
+
 // Stop shuts down in reverse order: HTTP, worker (finishing in-flight
 // activities), Temporal client, embedded server, Postgres.
 func (a *App) Stop() {
-	if a.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = a.http.Shutdown(ctx)
-		cancel()
+	for _, srv := range []*http.Server{a.http, a.adminHTTP} {
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = srv.Shutdown(ctx)
+			cancel()
+		}
 	}
 	if a.stopBg != nil {
 		a.stopBg()
@@ -421,8 +515,10 @@ func (a *App) Stop() {
 	if a.Dev != nil {
 		a.Dev.Stop()
 	}
-	if a.Store != nil {
-		a.Store.Close()
+	for _, st := range []*consent.Store{a.IntakeStore, a.Store} {
+		if st != nil {
+			st.Close()
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"time"
 )
 
@@ -124,4 +125,25 @@ func KindForHTTPStatus(status int) Kind {
 	default:
 		return Permanent
 	}
+}
+
+// CheckBaseURL refuses a provider base URL over which credentials would
+// travel in clear text: it must be https, or http to a loopback host (a
+// local gateway or a test fake).
+func CheckBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("%q: credentials would travel in clear text: use https (http only to a loopback host)", raw)
+	}
+	return fmt.Errorf("%q: scheme must be https", raw)
 }

@@ -1,0 +1,273 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/sms/smstest"
+	"github.com/stopline/stopline/internal/webhook"
+	"github.com/stopline/stopline/workflows"
+)
+
+// count runs a count(*) query on the test's database.
+func (e *env) count(query string) int {
+	e.t.Helper()
+	var n int
+	if err := e.app.Store.Pool().QueryRow(context.Background(), query).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// Without SINCH_WEBHOOK_SECRET, forged Sinch keywords (an opt-in, a STOP
+// ALL, a HELP that would make stopline text a number of the forger's
+// choosing) are refused, and leave nothing behind: no row, event, signal
+// or reply.
+func TestForgedSinchKeywordsChangeNothing(t *testing.T) {
+	e := newEnv(t, withWebhooks)
+	const victim = "+14155550177"
+	for i, body := range []string{"START", "STOP ALL", "HELP"} {
+		mo := fmt.Sprintf(`{"type":"mo_text","id":"forged%d","from":"%s","to":"%s","body":"%s"}`, i, strings.TrimPrefix(victim, "+"), sender, body)
+		resp, err := http.Post("http://"+e.app.HTTPAddr()+webhook.PathSinch, "application/json", strings.NewReader(mo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("forged %s: %d, want 503", body, resp.StatusCode)
+		}
+	}
+	time.Sleep(time.Second) // room for a signal or reply that should not come
+	for _, q := range []string{`SELECT count(*) FROM inbound_messages`, `SELECT count(*) FROM consent_events`, `SELECT count(*) FROM consent`} {
+		if n := e.count(q); n != 0 {
+			t.Errorf("%s = %d, want 0", q, n)
+		}
+	}
+	if n := len(e.twilio.Accepted()); n != 0 {
+		t.Errorf("%d replies sent, want 0", n)
+	}
+	if _, err := temporalClient.DescribeWorkflowExecution(context.Background(), workflows.OptOutID(e.key(victim)), ""); err == nil {
+		t.Error("the victim's OptOut workflow was started")
+	}
+}
+
+// A client that sends its headers, then its body a byte a second, is cut
+// off within the read timeout instead of holding its connection.
+func TestSlowClientCutOff(t *testing.T) {
+	const readTimeout = time.Second
+	e := newEnv(t, withWebhooks, func(c *app.Config) { c.ReadTimeout = readTimeout })
+	conn, err := net.Dial("tcp", e.app.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: sms.stopline.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n", webhook.PathTwilio)
+	closed := make(chan time.Duration, 1)
+	go func() { // the server's answer (408 or none) and then EOF
+		_, _ = io.Copy(io.Discard, conn)
+		closed <- time.Since(start)
+	}()
+	for range 100 {
+		select {
+		case took := <-closed:
+			if took > readTimeout+time.Second {
+				t.Fatalf("connection closed after %v, want within about %v", took, readTimeout)
+			}
+			return
+		case <-time.After(time.Second):
+			if _, err := conn.Write([]byte("a")); err != nil {
+				if took := time.Since(start); took > readTimeout+2*time.Second {
+					t.Fatalf("connection cut after %v, want within about %v", took, readTimeout)
+				}
+				return
+			}
+		}
+		if time.Since(start) > readTimeout+3*time.Second {
+			t.Fatalf("a byte-a-second client still connected after %v (read timeout %v)", time.Since(start), readTimeout)
+		}
+	}
+}
+
+// /readyz names the part that is not ready, not its error; the admin API
+// can be served on a listener of its own, and then not on the public one.
+func TestReadyzAndAdminListener(t *testing.T) {
+	token := strings.Repeat("t", 32)
+	e := newEnv(t, withWebhooks, func(c *app.Config) { c.AdminAddr, c.AdminToken = "127.0.0.1:0", token })
+	key := e.key("+14155550123")
+	get := func(addr, path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get(e.app.AdminAddr(), "/v1/consent/"+key); code != 200 {
+		t.Errorf("admin listener: %d, want 200", code)
+	}
+	if code, _ := get(e.app.HTTPAddr(), "/v1/consent/"+key); code != http.StatusNotFound {
+		t.Errorf("admin API on the public listener: %d, want 404", code)
+	}
+	eventually(t, 10*time.Second, "ready", func() bool { code, _ := get(e.app.HTTPAddr(), "/readyz"); return code == 200 })
+
+	e.app.Store.Close() // Postgres as the worker sees it goes away
+	code, body := get(e.app.HTTPAddr(), "/readyz")
+	if code != http.StatusServiceUnavailable || body != "postgres: not ready\n" {
+		t.Errorf("/readyz = %d %q, want 503 %q", code, body, "postgres: not ready\n")
+	}
+}
+
+// slowInbound makes storing an inbound message take d in the test's
+// database, as on a Postgres whose writes are slow, while reads (consent
+// checks) stay fast.
+func slowInbound(t *testing.T, dbURL string, d time.Duration) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, fmt.Sprintf(`
+		CREATE FUNCTION slow_inbound() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN PERFORM pg_sleep(%f); RETURN NEW; END $$;
+		CREATE TRIGGER slow_inbound BEFORE INSERT ON inbound_messages FOR EACH ROW EXECUTE FUNCTION slow_inbound();`, d.Seconds()))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A flood of plain-text webhooks, each slow to store, neither starves the
+// journeys' consent checks and sends of connections, nor makes a STOP wait
+// out its bounded wait or be refused.
+func TestWebhookFloodKeepsStopsAndSends(t *testing.T) {
+	const (
+		flood     = 1000
+		stops     = 50
+		journeys  = 10
+		wait      = 3 * time.Second // the bridge's bounded wait for an intake slot
+		sendBound = 4 * time.Second
+	)
+	e := newEnv(t, withWebhooks, func(c *app.Config) {
+		c.Webhooks.IntakeWait = wait
+	})
+	slowInbound(t, e.app.Store.Pool().Config().ConnString(), 200*time.Millisecond)
+	def := mustJourney(t, `{"name": "flood", "category": "transactional",
+		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
+		"steps": [{"sms": "one"}, {"sms": "two"}, {"sms": "three"}]}`)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: flood + stops}, Timeout: time.Minute}
+	post := func(from, body string) (int, time.Duration) {
+		form := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", sidSeq.Add(1))}, "AccountSid": {smstest.AccountSID},
+			"From": {from}, "To": {sender}, "Body": {body}, "NumMedia": {"0"}}
+		req, _ := http.NewRequest(http.MethodPost, "http://"+e.app.HTTPAddr()+webhook.PathTwilio, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", smstest.TwilioSignature(smstest.AuthToken, publicURL+webhook.PathTwilio, form))
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, time.Since(start)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+
+	floodStart := time.Now()
+	for i := range journeys {
+		if err := e.start("flood", def, fmt.Sprintf("+1415555%04d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	var plainOK, plainBusy atomic.Int64
+	for i := range flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch code, _ := post(fmt.Sprintf("+1628555%04d", i), fmt.Sprintf("hello there %d", i)); code {
+			case 200:
+				plainOK.Add(1)
+			case http.StatusServiceUnavailable:
+				plainBusy.Add(1)
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // STOPs arrive in the middle of the flood, one every 20 ms
+	type stopAnswer struct {
+		code int
+		took time.Duration
+	}
+	answers := make([]stopAnswer, stops)
+	for i := range stops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, took := post(fmt.Sprintf("+1707555%04d", i), "STOP")
+			answers[i] = stopAnswer{code, took}
+		}()
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	floodTook := time.Since(floodStart)
+
+	refused, late := 0, 0
+	var slowest time.Duration
+	for i, a := range answers {
+		if a.code != 200 {
+			refused++
+			t.Errorf("STOP %d answered %d", i, a.code)
+		}
+		if a.took > wait {
+			late++
+		}
+		slowest = max(slowest, a.took)
+	}
+	// Sends blocked: SMS of the journeys not accepted within the bound.
+	deadline := floodStart.Add(sendBound)
+	sentBy := func(t time.Time) (n int) {
+		for _, m := range e.twilio.Accepted() {
+			if strings.HasPrefix(m.To, "+1415555") && m.At.Before(t) {
+				n++
+			}
+		}
+		return n
+	}
+	for time.Now().Before(deadline) && sentBy(deadline) < journeys*3 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	sent := sentBy(deadline)
+	var last time.Duration
+	for _, m := range e.twilio.Accepted() {
+		if strings.HasPrefix(m.To, "+1415555") {
+			last = max(last, m.At.Sub(floodStart))
+		}
+	}
+	blocked := journeys*3 - sent
+	t.Logf("flood of %d plain messages: %d committed, %d refused busy, took %v; %d STOPs: %d refused, %d waited past %v (slowest %v); journey SMS: %d of %d within %v (last at %v)",
+		flood, plainOK.Load(), plainBusy.Load(), floodTook.Round(time.Millisecond), stops, refused, late, wait, slowest.Round(time.Millisecond),
+		sent, journeys*3, sendBound, last.Round(time.Millisecond))
+	if refused != 0 || late != 0 || blocked != 0 {
+		t.Errorf("STOPs refused %d, STOPs past the bounded wait %d, sends blocked %d; want 0, 0, 0", refused, late, blocked)
+	}
+	for i, a := range answers {
+		if d := e.consentOf(fmt.Sprintf("+1707555%04d", i)); a.code == 200 && d.Allowed {
+			t.Errorf("STOP %d answered 200 but not committed: %+v", i, d)
+		}
+	}
+}
