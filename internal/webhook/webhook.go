@@ -25,11 +25,15 @@
 //     error.
 //   - 503 on a route whose secret is not configured (TwilioAuthToken for both
 //     Twilio routes, SinchSecret for Sinch, InboundSecret for the generic
-//     one) unless Insecure is set. A retryable answer rather than 404 because a provider pointed at an
-//     unconfigured route is a deployment mistake: its messages (STOPs
-//     included) should be redelivered once the secret is set, not dropped.
-//     New logs each unconfigured route once at start, and every refused
-//     request logs an error naming the missing variable.
+//     one), and on the Twilio routes outside Dev without PublicURL or
+//     TrustProxy, unless Insecure is set. A retryable answer rather than 404
+//     because a provider pointed at an unconfigured route is a deployment
+//     mistake: its messages (STOPs included) should be redelivered once the
+//     secret is set, not dropped. New logs each unconfigured route once at
+//     start, and every refused request logs an error naming the missing
+//     variable.
+//   - 503 with Retry-After when a message found no intake slot within
+//     IntakeWait (see Config).
 //
 // Strings passed to the Intake are valid UTF-8 without NUL bytes (Postgres
 // text accepts neither). Logs mask phone numbers to their last 4 digits and
