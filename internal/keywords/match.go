@@ -25,10 +25,25 @@ var builtinLanguages = []language{
 		optIn:  []string{"START", "YES", "UNSTOP"},
 		help:   []string{"HELP", "INFO"},
 	},
-	{code: "fr", optOut: []string{"ARRET", "ARRÊT", "STOP"}, help: []string{"AIDE"}},
-	{code: "es", optOut: []string{"BAJA", "ALTO", "PARAR", "DETENER", "CANCELAR", "SALIR"}, help: []string{"AYUDA"}},
-	{code: "pt", optOut: []string{"PARAR", "CANCELAR", "SAIR"}, help: []string{"AJUDA"}},
-	{code: "de", optOut: []string{"STOPP", "ABMELDEN"}, help: []string{"HILFE"}},
+	// The French, Spanish, Portuguese and German lists hold the carriers'
+	// keywords and the short requests people send in those languages
+	// (issue 11); accents are optional, as Normalize drops them.
+	{code: "fr", optOut: []string{
+		"ARRET", "ARRÊT", "STOP", "ARRÊTER", "ARRÊTEZ", "ARRÊTE", "DÉSABONNER", "DÉSABONNEZ", "DÉSABONNEMENT",
+		"DÉSINSCRIRE", "DÉSINSCRIVEZ", "DÉSINSCRIPTION", "NE PLUS RECEVOIR",
+	}, help: []string{"AIDE"}},
+	{code: "es", optOut: []string{
+		"BAJA", "ALTO", "PARAR", "DETENER", "CANCELAR", "SALIR", "DARME DE BAJA", "DAR DE BAJA", "DAME DE BAJA",
+		"DENME DE BAJA", "NO MÁS MENSAJES", "NO ME ESCRIBAN", "DESUSCRIBIR", "DESUSCRIBIRME",
+	}, help: []string{"AYUDA"}},
+	{code: "pt", optOut: []string{
+		"PARAR", "CANCELAR", "SAIR", "PARE", "DESCADASTRAR", "DESCADASTRE", "DESCADASTRAMENTO",
+		"CANCELAR INSCRIÇÃO", "NÃO QUERO MAIS", "NÃO QUERO MAIS MENSAGENS", "NÃO ME MANDEM MAIS", "NÃO RECEBER MAIS",
+	}, help: []string{"AJUDA"}},
+	{code: "de", optOut: []string{
+		"STOPP", "ABMELDEN", "ABMELDUNG", "ABBESTELLEN", "AUSTRAGEN", "KEINE SMS MEHR", "KEINE NACHRICHTEN MEHR",
+		"NICHT MEHR SCHREIBEN",
+	}, help: []string{"HILFE"}},
 }
 
 const langCustom = "custom"

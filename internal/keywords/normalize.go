@@ -132,3 +132,29 @@ func IsOneOf(body string, words []string) bool {
 	}
 	return false
 }
+
+// sentence is one sentence of a normalised body.
+type sentence struct {
+	toks     []string
+	question bool // it ended with a question mark
+}
+
+// splitSentences splits a normalised body at sentence punctuation, so that
+// "STOP!!! WHO IS THIS" is a request and a question.
+func splitSentences(norm string) []sentence {
+	var out []sentence
+	start := 0
+	for i, r := range norm {
+		switch r {
+		case '.', '!', '?', ';', '¿', '¡', '…':
+			if toks := tokenize(norm[start:i]); len(toks) > 0 {
+				out = append(out, sentence{toks: toks, question: r == '?'})
+			}
+			start = i + len(string(r))
+		}
+	}
+	if toks := tokenize(norm[start:]); len(toks) > 0 {
+		out = append(out, sentence{toks: toks})
+	}
+	return out
+}
