@@ -176,39 +176,45 @@ func (m matcher) fuzzy(norm string, toks []string) (Intent, bool) {
 	if len(toks) > maxSentencesWords {
 		return Intent{}, false
 	}
+	// First the requests, which most bodies lack (and request rejects at
+	// the first unknown word); only then the checks on the other sentences.
+	sentences := splitSentences(norm)
+	var req Intent
+	isReq := make([]bool, len(sentences))
+	questions, others := 0, 0
+	for k, s := range sentences {
+		in, ok := m.request(s.toks)
+		if !ok {
+			if i := slices.IndexFunc(s.toks, func(t string) bool { return questionWords[t] }); i > 0 {
+				if in, ok = m.request(s.toks[:i]); ok { // "stop why", "Stop who is this"
+					questions++
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		isReq[k] = true
+		if req.Kind == None {
+			req = in
+		}
+		if in.Scope == All {
+			req.Scope = All
+		}
+	}
+	if req.Kind == None {
+		return Intent{}, false
+	}
 	for _, t := range toks {
 		if e := m.singleWord(t, fold(t)); e != nil && (e.kind != OptOut || e.custom()) {
 			return Intent{}, false // START, HELP, a sender's word: not ours to guess
 		}
 	}
-	var req Intent
-	questions, others := 0, 0
-	for _, s := range splitSentences(norm) {
-		if len(s.toks) == 0 {
-			continue
-		}
-		if in, ok := m.request(s.toks); ok {
-			if req.Kind == None {
-				req = in
-			}
-			if in.Scope == All {
-				req.Scope = All
-			}
-			continue
-		}
-		if i := slices.IndexFunc(s.toks, func(t string) bool { return questionWords[t] }); i > 0 {
-			if in, ok := m.request(s.toks[:i]); ok { // "stop why", "Stop who is this"
-				if req.Kind == None {
-					req = in
-				}
-				questions++
-				continue
-			}
-		}
-		if m.mentionsOptOut(s.toks) {
-			return Intent{}, false // "Stop! Don't stop the deals", "I can't stop smiling"
-		}
+	for k, s := range sentences {
 		switch {
+		case isReq[k]:
+		case m.mentionsOptOut(s.toks):
+			return Intent{}, false // "Stop! Don't stop the deals", "Stop. I can't stop smiling"
 		case s.question || questionWords[s.toks[0]]:
 			questions++
 		case m.unclear(s.toks) || m.courtesy(s.toks):
@@ -218,8 +224,6 @@ func (m matcher) fuzzy(norm string, toks []string) (Intent, bool) {
 		}
 	}
 	switch {
-	case req.Kind == None:
-		return Intent{}, false
 	case others > 0 && req.Rule != RuleObject && req.Rule != RulePhrase:
 		// Only a request naming the messages or the recipient is clear
 		// next to a statement: "Stop! You guys are great" is not.
@@ -233,9 +237,9 @@ func (m matcher) fuzzy(norm string, toks []string) (Intent, bool) {
 // mentionsOptOut reports whether a sentence has an opt-out keyword, a typo
 // of one, or a word that starts a request phrase.
 func (m matcher) mentionsOptOut(toks []string) bool {
-	for i, t := range toks {
-		f := fold(t)
-		if e, _ := m.keywordAt(toks[i:], foldAll(toks[i:])); e != nil || m.typo(f) != nil {
+	folded := foldAll(toks)
+	for i, f := range folded {
+		if e, _ := m.keywordAt(toks[i:], folded[i:]); e != nil || m.typo(f) != nil {
 			return true
 		}
 		if v, ok := vocabulary[f]; ok && v.roles&(remove|leave|wrong) != 0 {
@@ -470,13 +474,13 @@ func (m matcher) unclearIntent(toks []string) (Intent, bool) {
 // singleWord returns the first one-word keyword of any kind that is tok, or
 // else whose folded form is f: STOPP is German STOPP, STOPPP is English STOP.
 func (m matcher) singleWord(tok, f string) *entry {
-	for _, e := range m.entries {
-		if len(e.words) == 1 && e.words[0] == tok {
+	for _, e := range m.byWord[tok] {
+		if len(e.words) == 1 {
 			return e
 		}
 	}
-	for _, e := range m.entries {
-		if len(e.folded) == 1 && e.folded[0] == f {
+	for _, e := range m.byFolded[f] {
+		if len(e.folded) == 1 {
 			return e
 		}
 	}
@@ -489,9 +493,9 @@ func (m matcher) typo(f string) *entry {
 	if utf8.RuneCountInString(f) < minTypoLen || typoExclusions[f] {
 		return nil
 	}
-	for _, e := range m.entries {
-		if e.kind == OptOut && !e.custom() && len(e.folded) == 1 &&
-			utf8.RuneCountInString(e.folded[0]) >= minTypoLen && oneTypo([]rune(f), []rune(e.folded[0])) {
+	got := []rune(f)
+	for _, e := range m.typos {
+		if oneTypo(got, e.runes) {
 			return e
 		}
 	}

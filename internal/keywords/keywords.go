@@ -225,12 +225,13 @@ func (c Config) Validate() error {
 		// Conflicts are judged against every built-in language, enabled or
 		// not, and against the sender's other lists: a keyword that means two
 		// things is a configuration mistake even if precedence would hide it.
-		others := matcher{entries: builtins}
+		entries := slices.Clone(builtins)
 		for _, o := range lists {
 			if o.kind != l.kind {
-				others.entries = append(others.entries, customEntries(o.kind, o.words)...)
+				entries = append(entries, customEntries(o.kind, o.words)...)
 			}
 		}
+		others := compile(entries)
 		for i, w := range l.words {
 			if err := validateCustom(w, l.kind, others); err != nil {
 				errs = append(errs, fmt.Errorf("%s[%d]: %w", l.field, i, err))
