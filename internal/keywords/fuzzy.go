@@ -24,6 +24,7 @@ type role uint16
 
 const (
 	glue     role = 1 << iota // courtesy, pronouns, modals; phrase words
+	courtesy                  // politeness and emphasis only: "cancel please"
 	object                    // what is being sent; lets CANCEL/END/QUIT count
 	contact                   // "DON'T <contact> ME" is itself a request to stop
 	self                      // the recipient or their listing
@@ -50,17 +51,22 @@ var vocabGroups = []struct {
 	{"en", glue, []string{
 		"PLEASE", "PLS", "PLZ", "KINDLY", "THANK", "THANKS", "THANKYOU", "THX", "TY",
 		"OK", "OKAY", "HI", "HELLO", "HEY", "SORRY", "NOW", "ASAP", "IMMEDIATELY", "JUST", "ALREADY",
-		"I", "IM", "ID", "YOU", "U", "IT", "THIS", "THAT", "THESE", "THOSE", "THE", "YOUR", "FROM", "TO", "ON",
+		"I", "IM", "ID", "YOU", "U", "IT", "THIS", "THAT", "THESE", "THOSE", "THE", "YOUR", "FROM", "TO", "ON", "AND", "HAVE", "GOT",
 		"ANY", "ANYMORE", "AGAIN", "EVER", "LIKE", "WOULD", "CAN", "COULD", "WILL", "HOW", "DO", "SENDING",
 		"SAID", "SAY", "TOLD", "TAKE", "OFF", "OPT", "OUT", "UNSUB", "INTERESTED", "RIGHT", "SERIOUSLY",
 	}},
 	{"en", object, []string{
 		"TEXT", "TEXTS", "TEXTING", "MESSAGE", "MESSAGES", "MESSAGING", "MSG", "MSGS", "SMS",
-		"ALERT", "ALERTS", "NOTIFICATIONS", "SUBSCRIPTION", "PROMO", "PROMOS", "PROMOTIONS",
+		"ALERT", "ALERTS", "NOTIFICATIONS", "SUBSCRIPTION", "PROMO", "PROMOS", "PROMOTIONS", "SENDING", "CONSENT",
 		"ADS", "SPAM", "SPAMMING", "MARKETING", "CONTACTING", "CALLING", "CALLS", "RECEIVE", "RECEIVING",
 	}},
 	// Not CALL or EMAIL: "don't call me, text me" must not opt out of texts.
 	{"en", contact, []string{"TEXT", "MESSAGE", "MSG", "SMS", "CONTACT", "SEND", "SPAM"}},
+	{"", courtesy, []string{
+		"PLEASE", "PLS", "PLZ", "KINDLY", "THANK", "THANKS", "THANKYOU", "THX", "TY", "YOU", "OK", "OKAY", "HI", "HELLO", "HEY",
+		"SORRY", "NOW", "ASAP", "IMMEDIATELY", "POR", "FAVOR", "GRACIAS", "YA", "AHORA", "SVP", "STP", "SIL", "VOUS", "PLAIT",
+		"MERCI", "MAINTENANT", "OBRIGADO", "OBRIGADA", "AGORA", "BITTE", "DANKE", "SOFORT", "JETZT",
+	}},
 	{"en", self, []string{"ME", "MY", "US", "PHONE", "LIST", "LISTS", "MAILING"}},
 	{"en", number, []string{"NUMBER"}},
 	{"en", allScope, []string{"ALL", "EVERYTHING"}},
@@ -75,7 +81,7 @@ var vocabGroups = []struct {
 	{"en", alone, []string{"ALONE"}},
 	{"en", wrong, []string{"WRONG"}},
 
-	{"es", glue, []string{"POR", "FAVOR", "GRACIAS", "YA", "DE", "LA", "LOS", "EL", "SU", "SUS", "HOLA", "AHORA", "EN", "A", "TODAS"}},
+	{"es", glue, []string{"POR", "FAVOR", "GRACIAS", "YA", "DE", "LA", "LOS", "Y", "EL", "SU", "SUS", "HOLA", "AHORA", "EN", "A", "TODAS"}},
 	{"es", object, []string{"MENSAJES", "MENSAJE", "TEXTOS", "PUBLICIDAD", "PROMOCIONES", "NOTIFICACIONES", "RECIBIR"}},
 	{"es", contact, []string{"ENVIEN", "ENVIES", "ENVIAR", "MANDEN", "MANDES", "MANDAR", "ESCRIBAN", "ESCRIBAS", "CONTACTEN"}},
 	{"es", self, []string{"MI", "LISTA"}},
@@ -88,7 +94,7 @@ var vocabGroups = []struct {
 	{"es", alone, []string{"PAZ"}},
 	{"es", wrong, []string{"EQUIVOCADO"}},
 
-	{"fr", glue, []string{"SVP", "STP", "SIL", "VOUS", "PLAIT", "MERCI", "JE", "LE", "LES", "DES", "DU", "VOS", "VOTRE", "BONJOUR", "MAINTENANT", "TOUS"}},
+	{"fr", glue, []string{"SVP", "STP", "SIL", "VOUS", "PLAIT", "MERCI", "JE", "LE", "LES", "DES", "DU", "VOS", "VOTRE", "BONJOUR", "MAINTENANT", "TOUS", "ET"}},
 	{"fr", object, []string{"TEXTO", "NOTIFICATIONS", "PUBLICITE", "PUB", "PUBS", "RECEVOIR"}},
 	{"fr", contact, []string{"ENVOYER", "ENVOYEZ", "MENVOYER", "MENVOYEZ", "ECRIRE", "ECRIVEZ", "MECRIVEZ", "CONTACTER", "CONTACTEZ"}},
 	{"fr", self, []string{"MOI", "MON", "MA", "LISTE"}},
@@ -100,7 +106,7 @@ var vocabGroups = []struct {
 	{"fr", alone, []string{"TRANQUILLE"}},
 	{"fr", wrong, []string{"MAUVAIS"}},
 
-	{"pt", glue, []string{"OBRIGADO", "OBRIGADA", "DA", "DO", "SUA", "SEU", "SUAS", "AGORA", "OLA", "EM"}},
+	{"pt", glue, []string{"OBRIGADO", "OBRIGADA", "DA", "DO", "SUA", "SEU", "SUAS", "AGORA", "OLA", "EM", "E"}},
 	{"pt", object, []string{"MENSAGENS", "MENSAGEM", "PROMOCOES", "PUBLICIDADE", "NOTIFICACOES", "RECEBER"}},
 	{"pt", contact, []string{"MANDE", "MANDEM", "ENVIE", "ENVIEM", "ESCREVAM", "ESCREVA"}},
 	{"pt", self, []string{"MEU", "MINHA"}},
@@ -111,7 +117,7 @@ var vocabGroups = []struct {
 	{"pt", leave, []string{"DEIXE", "DEIXEM"}},
 	{"pt", wrong, []string{"ERRADO"}},
 
-	{"de", glue, []string{"BITTE", "DANKE", "ICH", "SIE", "VON", "IHRE", "IHREN", "DER", "DIE", "DEN", "DAS", "SOFORT", "JETZT", "HALLO", "AUS", "IN"}},
+	{"de", glue, []string{"BITTE", "DANKE", "ICH", "SIE", "VON", "IHRE", "IHREN", "DER", "DIE", "DEN", "DAS", "SOFORT", "JETZT", "HALLO", "AUS", "IN", "UND"}},
 	{"de", object, []string{"NACHRICHTEN", "NACHRICHT", "WERBUNG", "NEWSLETTER", "ERHALTEN"}},
 	{"de", contact, []string{"SCHREIBEN", "SENDEN", "SCHICKEN", "KONTAKTIEREN"}},
 	{"de", self, []string{"MICH", "MIR", "MEINE", "LISTE"}},
@@ -339,8 +345,11 @@ func (m matcher) request(toks []string) (Intent, bool) {
 	if l := slices.IndexFunc(langs, func(l string) bool { return l != "" && l != "en" }); l >= 0 {
 		in.Language = langs[l] // "retirez-moi": fr; "no me envíen más": es
 	}
+	// CANCEL, END and QUIT need a messaging word, a wish, or nothing but
+	// courtesy around them: "cancel please", not "cancel it".
+	onlyCourtesy := !slices.ContainsFunc(roles, func(r role) bool { return r != 0 && r&courtesy == 0 })
 	trigger := slices.IndexFunc(kws, func(e *entry) bool {
-		return e != nil && (!e.weak || hasRole(object|want))
+		return e != nil && (!e.weak || hasRole(object|want) || onlyCourtesy)
 	})
 	named := hasRole(object | self | contact | number)
 	switch {
@@ -371,7 +380,7 @@ func (m matcher) request(toks []string) (Intent, bool) {
 	case hasRole(wrong) && hasRole(number):
 		// Whoever consented no longer has this number: stop texting it.
 		in.Keyword = "WRONG NUMBER"
-	case noMore && hasRole(object|contact):
+	case (noMore || words[0] == "PLUS") && hasRole(object|contact): // fr "plus de messages"
 		in.Keyword = "NO MORE"
 	case negContact:
 		in.Keyword = "DONT TEXT ME"
