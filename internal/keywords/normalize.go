@@ -96,6 +96,9 @@ func tokenize(s string) []string {
 // compare equal. Keys on both sides must be folded: STOPP folds to STOP and
 // ALL to AL.
 func fold(s string) string {
+	if !hasRepeat(s) {
+		return s // most words: no copy (fold runs on every word, often twice)
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	var prev rune = -1
@@ -106,6 +109,17 @@ func fold(s string) string {
 		prev = r
 	}
 	return b.String()
+}
+
+func hasRepeat(s string) bool {
+	var prev rune = -1
+	for _, r := range s {
+		if r == prev {
+			return true
+		}
+		prev = r
+	}
+	return false
 }
 
 func foldAll(toks []string) []string {
