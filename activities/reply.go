@@ -33,7 +33,9 @@ const (
 // per inbound message. The replies to STOP and HELP are exempt from
 // stopline's suppression: the confirmation of an opt-out goes to a recipient
 // who just opted out. The replies to an opt-in (START, YES) are not: when a
-// STOP came after the START, "you are subscribed" must not follow it.
+// STOP came after the START, "you are subscribed" must not follow it. Nor
+// is the clarification asking an unclear reply to text STOP: after a STOP,
+// the recipient gets its one confirmation and nothing else.
 func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, error) {
 	if !in.ReceivedAt.IsZero() && time.Since(in.ReceivedAt) > ConfirmationWindow {
 		return SendResult{Status: consent.Skipped, Reason: ReasonWindowPassed}, nil
@@ -56,7 +58,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 		msg.From = in.Sender
 	}
 	switch in.Kind {
-	case "opt_in", "opt_in_pending", "confirm":
+	case "opt_in", "opt_in_pending", "confirm", "suggest_opt_out":
 		msg.Category = CategoryOptInRequest // blocked by an opt-out only
 		return a.deliver(ctx, msg, true)
 	}

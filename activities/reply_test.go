@@ -11,6 +11,8 @@ import (
 // The reply to STOP and HELP goes to a recipient who has opted out; the
 // reply to an opt-in does not, or a START followed by a STOP (handled in
 // that order after the STOP committed) would end with "you are subscribed".
+// Nor does the clarification asked by an unclear reply ("no", "why?"),
+// which the default fuzzy mode sends: after a STOP, only its confirmation.
 func TestSendReplyAfterStop(t *testing.T) {
 	tests := []struct {
 		kind       string
@@ -22,7 +24,9 @@ func TestSendReplyAfterStop(t *testing.T) {
 		{"opt_in", true, consent.Skipped},
 		{"opt_in_pending", true, consent.Skipped},
 		{"confirm", true, consent.Skipped},
+		{"suggest_opt_out", true, consent.Skipped}, // "why?" after a STOP: nothing but the one confirmation
 		{"opt_in", false, consent.Sent},
+		{"suggest_opt_out", false, consent.Sent},
 		{"opt_in_pending", false, consent.Sent},
 		{"confirm", false, consent.Sent},
 	}

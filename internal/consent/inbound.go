@@ -22,7 +22,8 @@ type Inbound struct {
 	Intent          string // keywords.Kind as text (none, opt_out, opt_in, help, suggest_opt_out), opt_in_pending or confirm
 	Keyword         string
 	Language        string
-	ProviderHandled bool // the provider already replied (Twilio Advanced Opt-Out, toll-free)
+	Rule            string // why: keywords.Intent.Explanation ("courtesy", "exact+signature_stripped")
+	ProviderHandled bool   // the provider already replied (Twilio Advanced Opt-Out, toll-free)
 	ReceivedAt      time.Time
 }
 
@@ -101,12 +102,12 @@ func insertInbound(ctx context.Context, q rowQuerier, m Inbound) (id int64, inse
 	signal := m.RecipientKey != "" && m.Intent != IntentNone
 	err = q.QueryRow(ctx, `
 		INSERT INTO inbound_messages (provider, message_id, from_number, to_number, body, num_media, recipient_key,
-			scope, intent, keyword, language, provider_handled, received_at, signal_pending)
-		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14)
+			scope, intent, keyword, language, provider_handled, received_at, signal_pending, rule)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14, NULLIF($15, ''))
 		ON CONFLICT (provider, message_id) DO NOTHING
 		RETURNING id`,
 		m.Provider, m.MessageID, m.From, m.To, m.Body, m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
-		m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal).Scan(&id)
+		m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal, m.Rule).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil // redelivery
 	}

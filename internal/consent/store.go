@@ -206,15 +206,22 @@ func (s *Store) Exempt(ctx context.Context, _, _ string, _ Rule, fn func(tx pgx.
 
 // Change is one consent change to record.
 type Change struct {
-	RecipientKey      string
-	Scope             string // sender scope or AllScopes
-	To                State
-	Source            Source
+	RecipientKey string
+	Scope        string // sender scope or AllScopes
+	To           State
+	Source       Source
+	// RawText is the message text. Deprecated for new events: the text
+	// belongs in inbound_messages, where erasure and retention reach it
+	// (consent_events is append-only); intake leaves it empty.
 	RawText           string
 	Provider          string
 	ProviderMessageID string
 	Sender            string
 	Note              string
+	// Rule and Keyword explain a keyword change: the rule that matched
+	// (keywords.Intent.Explanation) and the canonical keyword.
+	Rule    string
+	Keyword string
 }
 
 // Record applies c in its own transaction. See RecordTx.
@@ -299,9 +306,9 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 		return false, fmt.Errorf("consent write: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO consent_events (recipient_key, scope, from_state, to_state, source, raw_text, provider, provider_message_id, sender, note)
-		VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''))`,
-		c.RecipientKey, c.Scope, string(from), c.To, c.Source, c.RawText, c.Provider, c.ProviderMessageID, c.Sender, c.Note); err != nil {
+		INSERT INTO consent_events (recipient_key, scope, from_state, to_state, source, raw_text, provider, provider_message_id, sender, note, rule, keyword)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), NULLIF($12, ''))`,
+		c.RecipientKey, c.Scope, string(from), c.To, c.Source, c.RawText, c.Provider, c.ProviderMessageID, c.Sender, c.Note, c.Rule, c.Keyword); err != nil {
 		return false, fmt.Errorf("consent event: %w", err)
 	}
 	return true, nil
@@ -335,6 +342,8 @@ type Event struct {
 	ProviderMessageID string
 	Sender            string
 	Note              string
+	Rule              string // see Change.Rule
+	Keyword           string
 	At                time.Time
 }
 
@@ -342,7 +351,8 @@ type Event struct {
 func (s *Store) Events(ctx context.Context, recipientKey string) ([]Event, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, recipient_key, scope, coalesce(from_state, ''), to_state, source, coalesce(raw_text, ''),
-		       coalesce(provider, ''), coalesce(provider_message_id, ''), coalesce(sender, ''), coalesce(note, ''), created_at
+		       coalesce(provider, ''), coalesce(provider_message_id, ''), coalesce(sender, ''), coalesce(note, ''),
+		       coalesce(rule, ''), coalesce(keyword, ''), created_at
 		FROM consent_events WHERE recipient_key = $1 ORDER BY id`, recipientKey)
 	if err != nil {
 		return nil, fmt.Errorf("consent events: %w", err)
@@ -350,7 +360,7 @@ func (s *Store) Events(ctx context.Context, recipientKey string) ([]Event, error
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
 		var e Event
 		err := r.Scan(&e.ID, &e.RecipientKey, &e.Scope, &e.From, &e.To, &e.Source, &e.RawText,
-			&e.Provider, &e.ProviderMessageID, &e.Sender, &e.Note, &e.At)
+			&e.Provider, &e.ProviderMessageID, &e.Sender, &e.Note, &e.Rule, &e.Keyword, &e.At)
 		return e, err
 	})
 }

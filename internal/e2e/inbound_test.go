@@ -112,7 +112,8 @@ func TestSignedStopStopsJourneysAndConfirmsOnce(t *testing.T) {
 
 	// A redelivery of the same STOP (same MessageSid) changes nothing.
 	events, _ := e.app.Store.Events(context.Background(), e.key(ada))
-	if len(events) != 1 || events[0].To != consent.OptedOut || events[0].RawText != "Stop." {
+	// The text stays in inbound_messages; the event says why (issue 11).
+	if len(events) != 1 || events[0].To != consent.OptedOut || events[0].RawText != "" || events[0].Rule != "exact" || events[0].Keyword != "STOP" {
 		t.Fatalf("events: %+v", events)
 	}
 	form := url.Values{"MessageSid": {"SMdup"}, "From": {ada}, "To": {sender}, "Body": {"STOP"}}

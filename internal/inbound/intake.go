@@ -60,7 +60,7 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		rec.RecipientKey = i.Keyer.Key(e164)
 		rec.From = e164
 		intent, handled := classify(m, sender)
-		rec.Keyword, rec.Language = intent.Keyword, intent.Language
+		rec.Keyword, rec.Language, rec.Rule = intent.Keyword, intent.Language, intent.Explanation()
 		rec.ProviderHandled = handled || sender.ProviderReplies()
 		also := ""
 		if intent.Scope == keywords.All {
@@ -85,7 +85,7 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		if i.Wake != nil {
 			i.Wake()
 		}
-		i.logger().Info("inbound keyword", "provider", m.Provider, "from", phone.Mask(rec.From), "intent", taken.Intent, "keyword", rec.Keyword)
+		i.logger().Info("inbound keyword", "provider", m.Provider, "from", phone.Mask(rec.From), "intent", taken.Intent, "keyword", rec.Keyword, "rule", rec.Rule)
 	}
 	return nil
 }
@@ -146,9 +146,12 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 // scope also as well, unless that is "".
 func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also string) []consent.Effect {
 	effect := func(intent string, to consent.State) consent.Effect {
+		// The text stays in inbound_messages only (issue 9 encrypts and
+		// expires it there); the append-only event records why instead.
 		c := consent.Change{
 			RecipientKey: rec.RecipientKey, Scope: rec.Scope, To: to, Source: consent.SourceKeyword,
-			RawText: rec.Body, Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),
+			Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),
+			Rule: rec.Rule, Keyword: rec.Keyword,
 		}
 		e := consent.Effect{Intent: intent, Change: &c}
 		if also != "" {

@@ -300,3 +300,56 @@ func TestMessagingServiceNumber(t *testing.T) {
 		})
 	}
 }
+
+// Every decision is explainable (issue 11): the inbound row and the consent
+// event record the rule and the keyword; the text is in the inbound row
+// only, not in the append-only events.
+func TestIntakeRecordsRule(t *testing.T) {
+	tests := []struct {
+		body                         string
+		intent, rule, keyword, event string // event: the consent event's to-state, "" for none
+	}{
+		{"STOP", "opt_out", "exact", "STOP", "opted_out"},
+		{"Stop texting me", "opt_out", "object", "STOP", "opted_out"},
+		{"STOP please", "opt_out", "courtesy", "STOP", "opted_out"},
+		{"Stop!!! Who is this", "opt_out", "question", "STOP", "opted_out"},
+		{"remove me from your list", "opt_out", "phrase", "REMOVE", "opted_out"},
+		{"STOP\n\nSent from my iPhone", "opt_out", "exact+signature_stripped", "STOP", "opted_out"},
+		{"Arrêtez svp", "opt_out", "courtesy", "ARRETEZ", "opted_out"},
+		{"why?", "suggest_opt_out", "unclear", "WHY", ""},
+		{"I can't stop smiling", "none", "", "", ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			f := newFixture(t)
+			number := fmt.Sprintf("+1415555%04d", 4000+i)
+			f.text(t, number, senderD, tt.body)
+			var intent, rule, keyword, body string
+			err := f.store.Pool().QueryRow(context.Background(),
+				`SELECT intent, coalesce(rule, ''), coalesce(keyword, ''), body FROM inbound_messages ORDER BY id DESC LIMIT 1`).
+				Scan(&intent, &rule, &keyword, &body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if intent != tt.intent || rule != tt.rule || keyword != tt.keyword || body != tt.body {
+				t.Errorf("inbound row = %q, %q, %q, %q; want %q, %q, %q, %q", intent, rule, keyword, body, tt.intent, tt.rule, tt.keyword, tt.body)
+			}
+			events, err := f.store.Events(context.Background(), f.acts.Keyer.Key(number))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.event == "" {
+				if len(events) != 0 {
+					t.Errorf("events = %+v, want none", events)
+				}
+				return
+			}
+			if len(events) != 1 {
+				t.Fatalf("events = %+v, want one", events)
+			}
+			if e := events[0]; string(e.To) != tt.event || e.Rule != tt.rule || e.Keyword != tt.keyword || e.RawText != "" {
+				t.Errorf("event = %+v; want to %q, rule %q, keyword %q, no text", e, tt.event, tt.rule, tt.keyword)
+			}
+		})
+	}
+}

@@ -51,23 +51,30 @@ func FuzzClassify(f *testing.F) {
 				if again := Classify(body, cfg); again != in {
 					t.Fatalf("Classify(%q, %+v) not deterministic: %+v then %+v", body, cfg, in, again)
 				}
-				if onNorm := Classify(n, cfg); onNorm != in {
+				// Normalize joins lines, so only a body read whole (no
+				// signature cut off) reads the same normalised.
+				if onNorm := Classify(n, cfg); !in.Stripped && onNorm != in {
 					t.Fatalf("Classify(%q) = %+v but Classify(Normalize) = %+v", body, in, onNorm)
 				}
 				checkIntent(t, body, m, in)
+				checkSignatures(t, body, cfg, in)
 				got[m] = in
 			}
 			// Exact answers do not depend on the mode; fuzzy ones differ
-			// only in Kind between confirm and opt-out.
-			off, confirm, optOut := got[FuzzyOff], got[FuzzyConfirm], got[FuzzyOptOut]
-			if off.Kind != None && (confirm != off || optOut != off) {
-				t.Fatalf("%q: exact %+v but confirm %+v, opt_out %+v", body, off, confirm, optOut)
+			// only in Kind between confirm and opt-out, and the reasonable
+			// mode is opt-out plus suggestions on unclear replies.
+			off, confirm, optOut, reasonable := got[FuzzyOff], got[FuzzyConfirm], got[FuzzyOptOut], got[FuzzyReasonable]
+			if off.Kind != None && (confirm != off || optOut != off || reasonable != off) {
+				t.Fatalf("%q: exact %+v but confirm %+v, opt_out %+v, reasonable %+v", body, off, confirm, optOut, reasonable)
 			}
 			if confirm.Kind == SuggestOptOut {
 				confirm.Kind = OptOut
 			}
 			if confirm != optOut {
 				t.Fatalf("%q: confirm %+v and opt_out %+v disagree", body, got[FuzzyConfirm], optOut)
+			}
+			if reasonable != optOut && (optOut.Kind != None || reasonable.Rule != RuleUnclear) {
+				t.Fatalf("%q: reasonable %+v and opt_out %+v disagree", body, reasonable, optOut)
 			}
 		}
 	})
@@ -84,11 +91,41 @@ func checkIntent(t *testing.T, body string, m FuzzyMode, in Intent) {
 		t.Fatalf("Classify(%q, %v) = %+v: none must be the zero Intent", body, m, in)
 	case in.Kind != None && (in.Keyword == "" || Normalize(in.Keyword) != in.Keyword):
 		t.Fatalf("Classify(%q, %v) = %+v: keyword not canonical", body, m, in)
+	case in.Kind != None && in.Rule == RuleNone, in.Kind == None && in.Rule != RuleNone:
+		t.Fatalf("Classify(%q, %v) = %+v: rule does not match kind", body, m, in)
 	case in.Confidence == Fuzzy && (m == FuzzyOff || (in.Kind != OptOut && in.Kind != SuggestOptOut)):
 		t.Fatalf("Classify(%q, %v) = %+v: fuzzy result outside fuzzy opt-out", body, m, in)
-	case in.Kind == SuggestOptOut && (m != FuzzyConfirm || in.Confidence != Fuzzy):
-		t.Fatalf("Classify(%q, %v) = %+v: suggestion outside confirm mode", body, m, in)
+	case in.Confidence == Fuzzy && in.Rule == RuleExact, in.Confidence == Exact && in.Rule != RuleExact && in.Kind != None:
+		t.Fatalf("Classify(%q, %v) = %+v: confidence does not match rule", body, m, in)
+	case in.Kind == SuggestOptOut && in.Confidence != Fuzzy,
+		in.Kind == SuggestOptOut && m != FuzzyConfirm && (m != FuzzyReasonable || in.Rule != RuleUnclear),
+		in.Rule == RuleUnclear && (m != FuzzyReasonable || in.Kind != SuggestOptOut):
+		t.Fatalf("Classify(%q, %v) = %+v: suggestion outside confirm mode or an unclear reply", body, m, in)
 	case in.Scope == All && in.Kind != OptOut && in.Kind != SuggestOptOut:
 		t.Fatalf("Classify(%q, %v) = %+v: scope all on a non-opt-out", body, m, in)
+	}
+}
+
+// signatures are what phones, mail apps and replies append to a message.
+var signatures = []string{
+	"\n\nSent from my iPhone",
+	"\nSent from my Galaxy",
+	"\r\n\r\nGet Outlook for iOS",
+	"\n-- \nJohn Smith\nAcme Corp",
+	"\n> Acme: 20% off today only! Reply STOP to opt out",
+	"\n\nEnvoyé de mon iPhone",
+}
+
+// checkSignatures: a classification never changes when a signature is
+// appended, except that it records the signature was stripped.
+func checkSignatures(t *testing.T, body string, cfg Config, in Intent) {
+	t.Helper()
+	in.Stripped = false
+	for _, sig := range signatures {
+		got := Classify(body+sig, cfg)
+		got.Stripped = false
+		if got != in {
+			t.Fatalf("Classify(%q, %v) = %+v but with signature %q = %+v", body, cfg.Fuzzy, in, sig, got)
+		}
 	}
 }

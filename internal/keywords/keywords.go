@@ -3,6 +3,18 @@
 // is safe to call from Temporal workflow code and its answer for a body and a
 // Config never changes.
 //
+// It reads a reply the way a reasonable person would (47 CFR §
+// 64.1200(a)(10), FCC 24-24): a listed keyword revokes consent, and so does
+// any other wording whose evident meaning is "stop messaging me", in any
+// supported language. Every answer records the Rule that decided it.
+//
+// # What the person wrote
+//
+// Text after a blank line or a signature line ("Sent from my iPhone", "Get
+// Outlook for iOS", a line starting with "--", quoted lines starting with
+// ">") is ignored when what comes before it is a complete request on its
+// own (Intent.Stripped). An opt-out found that way wins over other kinds.
+//
 // # Exact matching (always on)
 //
 // The body is normalised (see Normalize) and split into words at anything that
@@ -23,30 +35,46 @@
 // exactly; kinds are tried opt-out first, so a custom opt-in or help keyword
 // can never hide an opt-out.
 //
-// # Fuzzy opt-out (per sender, off by default)
+// # Fuzzy opt-out
 //
 // Only opt-out is ever fuzzy; opt-in and help grant consent or trigger a reply
-// and stay exact. A fuzzy match is a short body (at most 8 words) built only
-// from a closed vocabulary: an opt-out trigger plus courtesy and glue words
-// ("please stop texting me", "Stop. Thank you", "take me off your list").
-// One unknown word rejects the body, which is what keeps "stop by the store
-// later" or "cancel my 3pm appointment" out. Triggers are:
+// and stay exact. A clear fuzzy opt-out is a short sentence built only from
+// a closed vocabulary: an opt-out trigger plus courtesy, emphasis and glue
+// words, or words naming the messages, the sender or the recipient ("please
+// stop texting me", "Stop. Thank you", "take me off your list", "Arrêtez
+// svp"). One unknown word rejects the sentence, which is what keeps "stop by
+// the store later" or "cancel my 3pm appointment" out. Triggers are:
 //
 //   - an opt-out keyword of an enabled language, with held-down letters
 //     collapsed (STOPPPP) or one typo on words of 4+ letters (Stpo, Unsuscribe);
 //   - CANCEL, END, QUIT and CANCELAR only next to a messaging word ("cancel
-//     my subscription", "quit texting me"), since alone they are everyday words;
+//     my subscription", "quit texting me") or a wish ("I want to cancel"),
+//     since alone in a sentence they are everyday words;
 //   - phrases: UNSUB, OPT ... OUT, REMOVE ME, TAKE ME OFF, LEAVE ME ALONE,
-//     NO MORE texts, DON'T TEXT ME, I DON'T WANT these texts, WRONG NUMBER.
+//     NO MORE texts, DON'T TEXT ME, I DON'T WANT these texts, WRONG NUMBER,
+//     and their fr, es, pt and de counterparts ("ne plus recevoir",
+//     "retirez-moi", "no me envíen más", "número errado", "keine Werbung").
+//
+// A request may come with a trailing or leading question ("Stop!!! Who is
+// this", "stop why"). A request that names the messages or the recipient
+// ("stop texting me", "remove me from your list") may come with any other
+// sentence that does not itself mention a keyword ("Stop texting me. I
+// never signed up").
 //
 // A negation in front of a trigger ("don't stop", "do not unsubscribe me",
 // "no stop", "non-stop") rejects the whole body in every mode. Negations that
-// are themselves a request to stop ("don't text me", "not interested", "no
-// more texts") do not.
+// are themselves a request to stop ("don't text me", "no more texts", "ne
+// m'envoyez plus") do not. A keyword of another kind (START, HELP, a custom
+// keyword) anywhere rejects a fuzzy reading: that is not ours to guess.
 //
-// In FuzzyOptOut mode a fuzzy match is an OptOut with Confidence Fuzzy; in
-// FuzzyConfirm mode it is a SuggestOptOut: reply asking the recipient to text
-// STOP, and change nothing.
+// # Modes
+//
+// FuzzyReasonable (the default) opts out on clear fuzzy requests and answers
+// an unclear reply that might be one ("no", "why?", "not interested") with
+// SuggestOptOut: a reply asking the recipient to text STOP, changing
+// nothing. FuzzyOptOut opts out on clear fuzzy requests and ignores unclear
+// replies; FuzzyConfirm suggests on clear fuzzy requests; FuzzyOff matches
+// exact keywords only.
 package keywords
 
 import (
@@ -92,13 +120,32 @@ const (
 )
 
 // FuzzyMode is the per-sender policy for bodies that look like an opt-out
-// but are not a keyword.
+// but are not a keyword. The zero value is the default, FuzzyReasonable;
+// only the names are stored (see MarshalText), never the numbers.
 type FuzzyMode int
 
 const (
-	FuzzyOff     FuzzyMode = iota // only exact keywords count
-	FuzzyConfirm                  // report SuggestOptOut; do not opt out
-	FuzzyOptOut                   // report OptOut with Confidence Fuzzy
+	// FuzzyReasonable: clear fuzzy requests opt out (Confidence Fuzzy);
+	// unclear replies ("no", "why?") get SuggestOptOut.
+	FuzzyReasonable FuzzyMode = iota
+	FuzzyOff                  // only exact keywords count
+	FuzzyConfirm              // clear fuzzy requests get SuggestOptOut; nothing opts out
+	FuzzyOptOut               // clear fuzzy requests opt out; unclear replies are ignored
+)
+
+// Rule is the rule that decided an intent, recorded with every consent
+// event and inbound message so that an auditor can see why.
+type Rule int
+
+const (
+	RuleNone     Rule = iota
+	RuleExact         // only keywords and arguments: "STOP", "STOP ALL", "arrêter"
+	RuleCourtesy      // a keyword with courtesy or emphasis: "STOP please", "stop now"
+	RuleObject        // a keyword naming the messages, sender or recipient: "stop texting me"
+	RuleTypo          // a misspelt or held-down keyword: "Stpo", "STOPPPP"
+	RulePhrase        // wording without a keyword: "no more texts", "wrong number"
+	RuleQuestion      // a request with a question: "Stop!!! Who is this", "stop why"
+	RuleUnclear       // might be a request, is not clear: "no", "why?"
 )
 
 // Intent is the classification of one inbound body.
@@ -112,10 +159,26 @@ type Intent struct {
 	Language   string     `json:"language,omitempty"`
 	Scope      Scope      `json:"scope"`
 	Confidence Confidence `json:"confidence"`
+	Rule       Rule       `json:"rule,omitempty"`
+	// Stripped: a signature or quoted text after the request was ignored.
+	Stripped bool `json:"signature_stripped,omitempty"`
+}
+
+// Explanation is the rule as stored with consent events and inbound
+// messages: the Rule's name, with "+signature_stripped" when text after the
+// request was ignored ("courtesy+signature_stripped"), or "" for None.
+func (in Intent) Explanation() string {
+	if in.Rule == RuleNone {
+		return ""
+	}
+	if in.Stripped {
+		return in.Rule.String() + "+signature_stripped"
+	}
+	return in.Rule.String()
 }
 
 // Config is a sender's keyword policy. The zero Config is the default: all
-// built-in languages, exact matching only, no custom keywords.
+// built-in languages, FuzzyReasonable, no custom keywords.
 type Config struct {
 	// Languages enables built-in languages besides English, which is always
 	// on. Empty (nil or []) means all built-in languages; to get English only,
@@ -146,7 +209,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("languages[%d]: unknown language %q", i, code))
 		}
 	}
-	if c.Fuzzy < FuzzyOff || c.Fuzzy > FuzzyOptOut {
+	if c.Fuzzy < FuzzyReasonable || c.Fuzzy > FuzzyOptOut {
 		errs = append(errs, fmt.Errorf("fuzzy: unknown mode %d", int(c.Fuzzy)))
 	}
 	lists := []struct {
@@ -162,12 +225,13 @@ func (c Config) Validate() error {
 		// Conflicts are judged against every built-in language, enabled or
 		// not, and against the sender's other lists: a keyword that means two
 		// things is a configuration mistake even if precedence would hide it.
-		others := matcher{entries: builtins}
+		entries := slices.Clone(builtins)
 		for _, o := range lists {
 			if o.kind != l.kind {
-				others.entries = append(others.entries, customEntries(o.kind, o.words)...)
+				entries = append(entries, customEntries(o.kind, o.words)...)
 			}
 		}
+		others := compile(entries)
 		for i, w := range l.words {
 			if err := validateCustom(w, l.kind, others); err != nil {
 				errs = append(errs, fmt.Errorf("%s[%d]: %w", l.field, i, err))
@@ -204,26 +268,76 @@ func validateCustom(w string, kind Kind, others matcher) error {
 
 // Classify returns the intent of an inbound SMS body under cfg. It never
 // panics and is deterministic; a body that matches nothing is Intent{}.
+//
+// It reads the text before each signature or quoted part (see cut) and
+// then the whole body, and keeps the first reading of the highest rank: an
+// opt-out, then another keyword, then an unclear reply. So a STOP is never
+// hidden by a signature, nor by what precedes or follows it.
 func Classify(body string, cfg Config) Intent {
-	toks := tokenize(Normalize(body))
+	mode := cfg.Fuzzy
+	if mode < FuzzyReasonable || mode > FuzzyOptOut {
+		mode = FuzzyOff
+	}
+	m := newMatcher(cfg)
+	var best Intent
+	for _, head := range heads(body) {
+		if in := m.read(head, mode); rank(in) > rank(best) {
+			best = in
+			best.Stripped = true
+			if rank(best) == rankOptOut {
+				return best
+			}
+		}
+	}
+	if in := m.read(body, mode); rank(in) > rank(best) {
+		best = in
+	}
+	return best
+}
+
+const rankOptOut = 3
+
+// rank orders readings: an opt-out (or its suggestion) first, then other
+// keywords, then unclear replies.
+func rank(in Intent) int {
+	switch {
+	case in.Kind == None:
+		return 0
+	case in.Rule == RuleUnclear:
+		return 1
+	case in.Kind == OptOut || in.Kind == SuggestOptOut:
+		return rankOptOut
+	}
+	return 2
+}
+
+// read classifies one text under mode: exact keywords, then a clear fuzzy
+// request, then (reasonable mode) an unclear reply.
+func (m matcher) read(text string, mode FuzzyMode) Intent {
+	norm := Normalize(text)
+	toks := tokenize(norm)
 	if len(toks) == 0 {
 		return Intent{}
 	}
-	m := newMatcher(cfg)
 	if in := m.exact(toks); in.Kind != None {
+		in.Rule = RuleExact
 		return in
 	}
-	if cfg.Fuzzy != FuzzyConfirm && cfg.Fuzzy != FuzzyOptOut {
+	if mode == FuzzyOff {
 		return Intent{}
 	}
-	in, ok := m.fuzzy(toks)
-	if !ok {
-		return Intent{}
+	if in, ok := m.fuzzy(norm, toks); ok {
+		if mode == FuzzyConfirm {
+			in.Kind = SuggestOptOut
+		}
+		return in
 	}
-	if cfg.Fuzzy == FuzzyConfirm {
-		in.Kind = SuggestOptOut
+	if mode == FuzzyReasonable {
+		if in, ok := m.unclearIntent(toks); ok {
+			return in
+		}
 	}
-	return in
+	return Intent{}
 }
 
 // FromTwilioOptOutType maps the OptOutType field that Twilio Advanced Opt-Out
@@ -234,11 +348,11 @@ func Classify(body string, cfg Config) Intent {
 func FromTwilioOptOutType(v string) (Intent, bool) {
 	switch strings.ToUpper(strings.TrimSpace(v)) {
 	case "STOP":
-		return Intent{Kind: OptOut, Keyword: "STOP"}, true
+		return Intent{Kind: OptOut, Keyword: "STOP", Rule: RuleExact}, true
 	case "START":
-		return Intent{Kind: OptIn, Keyword: "START"}, true
+		return Intent{Kind: OptIn, Keyword: "START", Rule: RuleExact}, true
 	case "HELP":
-		return Intent{Kind: Help, Keyword: "HELP"}, true
+		return Intent{Kind: Help, Keyword: "HELP", Rule: RuleExact}, true
 	}
 	return Intent{}, false
 }
@@ -249,13 +363,22 @@ var (
 	kindNames       = []string{None: "none", OptOut: "opt_out", OptIn: "opt_in", Help: "help", SuggestOptOut: "suggest_opt_out"}
 	scopeNames      = []string{Sender: "sender", All: "all"}
 	confidenceNames = []string{Exact: "exact", Fuzzy: "fuzzy"}
-	fuzzyModeNames  = []string{FuzzyOff: "off", FuzzyConfirm: "confirm", FuzzyOptOut: "opt_out"}
+	fuzzyModeNames  = []string{FuzzyReasonable: "reasonable", FuzzyOff: "off", FuzzyConfirm: "confirm", FuzzyOptOut: "opt_out"}
+	ruleNames       = []string{RuleNone: "none", RuleExact: "exact", RuleCourtesy: "courtesy", RuleObject: "object",
+		RuleTypo: "typo", RulePhrase: "phrase", RuleQuestion: "question", RuleUnclear: "unclear"}
 )
 
 func (k Kind) String() string       { return enumString(kindNames, k, "Kind") }
 func (s Scope) String() string      { return enumString(scopeNames, s, "Scope") }
 func (c Confidence) String() string { return enumString(confidenceNames, c, "Confidence") }
 func (f FuzzyMode) String() string  { return enumString(fuzzyModeNames, f, "FuzzyMode") }
+func (r Rule) String() string       { return enumString(ruleNames, r, "Rule") }
+
+// MarshalText makes Rule a JSON string such as "courtesy".
+func (r Rule) MarshalText() ([]byte, error) { return enumMarshal(ruleNames, r, "rule") }
+
+// UnmarshalText accepts the names produced by MarshalText.
+func (r *Rule) UnmarshalText(b []byte) error { return enumUnmarshal(ruleNames, b, "rule", r) }
 
 // MarshalText makes Kind a JSON string such as "opt_out".
 func (k Kind) MarshalText() ([]byte, error) { return enumMarshal(kindNames, k, "kind") }
@@ -279,7 +402,8 @@ func (c *Confidence) UnmarshalText(b []byte) error {
 	return enumUnmarshal(confidenceNames, b, "confidence", c)
 }
 
-// MarshalText makes FuzzyMode a JSON string: "off", "confirm" or "opt_out".
+// MarshalText makes FuzzyMode a JSON string: "reasonable", "off", "confirm"
+// or "opt_out".
 func (f FuzzyMode) MarshalText() ([]byte, error) {
 	return enumMarshal(fuzzyModeNames, f, "fuzzy mode")
 }

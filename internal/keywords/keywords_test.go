@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// modes are the three fuzzy settings; cases that must not depend on the
-// setting are checked under each.
-var modes = []FuzzyMode{FuzzyOff, FuzzyConfirm, FuzzyOptOut}
+// modes are the fuzzy settings; cases that must not depend on the setting
+// are checked under each.
+var modes = []FuzzyMode{FuzzyReasonable, FuzzyOff, FuzzyConfirm, FuzzyOptOut}
 
 func withMode(cfg Config, m FuzzyMode) Config {
 	cfg.Fuzzy = m
@@ -82,6 +82,7 @@ func TestClassifyExact(t *testing.T) {
 		{"Arrêt", Config{}, Intent{Kind: OptOut, Keyword: "ARRET", Language: "fr"}},
 		{"ARRÊT.", Config{}, Intent{Kind: OptOut, Keyword: "ARRET", Language: "fr"}},
 		{"Arre\u0302t", Config{}, Intent{Kind: OptOut, Keyword: "ARRET", Language: "fr"}},
+		{"Arrête", Config{}, Intent{Kind: OptOut, Keyword: "ARRETE", Language: "fr"}},
 		{"¡Baja!", Config{}, Intent{Kind: OptOut, Keyword: "BAJA", Language: "es"}},
 		{"¿Alto?", Config{}, Intent{Kind: OptOut, Keyword: "ALTO", Language: "es"}},
 		{"Detener", Config{}, Intent{Kind: OptOut, Keyword: "DETENER", Language: "es"}},
@@ -135,6 +136,9 @@ func TestClassifyExact(t *testing.T) {
 		{"stop", Config{OptOut: []string{"STOP"}}, Intent{Kind: OptOut, Keyword: "STOP", Language: "en"}},
 	}
 	for _, tt := range tests {
+		if tt.want.Kind != None {
+			tt.want.Rule = RuleExact
+		}
 		for _, m := range modes {
 			t.Run(fmt.Sprintf("%s/%q", m, tt.body), func(t *testing.T) {
 				if got := Classify(tt.body, withMode(tt.cfg, m)); got != tt.want {
@@ -145,8 +149,9 @@ func TestClassifyExact(t *testing.T) {
 	}
 }
 
-// Fuzzy opt-outs: None when off, SuggestOptOut when confirming, OptOut when
-// fuzzy opt-out is on; Confidence Fuzzy in both fuzzy modes.
+// Fuzzy opt-outs: None when off, SuggestOptOut when confirming, OptOut in
+// the reasonable (default) and opt-out modes; Confidence Fuzzy. The rule is
+// checked by TestIssue11.
 func TestClassifyFuzzy(t *testing.T) {
 	tests := []struct {
 		body    string
@@ -173,6 +178,9 @@ func TestClassifyFuzzy(t *testing.T) {
 		{"I said stop", Config{}, "STOP", "en", Sender},
 		{"I told you to stop!", Config{}, "STOP", "en", Sender},
 		{"Stop, wrong number", Config{}, "STOP", "en", Sender},
+		// Flipped by issue 11: a reasonable person reads these as "stop".
+		{"stop why", Config{}, "STOP", "en", Sender},
+		{"I want to cancel", Config{}, "CANCEL", "en", Sender},
 		{"wrong number", Config{}, "WRONG NUMBER", "en", Sender},
 		// Typos and held-down letters.
 		{"Stpo", Config{}, "STOP", "en", Sender},
@@ -211,7 +219,6 @@ func TestClassifyFuzzy(t *testing.T) {
 		{"remove me from all lists", Config{}, "REMOVE", "en", All},
 		{"please stop everything", Config{}, "STOP", "en", All},
 		// Other languages.
-		{"Arrête", Config{}, "ARRET", "fr", Sender},
 		{"arret svp", Config{}, "ARRET", "fr", Sender},
 		{"Baja por favor", Config{}, "BAJA", "es", Sender},
 		{"Para!", Config{Languages: []string{"pt"}}, "PARAR", "pt", Sender},
@@ -220,14 +227,17 @@ func TestClassifyFuzzy(t *testing.T) {
 		{"HALTTT", Config{OptOut: []string{"halt"}}, "HALT", "custom", Sender},
 	}
 	for _, tt := range tests {
-		want := map[FuzzyMode]Intent{
-			FuzzyOff:     {},
-			FuzzyConfirm: {Kind: SuggestOptOut, Keyword: tt.keyword, Language: tt.lang, Scope: tt.scope, Confidence: Fuzzy},
-			FuzzyOptOut:  {Kind: OptOut, Keyword: tt.keyword, Language: tt.lang, Scope: tt.scope, Confidence: Fuzzy},
-		}
+		optOut := Intent{Kind: OptOut, Keyword: tt.keyword, Language: tt.lang, Scope: tt.scope, Confidence: Fuzzy}
+		suggest := optOut
+		suggest.Kind = SuggestOptOut
+		want := map[FuzzyMode]Intent{FuzzyReasonable: optOut, FuzzyOff: {}, FuzzyConfirm: suggest, FuzzyOptOut: optOut}
 		for _, m := range modes {
 			t.Run(fmt.Sprintf("%s/%q", m, tt.body), func(t *testing.T) {
-				if got := Classify(tt.body, withMode(tt.cfg, m)); got != want[m] {
+				got := Classify(tt.body, withMode(tt.cfg, m))
+				if got.Kind != None && got.Rule == RuleNone {
+					t.Errorf("Classify(%q, %v) = %+v: no rule", tt.body, m, got)
+				}
+				if got.Rule = RuleNone; got != want[m] {
 					t.Errorf("Classify(%q, %v) = %+v, want %+v", tt.body, m, got, want[m])
 				}
 			})
@@ -241,7 +251,6 @@ var falsePositives = []string{
 	"I can't stop smiling",
 	"I never said stop",
 	"not the wrong number",
-	"stop why",
 	"don't cancel my order",
 	"we need to stop this bill",
 	"What time do you end today?",
@@ -266,12 +275,8 @@ var falsePositives = []string{
 	"don't want to leave me alone",
 	"I won't quit",
 	"non-stop deals",
-	"Quit it",
-	"cancel it",
 	"the end",
-	"end it",
 	"Cancel my order",
-	"I want to cancel",
 	"Can you stop by?",
 	"I'll stop in tomorrow",
 	"stop and shop",
@@ -302,8 +307,6 @@ var falsePositives = []string{
 	"Sair amanhã",
 	"alto volume",
 	"take it off",
-	"no more",
-	"not interested",
 	"Yes please",
 	"Yes stop by tomorrow",
 	"help me please",
@@ -336,11 +339,34 @@ func TestClassifyFalsePositives(t *testing.T) {
 	}
 }
 
+// unclearReplies might mean "stop" but do not say it: the default mode asks
+// (SuggestOptOut, rule unclear); no mode opts out.
+var unclear = []string{
+	"no", "No.", "NOPE", "nah", "no thanks", "No thank you!", "not interested", "no more", "why?", "Why",
+	"cancel it", "end it", "Quit it", "Non merci", "No gracias", "Nein danke", "Não", "pourquoi ?",
+}
+
+func TestClassifyUnclear(t *testing.T) {
+	for _, body := range unclear {
+		for _, m := range modes {
+			t.Run(fmt.Sprintf("%s/%q", m, body), func(t *testing.T) {
+				got := Classify(body, Config{Fuzzy: m})
+				switch {
+				case m == FuzzyReasonable && (got.Kind != SuggestOptOut || got.Rule != RuleUnclear || got.Keyword == ""):
+					t.Errorf("Classify(%q, %v) = %+v, want an unclear suggestion", body, m, got)
+				case m != FuzzyReasonable && got != (Intent{}):
+					t.Errorf("Classify(%q, %v) = %+v, want none", body, m, got)
+				}
+			})
+		}
+	}
+}
+
 func TestClassifyUnknownFuzzyModeIsOff(t *testing.T) {
 	if got := Classify("stop please", Config{Fuzzy: FuzzyMode(9)}); got != (Intent{}) {
 		t.Errorf("Classify with FuzzyMode(9) = %+v, want none", got)
 	}
-	want := Intent{Kind: OptOut, Keyword: "STOP", Language: "en"}
+	want := Intent{Kind: OptOut, Keyword: "STOP", Language: "en", Rule: RuleExact}
 	if got := Classify("stop", Config{Fuzzy: FuzzyMode(-1)}); got != want {
 		t.Errorf("Classify with FuzzyMode(-1) = %+v, want %+v", got, want)
 	}
@@ -478,13 +504,13 @@ func TestFromTwilioOptOutType(t *testing.T) {
 		want Intent
 		ok   bool
 	}{
-		{"STOP", Intent{Kind: OptOut, Keyword: "STOP"}, true},
-		{"stop", Intent{Kind: OptOut, Keyword: "STOP"}, true},
-		{" Stop\n", Intent{Kind: OptOut, Keyword: "STOP"}, true},
-		{"START", Intent{Kind: OptIn, Keyword: "START"}, true},
-		{"start", Intent{Kind: OptIn, Keyword: "START"}, true},
-		{"HELP", Intent{Kind: Help, Keyword: "HELP"}, true},
-		{"Help", Intent{Kind: Help, Keyword: "HELP"}, true},
+		{"STOP", Intent{Kind: OptOut, Keyword: "STOP", Rule: RuleExact}, true},
+		{"stop", Intent{Kind: OptOut, Keyword: "STOP", Rule: RuleExact}, true},
+		{" Stop\n", Intent{Kind: OptOut, Keyword: "STOP", Rule: RuleExact}, true},
+		{"START", Intent{Kind: OptIn, Keyword: "START", Rule: RuleExact}, true},
+		{"start", Intent{Kind: OptIn, Keyword: "START", Rule: RuleExact}, true},
+		{"HELP", Intent{Kind: Help, Keyword: "HELP", Rule: RuleExact}, true},
+		{"Help", Intent{Kind: Help, Keyword: "HELP", Rule: RuleExact}, true},
 		{"", Intent{}, false},
 		{"STOPALL", Intent{}, false},
 		{"UNSUBSCRIBE", Intent{}, false},
@@ -515,7 +541,7 @@ func TestConfigValidate(t *testing.T) {
 		{"custom repeats built-in of same kind", Config{OptOut: []string{"STOP"}, Help: []string{"info"}}, ""},
 		{"unknown language", Config{Languages: []string{"en", "xx"}}, `languages[1]: unknown language "xx"`},
 		{"empty language", Config{Languages: []string{""}}, `languages[0]: unknown language ""`},
-		{"unknown fuzzy mode", Config{Fuzzy: FuzzyMode(3)}, `fuzzy: unknown mode 3`},
+		{"unknown fuzzy mode", Config{Fuzzy: FuzzyMode(4)}, `fuzzy: unknown mode 4`},
 		{"negative fuzzy mode", Config{Fuzzy: FuzzyMode(-1)}, `fuzzy: unknown mode -1`},
 		{"empty opt-out", Config{OptOut: []string{""}}, `opt_out[0]: empty keyword`},
 		{"blank help", Config{Help: []string{"support", " \t"}}, `help[1]: empty keyword`},
@@ -562,7 +588,9 @@ func TestEnumStrings(t *testing.T) {
 		{Kind(42), "Kind(42)"},
 		{Sender, "sender"}, {All, "all"}, {Scope(-1), "Scope(-1)"},
 		{Exact, "exact"}, {Fuzzy, "fuzzy"},
-		{FuzzyOff, "off"}, {FuzzyConfirm, "confirm"}, {FuzzyOptOut, "opt_out"},
+		{FuzzyReasonable, "reasonable"}, {FuzzyOff, "off"}, {FuzzyConfirm, "confirm"}, {FuzzyOptOut, "opt_out"},
+		{RuleNone, "none"}, {RuleExact, "exact"}, {RuleCourtesy, "courtesy"}, {RuleObject, "object"}, {RuleTypo, "typo"},
+		{RulePhrase, "phrase"}, {RuleQuestion, "question"}, {RuleUnclear, "unclear"}, {Rule(9), "Rule(9)"},
 	}
 	for _, tt := range tests {
 		if got := tt.v.String(); got != tt.want {
@@ -572,12 +600,12 @@ func TestEnumStrings(t *testing.T) {
 }
 
 func TestIntentJSON(t *testing.T) {
-	in := Intent{Kind: SuggestOptOut, Keyword: "STOP", Language: "en", Scope: All, Confidence: Fuzzy}
+	in := Intent{Kind: SuggestOptOut, Keyword: "STOP", Language: "en", Scope: All, Confidence: Fuzzy, Rule: RuleCourtesy, Stripped: true}
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"kind":"suggest_opt_out","keyword":"STOP","language":"en","scope":"all","confidence":"fuzzy"}`
+	const want = `{"kind":"suggest_opt_out","keyword":"STOP","language":"en","scope":"all","confidence":"fuzzy","rule":"courtesy","signature_stripped":true}`
 	if string(b) != want {
 		t.Errorf("json.Marshal = %s, want %s", b, want)
 	}
@@ -594,7 +622,7 @@ func TestIntentJSON(t *testing.T) {
 		t.Errorf("config = %+v", cfg)
 	}
 
-	bad := []string{`{"kind":"stop"}`, `{"scope":"everyone"}`, `{"kind":"OPT_OUT"}`, `{"confidence":""}`}
+	bad := []string{`{"kind":"stop"}`, `{"scope":"everyone"}`, `{"kind":"OPT_OUT"}`, `{"confidence":""}`, `{"rule":"vibes"}`}
 	for _, s := range bad {
 		var in Intent
 		if err := json.Unmarshal([]byte(s), &in); err == nil {

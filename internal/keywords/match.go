@@ -25,10 +25,25 @@ var builtinLanguages = []language{
 		optIn:  []string{"START", "YES", "UNSTOP"},
 		help:   []string{"HELP", "INFO"},
 	},
-	{code: "fr", optOut: []string{"ARRET", "ARRÊT", "STOP"}, help: []string{"AIDE"}},
-	{code: "es", optOut: []string{"BAJA", "ALTO", "PARAR", "DETENER", "CANCELAR", "SALIR"}, help: []string{"AYUDA"}},
-	{code: "pt", optOut: []string{"PARAR", "CANCELAR", "SAIR"}, help: []string{"AJUDA"}},
-	{code: "de", optOut: []string{"STOPP", "ABMELDEN"}, help: []string{"HILFE"}},
+	// The French, Spanish, Portuguese and German lists hold the carriers'
+	// keywords and the short requests people send in those languages
+	// (issue 11); accents are optional, as Normalize drops them.
+	{code: "fr", optOut: []string{
+		"ARRET", "ARRÊT", "STOP", "ARRÊTER", "ARRÊTEZ", "ARRÊTE", "DÉSABONNER", "DÉSABONNEZ", "DÉSABONNEMENT",
+		"DÉSINSCRIRE", "DÉSINSCRIVEZ", "DÉSINSCRIPTION", "NE PLUS RECEVOIR",
+	}, help: []string{"AIDE"}},
+	{code: "es", optOut: []string{
+		"BAJA", "ALTO", "PARAR", "DETENER", "CANCELAR", "SALIR", "DARME DE BAJA", "DAR DE BAJA", "DAME DE BAJA",
+		"DENME DE BAJA", "NO MÁS MENSAJES", "NO ME ESCRIBAN", "DESUSCRIBIR", "DESUSCRIBIRME",
+	}, help: []string{"AYUDA"}},
+	{code: "pt", optOut: []string{
+		"PARAR", "CANCELAR", "SAIR", "PARE", "DESCADASTRAR", "DESCADASTRE", "DESCADASTRAMENTO",
+		"CANCELAR INSCRIÇÃO", "NÃO QUERO MAIS", "NÃO QUERO MAIS MENSAGENS", "NÃO ME MANDEM MAIS", "NÃO RECEBER MAIS",
+	}, help: []string{"AJUDA"}},
+	{code: "de", optOut: []string{
+		"STOPP", "ABMELDEN", "ABMELDUNG", "ABBESTELLEN", "AUSTRAGEN", "KEINE SMS MEHR", "KEINE NACHRICHTEN MEHR",
+		"NICHT MEHR SCHREIBEN",
+	}, help: []string{"HILFE"}},
 }
 
 const langCustom = "custom"
@@ -66,6 +81,7 @@ type entry struct {
 	keyword  string   // canonical form: the words joined by one space
 	words    []string // tokenize(Normalize(keyword))
 	folded   []string // words with repeated runes collapsed, for fuzzy mode
+	runes    []rune   // folded[0] as runes, for typos
 	scopeAll bool
 	weak     bool
 }
@@ -84,6 +100,7 @@ func newEntry(kind Kind, lang, word string) *entry {
 		keyword:  kw,
 		words:    words,
 		folded:   foldAll(words),
+		runes:    []rune(fold(words[0])),
 		scopeAll: slices.Contains(scopeAllKeywords, kw),
 		weak:     slices.Contains(weakKeywords, kw),
 	}
@@ -118,35 +135,65 @@ func customEntries(kind Kind, words []string) []*entry {
 }
 
 // matcher holds the keywords in force for one Config, built-ins first so
-// that a custom keyword repeating a built-in reports the built-in.
+// that a custom keyword repeating a built-in reports the built-in. The
+// indexes keep each lookup to the few keywords starting with a word, since
+// Classify runs on every inbound message.
 type matcher struct {
-	entries []*entry
+	entries  []*entry
+	byWord   map[string][]*entry // by first word, in entries order
+	byFolded map[string][]*entry // by first folded word
+	typos    []*entry            // one-word built-in opt-outs a typo may reach
 }
 
+func compile(entries []*entry) matcher {
+	m := matcher{entries: entries, byWord: map[string][]*entry{}, byFolded: map[string][]*entry{}}
+	for _, e := range entries {
+		m.byWord[e.words[0]] = append(m.byWord[e.words[0]], e)
+		m.byFolded[e.folded[0]] = append(m.byFolded[e.folded[0]], e)
+		if e.kind == OptOut && !e.custom() && len(e.folded) == 1 && len(e.runes) >= minTypoLen {
+			m.typos = append(m.typos, e)
+		}
+	}
+	return m
+}
+
+// defaultMatcher serves the usual Config: all languages, no custom keywords.
+var defaultMatcher = compile(builtins)
+
 func newMatcher(cfg Config) matcher {
+	if len(cfg.Languages) == 0 && len(cfg.OptOut)+len(cfg.OptIn)+len(cfg.Help) == 0 {
+		return defaultMatcher
+	}
 	enabled := func(code string) bool {
 		if code == "en" || len(cfg.Languages) == 0 {
 			return true
 		}
 		return slices.ContainsFunc(cfg.Languages, func(c string) bool { return strings.EqualFold(c, code) })
 	}
-	var m matcher
+	var entries []*entry
 	for _, e := range builtins {
 		if enabled(e.lang) {
-			m.entries = append(m.entries, e)
+			entries = append(entries, e)
 		}
 	}
-	m.entries = append(m.entries, customEntries(OptOut, cfg.OptOut)...)
-	m.entries = append(m.entries, customEntries(OptIn, cfg.OptIn)...)
-	m.entries = append(m.entries, customEntries(Help, cfg.Help)...)
-	return m
+	entries = append(entries, customEntries(OptOut, cfg.OptOut)...)
+	entries = append(entries, customEntries(OptIn, cfg.OptIn)...)
+	entries = append(entries, customEntries(Help, cfg.Help)...)
+	return compile(entries)
 }
 
 // longest returns the keyword of kind that covers the most leading words of
 // toks (the first listed on a tie), or nil. folded compares fold()ed words.
 func (m matcher) longest(kind Kind, toks []string, folded bool) *entry {
+	if len(toks) == 0 {
+		return nil
+	}
+	index := m.byWord
+	if folded {
+		index = m.byFolded
+	}
 	var best *entry
-	for _, e := range m.entries {
+	for _, e := range index[toks[0]] {
 		words := e.words
 		if folded {
 			words = e.folded

@@ -96,6 +96,9 @@ func tokenize(s string) []string {
 // compare equal. Keys on both sides must be folded: STOPP folds to STOP and
 // ALL to AL.
 func fold(s string) string {
+	if !hasRepeat(s) {
+		return s // most words: no copy (fold runs on every word, often twice)
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	var prev rune = -1
@@ -106,6 +109,17 @@ func fold(s string) string {
 		prev = r
 	}
 	return b.String()
+}
+
+func hasRepeat(s string) bool {
+	var prev rune = -1
+	for _, r := range s {
+		if r == prev {
+			return true
+		}
+		prev = r
+	}
+	return false
 }
 
 func foldAll(toks []string) []string {
@@ -131,4 +145,30 @@ func IsOneOf(body string, words []string) bool {
 		}
 	}
 	return false
+}
+
+// sentence is one sentence of a normalised body.
+type sentence struct {
+	toks     []string
+	question bool // it ended with a question mark
+}
+
+// splitSentences splits a normalised body at sentence punctuation, so that
+// "STOP!!! WHO IS THIS" is a request and a question.
+func splitSentences(norm string) []sentence {
+	var out []sentence
+	start := 0
+	for i, r := range norm {
+		switch r {
+		case '.', '!', '?', ';', '¿', '¡', '…':
+			if toks := tokenize(norm[start:i]); len(toks) > 0 {
+				out = append(out, sentence{toks: toks, question: r == '?'})
+			}
+			start = i + len(string(r))
+		}
+	}
+	if toks := tokenize(norm[start:]); len(toks) > 0 {
+		out = append(out, sentence{toks: toks})
+	}
+	return out
 }

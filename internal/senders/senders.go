@@ -35,8 +35,11 @@ type Sender struct {
 	Language string `json:"language,omitempty"`
 	// ShortCodeKeywords enables keyword handling on a short code (off by
 	// default: carriers handle keywords for short codes unless configured).
-	ShortCodeKeywords bool            `json:"short_code_keywords,omitempty"`
-	Keywords          keywords.Config `json:"keywords"`
+	ShortCodeKeywords bool `json:"short_code_keywords,omitempty"`
+	// Keywords: languages, custom keywords and the fuzzy mode, whose
+	// default (no "fuzzy" setting) is "reasonable": clear requests opt out,
+	// unclear replies get the suggest_opt_out reply (issue 11).
+	Keywords keywords.Config `json:"keywords"`
 	// DoubleOptIn: an opt-in (keyword, or a journey's opt_in step) leaves
 	// the recipient pending until they answer a ConfirmKeywords word within
 	// 24 hours; marketing needs that confirmation.
@@ -379,7 +382,7 @@ var defaultReplies = map[string]map[string]string{
 		"de": "{{.Brand}}: Hilfe: {{.Support}}. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie STOPP zum Abmelden.",
 	},
 	"suggest_opt_out": {
-		"en": "{{.Brand}}: To stop receiving messages, reply STOP.",
+		"en": "{{.Brand}}: Reply STOP to stop these messages.",
 		"fr": "{{.Brand}} : Pour ne plus recevoir de messages, répondez STOP.",
 		"es": "{{.Brand}}: Para no recibir más mensajes, responda BAJA.",
 		"pt": "{{.Brand}}: Para não receber mais mensagens, responda SAIR.",

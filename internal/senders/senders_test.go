@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/stopline/stopline/internal/keywords"
 )
 
 func TestExampleSendersFile(t *testing.T) {
@@ -137,5 +139,42 @@ func TestConsentPolicy(t *testing.T) {
 		if err != nil || !ok || !strings.HasPrefix(got, tt.want) {
 			t.Errorf("Reply(%s, %s) = %q, %v, %v; want prefix %q", tt.kind, tt.lang, got, ok, err, tt.want)
 		}
+	}
+}
+
+// The fuzzy setting (issue 11): no setting, and senders not in the file,
+// read like a reasonable person; off, confirm and opt_out stay explicit
+// choices; anything else is refused with its field.
+func TestFuzzySetting(t *testing.T) {
+	const file = `{"senders": [
+		{"provider": "twilio", "from": "+15550000001", "type": "long_code"},
+		{"provider": "twilio", "from": "+15550000002", "type": "long_code", "keywords": {"fuzzy": "off"}},
+		{"provider": "twilio", "from": "+15550000003", "type": "long_code", "keywords": {"fuzzy": "confirm"}},
+		{"provider": "twilio", "from": "+15550000004", "type": "long_code", "keywords": {"fuzzy": "opt_out"}},
+		{"provider": "twilio", "from": "+15550000005", "type": "long_code", "keywords": {"fuzzy": "reasonable"}}
+	]}`
+	r, err := Parse([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]keywords.FuzzyMode{
+		"+15550000001": keywords.FuzzyReasonable, "+15550000002": keywords.FuzzyOff, "+15550000003": keywords.FuzzyConfirm,
+		"+15550000004": keywords.FuzzyOptOut, "+15550000005": keywords.FuzzyReasonable, "+15559999999": keywords.FuzzyReasonable,
+	}
+	for addr, mode := range want {
+		if got := r.Lookup(addr, "").Keywords.Fuzzy; got != mode {
+			t.Errorf("%s: fuzzy %v, want %v", addr, got, mode)
+		}
+	}
+	if in := keywords.Classify("stop please", r.Lookup("+15559999999", "").Keywords); in.Kind != keywords.OptOut {
+		t.Errorf("default sender: %+v, want an opt-out", in)
+	}
+	_, err = Parse([]byte(`{"senders": [{"provider": "twilio", "from": "+15550000001", "type": "long_code", "keywords": {"fuzzy": "maybe"}}]}`))
+	if err == nil || !strings.Contains(err.Error(), `unknown fuzzy mode "maybe"`) {
+		t.Errorf("bad mode: %v", err)
+	}
+	s := r.Lookup("+15550000001", "")
+	if got, ok, err := s.Reply("suggest_opt_out", "en"); err != nil || !ok || got != "stopline: Reply STOP to stop these messages." {
+		t.Errorf("suggest_opt_out reply %q %v %v", got, ok, err)
 	}
 }
