@@ -113,6 +113,9 @@ func LegalWindow(e164, residence string) Window {
 	region := ""
 	if err == nil {
 		region = phonenumbers.GetRegionCodeForNumber(num)
+		if (region == "" || region == phonenumbers.UNKNOWN_REGION) && num.GetCountryCode() == 1 {
+			region = "US" // an unplaceable +1 number may be in any state (Zones agrees)
+		}
 	}
 	w := DefaultWindow(region)
 	if region == "US" {
@@ -139,6 +142,9 @@ func AreaCodeState(e164 string) string {
 }
 
 func areaCodeState(num *phonenumbers.PhoneNumber) string {
+	if !phonenumbers.IsValidNumberForRegion(num, "US") {
+		return "" // geocoding would still name the area code's state
+	}
 	desc, err := phonenumbers.GetGeocodingForNumber(num, "en")
 	if err != nil {
 		return ""

@@ -53,6 +53,8 @@ var stateCases = []struct {
 	}},
 	{"unknown US (toll-free)", "+18005550123", "",
 		restDays(append(append([]string{}, alabama2026...), "2026-02-17", "2026-04-03"), hours(9, 20))},
+	{"unknown US (invalid +1 number)", "+15550001111", "",
+		restDays(append(append([]string{}, alabama2026...), "2026-02-17", "2026-04-03"), hours(9, 20))},
 	{"unknown US (5XX)", "+15005550123", "",
 		restDays(append(append([]string{}, alabama2026...), "2026-02-17", "2026-04-03"), hours(9, 20))},
 }
