@@ -130,12 +130,17 @@ func LegalWindow(e164, residence string) Window {
 	return w
 }
 
+//go:generate go run ./internal/genareacodes
+
 // AreaCodeState returns the USPS code of the state a US number's area code
-// belongs to, from phonenumbers' geocoding data ("Florida", "New York, NY"),
-// or "" when it names no state (toll-free, 5XX, "United States").
+// belongs to, or "" when it names no state (toll-free, 5XX) or the number
+// is not a valid US number. The table is phonenumbers' geocoding data
+// ("Florida", "New York, NY") reduced to area codes, since loading that
+// data takes about half a second: too long inside workflow code, whose
+// deadlock detector allows one second.
 func AreaCodeState(e164 string) string {
 	num, err := phonenumbers.Parse(e164, "")
-	if err != nil || phonenumbers.GetRegionCodeForNumber(num) != "US" {
+	if err != nil {
 		return ""
 	}
 	return areaCodeState(num)
@@ -143,21 +148,14 @@ func AreaCodeState(e164 string) string {
 
 func areaCodeState(num *phonenumbers.PhoneNumber) string {
 	if !phonenumbers.IsValidNumberForRegion(num, "US") {
-		return "" // geocoding would still name the area code's state
-	}
-	desc, err := phonenumbers.GetGeocodingForNumber(num, "en")
-	if err != nil {
 		return ""
 	}
-	if _, code, ok := strings.Cut(desc, ", "); ok {
-		desc = code
-	}
-	s, _ := ParseState(desc)
-	return s
+	return areaCodeStates[int(num.GetNationalNumber()/10_000_000)]
 }
 
 // ParseState reads a US state as an audience file or phonenumbers gives
-// it: a USPS code ("FL", "fl") or a name ("Florida", "Washington D.C.").
+// it: a USPS code ("FL", "fl") or a name ("Florida", "Washington D.C.",
+// "Washington State").
 // "" is no state.
 func ParseState(s string) (string, error) {
 	s = strings.TrimSpace(s)
@@ -171,6 +169,7 @@ func ParseState(s string) (string, error) {
 		}
 	}
 	key := strings.ToLower(strings.NewReplacer(".", "", "  ", " ").Replace(s))
+	key = strings.TrimSuffix(key, " state") // "Washington State"
 	for code, name := range stateNames {
 		if strings.ToLower(name) == key {
 			return code, nil

@@ -1,8 +1,12 @@
 package policy
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Independent readings of each state's rule, hour by hour, written from
@@ -164,7 +168,7 @@ func TestAreaCodeState(t *testing.T) {
 
 func TestParseState(t *testing.T) {
 	for in, want := range map[string]string{"FL": "FL", "fl": "FL", " Florida ": "FL", "new york": "NY",
-		"Washington D.C.": "DC", "": "", "District": "!", "XX": "!", "Floridaa": "!"} {
+		"Washington D.C.": "DC", "Washington State": "WA", "": "", "District": "!", "XX": "!", "Floridaa": "!"} {
 		got, err := ParseState(in)
 		if want == "!" {
 			if err == nil {
@@ -203,5 +207,24 @@ func TestStateRulesValid(t *testing.T) {
 	}
 	if u := UnknownUS.Window; u.hours(time.Monday) != (Hours{9 * time.Hour, 20 * time.Hour}) || !u.NoSundays || UnknownUS.FrequencyCap != 3 {
 		t.Errorf("UnknownUS = %+v; want 09:00-20:00, no Sundays, cap 3", UnknownUS)
+	}
+}
+
+// The generated area-code table must agree with phonenumbers' geocoding
+// data: regenerate it after upgrading phonenumbers.
+func TestAreaCodeTableMatchesGeocoding(t *testing.T) {
+	for npa := 200; npa <= 999; npa++ {
+		num, err := phonenumbers.Parse(fmt.Sprintf("+1%03d5550123", npa), "")
+		if err != nil || !phonenumbers.IsValidNumberForRegion(num, "US") {
+			continue
+		}
+		desc, _ := phonenumbers.GetGeocodingForNumber(num, "en")
+		if i := strings.LastIndex(desc, ","); i >= 0 {
+			desc = desc[i+1:] // "Windsor North, Orem, UT"
+		}
+		want, _ := ParseState(desc)
+		if got := areaCodeState(num); got != want {
+			t.Errorf("area code %d: table %q, geocoding %q (%q)", npa, got, want, desc)
+		}
 	}
 }
