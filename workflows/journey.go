@@ -11,7 +11,6 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
-	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
 )
 
@@ -25,6 +24,10 @@ type JourneyInput struct {
 	Region       string             `json:"region,omitempty"`
 	RecipientKey string             `json:"recipient_key,omitempty"`
 	Attributes   map[string]string  `json:"attributes,omitempty"`
+	// State is the US state the recipient lives in (USPS code, from the
+	// audience file's state column), or "". Its rule applies on top of the
+	// number's area-code state: the stricter wins.
+	State string `json:"state,omitempty"`
 }
 
 // Journey states, also the JourneyState search attribute.
@@ -175,7 +178,7 @@ steps:
 		// (hours of retries) comes back Deferred, and the step starts over.
 		for {
 			if marketing {
-				if err := waitForWindow(stepCtx, &status, recipient.Phone, def.Sender.QuietHours); err != nil {
+				if err := waitForWindow(stepCtx, &status, recipient.Phone, in.State, def.Sender.QuietHours); err != nil {
 					return finish(StateStopped) // only cancellation fails a timer
 				}
 			}
@@ -193,7 +196,7 @@ steps:
 				MessagingServiceSID: def.Sender.MessagingServiceSID, Body: bodies[i],
 			}
 			if marketing && workflow.GetVersion(ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
-				if send.NotAfter = windowCloses(ctx, recipient.Phone, def.Sender.QuietHours); send.NotAfter.IsZero() {
+				if send.NotAfter = windowCloses(ctx, recipient.Phone, in.State, def.Sender.QuietHours); send.NotAfter.IsZero() {
 					continue // the consent check outlasted the window
 				}
 			}
@@ -258,14 +261,16 @@ steps:
 // waitForWindow holds a marketing step until the recipient's local time is
 // inside the sending window (the most restrictive of the number's zones).
 // The consent check follows, so a STOP during the deferral still counts.
-func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164 string, override *journey.QuietHours) error {
+func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164, state string, override *journey.QuietHours) error {
 	for {
 		now := workflow.Now(ctx)
 		var next time.Time
-		// Zone rules come from the worker's tz data, which can differ
-		// between workers: record the answer in history.
+		// Zone rules come from the worker's tz data, and state rules from
+		// its build, both of which can differ between workers and change
+		// with a deploy: record the answer in history, so a replay never
+		// recomputes it and a running journey keeps the decision it made.
 		err := workflow.SideEffect(ctx, func(workflow.Context) any {
-			return policy.NextAllowed(now, policy.Zones(e164), sendingWindow(e164, override))
+			return policy.NextAllowed(now, policy.Zones(e164), sendingWindow(e164, state, override))
 		}).Get(&next)
 		if err != nil {
 			return err
@@ -281,10 +286,11 @@ func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164 string, ove
 	}
 }
 
-// sendingWindow is the recipient's marketing window: the region's
-// default, with the sender's hours if it sets them.
-func sendingWindow(e164 string, override *journey.QuietHours) policy.Window {
-	w := policy.DefaultWindow(phone.Region(e164))
+// sendingWindow is the recipient's marketing window: the legal window of
+// the number's region and states, narrowed by the sender's hours, or
+// replaced by them with a legal_override.
+func sendingWindow(e164, state string, override *journey.QuietHours) policy.Window {
+	w := policy.LegalWindow(e164, state)
 	if override != nil {
 		w, _ = override.Apply(w) // validated with the journey
 	}
@@ -293,11 +299,11 @@ func sendingWindow(e164 string, override *journey.QuietHours) policy.Window {
 
 // windowCloses returns when the recipient's current sending window closes,
 // or the zero time if it is closed now. Recorded, as waitForWindow's answer.
-func windowCloses(ctx workflow.Context, e164 string, override *journey.QuietHours) time.Time {
+func windowCloses(ctx workflow.Context, e164, state string, override *journey.QuietHours) time.Time {
 	now := workflow.Now(ctx)
 	var closes time.Time
 	_ = workflow.SideEffect(ctx, func(workflow.Context) any {
-		return policy.WindowCloses(now, policy.Zones(e164), sendingWindow(e164, override))
+		return policy.WindowCloses(now, policy.Zones(e164), sendingWindow(e164, state, override))
 	}).Get(&closes)
 	return closes
 }

@@ -619,8 +619,23 @@ func TestJourneyQuietHours(t *testing.T) {
 		{"France: Sunday defers to Monday 08:00", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 8, 6, 0, 0, 0, time.UTC), "+33123456789", nil},
 		{"France: other hours keep the Sunday ban", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 8, 7, 0, 0, 0, time.UTC), "+33123456789",
 			&journey.QuietHours{Start: "09:00", End: "20:00"}},
-		{"France: allow_rest_days lifts it", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "+33123456789",
+		{"France: allow_rest_days with a legal_override lifts it", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "+33123456789",
+			&journey.QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true, LegalOverride: "staff"}},
+		// Journeys started before legal_override existed: rest days stay.
+		{"France: allow_rest_days alone keeps it", time.Date(2026, 6, 7, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 8, 7, 0, 0, 0, time.UTC), "+33123456789",
 			&journey.QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true}},
+		// France: Easter Monday 2027 (03-29) is a holiday; Tuesday 08:00 is 06:00 UTC.
+		{"France: Easter Monday defers to Tuesday", time.Date(2027, 3, 29, 10, 0, 0, 0, time.UTC), "marketing", time.Date(2027, 3, 30, 6, 0, 0, 0, time.UTC), "+33123456789", nil},
+		// Miami (EDT, UTC-4): 20:30 on 2026-06-01 is 00:30 UTC; Florida's window opens at 08:00.
+		{"Florida: 20:30 defers to 08:00", time.Date(2026, 6, 2, 0, 30, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 2, 12, 0, 0, 0, time.UTC), "+13055550123", nil},
+		{"Florida: wider hours do not widen", time.Date(2026, 6, 2, 0, 30, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 2, 12, 0, 0, 0, time.UTC), "+13055550123",
+			&journey.QuietHours{Start: "00:00", End: "24:00"}},
+		{"Florida: a legal_override widens", time.Date(2026, 6, 2, 0, 30, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 2, 0, 30, 0, 0, time.UTC), "+13055550123",
+			&journey.QuietHours{Start: "00:00", End: "24:00", LegalOverride: "test numbers"}},
+		// Dallas (CDT, UTC-5): Sunday 2026-06-07 10:00 is 15:00 UTC; Texas opens Sundays at noon.
+		{"Texas: Sunday 10:00 defers to 12:00", time.Date(2026, 6, 7, 15, 0, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 7, 17, 0, 0, 0, time.UTC), "+12145550123", nil},
+		// New York has no stricter law: 20:30 EDT is inside the TCPA's window.
+		{"New York: 20:30 sends", time.Date(2026, 6, 2, 0, 30, 0, 0, time.UTC), "marketing", time.Date(2026, 6, 2, 0, 30, 0, 0, time.UTC), "+12125550123", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -656,5 +671,24 @@ func TestJourneyQuietHours(t *testing.T) {
 				t.Errorf("status DeferredUntil = %v, want %v", deferred.UTC(), tt.firstAt)
 			}
 		})
+	}
+}
+
+// The audience's state column: a New York number whose owner lives in
+// Florida gets Florida's window, the stricter one.
+func TestJourneyResidenceState(t *testing.T) {
+	w := newWorld(t)
+	start := time.Date(2026, 6, 2, 0, 30, 0, 0, time.UTC) // 20:30 EDT
+	w.env.SetStartTime(start)
+	in := input()
+	in.Phone, in.State = "+12125550123", "FL"
+	if _, err := w.run(in); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 6, 2, 12, 0, 0, 0, time.UTC); len(w.sentAt) == 0 || !w.sentAt[0].Equal(want) {
+		t.Errorf("first send at %v, want %v (08:00 EDT)", w.sentAt, want)
+	}
+	if got, want := w.sends[0].NotAfter, time.Date(2026, 6, 3, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("NotAfter = %v, want %v (Florida's 20:00 EDT)", got.UTC(), want)
 	}
 }

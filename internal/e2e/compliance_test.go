@@ -39,7 +39,7 @@ func withPrograms(t *testing.T) func(*app.Config) {
 
 func marketing(from, steps string) string {
 	return `{"name": "club", "category": "marketing",
-		"sender": {"provider": "twilio", "from": "` + from + `", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00"}},
+		"sender": {"provider": "twilio", "from": "` + from + `", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "test journeys run at any hour"}},
 		"steps": ` + steps + `}`
 }
 

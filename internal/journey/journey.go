@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -53,19 +54,28 @@ type Sender struct {
 	// ShortCodeKeywords.
 	AltInstruction    string `json:"alt_instruction,omitempty"`
 	ShortCodeKeywords bool   `json:"short_code_keywords,omitempty"`
-	// QuietHours overrides the recipient region's default sending window
-	// for marketing steps.
+	// QuietHours narrows the recipient's legal sending window for
+	// marketing steps (or, with LegalOverride, replaces it).
 	QuietHours *QuietHours `json:"quiet_hours,omitempty"`
 }
 
 // QuietHours is a daily sending window, local to the recipient, "HH:MM".
-// "00:00"-"24:00" allows any time.
+// Without LegalOverride it only narrows the legal window (the region's and
+// the recipient's state's): sending needs both. "00:00"-"24:00" with a
+// LegalOverride allows any time.
 type QuietHours struct {
 	Start string `json:"start"`
 	End   string `json:"end"`
-	// AllowRestDays lifts the region's ban on Sundays and public holidays
-	// (France). Changing the hours alone keeps it.
+	// AllowRestDays lifts the legal window's ban on Sundays and public
+	// holidays (France, Alabama, Louisiana). It widens the window, so it
+	// needs LegalOverride.
 	AllowRestDays bool `json:"allow_rest_days,omitempty"`
+	// LegalOverride says why this sender may send outside the legal
+	// window ("recipients are our employees", "test numbers"). With it,
+	// Start, End and AllowRestDays replace the legal window instead of
+	// narrowing it. It travels in the journey, which is the workflow's
+	// input, so every journey's history records it.
+	LegalOverride string `json:"legal_override,omitempty"`
 }
 
 // Providers.
@@ -150,6 +160,12 @@ func Parse(data []byte) (*Definition, error) {
 	}
 	if err := d.Validate(); err != nil {
 		return nil, err
+	}
+	// Checked here, for new files, and not in Validate, which the workflow
+	// also runs: journeys started before legal_override existed must still
+	// replay. Without the override such a journey keeps the legal rest days.
+	if q := d.Sender.QuietHours; q != nil && q.AllowRestDays && strings.TrimSpace(q.LegalOverride) == "" {
+		return nil, errors.New(`sender.quiet_hours.allow_rest_days: widens the legal window; set "legal_override" to say why`)
 	}
 	return &d, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 )
 
 // doc builds a journey document from valid defaults. over replaces a
@@ -53,7 +54,7 @@ func TestParseValid(t *testing.T) {
 		{"short code with keywords", sender(`{"provider": "twilio", "from": "12345", "type": "short_code", "short_code_keywords": true}`)},
 		{"short code with alt instruction", sender(`{"provider": "twilio", "from": "12345", "type": "short_code", "alt_instruction": "Call 0800 123 456 to opt out"}`)},
 		{"quiet hours and language", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "language": "fr", "quiet_hours": {"start": "09:00", "end": "20:30"}}`)},
-		{"quiet hours on rest days", sender(`{"provider": "twilio", "from": "+33612345678", "type": "long_code", "quiet_hours": {"start": "09:00", "end": "20:00", "allow_rest_days": true}}`)}, // documented in the README
+		{"quiet hours on rest days", sender(`{"provider": "twilio", "from": "+33612345678", "type": "long_code", "quiet_hours": {"start": "09:00", "end": "20:00", "allow_rest_days": true, "legal_override": "staff phones"}}`)}, // documented in the README
 		{"alphanumeric with alt instruction", sender(`{"provider": "sinch", "from": "Acme 2026", "type": "alphanumeric", "alt_instruction": "Call 0800 123 456 to opt out"}`)},
 		{"messaging service", sender(`{"provider": "twilio", "messaging_service_sid": "MG0123456789abcdef0123456789abcdef", "type": "long_code"}`)},
 		{"sandbox", sender(`{"provider": "sandbox", "from": "+15550001111", "type": "long_code"}`)},
@@ -404,7 +405,7 @@ func TestDecodeEveryField(t *testing.T) {
 			Provider: ProviderTwilio, From: "+15550001111", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
 			Type: TypeLongCode, Language: "fr", Footer: "STOP au 36173", AltInstruction: "Call 0800 123 456 to opt out",
 			ShortCodeKeywords: true,
-			QuietHours:        &QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true},
+			QuietHours:        &QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true, LegalOverride: "test numbers"},
 		},
 		Steps: []Step{{SMS: "Hi", Wait: "1h", OptIn: "Reply YES"}},
 	}
@@ -569,6 +570,12 @@ func TestSenderOptOutPolicy(t *testing.T) {
 		{"alphanumeric transactional", doc(map[string]string{"category": `"transactional"`, "sender": `{"provider": "sinch", "from": "ACME", "type": "alphanumeric"}`}), ""},
 		{"bad quiet hours", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "9am", "end": "20:00"}}`),
 			`sender.quiet_hours: start: invalid time "9am" (want HH:MM)`},
+		{"rest days without a reason", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "09:00", "end": "20:00", "allow_rest_days": true}}`),
+			`sender.quiet_hours.allow_rest_days: widens the legal window; set "legal_override" to say why`},
+		{"blank legal override", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "  "}}`),
+			`sender.quiet_hours: legal_override: must say why the legal window does not apply`},
+		{"long legal override", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "` + strings.Repeat("x", 201) + `"}}`),
+			`sender.quiet_hours: legal_override: at most 200 bytes, got 201`},
 		{"bad language", sender(`{"provider": "twilio", "from": "+15550001111", "type": "long_code", "language": "xx"}`),
 			`sender.language: must be one of en, fr, es, pt, de, got "xx"`},
 	}
@@ -661,5 +668,49 @@ func TestExampleJourneys(t *testing.T) {
 		if _, err := Parse(data); err != nil {
 			t.Errorf("examples/%s: %v", name, err)
 		}
+	}
+}
+
+// A sender's hours narrow the legal window; only a legal_override widens it.
+func TestQuietHoursApply(t *testing.T) {
+	florida := policy.Rule("FL").Window // 08:00-20:00
+	alabama := policy.Rule("AL").Window // 08:00-20:00, no Sundays
+	tests := []struct {
+		name       string
+		q          QuietHours
+		legal      policy.Window
+		start, end time.Duration
+		sundays    bool
+	}{
+		{"narrower hours narrow", QuietHours{Start: "09:00", End: "19:00"}, florida, 9 * time.Hour, 19 * time.Hour, true},
+		{"wider hours do not widen", QuietHours{Start: "00:00", End: "24:00"}, florida, 8 * time.Hour, 20 * time.Hour, true},
+		{"rest days stay without an override", QuietHours{Start: "00:00", End: "24:00", AllowRestDays: true}, alabama, 8 * time.Hour, 20 * time.Hour, false},
+		{"override widens", QuietHours{Start: "00:00", End: "24:00", LegalOverride: "test numbers"}, florida, 0, 24 * time.Hour, true},
+		{"override keeps rest days", QuietHours{Start: "07:00", End: "22:00", LegalOverride: "staff"}, alabama, 7 * time.Hour, 22 * time.Hour, false},
+		{"override and rest days", QuietHours{Start: "07:00", End: "22:00", AllowRestDays: true, LegalOverride: "staff"}, alabama, 7 * time.Hour, 22 * time.Hour, true},
+	}
+	sunday := time.Date(2026, 6, 14, 12, 0, 0, 0, time.UTC)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := tt.q.Apply(tt.legal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			monday := sunday.AddDate(0, 0, 1)
+			day := monday.Truncate(24 * time.Hour)
+			for _, c := range []struct {
+				at   time.Time
+				want bool
+			}{
+				{day.Add(tt.start), true}, {day.Add(tt.start - time.Minute), tt.start == 0},
+				{day.Add(tt.end - time.Minute), true}, {day.Add(tt.end), tt.end == 24*time.Hour},
+				{sunday, tt.sundays},
+			} {
+				open := policy.NextAllowed(c.at, []string{"UTC"}, w).Equal(c.at)
+				if open != c.want {
+					t.Errorf("%s open = %v; want %v", c.at.Format(time.RFC3339), open, c.want)
+				}
+			}
+		})
 	}
 }

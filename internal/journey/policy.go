@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,12 +12,47 @@ import (
 
 // Window parses the quiet-hours override into a policy window.
 func (q QuietHours) Window() (policy.Window, error) {
-	return q.Apply(policy.Window{})
+	return q.replace(policy.Window{})
 }
 
-// Apply returns the region's default window w with q's hours, and without
-// its Sunday and holiday ban only if q allows rest days.
-func (q QuietHours) Apply(w policy.Window) (policy.Window, error) {
+// Apply returns the sending window of a recipient whose legal window is
+// legal: the part of legal inside q's hours or, when q has a
+// LegalOverride, q's hours themselves, without legal's Sunday and holiday
+// ban if q allows rest days.
+func (q QuietHours) Apply(legal policy.Window) (policy.Window, error) {
+	if strings.TrimSpace(q.LegalOverride) != "" {
+		return q.replace(legal)
+	}
+	own, err := q.Window()
+	if err != nil {
+		return policy.Window{}, err
+	}
+	return policy.Intersect(legal, own), nil
+}
+
+// maxOverride bounds legal_override: a reason, not a document.
+const maxOverride = 200
+
+// validate checks q; errors are relative to sender.quiet_hours.
+func (q QuietHours) validate() []error {
+	var errs []error
+	if _, err := q.Window(); err != nil {
+		errs = append(errs, err)
+	}
+	switch o := q.LegalOverride; {
+	case o == "":
+	case strings.TrimSpace(o) == "":
+		errs = append(errs, errors.New("legal_override: must say why the legal window does not apply"))
+	case len(o) > maxOverride:
+		errs = append(errs, fmt.Errorf("legal_override: at most %d bytes, got %d", maxOverride, len(o)))
+	}
+	return errs
+}
+
+// replace returns w with q's hours, and without its Sunday and holiday ban
+// if q allows rest days.
+func (q QuietHours) replace(w policy.Window) (policy.Window, error) {
+	w.Days = nil // q's hours hold every day
 	start, err := clock(q.Start)
 	if err != nil {
 		return policy.Window{}, fmt.Errorf("start: %w", err)

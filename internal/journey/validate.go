@@ -62,7 +62,7 @@ func (d *Definition) Validate() error {
 		}
 	}
 	if q := d.Sender.QuietHours; q != nil {
-		if _, err := q.Window(); err != nil {
+		for _, err := range q.validate() {
 			add("sender.quiet_hours", "%v", err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -189,6 +190,10 @@ type job struct {
 	in   workflows.JourneyInput
 }
 
+// stateColumn is the audience column naming the US state the recipient
+// lives in ("FL" or "Florida").
+const stateColumn = "state"
+
 type columnMap struct {
 	phone int
 	attrs map[string]int // every column but phone, by header name
@@ -243,9 +248,16 @@ func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, stri
 	if _, err := o.Journey.Render(attrs); err != nil {
 		return workflows.JourneyInput{}, err.Error()
 	}
+	// The optional state column (also an attribute) adds the recipient's
+	// state's sending rules. A value that is not a state skips the row
+	// rather than silently dropping a stricter rule.
+	state, err := policy.ParseState(attrs[stateColumn])
+	if err != nil {
+		return workflows.JourneyInput{}, stateColumn + ": " + err.Error()
+	}
 	return workflows.JourneyInput{
 		RunID: o.RunID, Journey: *o.Journey, Phone: e164, Region: o.Region,
-		RecipientKey: o.Keyer.Key(e164), Attributes: attrs,
+		RecipientKey: o.Keyer.Key(e164), Attributes: attrs, State: state,
 	}, ""
 }
 

@@ -186,6 +186,28 @@ func TestRunStartsWhatTheRowSays(t *testing.T) {
 	}
 }
 
+// The state column becomes the journey's State, whose rules the workflow
+// adds; a value that is not a state skips the row.
+func TestRunStateColumn(t *testing.T) {
+	st := newStarter()
+	csv := "phone,first_name,code,state\n" +
+		"+12125550123,Ada,A1,FL\n" + // 2
+		"+12125550124,Bob,B2, florida \n" + // 3
+		"+12125550125,Cy,C3,\n" + // 4: empty, no state
+		"+12125550126,Di,D4,Atlantis\n" // 5
+	sum, err := launch.Run(t.Context(), strings.NewReader(csv), options(t, "run1"), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "Skipped", sum.Skipped, []rowErr{{5, `state: "Atlantis" is not a US state`}})
+	for phone, want := range map[string]string{"+12125550123": "FL", "+12125550124": "FL", "+12125550125": ""} {
+		in, ok := st.started[workflows.JourneyID("run1", keyer(t).Key(phone))]
+		if !ok || in.State != want {
+			t.Errorf("%s: started %v, State %q; want %q", phone, ok, in.State, want)
+		}
+	}
+}
+
 func TestRunDuplicatesAndReruns(t *testing.T) {
 	csv := "phone,first_name,code\n" +
 		"+14155550123,Ada,A1\n" + // 2

@@ -75,3 +75,27 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// The audience file's state column is outside input.
+func FuzzParseState(f *testing.F) {
+	for _, s := range []string{"", "FL", "fl", "Florida", "Washington D.C.", "new  york", "XX", "\xff", "Ｆｌｏｒｉｄａ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		code, err := ParseState(s)
+		switch {
+		case err != nil && code != "":
+			t.Fatalf("ParseState(%q) = %q and error %v", s, code, err)
+		case err == nil && code != "" && stateNames[code] == "":
+			t.Fatalf("ParseState(%q) = unknown code %q", s, code)
+		case err != nil && len(err.Error()) > 300:
+			t.Fatalf("error too long for a row report: %d bytes", len(err.Error()))
+		}
+		if err == nil && code != "" {
+			if again, err := ParseState(code); err != nil || again != code {
+				t.Fatalf("ParseState(%q) = %q, %v; not stable", code, again, err)
+			}
+			_ = Rule(code).Window.Validate()
+		}
+	})
+}

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,10 +20,51 @@ type Window struct {
 	// including, End. They are clock readings, so on a DST change day 08:00
 	// is still 08:00 on the recipient's clock. 0 <= Start < End <= 24h.
 	Start, End time.Duration
+	// Days gives some weekdays their own hours in place of Start and End
+	// (Texas: Sundays from noon). A day whose Start is not before its End
+	// is closed.
+	Days map[time.Weekday]Hours
 	// NoSundays forbids Sundays entirely.
 	NoSundays bool
-	// Holidays are fixed-date public holidays, "MM-DD", forbidden entirely.
+	// Holidays are days forbidden entirely, as rules (see holidayOn):
+	// "MM-DD" a fixed date, "easter+N" N days after Western Easter Sunday,
+	// "MM-Www-N" the Nth weekday Www of month MM ("11-Thu-4") and
+	// "MM-Www-L" the last one ("05-Mon-L").
 	Holidays []string
+}
+
+// Hours are one day's opening hours, durations since 00:00.
+type Hours struct{ Start, End time.Duration }
+
+// hours returns the window's hours on weekday wd.
+func (w Window) hours(wd time.Weekday) Hours {
+	if h, ok := w.Days[wd]; ok {
+		return h
+	}
+	return Hours{w.Start, w.End}
+}
+
+// Intersect returns the window inside both a and b: the later opening and
+// the earlier closing of each weekday, and the rest days of both. It is how
+// the stricter of two rules applies (residence and area-code state; a
+// sender's hours within the legal window).
+func Intersect(a, b Window) Window {
+	w := Window{Start: max(a.Start, b.Start), End: min(a.End, b.End), NoSundays: a.NoSundays || b.NoSundays,
+		Days: map[time.Weekday]Hours{}}
+	for wd := time.Sunday; wd <= time.Saturday; wd++ {
+		ha, hb := a.hours(wd), b.hours(wd)
+		h := Hours{max(ha.Start, hb.Start), min(ha.End, hb.End)}
+		if h.Start >= h.End {
+			h = Hours{} // closed
+		}
+		w.Days[wd] = h
+	}
+	for _, h := range append(slices.Clone(a.Holidays), b.Holidays...) {
+		if !slices.Contains(w.Holidays, h) {
+			w.Holidays = append(w.Holidays, h)
+		}
+	}
+	return w
 }
 
 // DefaultWindow returns the quiet-hours window for recipients in region (ISO
@@ -30,19 +72,21 @@ type Window struct {
 //
 //   - US: 08:00-21:00 every day. TCPA rule 47 CFR § 64.1200(c)(1) forbids
 //     telephone solicitations before 8 a.m. and after 9 p.m. at the called
-//     party's location, and the FCC applies it to text messages. Some states
-//     are stricter (Florida's FTSA and Oklahoma's OTSA end at 8 p.m.); set a
-//     narrower window per sender for them.
+//     party's location, and the FCC applies it to text messages. This is
+//     the federal floor; LegalWindow adds the state rules (states.go).
 //   - FR: 08:00-21:30, no Sundays nor public holidays, after the French
 //     operators' and AF2M's recommendations for commercial SMS as stopline's
 //     issue 6 states them. Many French sources quote 20:00 as the evening
 //     limit (and the 2022 decree on telephone canvassing, which is about
 //     calls, allows weekdays 10-13 and 14-20 only): a sender that wants the
-//     conservative reading sets End to 20h. Holidays are the fixed-date ones:
-//     01-01, 05-01, 05-08, 07-14, 08-15, 11-01, 11-11, 12-25. Easter Monday,
-//     Ascension and Whit Monday move with Easter and are not included;
-//     neither are Alsace-Moselle's Good Friday and 12-26, nor the overseas
-//     departments' own holidays (they have their own region codes).
+//     conservative reading sets End to 20h. Holidays are the eleven public
+//     holidays of the Code du travail, art. L3133-1: 01-01, Easter Monday,
+//     05-01, 05-08, Ascension Day (Easter + 39), Whit Monday (Easter + 50),
+//     07-14, 08-15, 11-01, 11-11, 12-25. Not included: Alsace-Moselle's
+//     Good Friday and 12-26 (a +33 number does not say where in France its
+//     owner lives), nor the overseas departments' own holidays, such as the
+//     abolition of slavery days (their numbers have their own region codes:
+//     GP, MQ, GF, RE, YT).
 //   - anywhere else: 08:00-21:00, the common industry default.
 //
 // Every default is configurable per sender; the caller picks the window.
@@ -51,7 +95,8 @@ func DefaultWindow(region string) Window {
 	case "FR":
 		return Window{
 			Start: 8 * time.Hour, End: 21*time.Hour + 30*time.Minute, NoSundays: true,
-			Holidays: []string{"01-01", "05-01", "05-08", "07-14", "08-15", "11-01", "11-11", "12-25"},
+			Holidays: []string{"01-01", "easter+1", "05-01", "05-08", "easter+39", "easter+50",
+				"07-14", "08-15", "11-01", "11-11", "12-25"},
 		}
 	default: // US and others
 		return Window{Start: 8 * time.Hour, End: 21 * time.Hour}
@@ -67,9 +112,14 @@ func (w Window) Validate() error {
 	if w.End <= w.Start || w.End > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("end: %v must be after start %v and at most 24h", w.End, w.Start))
 	}
+	for wd, h := range w.Days {
+		if h.Start < 0 || h.End > 24*time.Hour {
+			errs = append(errs, fmt.Errorf("days[%s]: %v-%v is not within a day", wd, h.Start, h.End))
+		}
+	}
 	for i, h := range w.Holidays {
-		if _, err := time.Parse("01-02", h); err != nil || len(h) != 5 {
-			errs = append(errs, fmt.Errorf("holidays[%d]: %q is not a date like \"12-25\" (MM-DD)", i, h))
+		if _, err := parseHoliday(h); err != nil {
+			errs = append(errs, fmt.Errorf("holidays[%d]: %v", i, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -144,7 +194,7 @@ func WindowCloses(now time.Time, zones []string, w Window) time.Time {
 		if !inside(lt, w) {
 			continue
 		}
-		end := now.Add(w.End - clock(lt))
+		end := now.Add(w.hours(lt.Weekday()).End - clock(lt))
 		if _, change := lt.ZoneBounds(); !change.IsZero() && change.Before(end) {
 			end = change
 		}
@@ -169,11 +219,15 @@ func nextOpen(t time.Time, loc *time.Location, w Window, horizon time.Time) (tim
 			return t, true
 		}
 		tod := clock(lt)
+		today, tomorrow := w.hours(lt.Weekday()), w.hours((lt.Weekday()+1)%7)
 		var cand time.Time
-		if tod < w.Start && !closedDay(lt, w) {
-			cand = t.Add(w.Start - tod) // opens later today
-		} else {
-			cand = t.Add(24*time.Hour - tod + w.Start) // tomorrow's opening, at today's offset
+		switch {
+		case tod < today.Start && today.Start < today.End && !closedDay(lt, w):
+			cand = t.Add(today.Start - tod) // opens later today
+		case tomorrow.Start < tomorrow.End:
+			cand = t.Add(24*time.Hour - tod + tomorrow.Start) // tomorrow's opening, at today's offset
+		default:
+			cand = t.Add(24*time.Hour - tod) // tomorrow is closed: look from its midnight
 		}
 		if _, end := lt.ZoneBounds(); !end.IsZero() && !cand.Before(end) {
 			cand = end // the offset changes first: look again from there
@@ -219,8 +273,8 @@ func inside(lt time.Time, w Window) bool {
 	if closedDay(lt, w) {
 		return false
 	}
-	tod := clock(lt)
-	return tod >= w.Start && tod < w.End
+	tod, h := clock(lt), w.hours(lt.Weekday())
+	return tod >= h.Start && tod < h.End
 }
 
 // closedDay reports whether lt's date is closed all day.
@@ -228,12 +282,9 @@ func closedDay(lt time.Time, w Window) bool {
 	if w.NoSundays && lt.Weekday() == time.Sunday {
 		return true
 	}
-	if len(w.Holidays) > 0 {
-		day := lt.Format("01-02")
-		for _, h := range w.Holidays {
-			if h == day {
-				return true
-			}
+	for _, h := range w.Holidays {
+		if rule, err := parseHoliday(h); err == nil && rule.on(lt) {
+			return true
 		}
 	}
 	return false
