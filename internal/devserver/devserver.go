@@ -5,6 +5,7 @@ package devserver
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -234,8 +235,27 @@ func sqliteConfig(dataDir string) (*config.SQL, error) {
 		if err := sqliteschema.SetupSchema(cfg); err != nil {
 			return nil, fmt.Errorf("devserver: schema: %w", err)
 		}
+	} else if err := forgetMembers(cfg.DatabaseName); err != nil {
+		return nil, err
 	}
 	return cfg, nil
+}
+
+// forgetMembers deletes the cluster membership an earlier run left in the
+// database. A server restarted within the heartbeat window otherwise tries
+// to join its dead predecessor's services first; on a loaded machine the
+// join can time out, which the server reports through Fatal and then
+// crashes on a ringpop that never started.
+func forgetMembers(path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("devserver: open %s: %w", path, err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM cluster_membership`); err != nil {
+		return fmt.Errorf("devserver: clear the previous run's cluster membership: %w", err)
+	}
+	return nil
 }
 
 // errStartup marks a failure the server reported through Fatal while it

@@ -2,8 +2,10 @@ package devserver
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,5 +62,39 @@ func TestStartWaitsForFrontendPort(t *testing.T) {
 	defer srv.Stop()
 	if srv.FrontendAddr() != addr {
 		t.Fatalf("frontend on %s, want %s", srv.FrontendAddr(), addr)
+	}
+}
+
+// A server restarted on its data dir starts with its own cluster
+// membership only, not the rows of the run before (whose services are gone).
+func TestRestartForgetsMembership(t *testing.T) {
+	dir := t.TempDir()
+	start := func() *Server {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		srv, err := Start(ctx, Options{DataDir: dir, Namespace: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return srv
+	}
+	start().Stop()
+	restarted := time.Now()
+	srv := start()
+	defer srv.Stop()
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "temporal.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var total, stale int
+	err = db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE session_start < ?) FROM cluster_membership`, restarted.UTC()).Scan(&total, &stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total == 0 || stale != 0 {
+		t.Errorf("cluster membership after a restart: %d rows, %d from the earlier run; want only the new run's", total, stale)
 	}
 }
