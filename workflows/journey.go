@@ -259,7 +259,8 @@ steps:
 }
 
 // waitForWindow holds a marketing step until the recipient's local time is
-// inside the sending window (the most restrictive of the number's zones).
+// inside the sending window (the most restrictive of the recipient's zones:
+// the number's and their state's).
 // The consent check follows, so a STOP during the deferral still counts.
 func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164, state string, override *journey.QuietHours) error {
 	for {
@@ -270,7 +271,7 @@ func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164, state stri
 		// with a deploy: record the answer in history, so a replay never
 		// recomputes it and a running journey keeps the decision it made.
 		err := workflow.SideEffect(ctx, func(workflow.Context) any {
-			return policy.NextAllowed(now, policy.Zones(e164), sendingWindow(e164, state, override))
+			return policy.NextAllowed(now, policy.RecipientZones(e164, state), sendingWindow(e164, state, override))
 		}).Get(&next)
 		if err != nil {
 			return err
@@ -303,7 +304,7 @@ func windowCloses(ctx workflow.Context, e164, state string, override *journey.Qu
 	now := workflow.Now(ctx)
 	var closes time.Time
 	_ = workflow.SideEffect(ctx, func(workflow.Context) any {
-		return policy.WindowCloses(now, policy.Zones(e164), sendingWindow(e164, state, override))
+		return policy.WindowCloses(now, policy.RecipientZones(e164, state), sendingWindow(e164, state, override))
 	}).Get(&closes)
 	return closes
 }

@@ -675,7 +675,8 @@ func TestJourneyQuietHours(t *testing.T) {
 }
 
 // The audience's state column: a New York number whose owner lives in
-// Florida gets Florida's window, the stricter one.
+// Florida gets Florida's window, the stricter one, open in all of
+// Florida's zones (the panhandle keeps Central time).
 func TestJourneyResidenceState(t *testing.T) {
 	w := newWorld(t)
 	start := time.Date(2026, 6, 2, 0, 30, 0, 0, time.UTC) // 20:30 EDT
@@ -685,8 +686,8 @@ func TestJourneyResidenceState(t *testing.T) {
 	if _, err := w.run(in); err != nil {
 		t.Fatal(err)
 	}
-	if want := time.Date(2026, 6, 2, 12, 0, 0, 0, time.UTC); len(w.sentAt) == 0 || !w.sentAt[0].Equal(want) {
-		t.Errorf("first send at %v, want %v (08:00 EDT)", w.sentAt, want)
+	if want := time.Date(2026, 6, 2, 13, 0, 0, 0, time.UTC); len(w.sentAt) == 0 || !w.sentAt[0].Equal(want) {
+		t.Errorf("first send at %v, want %v (08:00 CDT)", w.sentAt, want)
 	}
 	if got, want := w.sends[0].NotAfter, time.Date(2026, 6, 3, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("NotAfter = %v, want %v (Florida's 20:00 EDT)", got.UTC(), want)

@@ -163,6 +163,10 @@ var typoExclusions = foldSet(setOf(
 	"SPARE", "PARES", "PARED", "PAREN", "PARIS", "PAREI", "PATE", "PARER",
 ))
 
+// typoAlone are common words one typo away from a keyword that mean the
+// keyword only on their own: "¡Para!" is "Stop!", "para mí" is "for me".
+var typoAlone = foldSet(setOf("PARA"))
+
 // negationSkips may sit between a negation and what it negates.
 var negationSkips = setOf("EVER", "ME", "MOI", "MIR", "MICH")
 
@@ -176,7 +180,7 @@ var questionWords = setOf(
 // the whole body as one request, or else sentence by sentence. Help and
 // opt-in are never fuzzy.
 func (m matcher) fuzzy(norm string, toks []string) (Intent, bool) {
-	if in, ok := m.request(toks); ok {
+	if in, ok := m.request(toks, len(toks)); ok {
 		return in, true
 	}
 	if len(toks) > maxSentencesWords {
@@ -189,10 +193,10 @@ func (m matcher) fuzzy(norm string, toks []string) (Intent, bool) {
 	isReq := make([]bool, len(sentences))
 	questions, others := 0, 0
 	for k, s := range sentences {
-		in, ok := m.request(s.toks)
+		in, ok := m.request(s.toks, len(toks))
 		if !ok {
 			if i := slices.IndexFunc(s.toks, func(t string) bool { return questionWords[t] }); i > 0 {
-				if in, ok = m.request(s.toks[:i]); ok { // "stop why", "Stop who is this"
+				if in, ok = m.request(s.toks[:i], len(toks)); ok { // "stop why", "Stop who is this"
 					questions++
 				}
 			}
@@ -245,7 +249,7 @@ func (m matcher) fuzzy(norm string, toks []string) (Intent, bool) {
 func (m matcher) mentionsOptOut(toks []string) bool {
 	folded := foldAll(toks)
 	for i, f := range folded {
-		if e, _ := m.keywordAt(toks[i:], folded[i:]); e != nil || m.typo(f) != nil {
+		if e, _ := m.keywordAt(toks[i:], folded[i:]); e != nil || m.typoWithin(f, len(folded)) != nil {
 			return true
 		}
 		if v, ok := vocabulary[f]; ok && v.roles&(remove|leave|wrong) != 0 {
@@ -255,9 +259,10 @@ func (m matcher) mentionsOptOut(toks []string) bool {
 	return false
 }
 
-// request reads toks as one short request built from the closed vocabulary;
-// see the package comment for the rules.
-func (m matcher) request(toks []string) (Intent, bool) {
+// request reads toks, part of a message of total words, as one short
+// request built from the closed vocabulary; see the package comment for
+// the rules.
+func (m matcher) request(toks []string, total int) (Intent, bool) {
 	if len(toks) > maxFuzzyWords {
 		return Intent{}, false
 	}
@@ -287,7 +292,7 @@ func (m matcher) request(toks []string) (Intent, bool) {
 		f := folded[i]
 		if v, ok := vocabulary[f]; ok {
 			words[i], roles[i], langs[i] = v.word, v.roles, v.lang
-		} else if e := m.typo(f); e != nil {
+		} else if e := m.typoWithin(f, total); e != nil {
 			kws[i], typo[i] = e, true
 		} else {
 			return Intent{}, false
@@ -509,6 +514,14 @@ func (m matcher) typo(f string) *entry {
 		}
 	}
 	return nil
+}
+
+// typoWithin is typo for a word of a text of n words.
+func (m matcher) typoWithin(f string, n int) *entry {
+	if n > 1 && typoAlone[f] {
+		return nil
+	}
+	return m.typo(f)
 }
 
 // oneTypo reports whether got is want with one slip of the finger: one rune

@@ -269,10 +269,11 @@ func validateCustom(w string, kind Kind, others matcher) error {
 // Classify returns the intent of an inbound SMS body under cfg. It never
 // panics and is deterministic; a body that matches nothing is Intent{}.
 //
-// It reads the text before each signature or quoted part (see cut) and
-// then the whole body, and keeps the first reading of the highest rank: an
-// opt-out, then another keyword, then an unclear reply. So a STOP is never
-// hidden by a signature, nor by what precedes or follows it.
+// It reads the text before each signature or quoted part (see cut), then
+// each line the person wrote on its own (for an opt-out only), then the
+// whole body, and keeps the first reading of the highest rank: an opt-out,
+// then another keyword, then an unclear reply. So a STOP is never hidden by
+// a signature, nor by what precedes or follows it ("YES\n\nSTOP" opts out).
 func Classify(body string, cfg Config) Intent {
 	mode := cfg.Fuzzy
 	if mode < FuzzyReasonable || mode > FuzzyOptOut {
@@ -284,9 +285,15 @@ func Classify(body string, cfg Config) Intent {
 		if in := m.read(head, mode); rank(in) > rank(best) {
 			best = in
 			best.Stripped = true
-			if rank(best) == rankOptOut {
+			if best.Kind == OptOut {
 				return best
 			}
+		}
+	}
+	for _, line := range ownLines(body) {
+		if in := m.read(line, mode); in.Kind == OptOut {
+			in.Stripped = true
+			return in
 		}
 	}
 	if in := m.read(body, mode); rank(in) > rank(best) {

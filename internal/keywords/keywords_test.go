@@ -249,6 +249,7 @@ func TestClassifyFuzzy(t *testing.T) {
 // in every mode.
 var falsePositives = []string{
 	"I can't stop smiling",
+	"Para mí", "para qué?", "Para todos los niños",
 	"I never said stop",
 	"not the wrong number",
 	"don't cancel my order",
@@ -325,6 +326,19 @@ var falsePositives = []string{
 	"stop me if you've heard this",
 	"don't call me text me",
 	"Stop texting my wife she loves your deals",
+}
+
+// A STOP on a line of its own opts out in every mode, whatever comes
+// before or after it: a keyword, a greeting, a signature.
+func TestStopOnItsOwnLine(t *testing.T) {
+	for _, body := range []string{"YES\n\nSTOP", "Yes\nSTOP", "START\n\nstop", "Great\n\nSTOP", "Sent from my iPhone\nSTOP",
+		"HELP\nStop", "thanks\n\nstop\n\nSent from my iPhone"} {
+		for _, m := range modes {
+			if got := Classify(body, Config{Fuzzy: m}); got.Kind != OptOut || got.Keyword != "STOP" {
+				t.Errorf("Classify(%q, %v) = %+v, want an opt-out by STOP", body, m, got)
+			}
+		}
+	}
 }
 
 func TestClassifyFalsePositives(t *testing.T) {

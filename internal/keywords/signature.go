@@ -44,6 +44,25 @@ func heads(body string) []string {
 	return out
 }
 
+// ownLines returns the lines of a multi-line body that the person wrote:
+// not blank, not a signature or quoted line. Within maxHeadLen, to stay
+// linear.
+func ownLines(body string) []string {
+	if len(body) > maxHeadLen {
+		body = body[:maxHeadLen]
+	}
+	if !strings.Contains(strings.TrimSpace(body), "\n") {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(body, "\n") {
+		if t := strings.TrimSpace(line); t != "" && !cut(line) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // cut reports whether a line may start a signature or quoted text.
 func cut(line string) bool {
 	t := strings.TrimSpace(line)

@@ -194,3 +194,41 @@ var stateNames = map[string]string{
 	"SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
 	"VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
 }
+
+// stateZones are the time zones of each state, by USPS code, every zone
+// where some of its people live: a window is checked in all of them.
+var stateZones = map[string][]string{
+	"AL": {"America/Chicago"}, "AK": {"America/Anchorage", "America/Adak"}, "AZ": {"America/Phoenix"},
+	"AR": {"America/Chicago"}, "CA": {"America/Los_Angeles"}, "CO": {"America/Denver"},
+	"CT": {"America/New_York"}, "DE": {"America/New_York"}, "DC": {"America/New_York"},
+	"FL": {"America/New_York", "America/Chicago"}, "GA": {"America/New_York"}, "HI": {"Pacific/Honolulu"},
+	"ID": {"America/Boise", "America/Los_Angeles"}, "IL": {"America/Chicago"},
+	"IN": {"America/Indiana/Indianapolis", "America/Chicago"}, "IA": {"America/Chicago"},
+	"KS": {"America/Chicago", "America/Denver"}, "KY": {"America/New_York", "America/Chicago"},
+	"LA": {"America/Chicago"}, "ME": {"America/New_York"}, "MD": {"America/New_York"},
+	"MA": {"America/New_York"}, "MI": {"America/Detroit", "America/Menominee"}, "MN": {"America/Chicago"},
+	"MS": {"America/Chicago"}, "MO": {"America/Chicago"}, "MT": {"America/Denver"},
+	"NE": {"America/Chicago", "America/Denver"}, "NV": {"America/Los_Angeles", "America/Denver"},
+	"NH": {"America/New_York"}, "NJ": {"America/New_York"}, "NM": {"America/Denver"},
+	"NY": {"America/New_York"}, "NC": {"America/New_York"}, "ND": {"America/Chicago", "America/Denver"},
+	"OH": {"America/New_York"}, "OK": {"America/Chicago"}, "OR": {"America/Los_Angeles", "America/Boise"},
+	"PA": {"America/New_York"}, "RI": {"America/New_York"}, "SC": {"America/New_York"},
+	"SD": {"America/Chicago", "America/Denver"}, "TN": {"America/Chicago", "America/New_York"},
+	"TX": {"America/Chicago", "America/Denver"}, "UT": {"America/Denver"}, "VT": {"America/New_York"},
+	"VA": {"America/New_York"}, "WA": {"America/Los_Angeles"}, "WV": {"America/New_York"},
+	"WI": {"America/Chicago"}, "WY": {"America/Denver"},
+}
+
+// RecipientZones are the zones a recipient's window is checked in: the
+// number's, and those of the state they live in, since a number moves with
+// its owner and the law follows where they are.
+func RecipientZones(e164, residence string) []string {
+	zones := slices.Clone(Zones(e164))
+	for _, z := range stateZones[residence] {
+		if !slices.Contains(zones, z) {
+			zones = append(zones, z)
+		}
+	}
+	slices.Sort(zones)
+	return zones
+}

@@ -228,3 +228,44 @@ func TestAreaCodeTableMatchesGeocoding(t *testing.T) {
 		}
 	}
 }
+
+// Every state has zones, and they load.
+func TestStateZones(t *testing.T) {
+	for code := range stateNames {
+		if len(stateZones[code]) == 0 {
+			t.Errorf("%s has no zones", code)
+		}
+		for _, z := range stateZones[code] {
+			if _, err := time.LoadLocation(z); err != nil {
+				t.Errorf("%s: %v", code, err)
+			}
+		}
+	}
+}
+
+// A residence state's hours are checked in that state's zones as well as
+// the number's, and the window must be open in all of them: a California
+// number living in Florida gets no text after 20:00 Miami time (nor before
+// 08:00 Los Angeles time), a New York number living in Texas none before
+// 09:00 El Paso time.
+func TestResidenceStateZones(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	chi, _ := time.LoadLocation("America/Chicago")
+	tests := []struct {
+		name, e164, state string
+		now, want         time.Time
+	}{
+		{"CA number in FL at 20:30 Miami", "+13105550123", "FL",
+			time.Date(2026, 12, 2, 20, 30, 0, 0, ny), time.Date(2026, 12, 3, 11, 0, 0, 0, ny)},
+		{"NY number in TX at 08:00 Houston", "+12125550123", "TX",
+			time.Date(2026, 12, 2, 8, 0, 0, 0, chi), time.Date(2026, 12, 2, 10, 0, 0, 0, chi)},
+		{"NY number in NY at 10:00", "+12125550123", "NY",
+			time.Date(2026, 12, 2, 10, 0, 0, 0, ny), time.Date(2026, 12, 2, 10, 0, 0, 0, ny)},
+	}
+	for _, tt := range tests {
+		got := NextAllowed(tt.now, RecipientZones(tt.e164, tt.state), LegalWindow(tt.e164, tt.state))
+		if !got.Equal(tt.want) {
+			t.Errorf("%s: next allowed %v, want %v", tt.name, got.In(tt.now.Location()), tt.want.In(tt.now.Location()))
+		}
+	}
+}
