@@ -155,6 +155,10 @@ func (e *env) sentTo(number string) []string {
 	return bodies
 }
 
+// anyHourSender is the test sender, whose journeys may send at any hour:
+// tests run whatever the time of day in the recipients' states.
+const anyHourSender = `{"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "test journeys run at any hour"}}`
+
 func mustJourney(t *testing.T, js string) *journey.Definition {
 	t.Helper()
 	def, err := journey.Parse([]byte(js))

@@ -85,7 +85,7 @@ func (e *env) optOutView(number string) workflows.OptOutState {
 }
 
 const longJourney = `{"name": "drip", "category": "marketing",
-	"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "test journeys run at any hour"}},
+	"sender": ` + anyHourSender + `,
 	"steps": [{"sms": "Hi {{.first_name}}"}, {"wait": "1h"}, {"sms": "Later"}]}`
 
 func TestSignedStopStopsJourneysAndConfirmsOnce(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 )
 
 const threeSteps = `{"name": "welcome", "category": "marketing",
-	"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "test journeys run at any hour"}},
+	"sender": ` + anyHourSender + `,
 	"steps": [{"sms": "Hi {{.first_name}}, welcome!"}, {"wait": "3s"}, {"sms": "Code {{.code}}"}]}`
 
 const (
@@ -79,7 +79,7 @@ func TestJourneyHonoursConsent(t *testing.T) {
 func TestJourneyRetriesProviderErrors(t *testing.T) {
 	e := newEnv(t)
 	def := mustJourney(t, `{"name": "retry", "category": "transactional",
-		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "test journeys run at any hour"}},
+		"sender": `+anyHourSender+`,
 		"steps": [{"sms": "Your code is {{.code}}"}]}`)
 	e.twilio.Fail(1, 429, `{"code": 20429, "message": "Too Many Requests", "status": 429}`)
 	e.twilio.Fail(1, 503, `<html>Service Unavailable</html>`)

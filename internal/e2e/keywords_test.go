@@ -13,7 +13,7 @@ import (
 
 // dealJourney is one marketing SMS, sendable at any hour.
 const dealJourney = `{"name": "deal", "category": "marketing",
-	"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "test journeys run at any hour"}},
+	"sender": ` + anyHourSender + `,
 	"steps": [{"sms": "Deal of the day: 20% off"}]}`
 
 // Issue 11, through the real webhook path with default settings (no senders

@@ -19,7 +19,7 @@ func TestRegistrationRace(t *testing.T) {
 	const n = 50
 	e := newEnv(t, withWebhooks)
 	def := mustJourney(t, `{"name": "reg", "category": "marketing",
-		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "test journeys run at any hour"}},
+		"sender": `+anyHourSender+`,
 		"steps": [{"sms": "hello"}, {"wait": "1h"}, {"sms": "later"}]}`)
 	// The races are spread over 5 s so that each is a race between one
 	// journey and its STOP, not a burst of 100 requests on the test
