@@ -146,8 +146,8 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 // scope also as well, unless that is "".
 func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also string) []consent.Effect {
 	effect := func(intent string, to consent.State) consent.Effect {
-		// The text stays in inbound_messages only (issue 9 encrypts and
-		// expires it there); the append-only event records why instead.
+		// The text stays in inbound_messages only, where encryption and
+		// expiry can reach it; the append-only event records why instead.
 		c := consent.Change{
 			RecipientKey: rec.RecipientKey, Scope: rec.Scope, To: to, Source: consent.SourceKeyword,
 			Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),

@@ -13,7 +13,8 @@
 // Text after a blank line or a signature line ("Sent from my iPhone", "Get
 // Outlook for iOS", a line starting with "--", quoted lines starting with
 // ">") is ignored when what comes before it is a complete request on its
-// own (Intent.Stripped). An opt-out found that way wins over other kinds.
+// own (Intent.Stripped). An opt-out found that way wins over other kinds,
+// and so does a line that opts out on its own ("YES", a blank line, "STOP").
 //
 // # Exact matching (always on)
 //
