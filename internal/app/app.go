@@ -183,9 +183,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		wcfg := cfg.Webhooks
 		wcfg.Logger = log
 		wcfg.Dev = cfg.Dev
-		wcfg.IntakeSlots = cmp.Or(wcfg.IntakeSlots, webhook.DefaultIntakeSlots)
-		wcfg.KeywordSlots = cmp.Or(wcfg.KeywordSlots, webhook.DefaultKeywordSlots)
-		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeSlots+wcfg.KeywordSlots)); err != nil {
+		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
 		intake := &inbound.Intake{Store: a.IntakeStore, Senders: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}

@@ -166,8 +166,7 @@ func newServer(cfg Config, intake Intake) (*server, error) {
 		return nil, errors.New("webhook: intake is nil")
 	}
 	s := &server{cfg: cfg, intake: intake, log: cfg.Logger, now: cfg.Now, nonces: newNonceCache(maxNonces),
-		gate: newGate(orDefault(cfg.IntakeSlots, DefaultIntakeSlots), orDefault(cfg.KeywordSlots, DefaultKeywordSlots),
-			orDefault(cfg.IntakeWait, DefaultIntakeWait))}
+		gate: newGate(cfg.slots())}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -230,6 +229,18 @@ type server struct {
 	twilio client.RequestValidator
 	nonces *nonceCache
 	gate   *gate
+}
+
+// slots are the intake bounds, defaults applied.
+func (c Config) slots() (shared, reserved int, wait time.Duration) {
+	return orDefault(c.IntakeSlots, DefaultIntakeSlots), orDefault(c.KeywordSlots, DefaultKeywordSlots), orDefault(c.IntakeWait, DefaultIntakeWait)
+}
+
+// IntakeConns is how many Postgres connections the intake can use at once:
+// one per slot.
+func (c Config) IntakeConns() int {
+	shared, reserved, _ := c.slots()
+	return shared + reserved
 }
 
 func orDefault[T int | time.Duration](v, def T) T {
