@@ -67,7 +67,7 @@ func runConsent(args []string) error {
 	}
 	dbURL := os.Getenv("DATABASE_URL")
 	if dbURL == "" {
-		dbURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+		dbURL = consent.DefaultURL
 	}
 	store, err := consent.Open(ctx, dbURL)
 	if err != nil {

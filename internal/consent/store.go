@@ -20,6 +20,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// DefaultURL is the local Postgres stopline and its tests use when no URL
+// is configured: trust auth over TCP, the postgres database.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
 // AllScopes is the scope of a change that applies to every sender (STOPALL).
 const AllScopes = "*"
 

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +25,7 @@ func AdminURL() string {
 	if u := os.Getenv("STOPLINE_TEST_DATABASE_URL"); u != "" {
 		return u
 	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	return consent.DefaultURL
 }
 
 var seq atomic.Int64
@@ -37,29 +36,48 @@ func NewDatabase(tb testing.TB) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, AdminURL())
+	u, drop, err := Create(ctx, AdminURL(), UniqueName())
 	if err != nil {
-		tb.Fatalf("pgtest: cannot reach Postgres at STOPLINE_TEST_DATABASE_URL=%s: %v", AdminURL(), err)
+		tb.Fatalf("pgtest: %v (STOPLINE_TEST_DATABASE_URL=%s)", err, AdminURL())
+	}
+	tb.Cleanup(drop)
+	return u
+}
+
+// UniqueName is a database name no other test process uses.
+func UniqueName() string {
+	return fmt.Sprintf("stopline_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, seq.Add(1))
+}
+
+// Create creates an empty database called name on the server of adminURL,
+// replacing one left by an earlier run, and returns its URL and a function
+// that drops it.
+func Create(ctx context.Context, adminURL, name string) (string, func(), error) {
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("admin URL: %w", err)
+	}
+	u.Path = "/" + name
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot reach Postgres at %s: %w", adminURL, err)
 	}
 	defer admin.Close(ctx)
-	name := fmt.Sprintf("stopline_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, seq.Add(1))
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("pgtest: create database: %v", err)
+	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		return "", nil, fmt.Errorf("drop stale database %s: %w", name, err)
 	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if c, err := pgx.Connect(ctx, AdminURL()); err == nil {
+		if c, err := pgx.Connect(ctx, adminURL); err == nil {
 			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 			_ = c.Close(ctx)
 		}
-	})
-	u, err := url.Parse(AdminURL())
-	if err != nil {
-		tb.Fatalf("pgtest: STOPLINE_TEST_DATABASE_URL: %v", err)
 	}
-	u.Path = "/" + strings.TrimPrefix(name, "/")
-	return u.String()
+	return u.String(), drop, nil
 }
 
 // NewStore returns a migrated consent store on a fresh database.
