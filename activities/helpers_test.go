@@ -15,10 +15,10 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
-	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/sms/smstest"
 	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 const (
@@ -44,10 +44,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyer, err := phone.NewKeyer([]byte(phone.DevSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyer := testkit.DevKeyer()
 	store := pgtest.NewStore(t)
 	return &harness{
 		store: store,
@@ -180,15 +177,4 @@ var (
 type sendOut struct {
 	res activities.SendResult
 	err error
-}
-
-func recv(t *testing.T, ch <-chan sendOut, what string) sendOut {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(20 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-		return sendOut{}
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 func TestSendSMSSendsOnce(t *testing.T) {
@@ -435,8 +436,8 @@ func TestSendSMSConcurrentRetryWaitsForRunningAttempt(t *testing.T) {
 			pgtest.WaitForLockWaiters(t, h.store, 1)
 			close(fs.release)
 
-			first := recv(t, firstDone, "first attempt")
-			second := recv(t, secondDone, "overlapping retry")
+			first := testkit.Recv(t, firstDone, "first attempt")
+			second := testkit.Recv(t, secondDone, "overlapping retry")
 			if first.err != nil || second.err != nil {
 				t.Fatalf("errors: first %v, second %v", first.err, second.err)
 			}
@@ -509,7 +510,7 @@ func TestSendSMSRacingAttemptsReportSameOutcome(t *testing.T) {
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
-			a, b := recv(t, done, "first attempt"), recv(t, done, "second attempt")
+			a, b := testkit.Recv(t, done, "first attempt"), testkit.Recv(t, done, "second attempt")
 			if a.err != nil || b.err != nil {
 				t.Fatalf("errors: %v, %v", a.err, b.err)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 // TestAuditImmutable checks that the consent audit log refuses every way of
@@ -17,7 +18,7 @@ func TestAuditImmutable(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
 	ctx := testContext(t)
-	key := testKeyer(t).Key("+14155550123")
+	key := testkit.DevKeyer().Key("+14155550123")
 	if _, err := store.Record(ctx, consent.Change{RecipientKey: key, Scope: "*", To: consent.OptedOut, Source: consent.SourceAdmin, Note: "original"}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,13 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 func TestExport(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	ctx := testContext(t)
 	key := keyer.Key("+14155550123")
 
@@ -186,7 +187,7 @@ func TestExportDefusesEveryColumn(t *testing.T) {
 // database, record the same scopes and notes, which export the same again.
 func TestExportImportRoundTrip(t *testing.T) {
 	t.Parallel()
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	first, second := pgtest.NewStore(t), pgtest.NewStore(t)
 
 	// Notes are the defuse cases (trimmed, as import keeps them); scopes
@@ -236,7 +237,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 func importInto(t *testing.T, store *consent.Store, file string) {
 	t.Helper()
-	sum, err := Import(testContext(t), store, testKeyer(t), nil, strings.NewReader(file), "", "US")
+	sum, err := Import(testContext(t), store, testkit.DevKeyer(), nil, strings.NewReader(file), "", "US")
 	if err != nil || sum.Skipped != 0 || sum.Unchanged != 0 {
 		t.Fatalf("Import = %+v, %v; want every row imported\n%s", sum, err, file)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 // FuzzImport feeds arbitrary files to the import parser (outside input: a
@@ -19,10 +19,7 @@ func FuzzImport(f *testing.F) {
 	f.Add("\ufeffphone,scope\r\n\"+1 415\n555 0123\",*\r\n", "acme")
 	f.Add("phone,note\n\"unterminated\n", "*")
 	f.Add("phone\n+14155550123\n", "=1+1")
-	keyer, err := phone.NewKeyer([]byte(phone.DevSecret))
-	if err != nil {
-		f.Fatal(err)
-	}
+	keyer := testkit.DevKeyer()
 	f.Fuzz(func(t *testing.T, file, defaultScope string) {
 		rec := &recorder{}
 		sum, _ := importCSV(context.Background(), strings.NewReader(file), keyer, defaultScope, "US", rec.record)

@@ -6,17 +6,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/phone"
 )
-
-func testKeyer(t *testing.T) phone.Keyer {
-	t.Helper()
-	k, err := phone.NewKeyer([]byte(phone.DevSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()

@@ -17,6 +17,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 const testToken = "s3cret-admin-token-0123456789"
@@ -47,7 +48,7 @@ func errorOf(t *testing.T, rec *httptest.ResponseRecorder) string {
 func TestHandlerAuth(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	enabled := Handler(store, keyer, testToken)
 	disabled := Handler(store, keyer, "")
 	target := "/v1/consent/" + keyer.Key("+14155550123")
@@ -98,7 +99,7 @@ func TestHandlerAuth(t *testing.T) {
 func TestHandlerOptOutOptIn(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	var notified []consent.Change
@@ -188,7 +189,7 @@ func TestHandlerOptOutOptIn(t *testing.T) {
 func TestHandlerBadRequests(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	h := Handler(store, testKeyer(t), testToken)
+	h := Handler(store, testkit.DevKeyer(), testToken)
 	auth := "Bearer " + testToken
 	tests := []struct {
 		name, method, target, body, want string
@@ -239,7 +240,7 @@ func TestHandlerBadRequests(t *testing.T) {
 func TestHandlerShowAndExport(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	h := Handler(store, keyer, testToken)
 	auth := "Bearer " + testToken
 	key := keyer.Key("+14155550123")
@@ -325,7 +326,7 @@ func TestSetConsentInputErrors(t *testing.T) {
 		{ChangeRequest{Phone: "+14155550123", Scope: strings.Repeat("s", 101)}, "scope longer than 100 characters"},
 	}
 	for _, tt := range tests {
-		_, err := SetConsent(context.Background(), nil, testKeyer(t), nil, tt.req, consent.OptedOut)
+		_, err := SetConsent(context.Background(), nil, testkit.DevKeyer(), nil, tt.req, consent.OptedOut)
 		ie, ok := errors.AsType[InputError](err)
 		if !ok || string(ie) != tt.want {
 			t.Errorf("SetConsent(%+v) error = %v; want InputError %q", tt.req, err, tt.want)
@@ -334,7 +335,7 @@ func TestSetConsentInputErrors(t *testing.T) {
 }
 
 func TestRecipientKey(t *testing.T) {
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	key := keyer.Key("+14155550123")
 	for _, in := range []string{"+14155550123", "(415) 555-0123", key} {
 		if got, err := RecipientKey(keyer, in, "US"); err != nil || got != key {
@@ -352,7 +353,7 @@ func TestRecipientKey(t *testing.T) {
 func TestHandlerProgramScopes(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	reg, err := senders.Parse([]byte(`{"senders": [
 		{"provider": "twilio", "from": "+15550001111", "type": "long_code", "program": "acme", "double_opt_in": true},
 		{"provider": "twilio", "from": "+15550002222", "type": "long_code", "program": "acme", "double_opt_in": true}

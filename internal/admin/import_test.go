@@ -10,6 +10,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 const importFile = "phone,scope,note\n" +
@@ -47,7 +48,7 @@ func errorTexts(errs []RowError) []string {
 func TestImport(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	ctx := testContext(t)
 
 	sum, err := Import(ctx, store, keyer, nil, strings.NewReader(importFile), "acme", "US")
@@ -141,7 +142,7 @@ func TestImportHeader(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{}
-			sum, err := importCSV(context.Background(), strings.NewReader(tt.file), testKeyer(t), tt.defaultScope, "US", rec.record)
+			sum, err := importCSV(context.Background(), strings.NewReader(tt.file), testkit.DevKeyer(), tt.defaultScope, "US", rec.record)
 			gotErr := ""
 			if err != nil {
 				gotErr = err.Error()
@@ -161,7 +162,7 @@ func TestImportHeader(t *testing.T) {
 
 func TestImportChange(t *testing.T) {
 	rec := &recorder{}
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	_, err := importCSV(context.Background(), strings.NewReader("phone,note\n(415) 555-0199 ,  ported from Acme \n"), keyer, " * ", "US", rec.record)
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +176,7 @@ func TestImportChange(t *testing.T) {
 func TestImportStopsOnStoreError(t *testing.T) {
 	rec := &recorder{failAt: 2}
 	file := "phone\n+14155550121\n+14155550122\n+14155550123\n"
-	sum, err := importCSV(context.Background(), strings.NewReader(file), testKeyer(t), "acme", "US", rec.record)
+	sum, err := importCSV(context.Background(), strings.NewReader(file), testkit.DevKeyer(), "acme", "US", rec.record)
 	if err == nil || err.Error() != "line 3: consent write: connection refused" {
 		t.Fatalf("error = %v; want line 3: consent write: connection refused", err)
 	}
@@ -187,7 +188,7 @@ func TestImportStopsOnStoreError(t *testing.T) {
 func TestImportCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := importCSV(ctx, strings.NewReader("phone\n+14155550121\n"), testKeyer(t), "acme", "US", (&recorder{}).record)
+	_, err := importCSV(ctx, strings.NewReader("phone\n+14155550121\n"), testkit.DevKeyer(), "acme", "US", (&recorder{}).record)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v; want context.Canceled", err)
 	}
@@ -199,7 +200,7 @@ func TestImportCapsReportedErrors(t *testing.T) {
 	for i := range MaxReportedErrors + 5 {
 		fmt.Fprintf(&b, "bad%d\n", i)
 	}
-	sum, err := importCSV(context.Background(), strings.NewReader(b.String()), testKeyer(t), "acme", "US", (&recorder{}).record)
+	sum, err := importCSV(context.Background(), strings.NewReader(b.String()), testkit.DevKeyer(), "acme", "US", (&recorder{}).record)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +217,7 @@ func TestImportCapsReportedErrors(t *testing.T) {
 func TestImportProgramScopes(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	reg, err := senders.Parse([]byte(`{"senders": [{"provider": "twilio", "from": "+15550001111", "type": "long_code", "program": "acme"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +243,7 @@ func TestImportProgramScopes(t *testing.T) {
 func TestImportConfirmed(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	keyer := testKeyer(t)
+	keyer := testkit.DevKeyer()
 	ctx := testContext(t)
 	reg, err := senders.Parse([]byte(`{"senders": [{"provider": "twilio", "from": "+15550003333", "type": "long_code", "program": "club", "double_opt_in": true}]}`))
 	if err != nil {

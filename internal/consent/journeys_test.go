@@ -8,6 +8,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 func TestActiveJourneys(t *testing.T) {
@@ -101,7 +102,7 @@ func TestRegisterJourneyWaitsForOptOut(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := recv(t, done, "RegisterJourney"); err != nil {
+	if err := testkit.Recv(t, done, "RegisterJourney"); err != nil {
 		t.Fatal(err)
 	}
 	var startedAt time.Time

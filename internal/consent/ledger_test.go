@@ -7,6 +7,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 func TestSendStatusFinal(t *testing.T) {
@@ -199,7 +200,7 @@ func TestLockAttemptBlocksUntilCommit(t *testing.T) {
 	if err := tx1.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r := recv(t, second, "second LockAttempt")
+	r := testkit.Recv(t, second, "second LockAttempt")
 	if r.err != nil || r.status != consent.Sent || r.id != "SM9" {
 		t.Errorf("second LockAttempt = %+v; want the committed outcome sent/SM9", r)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 const (
@@ -263,7 +264,7 @@ func TestFencedSerialisesWithOptOut(t *testing.T) {
 		})
 		fencedDone <- fencedOut{d, err}
 	}()
-	recv(t, entered, "Fenced fn to start")
+	testkit.Recv(t, entered, "Fenced fn to start")
 
 	type recordOut struct {
 		at  time.Time
@@ -289,16 +290,16 @@ func TestFencedSerialisesWithOptOut(t *testing.T) {
 		_, err := s.Record(ctx, optOut(other, scopeA))
 		otherDone <- err
 	}()
-	if err := recv(t, otherDone, "another recipient's opt-out"); err != nil {
+	if err := testkit.Recv(t, otherDone, "another recipient's opt-out"); err != nil {
 		t.Fatalf("other recipient's Record: %v", err)
 	}
 
 	close(release)
-	f := recv(t, fencedDone, "Fenced to return")
+	f := testkit.Recv(t, fencedDone, "Fenced to return")
 	if f.err != nil || !f.d.Allowed {
 		t.Fatalf("Fenced = %+v, %v; want allowed, nil", f.d, f.err)
 	}
-	r := recv(t, recordDone, "opt-out to commit")
+	r := testkit.Recv(t, recordDone, "opt-out to commit")
 	if r.err != nil {
 		t.Fatalf("Record: %v", r.err)
 	}
@@ -332,10 +333,10 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 		})
 		done <- err
 	}()
-	recv(t, entered, "first Fenced fn")
+	testkit.Recv(t, entered, "first Fenced fn")
 	defer func() {
 		close(release)
-		if err := recv(t, done, "first Fenced"); err != nil {
+		if err := testkit.Recv(t, done, "first Fenced"); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -354,7 +355,7 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 		}
 		otherDone <- err
 	}()
-	if err := recv(t, otherDone, "other recipient's send and opt-out"); err != nil {
+	if err := testkit.Recv(t, otherDone, "other recipient's send and opt-out"); err != nil {
 		t.Fatal(err)
 	}
 	// Two sends of the same recipient share the lock, too.
@@ -363,7 +364,7 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 		_, err := s.Fenced(ctx, key, scopeB, consent.Rule{}, func(pgx.Tx) error { return nil })
 		sameDone <- err
 	}()
-	if err := recv(t, sameDone, "concurrent send of the same recipient"); err != nil {
+	if err := testkit.Recv(t, sameDone, "concurrent send of the same recipient"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -53,17 +53,8 @@ func def() *journey.Definition {
 	}
 }
 
-func keyer(t testing.TB) phone.Keyer {
-	t.Helper()
-	k, err := phone.NewKeyer([]byte(phone.DevSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func options(t testing.TB, runID string) launch.Options {
-	return launch.Options{RunID: runID, Journey: def(), Region: "US", Keyer: keyer(t), Concurrency: 4}
+	return launch.Options{RunID: runID, Journey: def(), Region: "US", Keyer: testkit.DevKeyer(), Concurrency: 4}
 }
 
 // rowErr is a RowError with only the part of the reason a test pins.
@@ -169,7 +160,7 @@ func TestRunStartsWhatTheRowSays(t *testing.T) {
 	if _, err := launch.Run(t.Context(), strings.NewReader(csv), options(t, "run1"), st); err != nil {
 		t.Fatal(err)
 	}
-	k := keyer(t).Key("+14155550123")
+	k := testkit.DevKeyer().Key("+14155550123")
 	in, ok := st.started[workflows.JourneyID("run1", k)]
 	if !ok {
 		t.Fatalf("started %v, want the recipient's journey ID", st.started)
@@ -201,7 +192,7 @@ func TestRunStateColumn(t *testing.T) {
 	}
 	checkRows(t, "Skipped", sum.Skipped, []rowErr{{5, `state: "Atlantis" is not a US state`}})
 	for phone, want := range map[string]string{"+12125550123": "FL", "+12125550124": "FL", "+12125550125": ""} {
-		in, ok := st.started[workflows.JourneyID("run1", keyer(t).Key(phone))]
+		in, ok := st.started[workflows.JourneyID("run1", testkit.DevKeyer().Key(phone))]
 		if !ok || in.State != want {
 			t.Errorf("%s: started %v, State %q; want %q", phone, ok, in.State, want)
 		}
@@ -231,7 +222,7 @@ func TestRunDuplicatesAndReruns(t *testing.T) {
 	}
 	checkRows(t, "Duplicates", first.Duplicates, wantDups)
 	// The first row of a recipient is the one started.
-	if in := st.started[workflows.JourneyID("run1", keyer(t).Key("+14155550123"))]; in.Attributes["code"] != "A1" {
+	if in := st.started[workflows.JourneyID("run1", testkit.DevKeyer().Key("+14155550123"))]; in.Attributes["code"] != "A1" {
 		t.Errorf("started input = %+v", in)
 	}
 
@@ -257,7 +248,7 @@ func TestRunDuplicatesAndReruns(t *testing.T) {
 
 func TestRunStartFailuresAreReported(t *testing.T) {
 	st := newStarter()
-	bad := keyer(t).Key("+14155550124")
+	bad := testkit.DevKeyer().Key("+14155550124")
 	st.fail = func(in workflows.JourneyInput) error {
 		if in.RecipientKey == bad {
 			return errors.New("temporal: unavailable")
@@ -305,7 +296,7 @@ func TestRunFatalHeaderErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := launch.Run(t.Context(), strings.NewReader("phone\n"), launch.Options{Journey: def(), Keyer: keyer(t)}, newStarter()); err == nil {
+	if _, err := launch.Run(t.Context(), strings.NewReader("phone\n"), launch.Options{Journey: def(), Keyer: testkit.DevKeyer()}, newStarter()); err == nil {
 		t.Error("Run without a run ID succeeded")
 	}
 }
@@ -427,7 +418,7 @@ func TestRunHonoursCancellation(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		sum, err := launch.Run(ctx, strings.NewReader(csv), launch.Options{RunID: "r", Journey: def(), Region: "US", Keyer: keyer(t), Concurrency: 1}, st)
+		sum, err := launch.Run(ctx, strings.NewReader(csv), launch.Options{RunID: "r", Journey: def(), Region: "US", Keyer: testkit.DevKeyer(), Concurrency: 1}, st)
 		done <- result{sum, err}
 	}()
 	select {
