@@ -15,10 +15,12 @@ import (
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 )
 
-// The inbound helpers write to sender (+15550001111): here it is in the
+// The inbound helpers write to testkit.Sender (+15550001111): here it is in the
 // double opt-in program "club". bankSender is in program "bank", whose STOP
 // blocks marketing only.
 const (
@@ -45,23 +47,23 @@ func marketing(from, steps string) string {
 
 // allowed asks the worker's consent check, as a journey step would.
 func (e *env) allowed(number, from, category string) bool {
-	e.t.Helper()
-	d, err := e.app.Activities.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: e.key(number), Scope: from, Category: category})
+	e.T.Helper()
+	d, err := e.App.Activities.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: e.Key(number), Scope: from, Category: category})
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return d.Allowed
 }
 
 func (e *env) status(runID, number string) workflows.JourneyStatus {
-	e.t.Helper()
+	e.T.Helper()
 	var st workflows.JourneyStatus
-	v, err := e.client.QueryWorkflow(context.Background(), workflows.JourneyID(e.run(runID), e.key(number)), "", workflows.QueryStatus)
+	v, err := e.Client().QueryWorkflow(context.Background(), workflows.JourneyID(e.Run(runID), e.Key(number)), "", workflows.QueryStatus)
 	if err == nil {
 		err = v.Get(&st)
 	}
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return st
 }
@@ -70,113 +72,113 @@ func (e *env) status(runID, number string) workflows.JourneyStatus {
 // a journey's opt_in step waits for the recipient's YES; a keyword opt-in is
 // pending until confirmed; marketing needs the confirmation.
 func TestDoubleOptIn(t *testing.T) {
-	e := newEnv(t, withWebhooks, withPrograms(t))
+	e := newEnv(t, stack.Webhooks, withPrograms(t))
 	const ada, bob, cy = "+14155554101", "+14155554102", "+14155554103"
-	welcome := mustJourney(t, marketing(sender, `[{"opt_in": "Club: reply YES for member deals."}, {"sms": "Welcome to Club deals"}]`))
+	welcome := testkit.MustJourney(marketing(testkit.Sender, `[{"opt_in": "Club: reply YES for member deals."}, {"sms": "Welcome to Club deals"}]`))
 
 	// Ada: the journey asks, waits, and goes on at her YES.
-	e.launch("ask", welcome, "phone\n"+ada+"\n"+bob+"\n")
-	eventually(t, 20*time.Second, "both opt-in requests", func() bool { return len(e.sentTo(ada)) == 1 && len(e.sentTo(bob)) == 1 })
-	if got := e.sentTo(ada)[0]; got != "Club: reply YES for member deals.\nReply STOP to opt out." {
+	e.Launch("ask", welcome, "phone\n"+ada+"\n"+bob+"\n")
+	testkit.Eventually(t, 20*time.Second, "both opt-in requests", func() bool { return len(e.SentTo(ada)) == 1 && len(e.SentTo(bob)) == 1 })
+	if got := e.SentTo(ada)[0]; got != "Club: reply YES for member deals.\nReply STOP to opt out." {
 		t.Errorf("opt-in request %q", got)
 	}
-	eventually(t, 10*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
-	if e.allowed(ada, sender, journey.CategoryMarketing) {
+	testkit.Eventually(t, 10*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
+	if e.allowed(ada, testkit.Sender, journey.CategoryMarketing) {
 		t.Fatal("marketing allowed before the YES")
 	}
-	if code := e.inbound(ada, "Yes!"); code != 200 {
+	if code := e.Inbound(ada, "Yes!"); code != 200 {
 		t.Fatalf("YES answered %d", code)
 	}
 	yesAt := time.Now()
-	if res := e.result("ask", ada); res.State != workflows.StateCompleted || res.Sent != 2 {
+	if res := e.Result("ask", ada); res.State != workflows.StateCompleted || res.Sent != 2 {
 		t.Errorf("ada's journey: %+v", res)
 	}
 	t.Logf("journey went on %v after the YES's 2xx", time.Since(yesAt).Round(time.Millisecond))
-	eventually(t, 10*time.Second, "welcome and confirmation", func() bool { return len(e.sentTo(ada)) == 3 })
-	got := strings.Join(e.sentTo(ada), " | ")
+	testkit.Eventually(t, 10*time.Second, "welcome and confirmation", func() bool { return len(e.SentTo(ada)) == 3 })
+	got := strings.Join(e.SentTo(ada), " | ")
 	if !strings.Contains(got, "Welcome to Club deals\nReply STOP to opt out.") || !strings.Contains(got, "Club: Thanks, you are subscribed.") {
 		t.Errorf("messages to ada: %q", got)
 	}
 
 	// Bob: STOP while the journey waits for his answer stops it.
-	if code := e.inbound(bob, "STOP"); code != 200 {
+	if code := e.Inbound(bob, "STOP"); code != 200 {
 		t.Fatalf("STOP answered %d", code)
 	}
-	if res := e.result("ask", bob); res.State != workflows.StateStopped || res.Summary != "sent 1, stopped: opted_out at step 0" {
+	if res := e.Result("ask", bob); res.State != workflows.StateStopped || res.Summary != "sent 1, stopped: opted_out at step 0" {
 		t.Errorf("bob's journey: %+v", res)
 	}
 
 	// Cy: START by keyword is pending; a marketing journey is skipped
 	// until YES; then it sends.
-	direct := mustJourney(t, marketing(sender, `[{"sms": "Club deal of the day"}]`))
-	e.inbound(cy, "START")
-	eventually(t, 10*time.Second, "request to confirm", func() bool { return len(e.sentTo(cy)) == 1 })
-	if got := e.sentTo(cy)[0]; !strings.HasPrefix(got, "Club: Reply YES to confirm") {
+	direct := testkit.MustJourney(marketing(testkit.Sender, `[{"sms": "Club deal of the day"}]`))
+	e.Inbound(cy, "START")
+	testkit.Eventually(t, 10*time.Second, "request to confirm", func() bool { return len(e.SentTo(cy)) == 1 })
+	if got := e.SentTo(cy)[0]; !strings.HasPrefix(got, "Club: Reply YES to confirm") {
 		t.Errorf("reply to START %q", got)
 	}
-	if !e.allowed(cy, sender, journey.CategoryTransactional) || e.allowed(cy, sender, journey.CategoryMarketing) {
+	if !e.allowed(cy, testkit.Sender, journey.CategoryTransactional) || e.allowed(cy, testkit.Sender, journey.CategoryMarketing) {
 		t.Error("pending: transactional should be allowed, marketing not")
 	}
-	e.launch("before-yes", direct, "phone\n"+cy+"\n")
-	if res := e.result("before-yes", cy); res.Summary != "sent 0, skipped at step 0: not_confirmed" {
+	e.Launch("before-yes", direct, "phone\n"+cy+"\n")
+	if res := e.Result("before-yes", cy); res.Summary != "sent 0, skipped at step 0: not_confirmed" {
 		t.Errorf("journey before YES: %+v", res)
 	}
-	e.inbound(cy, "y")
-	eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.sentTo(cy)) == 2 })
-	e.launch("after-yes", direct, "phone\n"+cy+"\n")
-	if res := e.result("after-yes", cy); res.Summary != "sent 1" {
+	e.Inbound(cy, "y")
+	testkit.Eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.SentTo(cy)) == 2 })
+	e.Launch("after-yes", direct, "phone\n"+cy+"\n")
+	if res := e.Result("after-yes", cy); res.Summary != "sent 1" {
 		t.Errorf("journey after YES: %+v", res)
 	}
 	if v := e.optOutView(cy); v.Scopes["program:club"] != "confirmed" {
 		t.Errorf("consent query: %+v", v.Scopes)
 	}
 
-	e.replay(workflows.JourneyID(e.run("ask"), e.key(ada)), "journey-optin-confirmed")
-	e.replay(workflows.JourneyID(e.run("ask"), e.key(bob)), "journey-optin-stopped")
-	e.replay(workflows.JourneyID(e.run("before-yes"), e.key(cy)), "journey-not-confirmed")
-	e.replay(workflows.OptOutID(e.key(cy)), "optout-start-yes")
+	e.replay(workflows.JourneyID(e.Run("ask"), e.Key(ada)), "journey-optin-confirmed")
+	e.replay(workflows.JourneyID(e.Run("ask"), e.Key(bob)), "journey-optin-stopped")
+	e.replay(workflows.JourneyID(e.Run("before-yes"), e.Key(cy)), "journey-not-confirmed")
+	e.replay(workflows.OptOutID(e.Key(cy)), "optout-start-yes")
 }
 
 // A program whose STOP blocks marketing only: the STOP cancels the
 // marketing journey, the transactional one finishes, and the confirmation
 // says so.
 func TestMarketingOnlyStop(t *testing.T) {
-	e := newEnv(t, withWebhooks, withPrograms(t))
+	e := newEnv(t, stack.Webhooks, withPrograms(t))
 	const dan = "+14155554201"
-	offers := mustJourney(t, marketing(bankSender, `[{"sms": "Bank offer"}, {"wait": "1h"}, {"sms": "Another offer"}]`))
-	statements := mustJourney(t, `{"name": "statements", "category": "transactional",
-		"sender": {"provider": "twilio", "from": "`+bankSender+`", "type": "long_code"},
+	offers := testkit.MustJourney(marketing(bankSender, `[{"sms": "Bank offer"}, {"wait": "1h"}, {"sms": "Another offer"}]`))
+	statements := testkit.MustJourney(`{"name": "statements", "category": "transactional",
+		"sender": {"provider": "twilio", "from": "` + bankSender + `", "type": "long_code"},
 		"steps": [{"sms": "Your statement is ready"}, {"wait": "3s"}, {"sms": "Payment received"}]}`)
-	e.launch("offers", offers, "phone\n"+dan+"\n")
-	e.launch("statements", statements, "phone\n"+dan+"\n")
-	eventually(t, 20*time.Second, "first message of both", func() bool { return len(e.sentTo(dan)) == 2 })
+	e.Launch("offers", offers, "phone\n"+dan+"\n")
+	e.Launch("statements", statements, "phone\n"+dan+"\n")
+	testkit.Eventually(t, 20*time.Second, "first message of both", func() bool { return len(e.SentTo(dan)) == 2 })
 
-	if code := e.inbound(dan, "STOP", "To", bankSender); code != 200 {
+	if code := e.Inbound(dan, "STOP", "To", bankSender); code != 200 {
 		t.Fatalf("STOP answered %d", code)
 	}
-	if res := e.result("offers", dan); res.Summary != "sent 1, stopped: opted_out at step 1" {
+	if res := e.Result("offers", dan); res.Summary != "sent 1, stopped: opted_out at step 1" {
 		t.Errorf("marketing journey: %+v", res)
 	}
-	if res := e.result("statements", dan); res.Summary != "sent 2" {
+	if res := e.Result("statements", dan); res.Summary != "sent 2" {
 		t.Errorf("transactional journey: %+v", res)
 	}
-	eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.sentTo(dan)) == 4 })
+	testkit.Eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.SentTo(dan)) == 4 })
 	var confirmation string
-	for _, m := range e.sentTo(dan) {
+	for _, m := range e.SentTo(dan) {
 		if strings.HasPrefix(m, "Bank:") {
 			confirmation = m
 		}
 	}
 	if !strings.Contains(confirmation, "no more marketing messages") {
-		t.Errorf("confirmation %q, messages %q", confirmation, e.sentTo(dan))
+		t.Errorf("confirmation %q, messages %q", confirmation, e.SentTo(dan))
 	}
-	e.launch("offers-after", offers, "phone\n"+dan+"\n")
-	if res := e.result("offers-after", dan); res.Summary != "sent 0, skipped at step 0: opted_out" {
+	e.Launch("offers-after", offers, "phone\n"+dan+"\n")
+	if res := e.Result("offers-after", dan); res.Summary != "sent 0, skipped at step 0: opted_out" {
 		t.Errorf("marketing after STOP: %+v", res)
 	}
 
-	e.replay(workflows.JourneyID(e.run("offers"), e.key(dan)), "journey-stopped-in-wait")
-	e.replay(workflows.JourneyID(e.run("statements"), e.key(dan)), "journey-transactional-completed")
+	e.replay(workflows.JourneyID(e.Run("offers"), e.Key(dan)), "journey-stopped-in-wait")
+	e.replay(workflows.JourneyID(e.Run("statements"), e.Key(dan)), "journey-transactional-completed")
 }
 
 // TestDoubleOptInRace races YES and STOP against a double opt-in journey:
@@ -187,10 +189,10 @@ func TestMarketingOnlyStop(t *testing.T) {
 // recipient's confirmation, marketing accepted after their STOP's 2xx,
 // duplicates, and wrong final states. Each must be zero.
 func TestDoubleOptInRace(t *testing.T) {
-	e := newEnv(t, withWebhooks, withPrograms(t))
-	e.twilio.SetDelay(5 * time.Millisecond)
+	e := newEnv(t, stack.Webhooks, withPrograms(t))
+	e.Twilio.SetDelay(5 * time.Millisecond)
 	rng := rand.New(rand.NewPCG(7, 7))
-	def := mustJourney(t, marketing(sender, `[{"opt_in": "Join the club? Reply YES"}, {"sms": "deal 1"}, {"wait": "1s"}, {"sms": "deal 2"}]`))
+	def := testkit.MustJourney(marketing(testkit.Sender, `[{"opt_in": "Join the club? Reply YES"}, {"sms": "deal 1"}, {"wait": "1s"}, {"sms": "deal 2"}]`))
 	const n = 60
 	numbers := make([]string, n)
 	pause := make([][2]time.Duration, n)
@@ -200,7 +202,7 @@ func TestDoubleOptInRace(t *testing.T) {
 		csv += numbers[i] + "\n"
 		pause[i] = [2]time.Duration{time.Duration(rng.Int64N(int64(300 * time.Millisecond))), time.Duration(rng.Int64N(int64(4 * time.Second)))}
 	}
-	e.launch("race", def, csv)
+	e.Launch("race", def, csv)
 
 	var (
 		mu      sync.Mutex
@@ -208,7 +210,7 @@ func TestDoubleOptInRace(t *testing.T) {
 		wg      sync.WaitGroup
 	)
 	post := func(num, body string) {
-		if code := e.inbound(num, body); code != 200 {
+		if code := e.Inbound(num, body); code != 200 {
 			t.Errorf("%s answered %d", body, code)
 		}
 	}
@@ -217,7 +219,7 @@ func TestDoubleOptInRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			deadline := time.Now().Add(2 * time.Minute)
-			for len(e.sentTo(num)) == 0 && time.Now().Before(deadline) {
+			for len(e.SentTo(num)) == 0 && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			time.Sleep(pause[i][0])
@@ -245,7 +247,7 @@ func TestDoubleOptInRace(t *testing.T) {
 
 	states := map[string]int{}
 	for i, num := range numbers {
-		res := e.result("race", num)
+		res := e.Result("race", num)
 		states[res.State]++
 		if i%3 == 0 && (res.State != workflows.StateCompleted || res.Sent != 3) {
 			t.Errorf("confirmed recipient's journey: %+v", res)
@@ -256,7 +258,7 @@ func TestDoubleOptInRace(t *testing.T) {
 	seen := map[string]bool{}
 	confirmedAt := map[string]time.Time{}
 	for i, num := range numbers {
-		events, err := e.app.Store.Events(ctx, e.key(num))
+		events, err := e.App.Store.Events(ctx, e.Key(num))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +267,7 @@ func TestDoubleOptInRace(t *testing.T) {
 				confirmedAt[num] = ev.At
 			}
 		}
-		d, err := e.app.Store.Check(ctx, e.key(num), "program:club", consent.Rule{})
+		d, err := e.App.Store.Check(ctx, e.Key(num), "program:club", consent.Rule{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +276,7 @@ func TestDoubleOptInRace(t *testing.T) {
 			t.Errorf("%s (case %d): state %q, want %q", num, i%3, d.State, want)
 		}
 	}
-	for _, m := range e.twilio.Accepted() {
+	for _, m := range e.Twilio.Accepted() {
 		if strings.HasPrefix(m.Body, "Club:") {
 			continue
 		}
@@ -305,7 +307,7 @@ func TestDoubleOptInRace(t *testing.T) {
 	)
 	countReplies := func() {
 		replies, thanksLate = map[string]replyCount{}, 0
-		for _, m := range e.twilio.Accepted() {
+		for _, m := range e.Twilio.Accepted() {
 			if !strings.HasPrefix(m.Body, "Club:") {
 				continue
 			}

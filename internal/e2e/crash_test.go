@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/pgtest"
-	"github.com/stopline/stopline/internal/sms/smstest"
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -33,15 +33,12 @@ func TestCrashNeverDuplicates(t *testing.T) {
 		t.Fatalf("build worker: %v\n%s", err, out)
 	}
 
-	fake := smstest.NewFakeTwilio()
-	defer fake.Close()
+	e := newEnvWith(t, stack.Options{NoApp: true})
+	fake := e.Twilio
 	// The fake accepts each message, then takes 30 ms to answer: a kill in
 	// that window leaves a step the provider has but the ledger does not,
 	// which the restarted worker must find instead of sending again.
 	fake.SetReplyDelay(30 * time.Millisecond)
-	dbURL := pgtest.NewDatabase(t)
-	queue := fmt.Sprintf("crash-%d", queueSeq.Add(1))
-	secret := "crash-test-secret-0123456789"
 	logPath := filepath.Join(t.TempDir(), "worker.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -50,12 +47,8 @@ func TestCrashNeverDuplicates(t *testing.T) {
 	defer logFile.Close()
 
 	startWorker := func() *exec.Cmd {
-		cmd := exec.Command(bin, "-http", "", "-task-queue", queue)
-		cmd.Env = append(os.Environ(),
-			"TEMPORAL_ADDRESS="+temporalServer.FrontendAddr(), "TEMPORAL_NAMESPACE=default",
-			"DATABASE_URL="+dbURL, "RECIPIENT_KEY_SECRET="+secret,
-			"TWILIO_ACCOUNT_SID="+smstest.AccountSID, "TWILIO_AUTH_TOKEN="+smstest.AuthToken, "TWILIO_API_URL="+fake.URL(),
-		)
+		cmd := exec.Command(bin, "-http", "")
+		cmd.Env = append(os.Environ(), e.WorkerEnv()...)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -65,11 +58,7 @@ func TestCrashNeverDuplicates(t *testing.T) {
 
 	// The first worker migrates the database; journeys start meanwhile.
 	w := startWorker()
-	e := &env{t: t, client: temporalClient, twilio: fake, queue: queue}
-	if e.keyer, err = keyerFor(secret); err != nil {
-		t.Fatal(err)
-	}
-	def := mustJourney(t, `{"name": "crash", "category": "transactional",
+	def := testkit.MustJourney(`{"name": "crash", "category": "transactional",
 		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
 		"steps": [{"sms": "one"}, {"wait": "1s"}, {"sms": "two"}, {"wait": "1s"}, {"sms": "three"}]}`)
 	var csv strings.Builder
@@ -77,7 +66,7 @@ func TestCrashNeverDuplicates(t *testing.T) {
 	for i := range journeys {
 		fmt.Fprintf(&csv, "+1415556%04d\n", i)
 	}
-	if sum := e.launch("crash", def, csv.String()); sum.Started != journeys {
+	if sum := e.Launch("crash", def, csv.String()); sum.Started != journeys {
 		t.Fatalf("launch: %+v", sum)
 	}
 
@@ -103,8 +92,8 @@ func TestCrashNeverDuplicates(t *testing.T) {
 	for i := range journeys {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		var res workflows.JourneyResult
-		id := workflows.JourneyID(e.run("crash"), e.key(fmt.Sprintf("+1415556%04d", i)))
-		err := temporalClient.GetWorkflow(ctx, id, "").Get(ctx, &res)
+		id := workflows.JourneyID(e.Run("crash"), e.Key(fmt.Sprintf("+1415556%04d", i)))
+		err := e.Client().GetWorkflow(ctx, id, "").Get(ctx, &res)
 		cancel()
 		if err != nil {
 			out, _ := os.ReadFile(logPath)
@@ -126,7 +115,7 @@ func TestCrashNeverDuplicates(t *testing.T) {
 		}
 	}
 	// The ledger agrees with the provider.
-	store, err := consent.Open(context.Background(), dbURL)
+	store, err := consent.Open(context.Background(), e.Config.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 func describeOptOut(t *testing.T, e *env, num string) {
 	var signaled *time.Time
 	var pending bool
-	_ = e.app.Store.Pool().QueryRow(context.Background(), `SELECT signal_pending, signaled_at FROM inbound_messages WHERE from_number=$1 ORDER BY id DESC LIMIT 1`, num).Scan(&pending, &signaled)
+	_ = e.App.Store.Pool().QueryRow(context.Background(), `SELECT signal_pending, signaled_at FROM inbound_messages WHERE from_number=$1 ORDER BY id DESC LIMIT 1`, num).Scan(&pending, &signaled)
 	t.Logf("%s: pending %v signaled %v", num, pending, signaled)
-	h := e.client.GetWorkflowHistory(context.Background(), workflows.OptOutID(e.key(num)), "", false, 0)
+	h := e.Client().GetWorkflowHistory(context.Background(), workflows.OptOutID(e.Key(num)), "", false, 0)
 	for h.HasNext() {
 		ev, err := h.Next()
 		if err != nil {
@@ -24,7 +24,7 @@ func describeOptOut(t *testing.T, e *env, num string) {
 		}
 		t.Logf("  %v %s %v", ev.GetEventTime().AsTime().Format("15:04:05.000"), ev.GetEventType(), ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage())
 	}
-	rows, _ := e.app.Store.Pool().Query(context.Background(), `SELECT workflow_id, status, coalesce(reason,''), attempts FROM send_ledger WHERE recipient_key=$1 AND workflow_id LIKE 'reply/%'`, e.key(num))
+	rows, _ := e.App.Store.Pool().Query(context.Background(), `SELECT workflow_id, status, coalesce(reason,''), attempts FROM send_ledger WHERE recipient_key=$1 AND workflow_id LIKE 'reply/%'`, e.Key(num))
 	for rows.Next() {
 		var id, st, r string
 		var a int

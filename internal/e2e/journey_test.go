@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 const threeSteps = `{"name": "welcome", "category": "marketing",
-	"sender": ` + anyHourSender + `,
+	"sender": ` + testkit.AnyHourSender + `,
 	"steps": [{"sms": "Hi {{.first_name}}, welcome!"}, {"wait": "3s"}, {"sms": "Code {{.code}}"}]}`
 
 const (
@@ -25,20 +26,20 @@ const (
 func TestJourneyHonoursConsent(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	def := mustJourney(t, threeSteps)
+	def := testkit.MustJourney(threeSteps)
 	optOut := func(number string) {
 		t.Helper()
-		if _, err := e.app.Store.Record(ctx, consent.Change{RecipientKey: e.key(number), Scope: "+15550001111", To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
+		if _, err := e.App.Store.Record(ctx, consent.Change{RecipientKey: e.Key(number), Scope: "+15550001111", To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	optOut(grace)
 
-	sum := e.launch("run1", def, "phone,first_name,code\n"+ada+",Ada,A1\n"+grace+",Grace,G1\n"+alan+",Alan,L1\n")
+	sum := e.Launch("run1", def, "phone,first_name,code\n"+ada+",Ada,A1\n"+grace+",Grace,G1\n"+alan+",Alan,L1\n")
 	if sum.Started != 3 || len(sum.Skipped) != 0 {
 		t.Fatalf("summary: %+v", sum)
 	}
-	eventually(t, 20*time.Second, "first SMS to Alan", func() bool { return len(e.sentTo(alan)) == 1 })
+	testkit.Eventually(t, 20*time.Second, "first SMS to Alan", func() bool { return len(e.SentTo(alan)) == 1 })
 	optOut(alan)
 
 	want := map[string]struct {
@@ -51,25 +52,25 @@ func TestJourneyHonoursConsent(t *testing.T) {
 		alan:  {[]string{"Hi Alan, welcome!" + footer}, "skipped", "sent 1, skipped at step 2: opted_out"},
 	}
 	for number, w := range want {
-		res := e.result("run1", number)
+		res := e.Result("run1", number)
 		if res.State != w.state || res.Summary != w.summary {
 			t.Errorf("%s: state %q summary %q, want %q %q", number, res.State, res.Summary, w.state, w.summary)
 		}
-		if got := e.sentTo(number); !slices.Equal(got, w.bodies) {
+		if got := e.SentTo(number); !slices.Equal(got, w.bodies) {
 			t.Errorf("%s: SMS %q, want %q", number, got, w.bodies)
 		}
 	}
-	if n := e.twilio.Calls(); n != 3 {
+	if n := e.Twilio.Calls(); n != 3 {
 		t.Errorf("provider calls = %d, want 3", n)
 	}
 
 	// Re-running the same run ID starts nothing new and sends nothing more.
-	again := e.launch("run1", def, "phone,first_name,code\n"+ada+",Ada,A1\n"+grace+",Grace,G1\n"+alan+",Alan,L1\n")
+	again := e.Launch("run1", def, "phone,first_name,code\n"+ada+",Ada,A1\n"+grace+",Grace,G1\n"+alan+",Alan,L1\n")
 	if again.Started != 0 || again.AlreadyStarted != 3 {
 		t.Fatalf("re-run summary: %+v", again)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if n := e.twilio.Calls(); n != 3 {
+	if n := e.Twilio.Calls(); n != 3 {
 		t.Errorf("provider calls after re-run = %d, want 3", n)
 	}
 }
@@ -78,20 +79,20 @@ func TestJourneyHonoursConsent(t *testing.T) {
 // delivered exactly once.
 func TestJourneyRetriesProviderErrors(t *testing.T) {
 	e := newEnv(t)
-	def := mustJourney(t, `{"name": "retry", "category": "transactional",
-		"sender": `+anyHourSender+`,
+	def := testkit.MustJourney(`{"name": "retry", "category": "transactional",
+		"sender": ` + testkit.AnyHourSender + `,
 		"steps": [{"sms": "Your code is {{.code}}"}]}`)
-	e.twilio.Fail(1, 429, `{"code": 20429, "message": "Too Many Requests", "status": 429}`)
-	e.twilio.Fail(1, 503, `<html>Service Unavailable</html>`)
-	e.launch("r", def, "phone,code\n"+ada+",123\n")
-	res := e.result("r", ada)
+	e.Twilio.Fail(1, 429, `{"code": 20429, "message": "Too Many Requests", "status": 429}`)
+	e.Twilio.Fail(1, 503, `<html>Service Unavailable</html>`)
+	e.Launch("r", def, "phone,code\n"+ada+",123\n")
+	res := e.Result("r", ada)
 	if res.Summary != "sent 1" {
 		t.Fatalf("summary %q", res.Summary)
 	}
-	if got := e.sentTo(ada); len(got) != 1 {
+	if got := e.SentTo(ada); len(got) != 1 {
 		t.Fatalf("accepted %d messages, want 1", len(got))
 	}
-	if n := e.twilio.Calls(); n != 3 {
+	if n := e.Twilio.Calls(); n != 3 {
 		t.Errorf("provider calls = %d, want 3 (429, 503, success)", n)
 	}
 }
@@ -100,14 +101,14 @@ func TestJourneyRetriesProviderErrors(t *testing.T) {
 // opted out and the journey skips.
 func TestJourneyProviderOptOut(t *testing.T) {
 	e := newEnv(t)
-	def := mustJourney(t, threeSteps)
-	e.twilio.OptOut(ada)
-	e.launch("r", def, "phone,first_name,code\n"+ada+",Ada,A1\n")
-	res := e.result("r", ada)
+	def := testkit.MustJourney(threeSteps)
+	e.Twilio.OptOut(ada)
+	e.Launch("r", def, "phone,first_name,code\n"+ada+",Ada,A1\n")
+	res := e.Result("r", ada)
 	if res.State != "skipped" || res.Reason != "opted_out_at_provider" {
 		t.Fatalf("result %+v", res)
 	}
-	d, err := e.app.Store.Check(context.Background(), e.key(ada), "+15550001111", consent.Rule{})
+	d, err := e.App.Store.Check(context.Background(), e.Key(ada), "+15550001111", consent.Rule{})
 	if err != nil || d.Allowed {
 		t.Fatalf("consent after 21610: %+v, %v", d, err)
 	}

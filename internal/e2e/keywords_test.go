@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 )
 
 // dealJourney is one marketing SMS, sendable at any hour.
 const dealJourney = `{"name": "deal", "category": "marketing",
-	"sender": ` + anyHourSender + `,
+	"sender": ` + testkit.AnyHourSender + `,
 	"steps": [{"sms": "Deal of the day: 20% off"}]}`
 
 // Issue 11, through the real webhook path with default settings (no senders
@@ -22,7 +24,7 @@ const dealJourney = `{"name": "deal", "category": "marketing",
 // unclear reply gets one clarification and is not an opt-out; a sentence
 // that merely contains a keyword changes nothing.
 func TestReasonablePersonDefault(t *testing.T) {
-	e := newEnv(t, withWebhooks)
+	e := newEnv(t, stack.Webhooks)
 	classes := []struct {
 		class  string
 		bodies []string
@@ -54,57 +56,57 @@ func TestReasonablePersonDefault(t *testing.T) {
 			for _, body := range c.bodies {
 				to := number(n)
 				n++
-				if code := e.inbound(to, body); code != 200 {
+				if code := e.Inbound(to, body); code != 200 {
 					t.Fatalf("%q answered %d", body, code)
 				}
 				if e.consentOf(to).Allowed {
 					t.Errorf("%q: not opted out", body)
 				}
-				events, err := e.app.Store.Events(context.Background(), e.key(to))
+				events, err := e.App.Store.Events(context.Background(), e.Key(to))
 				if err != nil || len(events) != 1 || events[0].Rule == "" || events[0].Keyword == "" || events[0].RawText != "" {
 					t.Errorf("%q: events %+v, %v; want one with a rule and keyword, no text", body, events, err)
 				}
 			}
 		})
 	}
-	if code := e.inbound(unclear, "why?"); code != 200 {
+	if code := e.Inbound(unclear, "why?"); code != 200 {
 		t.Fatalf("why? answered %d", code)
 	}
-	if code := e.inbound(sentence, "I can't stop smiling"); code != 200 {
+	if code := e.Inbound(sentence, "I can't stop smiling"); code != 200 {
 		t.Fatalf("sentence answered %d", code)
 	}
-	eventually(t, 10*time.Second, "clarification", func() bool { return len(e.sentTo(unclear)) == 1 })
-	if got := e.sentTo(unclear)[0]; !strings.HasSuffix(got, "Reply STOP to stop these messages.") {
+	testkit.Eventually(t, 10*time.Second, "clarification", func() bool { return len(e.SentTo(unclear)) == 1 })
+	if got := e.SentTo(unclear)[0]; !strings.HasSuffix(got, "Reply STOP to stop these messages.") {
 		t.Errorf("clarification %q", got)
 	}
 
-	e.launch("deal", mustJourney(t, dealJourney), csv.String())
+	e.Launch("deal", testkit.MustJourney(dealJourney), csv.String())
 	for i := range n {
 		to := number(i)
-		if res := e.result("deal", to); res.State != workflows.StateSkipped || !strings.HasPrefix(res.Summary, "sent 0") {
+		if res := e.Result("deal", to); res.State != workflows.StateSkipped || !strings.HasPrefix(res.Summary, "sent 0") {
 			t.Errorf("journey to %s: %+v", to, res)
 		}
-		if slices.ContainsFunc(e.sentTo(to), func(b string) bool { return strings.Contains(b, "Deal of the day") }) {
-			t.Errorf("journey texted %s after the opt-out: %q", to, e.sentTo(to))
+		if slices.ContainsFunc(e.SentTo(to), func(b string) bool { return strings.Contains(b, "Deal of the day") }) {
+			t.Errorf("journey texted %s after the opt-out: %q", to, e.SentTo(to))
 		}
 	}
 	for _, to := range []string{unclear, sentence} {
-		if res := e.result("deal", to); res.Summary != "sent 1" {
+		if res := e.Result("deal", to); res.Summary != "sent 1" {
 			t.Errorf("journey to %s: %+v, want it sent", to, res)
 		}
 		if !e.consentOf(to).Allowed {
 			t.Errorf("%s opted out", to)
 		}
 	}
-	if got := e.sentTo(sentence); len(got) != 1 {
-		t.Errorf("to the sentence's sender: %q, want the deal only", got)
+	if got := e.SentTo(sentence); len(got) != 1 {
+		t.Errorf("to the sentence's testkit.Sender: %q, want the deal only", got)
 	}
 	// The clarification is the only reply: one per unclear message.
-	if got := e.sentTo(unclear); len(got) != 2 {
-		t.Errorf("to the unclear sender: %q, want the clarification and the deal", got)
+	if got := e.SentTo(unclear); len(got) != 2 {
+		t.Errorf("to the unclear testkit.Sender: %q, want the clarification and the deal", got)
 	}
 	var rule string
-	if err := e.app.Store.Pool().QueryRow(context.Background(),
+	if err := e.App.Store.Pool().QueryRow(context.Background(),
 		`SELECT coalesce(rule, '') FROM inbound_messages WHERE intent = $1`, "suggest_opt_out").Scan(&rule); err != nil || rule != "unclear" {
 		t.Errorf("unclear inbound rule %q, %v", rule, err)
 	}

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 // pgProxy is a TCP proxy in front of Postgres that the test can cut, so
@@ -89,34 +90,34 @@ func TestPostgresOutage(t *testing.T) {
 	proxy := newPGProxy(t, u.Host)
 	u.Host = proxy.l.Addr().String()
 
-	e := newEnv(t, withWebhooks, func(c *app.Config) { c.DatabaseURL = u.String() })
-	def := mustJourney(t, `{"name": "pgdown", "category": "marketing",
-		"sender": `+anyHourSender+`,
+	e := newEnvWith(t, stack.Options{DatabaseURL: u.String()}, stack.Webhooks)
+	def := testkit.MustJourney(`{"name": "pgdown", "category": "marketing",
+		"sender": ` + testkit.AnyHourSender + `,
 		"steps": [{"sms": "first"}, {"wait": "2s"}, {"sms": "second"}]}`)
 	numbers := []string{ada, grace, alan}
-	e.launch("pg", def, "phone\n"+strings.Join(numbers, "\n")+"\n")
-	eventually(t, 20*time.Second, "first SMS to all", func() bool { return len(e.twilio.Accepted()) == 3 })
+	e.Launch("pg", def, "phone\n"+strings.Join(numbers, "\n")+"\n")
+	testkit.Eventually(t, 20*time.Second, "first SMS to all", func() bool { return len(e.Twilio.Accepted()) == 3 })
 
 	proxy.cut()
 	cutAt := time.Now()
-	if code := e.inbound(ada, "STOP"); code != 503 {
+	if code := e.Inbound(ada, "STOP"); code != 503 {
 		t.Fatalf("STOP with Postgres down answered %d, want 503", code)
 	}
 	time.Sleep(4 * time.Second) // the waits end; the consent checks fail
-	if n := len(e.twilio.Accepted()); n != 3 {
+	if n := len(e.Twilio.Accepted()); n != 3 {
 		t.Fatalf("%d messages accepted while Postgres was down, want none", n-3)
 	}
-	callsDuringOutage := e.twilio.Calls()
+	callsDuringOutage := e.Twilio.Calls()
 	proxy.restore()
 	t.Logf("Postgres down for %v", time.Since(cutAt).Round(time.Millisecond))
 
 	// The provider retries the STOP; this time it is durable.
-	if code := e.inbound(ada, "STOP"); code != 200 {
+	if code := e.Inbound(ada, "STOP"); code != 200 {
 		t.Fatalf("STOP after Postgres came back answered %d", code)
 	}
 	stopAt := time.Now()
 	for _, num := range numbers {
-		res := e.result("pg", num)
+		res := e.Result("pg", num)
 		// Ada's second step may have won the race with her STOP after the
 		// restore; what may not happen is a send after the STOP's 2xx.
 		if num != ada && res.Summary != "sent 2" {
@@ -126,7 +127,7 @@ func TestPostgresOutage(t *testing.T) {
 	if callsDuringOutage != 3 {
 		t.Errorf("provider calls during the outage: %d, want 3 (the first step only)", callsDuringOutage)
 	}
-	for _, m := range e.twilio.Accepted() {
+	for _, m := range e.Twilio.Accepted() {
 		if m.To == ada && m.At.After(stopAt) && !strings.Contains(m.Body, "unsubscribed") {
 			t.Errorf("%q accepted after the STOP's 2xx", m.Body)
 		}

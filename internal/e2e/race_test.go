@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 // TestNoSMSAfterStop races STOPs against sends: 200 recipients with 5
@@ -31,9 +33,9 @@ func TestNoSMSAfterStop(t *testing.T) {
 }
 
 func raceRun(t *testing.T, seed uint64, recipients, journeys int) {
-	e := newEnv(t, withWebhooks)
+	e := newEnv(t, stack.Webhooks)
 	rng := rand.New(rand.NewPCG(seed, seed))
-	e.twilio.SetDelay(5 * time.Millisecond) // keep sends in flight long enough to race
+	e.Twilio.SetDelay(5 * time.Millisecond) // keep sends in flight long enough to race
 
 	numbers := make([]string, recipients)
 	for i := range numbers {
@@ -41,8 +43,8 @@ func raceRun(t *testing.T, seed uint64, recipients, journeys int) {
 	}
 	defs := make([]*journey.Definition, journeys)
 	for j := range defs {
-		defs[j] = mustJourney(t, fmt.Sprintf(`{"name": "race%d", "category": "marketing",
-			"sender": `+anyHourSender+`,
+		defs[j] = testkit.MustJourney(fmt.Sprintf(`{"name": "race%d", "category": "marketing",
+			"sender": `+testkit.AnyHourSender+`,
 			"steps": [{"sms": "j%d s0"}, {"wait": "1s"}, {"sms": "j%d s2"}, {"wait": "2s"}, {"sms": "j%d s4"}]}`, j, j, j, j))
 	}
 
@@ -66,17 +68,17 @@ func raceRun(t *testing.T, seed uint64, recipients, journeys int) {
 		go func() {
 			defer wg.Done()
 			for j, def := range defs {
-				if err := e.start(fmt.Sprintf("race%d", j), def, num); err != nil {
+				if err := e.StartJourney(fmt.Sprintf("race%d", j), def, num); err != nil {
 					t.Errorf("start: %v", err)
 				}
 			}
 			<-sem
 			deadline := time.Now().Add(2 * time.Minute)
-			for len(e.sentTo(num)) == 0 && time.Now().Before(deadline) {
+			for len(e.SentTo(num)) == 0 && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			time.Sleep(stopDelay[i])
-			if code := e.inbound(num, "STOP"); code != 200 {
+			if code := e.Inbound(num, "STOP"); code != 200 {
 				t.Errorf("STOP answered %d", code)
 				return
 			}
@@ -91,13 +93,13 @@ func raceRun(t *testing.T, seed uint64, recipients, journeys int) {
 	states := map[string]int{}
 	for _, num := range numbers {
 		for j := range defs {
-			states[e.result(fmt.Sprintf("race%d", j), num).State]++
+			states[e.Result(fmt.Sprintf("race%d", j), num).State]++
 		}
 	}
 
 	afterStop, duplicates, confirmations := 0, 0, map[string]int{}
 	seen := map[string]bool{}
-	for _, m := range e.twilio.Accepted() {
+	for _, m := range e.Twilio.Accepted() {
 		if strings.Contains(m.Body, "unsubscribed") {
 			confirmations[m.To]++
 			continue
@@ -121,7 +123,7 @@ func raceRun(t *testing.T, seed uint64, recipients, journeys int) {
 	// Confirmations queue behind journey work on this one busy worker.
 	waitFor(90*time.Second, func() bool {
 		confirmations = map[string]int{}
-		for _, m := range e.twilio.Accepted() {
+		for _, m := range e.Twilio.Accepted() {
 			if strings.Contains(m.Body, "unsubscribed") {
 				confirmations[m.To]++
 			}

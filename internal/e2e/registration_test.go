@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -17,9 +19,9 @@ import (
 // ordered by the recipient's lock, so neither can miss the other.
 func TestRegistrationRace(t *testing.T) {
 	const n = 50
-	e := newEnv(t, withWebhooks)
-	def := mustJourney(t, `{"name": "reg", "category": "marketing",
-		"sender": `+anyHourSender+`,
+	e := newEnv(t, stack.Webhooks)
+	def := testkit.MustJourney(`{"name": "reg", "category": "marketing",
+		"sender": ` + testkit.AnyHourSender + `,
 		"steps": [{"sms": "hello"}, {"wait": "1h"}, {"sms": "later"}]}`)
 	// The races are spread over 5 s so that each is a race between one
 	// journey and its STOP, not a burst of 100 requests on the test
@@ -35,14 +37,14 @@ func TestRegistrationRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			time.Sleep(offset)
-			if err := e.start("reg", def, num); err != nil {
+			if err := e.StartJourney("reg", def, num); err != nil {
 				t.Error(err)
 			}
 		}()
 		go func() {
 			defer wg.Done()
 			time.Sleep(offset + jitter)
-			if code := e.inbound(num, "STOP"); code != 200 {
+			if code := e.Inbound(num, "STOP"); code != 200 {
 				t.Errorf("STOP answered %d", code)
 			}
 			stopAt[i] = time.Now()
@@ -55,13 +57,13 @@ func TestRegistrationRace(t *testing.T) {
 	sentNothing, cancelled, late := 0, 0, 0
 	for i := range n {
 		num := fmt.Sprintf("+1415557%04d", i)
-		res := e.result("reg", num)
+		res := e.Result("reg", num)
 		switch {
 		case res.Sent == 0:
 			sentNothing++
 		case res.State == workflows.StateStopped:
 			cancelled++
-			desc, err := e.client.DescribeWorkflowExecution(context.Background(), workflows.JourneyID(e.run("reg"), e.key(num)), "")
+			desc, err := e.Client().DescribeWorkflowExecution(context.Background(), workflows.JourneyID(e.Run("reg"), e.Key(num)), "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +76,7 @@ func TestRegistrationRace(t *testing.T) {
 		default:
 			t.Errorf("%s: %+v: neither silent nor cancelled", num, res)
 		}
-		for _, m := range e.twilio.Accepted() {
+		for _, m := range e.Twilio.Accepted() {
 			if m.To == num && m.At.After(stopAt[i]) && !strings.Contains(m.Body, "unsubscribed") {
 				t.Errorf("%s: %q accepted after the STOP's 2xx", num, m.Body)
 			}

@@ -21,14 +21,14 @@ const recordHistories = "STOPLINE_RECORD_HISTORIES"
 // replay fetches a finished or running workflow's history and replays it
 // against the current workflow code: non-determinism fails the test.
 func (e *env) replay(workflowID, name string) {
-	e.t.Helper()
+	e.T.Helper()
 	ctx := context.Background()
 	hist := &historypb.History{}
-	it := e.client.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	it := e.Client().GetWorkflowHistory(ctx, workflowID, "", false, 0)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			e.t.Fatalf("history of %s: %v", name, err)
+			e.T.Fatalf("history of %s: %v", name, err)
 		}
 		hist.Events = append(hist.Events, ev)
 	}
@@ -36,19 +36,19 @@ func (e *env) replay(workflowID, name string) {
 	r.RegisterWorkflow(workflows.Journey)
 	r.RegisterWorkflow(workflows.OptOut)
 	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
-		e.t.Fatalf("replay of %s (%d events): %v", name, len(hist.Events), err)
+		e.T.Fatalf("replay of %s (%d events): %v", name, len(hist.Events), err)
 	}
 	if os.Getenv(recordHistories) == "" {
 		return
 	}
 	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	// Files are labelled by the code that recorded them (the variable's
 	// value): older labels stay, as the histories older code left running.
 	path := filepath.Join("..", "..", "workflows", "testdata", os.Getenv(recordHistories)+"-"+name+".history.json")
 	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,17 +15,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stopline/stopline/internal/app"
-	"github.com/stopline/stopline/internal/sms/smstest"
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
 )
 
 // count runs a count(*) query on the test's database.
 func (e *env) count(query string) int {
-	e.t.Helper()
+	e.T.Helper()
 	var n int
-	if err := e.app.Store.Pool().QueryRow(context.Background(), query).Scan(&n); err != nil {
-		e.t.Fatal(err)
+	if err := e.App.Store.Pool().QueryRow(context.Background(), query).Scan(&n); err != nil {
+		e.T.Fatal(err)
 	}
 	return n
 }
@@ -36,11 +36,11 @@ func (e *env) count(query string) int {
 // choosing) are refused, and leave nothing behind: no row, event, signal
 // or reply.
 func TestForgedSinchKeywordsChangeNothing(t *testing.T) {
-	e := newEnv(t, withWebhooks)
+	e := newEnv(t, stack.Webhooks)
 	const victim = "+14155550177"
 	for i, body := range []string{"START", "STOP ALL", "HELP"} {
-		mo := fmt.Sprintf(`{"type":"mo_text","id":"forged%d","from":"%s","to":"%s","body":"%s"}`, i, strings.TrimPrefix(victim, "+"), sender, body)
-		resp, err := http.Post("http://"+e.app.HTTPAddr()+webhook.PathSinch, "application/json", strings.NewReader(mo))
+		mo := fmt.Sprintf(`{"type":"mo_text","id":"forged%d","from":"%s","to":"%s","body":"%s"}`, i, strings.TrimPrefix(victim, "+"), testkit.Sender, body)
+		resp, err := http.Post("http://"+e.App.HTTPAddr()+webhook.PathSinch, "application/json", strings.NewReader(mo))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,10 +55,10 @@ func TestForgedSinchKeywordsChangeNothing(t *testing.T) {
 			t.Errorf("%s = %d, want 0", q, n)
 		}
 	}
-	if n := len(e.twilio.Accepted()); n != 0 {
+	if n := len(e.Twilio.Accepted()); n != 0 {
 		t.Errorf("%d replies sent, want 0", n)
 	}
-	if _, err := temporalClient.DescribeWorkflowExecution(context.Background(), workflows.OptOutID(e.key(victim)), ""); err == nil {
+	if _, err := e.Client().DescribeWorkflowExecution(context.Background(), workflows.OptOutID(e.Key(victim)), ""); err == nil {
 		t.Error("the victim's OptOut workflow was started")
 	}
 }
@@ -67,8 +67,8 @@ func TestForgedSinchKeywordsChangeNothing(t *testing.T) {
 // off within the read timeout instead of holding its connection.
 func TestSlowClientCutOff(t *testing.T) {
 	const readTimeout = time.Second
-	e := newEnv(t, withWebhooks, func(c *app.Config) { c.ReadTimeout = readTimeout })
-	conn, err := net.Dial("tcp", e.app.HTTPAddr())
+	e := newEnv(t, stack.Webhooks, func(c *app.Config) { c.ReadTimeout = readTimeout })
+	conn, err := net.Dial("tcp", e.App.HTTPAddr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +105,8 @@ func TestSlowClientCutOff(t *testing.T) {
 // can be served on a listener of its own, and then not on the public one.
 func TestReadyzAndAdminListener(t *testing.T) {
 	token := strings.Repeat("t", 32)
-	e := newEnv(t, withWebhooks, func(c *app.Config) { c.AdminAddr, c.AdminToken = "127.0.0.1:0", token })
-	key := e.key("+14155550123")
+	e := newEnv(t, stack.Webhooks, func(c *app.Config) { c.AdminAddr, c.AdminToken = "127.0.0.1:0", token })
+	key := e.Key("+14155550123")
 	get := func(addr, path string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -118,16 +118,16 @@ func TestReadyzAndAdminListener(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, _ := get(e.app.AdminAddr(), "/v1/consent/"+key); code != 200 {
+	if code, _ := get(e.App.AdminAddr(), "/v1/consent/"+key); code != 200 {
 		t.Errorf("admin listener: %d, want 200", code)
 	}
-	if code, _ := get(e.app.HTTPAddr(), "/v1/consent/"+key); code != http.StatusNotFound {
+	if code, _ := get(e.App.HTTPAddr(), "/v1/consent/"+key); code != http.StatusNotFound {
 		t.Errorf("admin API on the public listener: %d, want 404", code)
 	}
-	eventually(t, 10*time.Second, "ready", func() bool { code, _ := get(e.app.HTTPAddr(), "/readyz"); return code == 200 })
+	testkit.Eventually(t, 10*time.Second, "ready", func() bool { code, _ := get(e.App.HTTPAddr(), "/readyz"); return code == 200 })
 
-	e.app.Store.Close() // Postgres as the worker sees it goes away
-	code, body := get(e.app.HTTPAddr(), "/readyz")
+	e.App.Store.Close() // Postgres as the worker sees it goes away
+	code, body := get(e.App.HTTPAddr(), "/readyz")
 	if code != http.StatusServiceUnavailable || body != "postgres: not ready\n" {
 		t.Errorf("/readyz = %d %q, want 503 %q", code, body, "postgres: not ready\n")
 	}
@@ -163,21 +163,17 @@ func TestWebhookFloodKeepsStopsAndSends(t *testing.T) {
 		wait      = 3 * time.Second // the bridge's bounded wait for an intake slot
 		sendBound = 4 * time.Second
 	)
-	e := newEnv(t, withWebhooks, func(c *app.Config) {
+	e := newEnv(t, stack.Webhooks, func(c *app.Config) {
 		c.Webhooks.IntakeWait = wait
 	})
-	slowInbound(t, e.app.Store.Pool().Config().ConnString(), 200*time.Millisecond)
-	def := mustJourney(t, `{"name": "flood", "category": "transactional",
+	slowInbound(t, e.App.Store.Pool().Config().ConnString(), 200*time.Millisecond)
+	def := testkit.MustJourney(`{"name": "flood", "category": "transactional",
 		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
 		"steps": [{"sms": "one"}, {"sms": "two"}, {"sms": "three"}]}`)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: flood + stops}, Timeout: time.Minute}
 	post := func(from, body string) (int, time.Duration) {
-		form := url.Values{"MessageSid": {fmt.Sprintf("SM%032d", sidSeq.Add(1))}, "AccountSid": {smstest.AccountSID},
-			"From": {from}, "To": {sender}, "Body": {body}, "NumMedia": {"0"}}
-		req, _ := http.NewRequest(http.MethodPost, "http://"+e.app.HTTPAddr()+webhook.PathTwilio, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Twilio-Signature", smstest.TwilioSignature(smstest.AuthToken, publicURL+webhook.PathTwilio, form))
+		req := e.TwilioRequest(stack.TwilioInbound(stack.NewMessageSid(), from, body))
 		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
@@ -190,7 +186,7 @@ func TestWebhookFloodKeepsStopsAndSends(t *testing.T) {
 
 	floodStart := time.Now()
 	for i := range journeys {
-		if err := e.start("flood", def, fmt.Sprintf("+1415555%04d", i)); err != nil {
+		if err := e.StartJourney("flood", def, fmt.Sprintf("+1415555%04d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -241,7 +237,7 @@ func TestWebhookFloodKeepsStopsAndSends(t *testing.T) {
 	// Sends blocked: SMS of the journeys not accepted within the bound.
 	deadline := floodStart.Add(sendBound)
 	sentBy := func(t time.Time) (n int) {
-		for _, m := range e.twilio.Accepted() {
+		for _, m := range e.Twilio.Accepted() {
 			if strings.HasPrefix(m.To, "+1415555") && m.At.Before(t) {
 				n++
 			}
@@ -253,7 +249,7 @@ func TestWebhookFloodKeepsStopsAndSends(t *testing.T) {
 	}
 	sent := sentBy(deadline)
 	var last time.Duration
-	for _, m := range e.twilio.Accepted() {
+	for _, m := range e.Twilio.Accepted() {
 		if strings.HasPrefix(m.To, "+1415555") {
 			last = max(last, m.At.Sub(floodStart))
 		}
