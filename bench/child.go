@@ -27,10 +27,7 @@ import (
 
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/devserver"
-	"github.com/stopline/stopline/internal/sms/smstest"
-	"github.com/stopline/stopline/internal/sms/twilio"
-	"github.com/stopline/stopline/internal/webhook"
-	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/internal/stack"
 )
 
 func runChild(name string, args []string) int {
@@ -66,7 +63,7 @@ func runChild(name string, args []string) int {
 // childServer runs an embedded Temporal server; it prints
 // "ready <frontend> <namespace>".
 func childServer(ctx context.Context) error {
-	srv, err := devserver.Start(ctx, devserver.Options{Namespace: "default", SearchAttributes: workflows.SearchAttributes()})
+	srv, err := stack.StartServer(ctx, devserver.Options{})
 	if err != nil {
 		return err
 	}
@@ -89,30 +86,24 @@ func SignalWaiterWorkflow(ctx workflow.Context) (time.Time, error) {
 // bridge and a fake Twilio) plus a baseline worker for SignalWaiterWorkflow
 // on queue-signal. It prints "ready <http addr>".
 func childWorker(ctx context.Context, addr, ns, queue, db string) error {
-	c, err := dial(ctx, addr, ns)
+	ts, err := stack.DialTemporal(ctx, addr, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	fake := smstest.NewFakeTwilio()
-	defer fake.Close()
-	a, err := app.Start(ctx, app.Config{
-		Temporal: c, DatabaseURL: db, RecipientKeySecret: benchSecret, TaskQueue: queue,
-		Twilio:   twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: fake.URL()},
-		HTTPAddr: "127.0.0.1:0", Webhooks: webhook.Config{PublicURL: publicURL, TwilioAuthToken: smstest.AuthToken},
-		Logger: quiet, WorkerOptions: workerOptions,
-	})
+	defer ts.Close()
+	st, err := stack.Start(ctx, stack.Options{Temporal: ts, DatabaseURL: db}, benchApp, stack.Webhooks,
+		func(c *app.Config) { c.TaskQueue = queue })
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
-	w := worker.New(c, queue+"-signal", workerOptions)
+	defer st.Close()
+	w := worker.New(ts.Client, queue+"-signal", workerOptions)
 	w.RegisterWorkflowWithOptions(SignalWaiterWorkflow, workflow.RegisterOptions{Name: "BenchSignalWaiter"})
 	if err := w.Start(); err != nil {
 		return err
 	}
 	defer w.Stop()
-	fmt.Printf("ready %s\n", a.HTTPAddr())
+	fmt.Printf("ready %s\n", st.App.HTTPAddr())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return nil
 }

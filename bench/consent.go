@@ -16,10 +16,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
 func runConsent(ctx context.Context, cfg *config) (row, error) {
-	dbURL, drop, err := newDatabase(ctx, cfg.adminURL, "consent")
+	dbURL, drop, err := newDatabase(ctx, cfg, "consent")
 	if err != nil {
 		return row{}, err
 	}
@@ -34,7 +35,7 @@ func runConsent(ctx context.Context, cfg *config) (row, error) {
 	}
 	pool := store.Pool()
 
-	keyer := mustKeyer()
+	keyer := testkit.MustKeyer(benchSecret)
 	keys := make([]string, cfg.consentRows)
 	for i := range keys {
 		keys[i] = keyer.Key(number(i))
@@ -63,12 +64,12 @@ func runConsent(ctx context.Context, cfg *config) (row, error) {
 		return keys[rng.IntN(len(keys))]
 	}
 	check := func(key string) error {
-		_, err := store.Check(ctx, key, sender, consent.Rule{})
+		_, err := store.Check(ctx, key, testkit.Sender, consent.Rule{})
 		return err
 	}
 	lookup := func(key string) error {
 		var state string
-		err := pool.QueryRow(ctx, `SELECT state FROM consent WHERE recipient_key = $1 AND scope = $2`, key, sender).Scan(&state)
+		err := pool.QueryRow(ctx, `SELECT state FROM consent WHERE recipient_key = $1 AND scope = $2`, key, testkit.Sender).Scan(&state)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -132,7 +133,7 @@ func loadConsent(ctx context.Context, pool *pgxpool.Pool, keys []string) error {
 			if i == len(keys) {
 				return nil, nil
 			}
-			scope, state := sender, string(consent.OptedIn)
+			scope, state := testkit.Sender, string(consent.OptedIn)
 			switch {
 			case i%10 == 0:
 				scope, state = consent.AllScopes, string(consent.OptedOut)
@@ -195,8 +196,8 @@ func loadEvents(ctx context.Context, pool *pgxpool.Pool, keys []string, n int) (
 			if i%2 == 1 {
 				from, to, text = string(consent.OptedOut), string(consent.OptedIn), "START"
 			}
-			r := []any{keys[rng.IntN(len(keys))], sender, from, to, "keyword", text, "twilio",
-				fmt.Sprintf("SM%032x", i), sender, base.Add(time.Duration(i) * 3 * time.Second)}
+			r := []any{keys[rng.IntN(len(keys))], testkit.Sender, from, to, "keyword", text, "twilio",
+				fmt.Sprintf("SM%032x", i), testkit.Sender, base.Add(time.Duration(i) * 3 * time.Second)}
 			i++
 			return r, nil
 		}))

@@ -50,9 +50,9 @@ func runJourneys(ctx context.Context, cfg *config) (row, error) {
 	if err != nil {
 		return row{}, err
 	}
-	defer st.close()
-	ts, a, fake := st.temporal, st.app, st.fake
-	w := worker.New(ts.client, baselineQueue, workerOptions)
+	defer st.Close()
+	ts, a, fake := st.Temporal, st.App, st.Twilio
+	w := worker.New(ts.Client, baselineQueue, workerOptions)
 	w.RegisterWorkflowWithOptions(BaselineWorkflow, workflow.RegisterOptions{Name: "BenchActivities"})
 	w.RegisterActivityWithOptions(NoopActivity, activity.RegisterOptions{Name: "BenchNoop"})
 	if err := w.Start(); err != nil {
@@ -61,7 +61,7 @@ func runJourneys(ctx context.Context, cfg *config) (row, error) {
 	defer w.Stop()
 
 	def := smsJourney(k)
-	starter := launch.TemporalStarter{Client: ts.client, TaskQueue: journeysQueue}
+	starter := launch.TemporalStarter{Client: ts.Client, TaskQueue: journeysQueue}
 	stopline := func(ctx context.Context, round string, count int) (time.Duration, error) {
 		return batch(ctx, count, func(ctx context.Context, i int) (string, error) {
 			e164 := number(i)
@@ -72,7 +72,7 @@ func runJourneys(ctx context.Context, cfg *config) (row, error) {
 			return id, err
 		}, func(ctx context.Context, id string) error {
 			var res workflows.JourneyResult
-			if err := ts.client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+			if err := ts.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 				return err
 			}
 			if res.Sent != k {
@@ -84,10 +84,10 @@ func runJourneys(ctx context.Context, cfg *config) (row, error) {
 	baseline := func(ctx context.Context, round string, count int) (time.Duration, error) {
 		return batch(ctx, count, func(ctx context.Context, i int) (string, error) {
 			id := fmt.Sprintf("bench-activities/%s/%d", round, i)
-			_, err := ts.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: baselineQueue}, "BenchActivities", k)
+			_, err := ts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: baselineQueue}, "BenchActivities", k)
 			return id, err
 		}, func(ctx context.Context, id string) error {
-			return ts.client.GetWorkflow(ctx, id, "").Get(ctx, nil)
+			return ts.Client.GetWorkflow(ctx, id, "").Get(ctx, nil)
 		})
 	}
 

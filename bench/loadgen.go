@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/stopline/stopline/internal/sms/smstest"
-	"github.com/stopline/stopline/internal/webhook"
+	"github.com/stopline/stopline/internal/stack"
 )
 
 // inboundReq is a signed Twilio inbound SMS webhook, ready to post.
@@ -20,15 +18,11 @@ type inboundReq struct {
 	body, signature string
 }
 
-// signedInbound builds the form Twilio posts for an SMS from from to the
-// bench's sender, signed as Twilio signs it for publicURL.
+// signedInbound is the webhook Twilio posts for an SMS from from to the
+// bench's sender, signed for stack.PublicURL.
 func signedInbound(messageSid, from, text string) inboundReq {
-	form := url.Values{
-		"MessageSid": {messageSid}, "SmsSid": {messageSid}, "AccountSid": {smstest.AccountSID},
-		"From": {from}, "To": {sender}, "Body": {text}, "NumMedia": {"0"}, "NumSegments": {"1"},
-		"ApiVersion": {"2010-04-01"}, "FromCountry": {"US"}, "ToCountry": {"US"},
-	}
-	return inboundReq{body: form.Encode(), signature: smstest.TwilioSignature(smstest.AuthToken, publicURL+webhook.PathTwilio, form)}
+	form := stack.TwilioInbound(messageSid, from, text)
+	return inboundReq{body: form.Encode(), signature: stack.SignTwilio(form)}
 }
 
 func newHTTPClient(conc int) *http.Client {

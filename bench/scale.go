@@ -23,6 +23,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/stopline/stopline/internal/launch"
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
 )
@@ -43,12 +45,13 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 		return row{}, errNotReady
 	}
 	frontend, namespace := srv.ready[0], srv.ready[1]
-	tc, err := dial(ctx, frontend, namespace)
+	ts, err := stack.DialTemporal(ctx, frontend, namespace)
 	if err != nil {
 		return row{}, err
 	}
-	defer tc.Close()
-	dbURL, drop, err := newDatabase(ctx, cfg.adminURL, "scale")
+	defer ts.Close()
+	tc := ts.Client
+	dbURL, drop, err := newDatabase(ctx, cfg, "scale")
 	if err != nil {
 		return row{}, err
 	}
@@ -72,7 +75,7 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 
 	// The measured recipients' journeys (runs p0..p<per-1>), then
 	// background journeys of other recipients up to m.
-	keyer := mustKeyer()
+	keyer := testkit.MustKeyer(benchSecret)
 	def := waitingJourney()
 	starter := launch.TemporalStarter{Client: tc, TaskQueue: scaleQueue}
 	stopNumber := func(r int) string { return number(5_000_000 + r) }

@@ -3,49 +3,45 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/stopline/stopline/internal/app"
-	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/journey"
-	"github.com/stopline/stopline/internal/phone"
-	"github.com/stopline/stopline/internal/sms/smstest"
-	"github.com/stopline/stopline/internal/sms/twilio"
-	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/testkit"
 )
 
-const (
-	// benchSecret keys recipient hashes in every process of the bench.
-	benchSecret = "stopline-bench-secret-0123456789"
-	// sender is the journeys' sending number, hence their consent scope.
-	sender = "+15550001111"
-	// publicURL is what signed webhooks claim Twilio called.
-	publicURL = "https://sms.stopline.bench"
-)
+// benchSecret keys recipient hashes in every process of the bench.
+const benchSecret = "stopline-bench-secret-0123456789"
 
 // workerOptions are shared by every stopline worker and every baseline
 // worker of the bench, so both sides run with the same settings: the SDK
 // defaults, as the worker binary uses.
 var workerOptions = worker.Options{}
 
-var quiet = slog.New(slog.DiscardHandler)
+// benchApp is what every stopline of the bench shares.
+func benchApp(c *app.Config) {
+	c.RecipientKeySecret = benchSecret
+	c.WorkerOptions = workerOptions
+}
 
-func mustKeyer() phone.Keyer {
-	k, err := phone.NewKeyer([]byte(benchSecret))
-	if err != nil {
-		panic(err)
-	}
-	return k
+// startApp starts stopline in this process for a scenario: an embedded
+// Temporal server of its own, a fresh database named after tag, the fake
+// Twilio and the app; adjust edits the app's config (task queue, webhooks).
+func startApp(ctx context.Context, cfg *config, tag string, adjust func(*app.Config)) (*stack.Stack, error) {
+	return stack.Start(ctx, stack.Options{AdminURL: cfg.adminURL, DatabaseName: dbPrefix() + tag}, benchApp, adjust)
+}
+
+// newDatabase creates an empty database named after tag and returns its URL
+// and a function that drops it.
+func newDatabase(ctx context.Context, cfg *config, tag string) (string, func(), error) {
+	return pgtest.Create(ctx, cfg.adminURL, dbPrefix()+tag)
 }
 
 // number returns the i-th of many distinct numbers that phone.Normalize
@@ -58,101 +54,26 @@ func number(i int) string {
 	return fmt.Sprintf("+1%d%d%04d", area, exchange, line)
 }
 
-// mustJourney parses a journey definition written in the bench.
-func mustJourney(js string) *journey.Definition {
-	def, err := journey.Parse([]byte(js))
-	if err != nil {
-		panic(err)
-	}
-	return def
-}
-
-// senderJSON is the bench journeys' sender. Its quiet hours allow any time
-// of day, so that marketing steps are not held back to the recipient's
-// daytime (the policy check itself still runs before every step).
-const senderJSON = `{"provider": "twilio", "from": "` + sender + `", "type": "long_code", "quiet_hours": {"start": "00:00", "end": "24:00", "legal_override": "test journeys run at any hour"}}`
-
 // smsJourney is a journey of k SMS steps and no waits.
 func smsJourney(k int) *journey.Definition {
 	steps := make([]string, k)
 	for i := range steps {
 		steps[i] = fmt.Sprintf(`{"sms": "Hi {{.first_name}}, message %d of %d. Reply STOP to opt out"}`, i+1, k)
 	}
-	return mustJourney(`{"name": "bench", "category": "marketing",
-		"sender": ` + senderJSON + `,
+	return testkit.MustJourney(`{"name": "bench", "category": "marketing",
+		"sender": ` + testkit.AnyHourSender + `,
 		"steps": [` + strings.Join(steps, ",") + `]}`)
 }
 
 // waitingJourney waits an hour before its only SMS.
 func waitingJourney() *journey.Definition {
-	return mustJourney(`{"name": "bench-wait", "category": "marketing",
-		"sender": ` + senderJSON + `,
+	return testkit.MustJourney(`{"name": "bench-wait", "category": "marketing",
+		"sender": ` + testkit.AnyHourSender + `,
 		"steps": [{"wait": "1h"}, {"sms": "Hi {{.first_name}}, your code is {{.code}}. Reply STOP to opt out"}]}`)
-}
-
-// temporalStack is an embedded Temporal server and a client of it.
-type temporalStack struct {
-	srv    *devserver.Server
-	client client.Client
-}
-
-func startTemporal(ctx context.Context) (*temporalStack, error) {
-	srv, err := devserver.Start(ctx, devserver.Options{Namespace: "default", SearchAttributes: workflows.SearchAttributes()})
-	if err != nil {
-		return nil, err
-	}
-	c, err := dial(ctx, srv.FrontendAddr(), srv.Namespace())
-	if err != nil {
-		srv.Stop()
-		return nil, err
-	}
-	return &temporalStack{srv: srv, client: c}, nil
-}
-
-func dial(ctx context.Context, addr, ns string) (client.Client, error) {
-	return client.DialContext(ctx, client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(quiet)})
-}
-
-func (s *temporalStack) close() {
-	s.client.Close()
-	s.srv.Stop()
 }
 
 // dbPrefix names the databases of this bench process.
 func dbPrefix() string { return fmt.Sprintf("stopline_bench_%d_", os.Getpid()) }
-
-// newDatabase creates an empty database on the admin server and returns its
-// URL and a function that drops it.
-func newDatabase(ctx context.Context, adminURL, tag string) (string, func(), error) {
-	admin, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		return "", nil, fmt.Errorf("postgres at %s: %w", adminURL, err)
-	}
-	defer admin.Close(ctx)
-	name := dbPrefix() + tag
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		return "", nil, err
-	}
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create database %s: %w", name, err)
-	}
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, adminURL); err == nil {
-			if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-				logf("drop database %s: %v", name, err)
-			}
-			_ = c.Close(ctx)
-		}
-	}
-	return u.String(), drop, nil
-}
 
 // dropStaleDatabases drops databases left by bench processes that no
 // longer exist (a run killed with SIGKILL, say).
@@ -180,55 +101,5 @@ func dropStaleDatabases(ctx context.Context, adminURL string) {
 		}
 		logf("dropping stale database %s", n)
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+n+" WITH (FORCE)")
-	}
-}
-
-// appStack is stopline in this process for a scenario: an embedded Temporal
-// server, a fresh database, a fake Twilio and the app wired to them.
-type appStack struct {
-	temporal *temporalStack
-	dbURL    string
-	fake     *smstest.FakeTwilio
-	app      *app.App
-	undo     []func()
-}
-
-// startApp starts an appStack; tune adjusts the app's config (task queue,
-// webhooks) before it starts.
-func startApp(ctx context.Context, cfg *config, tag string, tune func(*app.Config)) (_ *appStack, err error) {
-	s := &appStack{}
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
-	if s.temporal, err = startTemporal(ctx); err != nil {
-		return nil, err
-	}
-	s.undo = append(s.undo, s.temporal.close)
-	var drop func()
-	if s.dbURL, drop, err = newDatabase(ctx, cfg.adminURL, tag); err != nil {
-		return nil, err
-	}
-	s.undo = append(s.undo, drop)
-	s.fake = smstest.NewFakeTwilio()
-	s.undo = append(s.undo, s.fake.Close)
-	appCfg := app.Config{
-		Temporal: s.temporal.client, DatabaseURL: s.dbURL, RecipientKeySecret: benchSecret,
-		Twilio: twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: s.fake.URL()},
-		Logger: quiet, WorkerOptions: workerOptions,
-	}
-	tune(&appCfg)
-	if s.app, err = app.Start(ctx, appCfg); err != nil {
-		return nil, err
-	}
-	s.undo = append(s.undo, s.app.Stop)
-	return s, nil
-}
-
-// close stops what startApp started, in reverse order.
-func (s *appStack) close() {
-	for i := len(s.undo) - 1; i >= 0; i-- {
-		s.undo[i]()
 	}
 }

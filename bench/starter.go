@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+
+	"github.com/stopline/stopline/internal/stack"
 )
 
 func runStarter(ctx context.Context, cfg *config) (row, error) {
@@ -47,12 +49,12 @@ func runStarter(ctx context.Context, cfg *config) (row, error) {
 		rssKB int64
 	}
 	measure := func(mode string, count int) (result, error) {
-		ts, err := startTemporal(ctx)
+		ts, err := stack.StartTemporal(ctx)
 		if err != nil {
 			return result{}, err
 		}
-		defer ts.close()
-		args := []string{"-addr", ts.srv.FrontendAddr(), "-ns", ts.srv.Namespace(), "-queue", "bench-starts-no-worker",
+		defer ts.Close()
+		args := []string{"-addr", ts.Addr, "-ns", ts.Namespace, "-queue", "bench-starts-no-worker",
 			"-journey", journeyFile, "-secret", benchSecret, "-mode", mode, "-n", strconv.Itoa(count), "-concurrency", strconv.Itoa(conc), "-run-id", fmt.Sprintf("%s%d", mode, count)}
 		if mode == "launch" {
 			path, err := writeAudience(dir, count)

@@ -19,6 +19,7 @@ import (
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/sms/smstest"
+	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/webhook"
 )
 
@@ -29,14 +30,13 @@ func runWebhook(ctx context.Context, cfg *config) (row, error) {
 	n, conc, kw := cfg.webhookRequests, cfg.webhookConcurrency, cfg.webhookKeywords
 	st, err := startApp(ctx, cfg, "webhook", func(c *app.Config) {
 		c.TaskQueue = "bench-webhook"
-		c.HTTPAddr = "127.0.0.1:0"
-		c.Webhooks = webhook.Config{PublicURL: publicURL, TwilioAuthToken: smstest.AuthToken}
+		stack.Webhooks(c)
 	})
 	if err != nil {
 		return row{}, err
 	}
-	defer st.close()
-	a, fake, dbURL := st.app, st.fake, st.dbURL
+	defer st.Close()
+	a, fake, dbURL := st.App, st.Twilio, st.Config.DatabaseURL
 	stoplineURL := "http://" + a.HTTPAddr() + webhook.PathTwilio
 
 	// The baseline's pool comes from consent.Open too: same settings.
