@@ -19,9 +19,12 @@ type inboundReq struct {
 }
 
 // signedInbound is the webhook Twilio posts for an SMS from from to the
-// bench's sender, signed for stack.PublicURL.
+// bench's sender, with the fields Twilio adds, signed for stack.PublicURL.
 func signedInbound(messageSid, from, text string) inboundReq {
 	form := stack.TwilioInbound(messageSid, from, text)
+	for k, v := range map[string]string{"SmsSid": messageSid, "NumSegments": "1", "FromCountry": "US", "ToCountry": "US"} {
+		form.Set(k, v)
+	}
 	return inboundReq{body: form.Encode(), signature: stack.SignTwilio(form)}
 }
 
