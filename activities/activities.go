@@ -31,8 +31,9 @@ const (
 
 // Activities holds the dependencies of stopline's activities.
 type Activities struct {
-	Store   *consent.Store
-	Senders map[string]sms.Sender // by journey sender provider: twilio, sinch, http, sandbox
+	Store *consent.Store
+	// Providers sends SMS, by journey sender provider: twilio, sinch, http, sandbox.
+	Providers map[string]sms.Sender
 	// Registry holds per-sender settings (reply texts, programs); nil = defaults.
 	Registry *senders.Registry
 	Temporal client.Client

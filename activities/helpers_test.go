@@ -56,7 +56,7 @@ func newHarness(t *testing.T) *harness {
 		key:   keyer.Key(to),
 		acts: &activities.Activities{
 			Store:       store,
-			Senders:     map[string]sms.Sender{"twilio": tw},
+			Providers:   map[string]sms.Sender{"twilio": tw},
 			Keyer:       keyer,
 			Logger:      slog.New(slog.DiscardHandler),
 			SendTimeout: 5 * time.Second,

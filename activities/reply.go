@@ -60,9 +60,9 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 	switch in.Kind {
 	case "opt_in", "opt_in_pending", "confirm", "suggest_opt_out":
 		msg.Category = CategoryOptInRequest // blocked by an opt-out only
-		return a.deliver(ctx, msg, true)
+		return a.deliver(ctx, msg, false)
 	}
-	return a.deliver(ctx, msg, false)
+	return a.deliver(ctx, msg, true)
 }
 
 // replyKind picks the reply template for an inbound intent.

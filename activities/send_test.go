@@ -315,7 +315,7 @@ func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
 func TestSendSMSUnresolvableAttemptIsNotResent(t *testing.T) {
 	h := newHarness(t)
 	fs := &fakeSender{}
-	h.acts.Senders["fake"] = fs
+	h.acts.Providers["fake"] = fs
 	in := h.input(0)
 	in.Provider = "fake"
 	if _, _, err := h.store.BeginAttempt(t.Context(), in.WorkflowID, in.Step, in.RecipientKey, in.Provider); err != nil {
@@ -364,7 +364,7 @@ func TestSendSMSRetryWithoutFinder(t *testing.T) {
 			h := newHarness(t)
 			tc.first.Provider = "fake"
 			fs := &fakeSender{script: []func() (sms.Result, error){func() (sms.Result, error) { return sms.Result{}, tc.first }}}
-			h.acts.Senders["fake"] = fs
+			h.acts.Providers["fake"] = fs
 			in := h.input(0)
 			in.Provider = "fake"
 
@@ -416,7 +416,7 @@ func TestSendSMSConcurrentRetryWaitsForRunningAttempt(t *testing.T) {
 			if tc.finder {
 				sender = &findingSender{fs}
 			}
-			h.acts.Senders["fake"] = sender
+			h.acts.Providers["fake"] = sender
 			in := h.input(0)
 			in.Provider = "fake"
 
@@ -482,7 +482,7 @@ func TestSendSMSRacingAttemptsReportSameOutcome(t *testing.T) {
 			h := newHarness(t)
 			ctx := context.Background()
 			fs := &findingSender{&fakeSender{script: []func() (sms.Result, error){tc.result}}}
-			h.acts.Senders["fake"] = fs
+			h.acts.Providers["fake"] = fs
 			in := h.input(0)
 			in.Provider = "fake"
 

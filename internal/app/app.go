@@ -168,7 +168,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.connectTemporal(ctx, log); err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
 
 	// The webhook bridge needs only Postgres: it answers 2xx for messages
 	// it committed, and the re-driver signals them once Temporal answers.
@@ -186,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
-		intake := &inbound.Intake{Store: a.IntakeStore, Senders: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
+		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
 			return nil, err

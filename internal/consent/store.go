@@ -196,12 +196,12 @@ func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, rule Rul
 	return d, err
 }
 
-// Exempt runs fn in a transaction without consent check or lock, with the
-// same signature as Fenced. It is for the messages compliance requires
-// after an opt-out (the one confirmation, HELP replies), which stopline's
-// own suppression must not block.
-func (s *Store) Exempt(ctx context.Context, _, _ string, _ Rule, fn func(tx pgx.Tx) error) (Decision, error) {
-	return Decision{Allowed: true}, pgx.BeginFunc(ctx, s.pool, fn)
+// Exempt runs fn in a transaction without consent check or lock. It is
+// for the messages compliance requires after an opt-out (the one
+// confirmation, HELP replies), which stopline's own suppression must not
+// block.
+func (s *Store) Exempt(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
 // Change is one consent change to record.

@@ -19,10 +19,10 @@ import (
 
 // Intake implements webhook.Intake.
 type Intake struct {
-	Store   *consent.Store
-	Senders *senders.Registry
-	Keyer   phone.Keyer
-	Logger  *slog.Logger
+	Store    *consent.Store
+	Registry *senders.Registry // per-sender keyword settings; nil = defaults
+	Keyer    phone.Keyer
+	Logger   *slog.Logger
 	// Wake, if set, is called after a message that needs a signal was
 	// committed, to have the re-driver deliver it at once.
 	Wake func()
@@ -33,7 +33,7 @@ var _ webhook.Intake = (*Intake)(nil)
 // Urgent reports whether m is a keyword for its sender (or a confirmation
 // word): the bridge keeps intake capacity for those.
 func (i *Intake) Urgent(m webhook.Inbound) bool {
-	sender := i.Senders.Lookup(withPlus(m.To), m.MessagingServiceSID)
+	sender := i.Registry.Lookup(withPlus(m.To), m.MessagingServiceSID)
 	if !sender.ProcessesKeywords() {
 		return false
 	}
@@ -44,7 +44,7 @@ func (i *Intake) Urgent(m webhook.Inbound) bool {
 // Inbound commits m and its consent effect before the bridge answers 2xx.
 func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	to := withPlus(m.To)
-	sender := i.Senders.Lookup(to, m.MessagingServiceSID)
+	sender := i.Registry.Lookup(to, m.MessagingServiceSID)
 	rec := consent.Inbound{
 		Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: to, Body: m.Body,
 		NumMedia: m.NumMedia, ReceivedAt: m.ReceivedAt, Scope: sender.ConsentScope(),
@@ -68,7 +68,7 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		} else if m.MessagingServiceSID != "" {
 			// A number in a Twilio messaging service: journeys may send
 			// from the service or from the number, so both scopes hear it.
-			for _, s := range []string{i.Senders.ConsentScope(m.MessagingServiceSID), i.Senders.ConsentScope(to)} {
+			for _, s := range []string{i.Registry.ConsentScope(m.MessagingServiceSID), i.Registry.ConsentScope(to)} {
 				if s != rec.Scope {
 					also = s
 				}
@@ -111,7 +111,7 @@ func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 	if addr == "" {
 		addr = e.MessagingServiceSID
 	}
-	scope := i.Senders.ConsentScope(addr)
+	scope := i.Registry.ConsentScope(addr)
 	_, err = i.Store.RecordStatusOptOut(ctx, e.Provider, e.MessageID, consent.Change{
 		RecipientKey: i.Keyer.Key(e164), Scope: scope, To: consent.OptedOut, Source: consent.SourceProvider,
 		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: "status callback error 21610",

@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	store := pgtest.NewStore(t)
 	return &fixture{
 		store:  store,
-		intake: &inbound.Intake{Store: store, Senders: reg, Keyer: keyer},
+		intake: &inbound.Intake{Store: store, Registry: reg, Keyer: keyer},
 		acts:   &activities.Activities{Store: store, Registry: reg, Keyer: keyer},
 	}
 }
