@@ -20,13 +20,7 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
-)
-
-// Application error types that workflows and retry policies refer to.
-const (
-	ErrBadInput          = "BadInput"          // not retryable: the input can never succeed
-	ErrProviderPermanent = "ProviderPermanent" // not retryable: the provider refuses for good
-	ErrNoSender          = "NoSender"          // not retryable: provider not configured
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Activities holds the dependencies of stopline's activities.
@@ -69,7 +63,7 @@ func (a *Activities) ResolveRecipient(_ context.Context, in RecipientInput) (Rec
 	e164, err := phone.Normalize(in.Phone, in.Region)
 	if err != nil {
 		// The error quotes the number; failure messages are not encrypted.
-		return Recipient{}, temporal.NewNonRetryableApplicationError("phone: not a valid phone number "+phone.Mask(in.Phone), ErrBadInput, nil)
+		return Recipient{}, temporal.NewNonRetryableApplicationError("phone: not a valid phone number "+phone.Mask(in.Phone), contract.ErrBadInput, nil)
 	}
 	return Recipient{Phone: e164, Key: a.Keyer.Key(e164)}, nil
 }
@@ -81,7 +75,7 @@ func (a *Activities) ResolveRecipient(_ context.Context, in RecipientInput) (Rec
 func (a *Activities) checkKey(phone, key string) error {
 	if a.Keyer.Key(phone) != key {
 		return temporal.NewNonRetryableApplicationError(
-			"recipient_key is not the key of the phone number: leave recipient_key out and stopline computes it", ErrBadInput, nil)
+			"recipient_key is not the key of the phone number: leave recipient_key out and stopline computes it", contract.ErrBadInput, nil)
 	}
 	return nil
 }
@@ -164,7 +158,7 @@ func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (consent.
 	scope := a.Registry.ConsentScope(q.Scope)
 	if !a.Registry.ScopeSender(scope).DoubleOptIn {
 		return consent.Decision{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("opt_in step: sender %q is not configured for double opt-in (set \"double_opt_in\": true in the senders file)", q.Scope), ErrBadInput, nil)
+			fmt.Sprintf("opt_in step: sender %q is not configured for double opt-in (set \"double_opt_in\": true in the senders file)", q.Scope), contract.ErrBadInput, nil)
 	}
 	return a.Store.RequestOptIn(ctx, consent.Change{
 		RecipientKey: q.RecipientKey, Scope: scope, To: consent.Pending, Source: consent.SourceJourney, Sender: q.Scope,
@@ -181,16 +175,11 @@ type CancelInput struct {
 	Reason string
 }
 
-// CancelRequest is the payload of the journey cancel signal.
-type CancelRequest struct {
-	Reason string
-}
-
 // CancelJourneys signals every registered running journey of the recipient
 // in scope to stop, except transactional journeys of programs whose STOP
 // blocks marketing only. It returns how many were signalled.
-func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
-	return a.signalJourneys(ctx, in, signalName, CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
+func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput) (int, error) {
+	return a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
 		return !a.rule(j.Scope, j.Category).OptOutAllows
 	})
 }
@@ -198,8 +187,8 @@ func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput, signalN
 // ConfirmJourneys tells the recipient's running marketing journeys in scope
 // that their double opt-in was confirmed, so one waiting at its opt_in step
 // goes on at once. It returns how many were signalled.
-func (a *Activities) ConfirmJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
-	return a.signalJourneys(ctx, in, signalName, nil, func(j consent.ActiveJourney) bool {
+func (a *Activities) ConfirmJourneys(ctx context.Context, in CancelInput) (int, error) {
+	return a.signalJourneys(ctx, in, contract.SignalConfirmed, nil, func(j consent.ActiveJourney) bool {
 		return j.Category == journey.CategoryMarketing
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The harness's sender (from) is in program "bank", whose STOP blocks
@@ -47,7 +48,7 @@ func TestSendSMSConsentRules(t *testing.T) {
 		status           consent.SendStatus
 		reason           string
 	}{
-		{from, journey.CategoryMarketing, consent.Skipped, activities.ReasonOptedOut},
+		{from, journey.CategoryMarketing, consent.Skipped, contract.ReasonOptedOut},
 		{from, journey.CategoryTransactional, consent.Sent, ""},
 		{clubSender, journey.CategoryMarketing, consent.Skipped, activities.ReasonNotConfirmed},
 		{clubSender, "", consent.Skipped, activities.ReasonNotConfirmed}, // older inputs: marketing
@@ -86,7 +87,7 @@ func TestRequestOptInNeedsDoubleOptInSender(t *testing.T) {
 	env := newActivityEnv()
 	env.RegisterActivity(h.acts)
 	_, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: from, Category: activities.CategoryOptInRequest})
-	if ae := applicationError(err); ae == nil || ae.Type() != activities.ErrBadInput || !ae.NonRetryable() {
+	if ae := applicationError(err); ae == nil || ae.Type() != contract.ErrBadInput || !ae.NonRetryable() {
 		t.Fatalf("err = %v, want non-retryable BadInput", err)
 	}
 	val, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: clubSender, Category: activities.CategoryOptInRequest})
@@ -157,16 +158,16 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 		signal string
 	}{
 		{"STOP to bank spares its transactional journey", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:bank"}, "cancel")
+			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:bank"})
 		}, []string{"bank-marketing cancel"}, 1, "cancel"},
 		{"YES to club goes to its marketing journeys; an ended one is deregistered", func() (int, error) {
-			return h.acts.ConfirmJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:club"}, "confirmed")
+			return h.acts.ConfirmJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:club"})
 		}, []string{"club-marketing confirmed"}, 1, "confirmed"},
 		{"STOP to a number of a messaging service stops journeys sent from either", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "MG00000000000000000000000000000001", Sender: "+14155550177"}, "cancel")
+			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "MG00000000000000000000000000000001", Sender: "+14155550177"})
 		}, []string{"service cancel", "service-number cancel"}, 2, "cancel"},
 		{"STOPALL cancels all but bank's transactional", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: consent.AllScopes}, "cancel")
+			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: consent.AllScopes})
 		}, []string{"bank-marketing cancel", "club-marketing cancel", "club-transactional cancel", "service cancel", "service-number cancel"}, 5, "cancel"},
 	}
 	for _, tt := range tests {

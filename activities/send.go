@@ -15,6 +15,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // SendInput is one SMS step of one journey.
@@ -42,7 +43,6 @@ const Deferred consent.SendStatus = "deferred"
 
 // Reasons a step was not sent.
 const (
-	ReasonOptedOut           = consent.ReasonOptedOut     // stopline's consent says no
 	ReasonNotConfirmed       = consent.ReasonNotConfirmed // double opt-in not confirmed
 	ReasonOptedOutAtProvider = "opted_out_at_provider"    // provider answered 21610 / 257
 	ReasonInvalidNumber      = "invalid_number"
@@ -128,7 +128,7 @@ func (a *Activities) newDelivery(in SendInput, exempt bool) (*delivery, error) {
 	sender, ok := a.Providers[in.Provider]
 	if !ok {
 		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no SMS sender configured for provider %q", in.Provider), ErrNoSender, nil)
+			fmt.Sprintf("no SMS sender configured for provider %q", in.Provider), contract.ErrNoSender, nil)
 	}
 	if err := a.checkKey(in.To, in.RecipientKey); err != nil {
 		return nil, err
@@ -262,7 +262,7 @@ func (d *delivery) record(ctx context.Context, decision consent.Decision, att at
 	}
 	var se *sms.Error
 	if errors.As(att.sendErr, &se) && !se.Retryable() {
-		return SendResult{}, temporal.NewNonRetryableApplicationError(se.Error(), ErrProviderPermanent, nil)
+		return SendResult{}, temporal.NewNonRetryableApplicationError(se.Error(), contract.ErrProviderPermanent, nil)
 	}
 	return SendResult{}, att.sendErr
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
-	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const consentUsage = `usage:
@@ -162,13 +162,13 @@ func signalRunning(ctx context.Context, store *consent.Store, registry *senders.
 	}
 	defer tc.Close()
 	acts := &activities.Activities{Store: store, Temporal: tc, Registry: registry}
-	in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
+	in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: contract.ReasonOptedOut}
 	if c.To == consent.Confirmed {
-		n, err := acts.ConfirmJourneys(ctx, in, workflows.SignalConfirmed)
+		n, err := acts.ConfirmJourneys(ctx, in)
 		report(n, "told of the confirmation", err)
 		return
 	}
-	n, err := acts.CancelJourneys(ctx, in, workflows.SignalCancel)
+	n, err := acts.CancelJourneys(ctx, in)
 	report(n, "cancelled", err)
 }
 

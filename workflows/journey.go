@@ -12,6 +12,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // JourneyInput starts one recipient's journey. From the starter, Phone is
@@ -39,27 +40,10 @@ const (
 	StateFailed    = "failed"    // a send failed for good (the workflow fails)
 )
 
-// JourneyStatus answers the status query.
-type JourneyStatus struct {
-	Journey      string    `json:"journey"`
-	State        string    `json:"state"`
-	Step         int       `json:"step"` // index into the journey's steps
-	Steps        int       `json:"steps"`
-	Sent         int       `json:"sent"`
-	Unknown      int       `json:"unknown,omitempty"` // sends whose outcome could not be resolved
-	Reason       string    `json:"reason,omitempty"`
-	WaitingUntil time.Time `json:"waiting_until,omitzero"`
-	// DeferredUntil is when a marketing step held back by quiet hours may go.
-	DeferredUntil time.Time `json:"deferred_until,omitzero"`
-	// ConfirmBy is, at an opt_in step, when the wait for the recipient's
-	// YES ends.
-	ConfirmBy time.Time `json:"confirm_by,omitzero"`
-}
-
 // JourneyResult is the journey's outcome; Summary reads like
 // "sent 1, skipped at step 2: opted_out".
 type JourneyResult struct {
-	JourneyStatus
+	contract.JourneyStatus
 	Summary string `json:"summary"`
 }
 
@@ -91,7 +75,7 @@ type journeyRun struct {
 	bodies    []string // by step index
 	recipient activities.Recipient
 	id, scope string
-	status    JourneyStatus
+	status    contract.JourneyStatus
 }
 
 // outcome is where a step leaves the journey: the zero value goes on to the
@@ -124,11 +108,11 @@ func afterTimer(err error) outcome {
 func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	r := &journeyRun{ctx: ctx, stepCtx: ctx, in: in, def: in.Journey}
 	if err := r.def.Validate(); err != nil {
-		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), activities.ErrBadInput, nil)
+		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
 	}
 	bodies, err := r.def.Render(in.Attributes)
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), activities.ErrBadInput, nil)
+		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
 	}
 	r.bodies = bodies
 	r.recipient = activities.Recipient{Phone: in.Phone, Key: in.RecipientKey}
@@ -140,8 +124,8 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	}
 	r.id = workflow.GetInfo(ctx).WorkflowExecution.ID
 	r.scope = r.def.Sender.Scope()
-	r.status = JourneyStatus{Journey: r.def.Name, State: StateRunning, Steps: len(r.def.Steps)}
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (JourneyStatus, error) { return r.status, nil }); err != nil {
+	r.status = contract.JourneyStatus{Journey: r.def.Name, State: StateRunning, Steps: len(r.def.Steps)}
+	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.JourneyStatus, error) { return r.status, nil }); err != nil {
 		return nil, err
 	}
 	return r, workflow.UpsertTypedSearchAttributes(ctx,
@@ -171,11 +155,11 @@ func (r *journeyRun) listenForCancel() {
 	stepCtx, cancel := workflow.WithCancel(r.ctx)
 	r.stepCtx = stepCtx
 	workflow.Go(r.ctx, func(gctx workflow.Context) {
-		var req activities.CancelRequest
-		workflow.GetSignalChannel(gctx, SignalCancel).Receive(gctx, &req)
+		var req contract.CancelRequest
+		workflow.GetSignalChannel(gctx, contract.SignalCancel).Receive(gctx, &req)
 		r.status.Reason = req.Reason
 		if r.status.Reason == "" {
-			r.status.Reason = activities.ReasonOptedOut
+			r.status.Reason = contract.ReasonOptedOut
 		}
 		cancel()
 	})
@@ -369,7 +353,7 @@ func (r *journeyRun) local(ctx workflow.Context) workflow.Context {
 // inside the sending window (the most restrictive of the recipient's zones:
 // the number's and their state's).
 // The consent check follows, so a STOP during the deferral still counts.
-func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164, state string, override *journey.QuietHours) error {
+func waitForWindow(ctx workflow.Context, status *contract.JourneyStatus, e164, state string, override *journey.QuietHours) error {
 	for {
 		now := workflow.Now(ctx)
 		var next time.Time
@@ -420,13 +404,13 @@ func windowCloses(ctx workflow.Context, e164, state string, override *journey.Qu
 // the OptOut workflow signals, for at most consent.ConfirmWindow. The next
 // marketing step's consent check still requires the confirmation, so a
 // stray signal cannot send anything.
-func awaitConfirmation(ctx workflow.Context, status *JourneyStatus) (confirmed bool, err error) {
+func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (confirmed bool, err error) {
 	status.ConfirmBy = workflow.Now(ctx).Add(consent.ConfirmWindow)
 	defer func() { status.ConfirmBy = time.Time{} }()
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
 	defer cancelTimer()
 	workflow.NewSelector(ctx).
-		AddReceive(workflow.GetSignalChannel(ctx, SignalConfirmed), func(c workflow.ReceiveChannel, _ bool) {
+		AddReceive(workflow.GetSignalChannel(ctx, contract.SignalConfirmed), func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, nil)
 			confirmed = true
 		}).
@@ -439,12 +423,12 @@ func awaitConfirmation(ctx workflow.Context, status *JourneyStatus) (confirmed b
 // reasons existed were opt-outs.
 func reason(d consent.Decision) string {
 	if d.Reason == "" {
-		return activities.ReasonOptedOut
+		return contract.ReasonOptedOut
 	}
 	return d.Reason
 }
 
-func summary(s JourneyStatus) string {
+func summary(s contract.JourneyStatus) string {
 	text := fmt.Sprintf("sent %d", s.Sent)
 	if s.Unknown > 0 {
 		text += fmt.Sprintf(", %d unknown", s.Unknown)
@@ -468,7 +452,7 @@ var localOptions = workflow.LocalActivityOptions{
 		InitialInterval:        200 * time.Millisecond,
 		BackoffCoefficient:     2,
 		MaximumInterval:        10 * time.Second,
-		NonRetryableErrorTypes: []string{activities.ErrBadInput},
+		NonRetryableErrorTypes: []string{contract.ErrBadInput},
 	},
 }
 
@@ -484,6 +468,6 @@ var sendOptions = workflow.ActivityOptions{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
 		MaximumInterval:        time.Minute,
-		NonRetryableErrorTypes: []string{activities.ErrBadInput, activities.ErrProviderPermanent, activities.ErrNoSender},
+		NonRetryableErrorTypes: []string{contract.ErrBadInput, contract.ErrProviderPermanent, contract.ErrNoSender},
 	},
 }

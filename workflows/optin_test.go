@@ -8,6 +8,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // optInInput asks for a double opt-in, then sends the welcome.
@@ -29,7 +30,7 @@ func TestJourneyOptInStep(t *testing.T) {
 		category []string // of each send
 	}{
 		{
-			name: "YES arrives: the welcome goes out", optIn: consent.Decision{Allowed: true}, signal: workflows.SignalConfirmed,
+			name: "YES arrives: the welcome goes out", optIn: consent.Decision{Allowed: true}, signal: contract.SignalConfirmed,
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "send 1", "deregister " + workflowID},
 			category: []string{activities.CategoryOptInRequest, journey.CategoryMarketing},
@@ -59,8 +60,8 @@ func TestJourneyOptInStep(t *testing.T) {
 			events: []string{"register", "request opt-in", "deregister " + workflowID},
 		},
 		{
-			name: "STOP while waiting: stopped", optIn: consent.Decision{Allowed: true}, signal: workflows.SignalCancel,
-			want:     result(workflows.StateStopped, 0, 1, activities.ReasonOptedOut, "sent 1, stopped: opted_out at step 0"),
+			name: "STOP while waiting: stopped", optIn: consent.Decision{Allowed: true}, signal: contract.SignalCancel,
+			want:     result(workflows.StateStopped, 0, 1, contract.ReasonOptedOut, "sent 1, stopped: opted_out at step 0"),
 			events:   []string{"register", "request opt-in", "send 0", "deregister " + workflowID},
 			category: []string{activities.CategoryOptInRequest},
 		},
@@ -74,8 +75,8 @@ func TestJourneyOptInStep(t *testing.T) {
 			w.env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { timers = append(timers, d) })
 			var confirmBy time.Time
 			w.env.RegisterDelayedCallback(func() {
-				v, err := w.env.QueryWorkflow(workflows.QueryStatus)
-				var st workflows.JourneyStatus
+				v, err := w.env.QueryWorkflow(contract.QueryStatus)
+				var st contract.JourneyStatus
 				if err == nil {
 					err = v.Get(&st)
 				}
@@ -84,10 +85,10 @@ func TestJourneyOptInStep(t *testing.T) {
 				}
 				confirmBy = st.ConfirmBy
 				switch tt.signal {
-				case workflows.SignalConfirmed:
-					w.env.SignalWorkflow(workflows.SignalConfirmed, nil)
-				case workflows.SignalCancel:
-					w.env.SignalWorkflow(workflows.SignalCancel, activities.CancelRequest{Reason: activities.ReasonOptedOut})
+				case contract.SignalConfirmed:
+					w.env.SignalWorkflow(contract.SignalConfirmed, nil)
+				case contract.SignalCancel:
+					w.env.SignalWorkflow(contract.SignalCancel, contract.CancelRequest{Reason: contract.ReasonOptedOut})
 				}
 			}, 2*time.Hour)
 
@@ -121,7 +122,7 @@ func TestJourneyOptInStep(t *testing.T) {
 
 func result(state string, step, sent int, reason, summary string) workflows.JourneyResult {
 	return workflows.JourneyResult{
-		JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: state, Step: step, Steps: 2, Sent: sent, Reason: reason},
+		JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: state, Step: step, Steps: 2, Sent: sent, Reason: reason},
 		Summary:       summary,
 	}
 }

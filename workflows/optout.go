@@ -9,43 +9,8 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/workflows/contract"
 )
-
-// KeywordSignal is an inbound keyword, delivered by the webhook bridge's
-// re-driver after the message and its consent change were committed.
-type KeywordSignal struct {
-	InboundID       int64     `json:"inbound_id"` // unique: used to drop redeliveries
-	Provider        string    `json:"provider"`
-	MessageID       string    `json:"message_id"`
-	Intent          string    `json:"intent"` // opt_out, opt_in, opt_in_pending, confirm, help, suggest_opt_out
-	Keyword         string    `json:"keyword"`
-	Language        string    `json:"language"`
-	Scope           string    `json:"scope"`  // sender scope, or "*" (STOPALL)
-	Phone           string    `json:"phone"`  // recipient, E.164, for the reply
-	Sender          string    `json:"sender"` // the number the recipient wrote to
-	ProviderHandled bool      `json:"provider_handled"`
-	ReceivedAt      time.Time `json:"received_at"`
-}
-
-// OptOutState is the OptOut workflow's state, carried across continue-as-new.
-type OptOutState struct {
-	RecipientKey  string            `json:"recipient_key"`
-	LastInboundID int64             `json:"last_inbound_id"`
-	Handled       []int64           `json:"handled,omitempty"` // inbound IDs, newest last, at most handledIDs
-	Scopes        map[string]string `json:"scopes"`            // scope -> opted_out / opted_in, as signalled
-	Recent        []KeywordEvent    `json:"recent"`            // newest last, at most recentEvents
-}
-
-// KeywordEvent is one handled keyword, for the consent query.
-type KeywordEvent struct {
-	At        time.Time `json:"at"`
-	Intent    string    `json:"intent"`
-	Keyword   string    `json:"keyword"`
-	Scope     string    `json:"scope"`
-	Cancelled int       `json:"cancelled_journeys,omitempty"`
-	Confirmed int       `json:"confirmed_journeys,omitempty"` // journeys told of a double opt-in confirmation
-	Reply     string    `json:"reply,omitempty"`              // sent, skipped reason, or "provider replied"
-}
 
 const (
 	recentEvents = 20
@@ -64,17 +29,17 @@ const (
 // keyword signals in arrival order. On an opt-out it cancels the pending
 // sends of the recipient's running journeys in that scope, then sends the
 // one allowed confirmation unless the provider already replied.
-func OptOut(ctx workflow.Context, st OptOutState) error {
+func OptOut(ctx workflow.Context, st contract.OptOutState) error {
 	if st.Scopes == nil {
 		st.Scopes = map[string]string{}
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryConsent, func() (OptOutState, error) { return st, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryConsent, func() (contract.OptOutState, error) { return st, nil }); err != nil {
 		return err
 	}
-	ch := workflow.GetSignalChannel(ctx, SignalKeyword)
+	ch := workflow.GetSignalChannel(ctx, contract.SignalKeyword)
 	handled := 0
 	for {
-		var sig KeywordSignal
+		var sig contract.KeywordSignal
 		got := false
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		workflow.NewSelector(ctx).
@@ -103,34 +68,34 @@ func OptOut(ctx workflow.Context, st OptOutState) error {
 	}
 }
 
-func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
+func handleKeyword(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal) {
 	if handledBefore(ctx, st, sig.InboundID) {
 		return // redelivered by the re-driver
 	}
-	ev := KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope}
+	ev := contract.KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope}
 	var a *activities.Activities
-	replyKind := sig.Intent
+	replyKind := string(sig.Intent)
 
 	switch sig.Intent {
-	case "opt_out":
+	case contract.IntentOptOut:
 		st.Scopes[sig.Scope] = string(consent.OptedOut)
-		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, Reason: activities.ReasonOptedOut}
+		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, Reason: contract.ReasonOptedOut}
 		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-		if err := workflow.ExecuteLocalActivity(actx, a.CancelJourneys, in, SignalCancel).Get(ctx, &ev.Cancelled); err != nil {
+		if err := workflow.ExecuteLocalActivity(actx, a.CancelJourneys, in).Get(ctx, &ev.Cancelled); err != nil {
 			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
 		}
 		if sig.Scope == consent.AllScopes {
 			replyKind = "opt_out_all"
 		}
-	case "opt_in":
+	case contract.IntentOptIn:
 		st.Scopes[sig.Scope] = string(consent.OptedIn)
-	case "opt_in_pending":
+	case contract.IntentOptInPending:
 		st.Scopes[sig.Scope] = string(consent.Pending)
-	case "confirm":
+	case contract.IntentConfirm:
 		st.Scopes[sig.Scope] = string(consent.Confirmed)
 		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
 		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-		if err := workflow.ExecuteLocalActivity(actx, a.ConfirmJourneys, in, SignalConfirmed).Get(ctx, &ev.Confirmed); err != nil {
+		if err := workflow.ExecuteLocalActivity(actx, a.ConfirmJourneys, in).Get(ctx, &ev.Confirmed); err != nil {
 			workflow.GetLogger(ctx).Error("confirm journeys", "error", err)
 		}
 	}
@@ -170,7 +135,7 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 // such a STOP. Where the two rules disagree, a version marker per ID keeps
 // histories recorded before the change replaying as they ran, while a run
 // that started before it follows the new rule from then on.
-func handledBefore(ctx workflow.Context, st *OptOutState, id int64) bool {
+func handledBefore(ctx workflow.Context, st *contract.OptOutState, id int64) bool {
 	if slices.Contains(st.Handled, id) {
 		return true
 	}
@@ -190,11 +155,11 @@ func handledBefore(ctx workflow.Context, st *OptOutState, id int64) bool {
 // keyword itself. They answer their own keywords (STOP, START, YES, HELP),
 // also when stopline reads them as a double opt-in step, but not a confirm
 // word that is no keyword of theirs ("Y").
-func providerReplied(sig KeywordSignal) bool {
+func providerReplied(sig contract.KeywordSignal) bool {
 	switch sig.Intent {
-	case "opt_out", "opt_in", "opt_in_pending", "help":
+	case contract.IntentOptOut, contract.IntentOptIn, contract.IntentOptInPending, contract.IntentHelp:
 		return sig.ProviderHandled
-	case "confirm":
+	case contract.IntentConfirm:
 		return sig.ProviderHandled && sig.Keyword != ""
 	}
 	return false

@@ -37,6 +37,7 @@ import (
 	"github.com/stopline/stopline/internal/sms/twilio"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Config is everything a worker process needs.
@@ -405,13 +406,13 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 		// double opt-in go on.
 		OnChange: func(ctx context.Context, c consent.Change) {
 			ctx = context.WithoutCancel(ctx)
-			in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
+			in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: contract.ReasonOptedOut}
 			var err error
 			switch c.To {
 			case consent.OptedOut:
-				_, err = a.Activities.CancelJourneys(ctx, in, workflows.SignalCancel)
+				_, err = a.Activities.CancelJourneys(ctx, in)
 			case consent.Confirmed:
-				_, err = a.Activities.ConfirmJourneys(ctx, in, workflows.SignalConfirmed)
+				_, err = a.Activities.ConfirmJourneys(ctx, in)
 			}
 			if err != nil {
 				log.Warn("admin consent change: signalling running journeys", "to", c.To, "err", err)

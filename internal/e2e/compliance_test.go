@@ -16,6 +16,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The inbound helpers write to sender (+15550001111): here it is in the
@@ -53,10 +54,10 @@ func (e *env) allowed(number, from, category string) bool {
 	return d.Allowed
 }
 
-func (e *env) status(runID, number string) workflows.JourneyStatus {
+func (e *env) status(runID, number string) contract.JourneyStatus {
 	e.t.Helper()
-	var st workflows.JourneyStatus
-	v, err := e.client.QueryWorkflow(context.Background(), workflows.JourneyID(e.run(runID), e.key(number)), "", workflows.QueryStatus)
+	var st contract.JourneyStatus
+	v, err := e.client.QueryWorkflow(context.Background(), workflows.JourneyID(e.run(runID), e.key(number)), "", contract.QueryStatus)
 	if err == nil {
 		err = v.Get(&st)
 	}

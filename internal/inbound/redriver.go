@@ -13,6 +13,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Redriver delivers committed keyword signals to the recipients' OptOut
@@ -145,17 +146,17 @@ func (r *Redriver) deliver(ctx context.Context, msgs []consent.Inbound) ([]int64
 func (r *Redriver) signal(ctx context.Context, m consent.Inbound) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	sig := workflows.KeywordSignal{
-		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: m.Intent, Keyword: m.Keyword,
+	sig := contract.KeywordSignal{
+		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: contract.Intent(m.Intent), Keyword: m.Keyword,
 		Language: m.Language, Scope: m.Scope, Phone: m.From, Sender: m.To, ProviderHandled: m.ProviderHandled,
 		ReceivedAt: m.ReceivedAt,
 	}
-	_, err := r.Temporal.SignalWithStartWorkflow(ctx, workflows.OptOutID(m.RecipientKey), workflows.SignalKeyword, sig,
+	_, err := r.Temporal.SignalWithStartWorkflow(ctx, workflows.OptOutID(m.RecipientKey), contract.SignalKeyword, sig,
 		client.StartWorkflowOptions{
 			TaskQueue:                r.TaskQueue,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		},
-		workflows.OptOut, workflows.OptOutState{RecipientKey: m.RecipientKey})
+		workflows.OptOut, contract.OptOutState{RecipientKey: m.RecipientKey})
 	return err
 }
