@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/fanout"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
@@ -213,35 +214,22 @@ func (a *Activities) signalJourneys(ctx context.Context, in CancelInput, signalN
 			}
 		}
 	}
-	var (
-		mu       sync.Mutex
-		errs     []error
-		signaled int
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, 16)
-	)
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			err := a.Temporal.SignalWorkflow(ctx, id, "", signalName, arg)
-			delivered := err == nil
-			var notFound *serviceerror.NotFound
-			if errors.As(err, &notFound) {
-				// The journey already ended (or was terminated before it
-				// could deregister itself).
-				err = a.Store.DeregisterJourney(ctx, id)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %w", signalName, id, err))
-			} else if delivered {
-				signaled++
-			}
-		}()
-	}
-	wg.Wait()
-	return signaled, errors.Join(errs...)
+	var signaled atomic.Int32
+	err := fanout.Run(len(ids), 16, func(i int) error {
+		err := a.Temporal.SignalWorkflow(ctx, ids[i], "", signalName, arg)
+		var notFound *serviceerror.NotFound
+		switch {
+		case err == nil:
+			signaled.Add(1)
+		case errors.As(err, &notFound):
+			// The journey already ended (or was terminated before it could
+			// deregister itself).
+			err = a.Store.DeregisterJourney(ctx, ids[i])
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", signalName, ids[i], err)
+		}
+		return nil
+	})
+	return int(signaled.Load()), err
 }

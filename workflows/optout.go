@@ -68,24 +68,36 @@ func OptOut(ctx workflow.Context, st contract.OptOutState) error {
 	}
 }
 
+// handleKeyword applies one consent change, a keyword or (Source set) a
+// change staff made, and notes it for the consent query.
 func handleKeyword(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal) {
-	if handledBefore(ctx, st, sig.InboundID) {
+	staff := sig.Source != "" // no inbound message: nothing to redeliver or answer
+	if !staff && handledBefore(ctx, st, sig.InboundID) {
 		return // redelivered by the re-driver
 	}
-	ev := contract.KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope}
-	var a *activities.Activities
-	replyKind := string(sig.Intent)
+	ev := contract.KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope, Source: sig.Source}
+	tellJourneys(ctx, st, sig, &ev)
+	if !staff {
+		ev.Reply = reply(ctx, st, sig)
+	}
+	st.Recent = append(st.Recent, ev)
+	if len(st.Recent) > recentEvents {
+		st.Recent = st.Recent[len(st.Recent)-recentEvents:]
+	}
+}
 
+// tellJourneys records the new state and cancels the recipient's running
+// journeys in scope after an opt-out, or frees those waiting for a double
+// opt-in after a confirmation.
+func tellJourneys(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal, ev *contract.KeywordEvent) {
+	actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
+	in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
 	switch sig.Intent {
 	case contract.IntentOptOut:
 		st.Scopes[sig.Scope] = string(consent.OptedOut)
-		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, Reason: contract.ReasonOptedOut}
-		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-		if err := workflow.ExecuteLocalActivity(actx, a.CancelJourneys, in).Get(ctx, &ev.Cancelled); err != nil {
+		in.Reason = contract.ReasonOptedOut
+		if err := workflow.ExecuteLocalActivity(actx, acts.CancelJourneys, in).Get(ctx, &ev.Cancelled); err != nil {
 			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
-		}
-		if sig.Scope == consent.AllScopes {
-			replyKind = "opt_out_all"
 		}
 	case contract.IntentOptIn:
 		st.Scopes[sig.Scope] = string(consent.OptedIn)
@@ -93,38 +105,37 @@ func handleKeyword(ctx workflow.Context, st *contract.OptOutState, sig contract.
 		st.Scopes[sig.Scope] = string(consent.Pending)
 	case contract.IntentConfirm:
 		st.Scopes[sig.Scope] = string(consent.Confirmed)
-		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
-		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-		if err := workflow.ExecuteLocalActivity(actx, a.ConfirmJourneys, in).Get(ctx, &ev.Confirmed); err != nil {
+		if err := workflow.ExecuteLocalActivity(actx, acts.ConfirmJourneys, in).Get(ctx, &ev.Confirmed); err != nil {
 			workflow.GetLogger(ctx).Error("confirm journeys", "error", err)
 		}
 	}
+}
 
+// reply sends the compliance reply to a keyword, unless the provider (Twilio
+// Advanced Opt-Out) or the network (toll-free) already replied: a second
+// reply is the classic double reply. It returns what happened, for the
+// consent query.
+func reply(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal) string {
+	if providerReplied(sig) {
+		return "provider replied"
+	}
+	kind := string(sig.Intent)
+	if sig.Intent == contract.IntentOptOut && sig.Scope == consent.AllScopes {
+		kind = "opt_out_all"
+	}
+	in := activities.ReplyInput{
+		Key: sig.Provider + "/" + sig.MessageID, Kind: kind, Language: sig.Language,
+		Provider: sig.Provider, To: sig.Phone, Sender: sig.Sender, RecipientKey: st.RecipientKey, ReceivedAt: sig.ReceivedAt,
+	}
+	var res activities.SendResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, replyOptions), acts.SendReply, in).Get(ctx, &res)
 	switch {
-	case providerReplied(sig):
-		// The provider (Twilio Advanced Opt-Out) or the network (toll-free)
-		// already replied; a second reply is the classic double reply.
-		ev.Reply = "provider replied"
-	default:
-		reply := activities.ReplyInput{
-			Key: sig.Provider + "/" + sig.MessageID, Kind: replyKind, Language: sig.Language,
-			Provider: sig.Provider, To: sig.Phone, Sender: sig.Sender, RecipientKey: st.RecipientKey, ReceivedAt: sig.ReceivedAt,
-		}
-		var res activities.SendResult
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, replyOptions), a.SendReply, reply).Get(ctx, &res)
-		switch {
-		case err != nil:
-			ev.Reply = "failed"
-		case res.Status == consent.Sent:
-			ev.Reply = "sent"
-		default:
-			ev.Reply = "skipped: " + res.Reason
-		}
+	case err != nil:
+		return "failed"
+	case res.Status == consent.Sent:
+		return "sent"
 	}
-	st.Recent = append(st.Recent, ev)
-	if len(st.Recent) > recentEvents {
-		st.Recent = st.Recent[len(st.Recent)-recentEvents:]
-	}
+	return "skipped: " + res.Reason
 }
 
 // handledBefore reports whether the message was handled already, and

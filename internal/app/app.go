@@ -37,7 +37,6 @@ import (
 	"github.com/stopline/stopline/internal/sms/twilio"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
-	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Config is everything a worker process needs.
@@ -401,21 +400,11 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux.Handle("/webhooks/", hooks)
 	adminAPI := admin.NewHandler(admin.Config{
 		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log, Senders: a.Activities.Registry,
-		// Stop running journeys at once (the send-time check already
-		// guarantees they send nothing more), or let those waiting for a
-		// double opt-in go on.
+		// The recipient's OptOut workflow stops their running journeys at
+		// once, or frees those waiting for a double opt-in.
 		OnChange: func(ctx context.Context, c consent.Change) {
-			ctx = context.WithoutCancel(ctx)
-			in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: contract.ReasonOptedOut}
-			var err error
-			switch c.To {
-			case consent.OptedOut:
-				_, err = a.Activities.CancelJourneys(ctx, in)
-			case consent.Confirmed:
-				_, err = a.Activities.ConfirmJourneys(ctx, in)
-			}
-			if err != nil {
-				log.Warn("admin consent change: signalling running journeys", "to", c.To, "err", err)
+			if err := workflows.TellRecipient(ctx, a.Temporal, a.cfg.TaskQueue, c); err != nil {
+				log.Warn("admin consent change: signalling the recipient's workflow", "to", c.To, "err", err)
 			}
 		},
 	})
