@@ -9,6 +9,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -119,9 +120,9 @@ func reply(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordS
 	if providerReplied(sig) {
 		return "provider replied"
 	}
-	kind := string(sig.Intent)
+	kind := senders.ReplyKind(sig.Intent) // the intents name their replies, but for:
 	if sig.Intent == contract.IntentOptOut && sig.Scope == consent.AllScopes {
-		kind = "opt_out_all"
+		kind = senders.ReplyOptOutAll
 	}
 	in := activities.ReplyInput{
 		Key: sig.Provider + "/" + sig.MessageID, Kind: kind, Language: sig.Language,

@@ -93,7 +93,7 @@ func TestOptOutWorkflow(t *testing.T) {
 					if in.To != recipient || in.Sender != sender || !strings.HasPrefix(in.Key, "twilio/") {
 						t.Errorf("SendReply(%+v)", in)
 					}
-					record("reply " + in.Kind + " " + strings.TrimPrefix(in.Key, "twilio/"))
+					record("reply " + string(in.Kind) + " " + strings.TrimPrefix(in.Key, "twilio/"))
 					return activities.SendResult{Status: consent.Sent}, nil
 				})
 			for i, s := range tt.signals {

@@ -59,7 +59,7 @@ func TestStaffChanges(t *testing.T) {
 				})
 			env.OnActivity(a.SendReply, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.ReplyInput) (activities.SendResult, error) {
-					calls = append(calls, "reply "+in.Kind)
+					calls = append(calls, "reply "+string(in.Kind))
 					return activities.SendResult{Status: consent.Sent}, nil
 				})
 			for i, sig := range tt.signals {

@@ -15,6 +15,7 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/webhook"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Intake implements webhook.Intake.
@@ -81,7 +82,7 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		// Not durable, so no 2xx: the provider retries or uses its fallback.
 		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
 	}
-	if inserted && taken.Intent != consent.IntentNone && rec.RecipientKey != "" {
+	if inserted && taken.Intent != contract.IntentNone && rec.RecipientKey != "" {
 		if i.Wake != nil {
 			i.Wake()
 		}
@@ -90,11 +91,11 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	return nil
 }
 
-// Inbound intents besides the keywords.Kind names.
-const (
-	IntentOptInPending = "opt_in_pending" // opt-in to a double opt-in program: awaiting YES
-	IntentConfirm      = "confirm"        // the YES that confirmed a pending double opt-in
-)
+// intents maps the keyword classes to the intents they carry.
+var intents = [...]contract.Intent{
+	keywords.None: contract.IntentNone, keywords.OptOut: contract.IntentOptOut, keywords.OptIn: contract.IntentOptIn,
+	keywords.Help: contract.IntentHelp, keywords.SuggestOptOut: contract.IntentSuggestOptOut,
+}
 
 // Status handles a delivery status callback: an opt-out at the provider
 // (Twilio 21610) is recorded. It counts once per message, so a replayed
@@ -145,7 +146,7 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 // opt-in leaves a confirmed recipient confirmed. A change is made in the
 // scope also as well, unless that is "".
 func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also string) []consent.Effect {
-	effect := func(intent string, to consent.State) consent.Effect {
+	effect := func(intent contract.Intent, to consent.State) consent.Effect {
 		// The text stays in inbound_messages only, where encryption and
 		// expiry can reach it; the append-only event records why instead.
 		c := consent.Change{
@@ -164,24 +165,24 @@ func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also s
 	var out []consent.Effect
 	confirms := s.Confirms(rec.Body)
 	if confirms {
-		out = append(out, effect(IntentConfirm, consent.Confirmed))
+		out = append(out, effect(contract.IntentConfirm, consent.Confirmed))
 	}
 	switch {
 	case in.Kind == keywords.OptOut:
-		out = append(out, effect(in.Kind.String(), consent.OptedOut))
+		out = append(out, effect(intents[in.Kind], consent.OptedOut))
 	case in.Kind == keywords.OptIn && s.DoubleOptIn:
-		out = append(out, effect(IntentOptInPending, consent.Pending))
+		out = append(out, effect(contract.IntentOptInPending, consent.Pending))
 		// Already confirmed: START gets the usual opt-in reply, a repeated
 		// YES nothing.
 		if confirms {
-			out = append(out, consent.Effect{Intent: consent.IntentNone})
+			out = append(out, consent.Effect{Intent: contract.IntentNone})
 		} else {
-			out = append(out, consent.Effect{Intent: in.Kind.String()})
+			out = append(out, consent.Effect{Intent: intents[in.Kind]})
 		}
 	case in.Kind == keywords.OptIn:
-		out = append(out, effect(in.Kind.String(), consent.OptedIn))
+		out = append(out, effect(intents[in.Kind], consent.OptedIn))
 	default:
-		out = append(out, consent.Effect{Intent: in.Kind.String()})
+		out = append(out, consent.Effect{Intent: intents[in.Kind]})
 	}
 	return out
 }

@@ -139,7 +139,7 @@ func (r *Redriver) signal(ctx context.Context, m consent.Inbound) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	sig := contract.KeywordSignal{
-		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: contract.Intent(m.Intent), Keyword: m.Keyword,
+		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: m.Intent, Keyword: m.Keyword,
 		Language: m.Language, Scope: m.Scope, Phone: m.From, Sender: m.To, ProviderHandled: m.ProviderHandled,
 		ReceivedAt: m.ReceivedAt,
 	}
