@@ -166,20 +166,21 @@ func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (consent.
 	})
 }
 
-// CancelInput asks to cancel a recipient's running journeys in a scope.
-type CancelInput struct {
+// JourneysInput names a recipient's running journeys in a scope, for
+// CancelJourneys and ConfirmJourneys.
+type JourneysInput struct {
 	RecipientKey string
 	Scope        string // a sender scope, or consent.AllScopes
 	// Sender is the number the recipient wrote to, "" in older workflows.
 	// When it is in a messaging service (Scope), its own scope counts too.
 	Sender string
-	Reason string
+	Reason string // CancelJourneys: why (contract.CancelRequest.Reason)
 }
 
 // CancelJourneys signals every registered running journey of the recipient
 // in scope to stop, except transactional journeys of programs whose STOP
 // blocks marketing only. It returns how many were signalled.
-func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput) (int, error) {
+func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int, error) {
 	return a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
 		return !a.rule(j.Scope, j.Category).OptOutAllows
 	})
@@ -188,7 +189,7 @@ func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput) (int, e
 // ConfirmJourneys tells the recipient's running marketing journeys in scope
 // that their double opt-in was confirmed, so one waiting at its opt_in step
 // goes on at once. It returns how many were signalled.
-func (a *Activities) ConfirmJourneys(ctx context.Context, in CancelInput) (int, error) {
+func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int, error) {
 	return a.signalJourneys(ctx, in, contract.SignalConfirmed, nil, func(j consent.ActiveJourney) bool {
 		return j.Category == journey.CategoryMarketing
 	})
@@ -197,7 +198,7 @@ func (a *Activities) ConfirmJourneys(ctx context.Context, in CancelInput) (int, 
 // signalJourneys sends signalName to the recipient's registered journeys in
 // scope that match, 16 at a time. A workflow that no longer runs is
 // deregistered instead.
-func (a *Activities) signalJourneys(ctx context.Context, in CancelInput, signalName string, arg any, match func(consent.ActiveJourney) bool) (int, error) {
+func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signalName string, arg any, match func(consent.ActiveJourney) bool) (int, error) {
 	scopes := []string{in.Scope}
 	if s := a.Registry.ConsentScope(in.Sender); in.Sender != "" && in.Scope != consent.AllScopes && s != in.Scope {
 		scopes = append(scopes, s) // as the intake recorded it (inbound.Intake)

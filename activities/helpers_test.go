@@ -66,7 +66,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) input(step int) activities.SendInput {
 	return activities.SendInput{
-		WorkflowID: wfID, Step: step, RecipientKey: h.key, Scope: scope,
+		LedgerKey: wfID, Step: step, RecipientKey: h.key, Scope: scope,
 		Provider: "twilio", To: to, From: from, Body: "Spring sale: 20% off. Reply STOP to opt out.",
 	}
 }

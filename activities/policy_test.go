@@ -158,16 +158,16 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 		signal string
 	}{
 		{"STOP to bank spares its transactional journey", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:bank"})
+			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: "program:bank"})
 		}, []string{"bank-marketing cancel"}, 1, "cancel"},
 		{"YES to club goes to its marketing journeys; an ended one is deregistered", func() (int, error) {
-			return h.acts.ConfirmJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:club"})
+			return h.acts.ConfirmJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: "program:club"})
 		}, []string{"club-marketing confirmed"}, 1, "confirmed"},
 		{"STOP to a number of a messaging service stops journeys sent from either", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "MG00000000000000000000000000000001", Sender: "+14155550177"})
+			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: "MG00000000000000000000000000000001", Sender: "+14155550177"})
 		}, []string{"service cancel", "service-number cancel"}, 2, "cancel"},
 		{"STOPALL cancels all but bank's transactional", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: consent.AllScopes})
+			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: consent.AllScopes})
 		}, []string{"bank-marketing cancel", "club-marketing cancel", "club-transactional cancel", "service cancel", "service-number cancel"}, 5, "cancel"},
 	}
 	for _, tt := range tests {

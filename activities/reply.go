@@ -50,7 +50,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 		return SendResult{Status: consent.Skipped, Reason: ReasonReplyDisabled}, nil
 	}
 	msg := SendInput{
-		WorkflowID: "reply/" + in.Key, Step: 0, RecipientKey: in.RecipientKey, Scope: sender.Scope(),
+		LedgerKey: "reply/" + in.Key, Step: 0, RecipientKey: in.RecipientKey, Scope: sender.Scope(),
 		Provider: in.Provider, To: in.To, Body: body,
 	}
 	if sender.MessagingServiceSID != "" {

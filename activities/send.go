@@ -20,7 +20,10 @@ import (
 
 // SendInput is one SMS step of one journey.
 type SendInput struct {
-	WorkflowID          string // ledger key, with Step
+	// LedgerKey, with Step, keys the send ledger: the journey's workflow
+	// ID, or reply/<provider>/<message ID> for a reply. Its JSON name is
+	// from when only journeys sent.
+	LedgerKey           string `json:"WorkflowID"`
 	Step                int
 	RecipientKey        string
 	Scope               string // the sender's address (its consent scope comes from the senders file)
@@ -72,7 +75,7 @@ func (a *Activities) SendSMS(ctx context.Context, in SendInput) (SendResult, err
 	return a.deliver(ctx, in, false)
 }
 
-// deliver sends in at most once per (WorkflowID, Step): it claims the
+// deliver sends in at most once per (LedgerKey, Step): it claims the
 // ledger row, settles an earlier attempt whose outcome is unknown, and
 // calls the provider inside the fence, recording the outcome there. exempt
 // lifts the fence's consent check, for the compliance replies only
@@ -143,7 +146,7 @@ func (a *Activities) newDelivery(in SendInput, exempt bool) (*delivery, error) {
 // is settled: it was before (a retry), or an earlier attempt that may have
 // reached the provider was found there, or cannot be asked about.
 func (d *delivery) claim(ctx context.Context) (res SendResult, done bool, err error) {
-	entry, fresh, err := d.Store.BeginAttempt(ctx, d.in.WorkflowID, d.in.Step, d.in.RecipientKey, d.in.Provider)
+	entry, fresh, err := d.Store.BeginAttempt(ctx, d.in.LedgerKey, d.in.Step, d.in.RecipientKey, d.in.Provider)
 	switch {
 	case err != nil:
 		return SendResult{}, true, err
@@ -202,7 +205,7 @@ func (d *delivery) fence(ctx context.Context, call func(pgx.Tx) error) (consent.
 // finished while this one waited for the row or the sending window has
 // closed, and writes the verdict to the ledger row in tx.
 func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
-	wf, step := d.in.WorkflowID, d.in.Step
+	wf, step := d.in.LedgerKey, d.in.Step
 	status, id, reason, err := d.Store.LockAttempt(ctx, tx, wf, step)
 	switch {
 	case err != nil:
@@ -247,7 +250,7 @@ func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
 func (d *delivery) record(ctx context.Context, decision consent.Decision, att attempt) (SendResult, error) {
 	if !decision.Allowed {
 		res := SendResult{Status: consent.Skipped, Reason: decision.Reason}
-		return res, d.Store.FinishAttempt(ctx, nil, d.in.WorkflowID, d.in.Step, res.Status, "", res.Reason)
+		return res, d.Store.FinishAttempt(ctx, nil, d.in.LedgerKey, d.in.Step, res.Status, "", res.Reason)
 	}
 	if att.result.Reason == ReasonOptedOutAtProvider && att.sendErr != nil {
 		// The provider knows the recipient opted out (e.g. a STOP it
@@ -255,7 +258,7 @@ func (d *delivery) record(ctx context.Context, decision consent.Decision, att at
 		if err := d.recordProviderOptOut(ctx, att.sendErr.Error()); err != nil {
 			return SendResult{}, err
 		}
-		d.logger().Info("provider reports recipient opted out", "to", phone.Mask(d.in.To), "workflow", d.in.WorkflowID)
+		d.logger().Info("provider reports recipient opted out", "to", phone.Mask(d.in.To), "workflow", d.in.LedgerKey)
 	}
 	if att.result.Status != "" {
 		return att.result, nil

@@ -299,7 +299,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 func (r *journeyRun) sendInput(i int, category string) activities.SendInput {
 	s := r.def.Sender
 	return activities.SendInput{
-		WorkflowID: r.id, Step: i, RecipientKey: r.recipient.Key, Scope: r.scope, Category: category,
+		LedgerKey: r.id, Step: i, RecipientKey: r.recipient.Key, Scope: r.scope, Category: category,
 		Provider: s.Provider, To: r.recipient.Phone, From: s.From, MessagingServiceSID: s.MessagingServiceSID, Body: r.bodies[i],
 	}
 }

@@ -213,7 +213,7 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 	notAfter := []time.Time{time.Date(2026, 6, 2, 4, 0, 0, 0, time.UTC), time.Date(2026, 6, 3, 4, 0, 0, 0, time.UTC)}
 	for i, s := range w.sends {
 		wantIn := activities.SendInput{
-			WorkflowID: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender, Category: "marketing",
+			LedgerKey: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender, Category: "marketing",
 			Provider: "twilio", To: recipient, From: sender, Body: bodies[i], NotAfter: notAfter[i],
 		}
 		if s != wantIn {

@@ -27,9 +27,11 @@ const (
 )
 
 // OptOut is the per-recipient workflow (ID OptOutID(key)) that consumes
-// keyword signals in arrival order. On an opt-out it cancels the pending
-// sends of the recipient's running journeys in that scope, then sends the
-// one allowed confirmation unless the provider already replied.
+// consent changes in arrival order: keywords (STOP, START, HELP, YES) and
+// changes staff made. On an opt-out it cancels the pending sends of the
+// recipient's running journeys in that scope, then, for a keyword, sends
+// the one allowed confirmation unless the provider already replied. Its
+// Go name is its registered name, which running workflows hold.
 func OptOut(ctx workflow.Context, st contract.OptOutState) error {
 	if st.Scopes == nil {
 		st.Scopes = map[string]string{}
@@ -92,7 +94,7 @@ func handleKeyword(ctx workflow.Context, st *contract.OptOutState, sig contract.
 // opt-in after a confirmation.
 func tellJourneys(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal, ev *contract.KeywordEvent) {
 	actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-	in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
+	in := activities.JourneysInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
 	switch sig.Intent {
 	case contract.IntentOptOut:
 		st.Scopes[sig.Scope] = string(consent.OptedOut)
@@ -142,11 +144,10 @@ func reply(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordS
 // handledBefore reports whether the message was handled already, and
 // notes it as handled. IDs do not arrive in order: a STOP waiting for the
 // recipient's lock (a send to them is in flight) commits after a HELP that
-// came later, so the re-driver delivers the HELP's higher ID first. The
-// first version dropped every ID at or below the highest seen, and with it
-// such a STOP. Where the two rules disagree, a version marker per ID keeps
-// histories recorded before the change replaying as they ran, while a run
-// that started before it follows the new rule from then on.
+// came later, so the re-driver delivers the HELP's higher ID first; only an
+// ID seen before is a redelivery. Histories recorded while an ID at or
+// below the highest seen counted as handled carry no version marker for
+// it, and replay that rule.
 func handledBefore(ctx workflow.Context, st *contract.OptOutState, id int64) bool {
 	if slices.Contains(st.Handled, id) {
 		return true

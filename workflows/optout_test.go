@@ -73,7 +73,7 @@ func TestOptOutWorkflow(t *testing.T) {
 				calls = append(calls, c)
 			}
 			env.OnActivity(a.CancelJourneys, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.CancelInput) (int, error) {
+				func(_ context.Context, in activities.JourneysInput) (int, error) {
 					if in.RecipientKey != recipientKey || in.Reason != contract.ReasonOptedOut {
 						t.Errorf("CancelJourneys(%+v)", in)
 					}
@@ -81,7 +81,7 @@ func TestOptOutWorkflow(t *testing.T) {
 					return 1, nil
 				})
 			env.OnActivity(a.ConfirmJourneys, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.CancelInput) (int, error) {
+				func(_ context.Context, in activities.JourneysInput) (int, error) {
 					if in.RecipientKey != recipientKey {
 						t.Errorf("ConfirmJourneys(%+v)", in)
 					}

@@ -48,12 +48,12 @@ func TestStaffChanges(t *testing.T) {
 			env.RegisterActivity(&activities.Activities{})
 			var calls []string
 			env.OnActivity(a.CancelJourneys, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.CancelInput) (int, error) {
+				func(_ context.Context, in activities.JourneysInput) (int, error) {
 					calls = append(calls, "cancel "+in.Scope)
 					return 1, nil
 				})
 			env.OnActivity(a.ConfirmJourneys, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.CancelInput) (int, error) {
+				func(_ context.Context, in activities.JourneysInput) (int, error) {
 					calls = append(calls, "confirm "+in.Scope)
 					return 1, nil
 				})
