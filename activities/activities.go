@@ -17,8 +17,8 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/fanout"
-	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/workflows/contract"
@@ -87,7 +87,7 @@ type Registration struct {
 	RecipientKey string
 	Phone        string // E.164; "" in older workflows
 	Scope        string
-	Category     string // journey category; "" (older workflows) is marketing
+	Category     policy.Category // journey category; "" (older workflows) is marketing
 }
 
 // RegisterJourney records a journey as running, so an opt-out finds it.
@@ -99,30 +99,30 @@ func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error 
 			return err
 		}
 	}
-	j := consent.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: category(r.Category)}
+	j := consent.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: string(category(r.Category))}
 	return a.Store.RegisterJourney(ctx, j, r.RecipientKey)
 }
 
 // CategoryOptInRequest is the category of a journey's opt_in step: the
 // double opt-in request itself, which needs no confirmation but respects
 // opt-outs.
-const CategoryOptInRequest = "opt_in_request"
+const CategoryOptInRequest policy.Category = "opt_in_request"
 
 // category reads a category from a workflow input; inputs from before
 // categories were passed are treated as marketing, the strictest.
-func category(c string) string {
+func category(c policy.Category) policy.Category {
 	if c == "" {
-		return journey.CategoryMarketing
+		return policy.CategoryMarketing
 	}
 	return c
 }
 
 // rule is what a message of category from a sender in consentScope needs
 // from consent, as the senders file configures the sender's program.
-func (a *Activities) rule(consentScope, cat string) consent.Rule {
+func (a *Activities) rule(consentScope string, cat policy.Category) consent.Rule {
 	program := a.Registry.ScopeSender(consentScope)
 	switch category(cat) {
-	case journey.CategoryTransactional:
+	case policy.CategoryTransactional:
 		return consent.Rule{OptOutAllows: program.MarketingOnlyStop()}
 	case CategoryOptInRequest:
 		return consent.Rule{}
@@ -141,7 +141,7 @@ func (a *Activities) DeregisterJourney(ctx context.Context, workflowID string) e
 type ConsentQuery struct {
 	RecipientKey string
 	Scope        string
-	Category     string
+	Category     policy.Category
 }
 
 // CheckConsent reads the recipient's consent. It fails closed: an error is
@@ -182,7 +182,7 @@ type JourneysInput struct {
 // blocks marketing only. It returns how many were signalled.
 func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int, error) {
 	return a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
-		return !a.rule(j.Scope, j.Category).OptOutAllows
+		return !a.rule(j.Scope, policy.Category(j.Category)).OptOutAllows
 	})
 }
 
@@ -191,7 +191,7 @@ func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int,
 // goes on at once. It returns how many were signalled.
 func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int, error) {
 	return a.signalJourneys(ctx, in, contract.SignalConfirmed, nil, func(j consent.ActiveJourney) bool {
-		return j.Category == journey.CategoryMarketing
+		return policy.Category(j.Category) == policy.CategoryMarketing
 	})
 }
 

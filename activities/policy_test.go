@@ -12,7 +12,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -44,16 +44,17 @@ func TestSendSMSConsentRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		sender, category string
-		status           consent.SendStatus
-		reason           string
+		sender   string
+		category policy.Category
+		status   consent.SendStatus
+		reason   string
 	}{
-		{from, journey.CategoryMarketing, consent.Skipped, contract.ReasonOptedOut},
-		{from, journey.CategoryTransactional, consent.Sent, ""},
-		{clubSender, journey.CategoryMarketing, consent.Skipped, activities.ReasonNotConfirmed},
+		{from, policy.CategoryMarketing, consent.Skipped, contract.ReasonOptedOut},
+		{from, policy.CategoryTransactional, consent.Sent, ""},
+		{clubSender, policy.CategoryMarketing, consent.Skipped, activities.ReasonNotConfirmed},
 		{clubSender, "", consent.Skipped, activities.ReasonNotConfirmed}, // older inputs: marketing
 		{clubSender, activities.CategoryOptInRequest, consent.Sent, ""},
-		{clubSender, journey.CategoryTransactional, consent.Sent, ""},
+		{clubSender, policy.CategoryTransactional, consent.Sent, ""},
 	}
 	for i, tt := range tests {
 		in := h.input(i)
@@ -73,7 +74,7 @@ func TestSendSMSConsentRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := h.input(len(tests))
-	in.Scope, in.From, in.Category = clubSender, clubSender, journey.CategoryMarketing
+	in.Scope, in.From, in.Category = clubSender, clubSender, policy.CategoryMarketing
 	if res, err := h.send(in); err != nil || res.Status != consent.Sent {
 		t.Errorf("confirmed: %+v, %v", res, err)
 	}
@@ -137,14 +138,17 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 	rec := &signalRecorder{gone: map[string]bool{"club-ended": true}}
 	h.acts.Temporal = rec
 	ctx := context.Background()
-	for _, j := range []struct{ id, sender, category string }{
-		{"bank-marketing", from, journey.CategoryMarketing},
-		{"bank-transactional", from, journey.CategoryTransactional},
-		{"club-marketing", clubSender, journey.CategoryMarketing},
-		{"club-transactional", clubSender, journey.CategoryTransactional},
-		{"club-ended", clubSender, journey.CategoryMarketing},
-		{"service", "MG00000000000000000000000000000001", journey.CategoryMarketing},
-		{"service-number", "+14155550177", journey.CategoryMarketing},
+	for _, j := range []struct {
+		id, sender string
+		category   policy.Category
+	}{
+		{"bank-marketing", from, policy.CategoryMarketing},
+		{"bank-transactional", from, policy.CategoryTransactional},
+		{"club-marketing", clubSender, policy.CategoryMarketing},
+		{"club-transactional", clubSender, policy.CategoryTransactional},
+		{"club-ended", clubSender, policy.CategoryMarketing},
+		{"service", "MG00000000000000000000000000000001", policy.CategoryMarketing},
+		{"service-number", "+14155550177", policy.CategoryMarketing},
 	} {
 		if err := h.acts.RegisterJourney(ctx, activities.Registration{WorkflowID: j.id, RecipientKey: h.key, Scope: j.sender, Category: j.category}); err != nil {
 			t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -26,10 +27,10 @@ type SendInput struct {
 	LedgerKey           string `json:"WorkflowID"`
 	Step                int
 	RecipientKey        string
-	Scope               string // the sender's address (its consent scope comes from the senders file)
-	Category            string // journey category or CategoryOptInRequest; "" is marketing
-	Provider            string // twilio, sinch, http, sandbox
-	To                  string // E.164
+	Scope               string          // the sender's address (its consent scope comes from the senders file)
+	Category            policy.Category // journey category or CategoryOptInRequest; "" is marketing
+	Provider            string          // twilio, sinch, http, sandbox
+	To                  string          // E.164
 	From                string
 	MessagingServiceSID string
 	Body                string

@@ -237,7 +237,7 @@ func (r *journeyRun) optIn(i int) outcome {
 	}
 	// No signal in time; ask Postgres, which a lost signal cannot fool,
 	// before giving up.
-	_, o = r.gate(acts.CheckConsent, r.query(journey.CategoryMarketing))
+	_, o = r.gate(acts.CheckConsent, r.query(policy.CategoryMarketing))
 	return o
 }
 
@@ -245,7 +245,7 @@ func (r *journeyRun) optIn(i int) outcome {
 // confirmed before: there is nothing to ask.
 const alreadyConfirmed consent.SendStatus = "already_confirmed"
 
-func (r *journeyRun) query(category string) activities.ConsentQuery {
+func (r *journeyRun) query(category policy.Category) activities.ConsentQuery {
 	return activities.ConsentQuery{RecipientKey: r.recipient.Key, Scope: r.scope, Category: category}
 }
 
@@ -254,7 +254,7 @@ func (r *journeyRun) query(category string) activities.ConsentQuery {
 // the window closed (hours of retries) comes back Deferred, and the step
 // starts over.
 func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activities.SendResult, outcome) {
-	marketing := r.def.Category == journey.CategoryMarketing
+	marketing := r.def.Category == policy.CategoryMarketing
 	for {
 		if marketing {
 			if o := afterTimer(waitForWindow(r.stepCtx, &r.status, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours)); o.ended() {
@@ -296,7 +296,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 	}
 }
 
-func (r *journeyRun) sendInput(i int, category string) activities.SendInput {
+func (r *journeyRun) sendInput(i int, category policy.Category) activities.SendInput {
 	s := r.def.Sender
 	return activities.SendInput{
 		LedgerKey: r.id, Step: i, RecipientKey: r.recipient.Key, Scope: r.scope, Category: category,

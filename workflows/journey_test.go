@@ -19,6 +19,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -37,8 +38,8 @@ var a *activities.Activities
 func welcome() journey.Definition {
 	return journey.Definition{
 		Name:     "welcome",
-		Category: journey.CategoryMarketing,
-		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: sender, Type: journey.TypeLongCode},
+		Category: policy.CategoryMarketing,
+		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: sender, Type: policy.TypeLongCode},
 		Steps: []journey.Step{
 			{SMS: "Hi {{.first_name}}, your code is {{.code}}. Reply STOP to opt out."},
 			{Wait: "24h"},
@@ -604,7 +605,7 @@ func TestJourneyQuietHours(t *testing.T) {
 	tests := []struct {
 		name     string
 		start    time.Time // the test clock's start
-		category string
+		category policy.Category
 		firstAt  time.Time // when the first send happens
 		phone    string    // default: the San Francisco number
 		hours    *journey.QuietHours

@@ -7,6 +7,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -27,32 +28,32 @@ func TestJourneyOptInStep(t *testing.T) {
 		final    func(n int) (consent.Decision, error) // consent checks; default allowed
 		want     workflows.JourneyResult
 		events   []string
-		category []string // of each send
+		category []policy.Category // of each send
 	}{
 		{
 			name: "YES arrives: the welcome goes out", optIn: consent.Decision{Allowed: true}, signal: contract.SignalConfirmed,
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "send 1", "deregister " + workflowID},
-			category: []string{activities.CategoryOptInRequest, journey.CategoryMarketing},
+			category: []policy.Category{activities.CategoryOptInRequest, policy.CategoryMarketing},
 		},
 		{
 			name: "no answer in 24 hours: skipped", optIn: consent.Decision{Allowed: true},
 			final:    func(int) (consent.Decision, error) { return notConfirmed, nil },
 			want:     result(workflows.StateSkipped, 0, 1, consent.ReasonNotConfirmed, "sent 1, skipped at step 0: not_confirmed"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "deregister " + workflowID},
-			category: []string{activities.CategoryOptInRequest},
+			category: []policy.Category{activities.CategoryOptInRequest},
 		},
 		{
 			name: "signal lost but Postgres says confirmed: goes on", optIn: consent.Decision{Allowed: true},
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "check", "send 1", "deregister " + workflowID},
-			category: []string{activities.CategoryOptInRequest, journey.CategoryMarketing},
+			category: []policy.Category{activities.CategoryOptInRequest, policy.CategoryMarketing},
 		},
 		{
 			name: "already confirmed: nothing to ask", optIn: consent.Decision{Allowed: true, State: consent.Confirmed},
 			want:     result(workflows.StateCompleted, 2, 1, "", "sent 1"),
 			events:   []string{"register", "request opt-in", "check", "send 1", "deregister " + workflowID},
-			category: []string{journey.CategoryMarketing},
+			category: []policy.Category{policy.CategoryMarketing},
 		},
 		{
 			name: "opted out: no request", optIn: consent.Decision{Reason: consent.ReasonOptedOut, State: consent.OptedOut},
@@ -63,7 +64,7 @@ func TestJourneyOptInStep(t *testing.T) {
 			name: "STOP while waiting: stopped", optIn: consent.Decision{Allowed: true}, signal: contract.SignalCancel,
 			want:     result(workflows.StateStopped, 0, 1, contract.ReasonOptedOut, "sent 1, stopped: opted_out at step 0"),
 			events:   []string{"register", "request opt-in", "send 0", "deregister " + workflowID},
-			category: []string{activities.CategoryOptInRequest},
+			category: []policy.Category{activities.CategoryOptInRequest},
 		},
 	}
 	for _, tt := range tests {
@@ -100,7 +101,7 @@ func TestJourneyOptInStep(t *testing.T) {
 				t.Errorf("result = %+v, want %+v", res, tt.want)
 			}
 			w.wantEvents(tt.events...)
-			var cats []string
+			var cats []policy.Category
 			for _, s := range w.sends {
 				cats = append(cats, s.Category)
 			}

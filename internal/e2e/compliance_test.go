@@ -14,7 +14,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -45,7 +45,7 @@ func marketing(from, steps string) string {
 }
 
 // allowed asks the worker's consent check, as a journey step would.
-func (e *env) allowed(number, from, category string) bool {
+func (e *env) allowed(number, from string, category policy.Category) bool {
 	e.t.Helper()
 	d, err := e.app.Activities.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: e.key(number), Scope: from, Category: category})
 	if err != nil {
@@ -82,7 +82,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Errorf("opt-in request %q", got)
 	}
 	eventually(t, 10*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
-	if e.allowed(ada, sender, journey.CategoryMarketing) {
+	if e.allowed(ada, sender, policy.CategoryMarketing) {
 		t.Fatal("marketing allowed before the YES")
 	}
 	if code := e.inbound(ada, "Yes!"); code != 200 {
@@ -115,7 +115,7 @@ func TestDoubleOptIn(t *testing.T) {
 	if got := e.sentTo(cy)[0]; !strings.HasPrefix(got, "Club: Reply YES to confirm") {
 		t.Errorf("reply to START %q", got)
 	}
-	if !e.allowed(cy, sender, journey.CategoryTransactional) || e.allowed(cy, sender, journey.CategoryMarketing) {
+	if !e.allowed(cy, sender, policy.CategoryTransactional) || e.allowed(cy, sender, policy.CategoryMarketing) {
 		t.Error("pending: transactional should be allowed, marketing not")
 	}
 	e.launch("before-yes", direct, "phone\n"+cy+"\n")

@@ -14,15 +14,16 @@ import (
 	"text/template"
 
 	"github.com/stopline/stopline/internal/keywords"
+	"github.com/stopline/stopline/internal/policy"
 )
 
 // Sender is one entry of the senders file.
 type Sender struct {
-	Name                string `json:"name"`
-	Provider            string `json:"provider"` // twilio, sinch, http, sandbox
-	From                string `json:"from,omitempty"`
-	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
-	Type                string `json:"type"` // long_code, toll_free, short_code, alphanumeric
+	Name                string            `json:"name"`
+	Provider            string            `json:"provider"` // twilio, sinch, http, sandbox
+	From                string            `json:"from,omitempty"`
+	MessagingServiceSID string            `json:"messaging_service_sid,omitempty"`
+	Type                policy.SenderType `json:"type"`
 	// Program names the set of senders an opt-out applies to: a STOP to one
 	// of them stops all of them. Without it the sender is its own scope.
 	Program string `json:"program,omitempty"`
@@ -85,9 +86,9 @@ func (r *Registry) ConsentScope(addr string) string {
 // enabled, alphanumeric senders never (they cannot receive).
 func (s Sender) ProcessesKeywords() bool {
 	switch s.Type {
-	case "short_code":
+	case policy.TypeShortCode:
 		return s.ShortCodeKeywords
-	case "alphanumeric":
+	case policy.TypeAlphanumeric:
 		return false
 	}
 	return true
@@ -123,7 +124,7 @@ func (s Sender) MarketingOnlyStop() bool { return s.StopBlocks == StopBlocksMark
 // ProviderReplies reports whether the network or provider already confirms
 // opt-outs for this sender, so stopline must not reply again (toll-free
 // numbers in the US get a network-generated confirmation).
-func (s Sender) ProviderReplies() bool { return s.Type == "toll_free" }
+func (s Sender) ProviderReplies() bool { return s.Type == policy.TypeTollFree }
 
 // Registry finds the sender an inbound message was addressed to.
 type Registry struct {
@@ -139,7 +140,7 @@ func (r *Registry) ScopeSender(consentScope string) Sender {
 			return s
 		}
 	}
-	return Sender{Type: "long_code", Language: "en"}
+	return Sender{Type: policy.TypeLongCode, Language: "en"}
 }
 
 // ResolveScope maps a scope given by a person (support staff, an import
@@ -171,9 +172,9 @@ func (r *Registry) Lookup(to, messagingServiceSID string) Sender {
 	// Unconfigured: a number in a Twilio messaging service shares the
 	// service's scope, which is what journeys sending through it use.
 	if messagingServiceSID != "" {
-		return Sender{MessagingServiceSID: messagingServiceSID, Type: "long_code", Language: "en"}
+		return Sender{MessagingServiceSID: messagingServiceSID, Type: policy.TypeLongCode, Language: "en"}
 	}
-	return Sender{From: to, Type: "long_code", Language: "en"}
+	return Sender{From: to, Type: policy.TypeLongCode, Language: "en"}
 }
 
 // Load reads and validates a senders file.
@@ -234,8 +235,8 @@ func (s Sender) validate() error {
 		return errors.New(`: set exactly one of "from" or "messaging_service_sid"`)
 	}
 	switch s.Type {
-	case "long_code", "toll_free", "short_code":
-	case "alphanumeric":
+	case policy.TypeLongCode, policy.TypeTollFree, policy.TypeShortCode:
+	case policy.TypeAlphanumeric:
 		// Alphanumeric sender IDs cannot receive, so routing inbound
 		// keywords to one is a configuration mistake.
 		return fmt.Errorf(": alphanumeric sender %q cannot receive messages; keyword handling does not apply (remove it from the senders file)", s.From)
