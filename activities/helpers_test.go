@@ -93,10 +93,7 @@ func (h *harness) send(in activities.SendInput) (activities.SendResult, error) {
 
 func (h *harness) ledger(t *testing.T, step int) consent.LedgerEntry {
 	t.Helper()
-	rows, err := h.store.Ledger(context.Background(), wfID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := pgtest.Ledger(t, h.store, wfID)
 	for _, r := range rows {
 		if r.Step == step {
 			return r

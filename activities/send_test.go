@@ -534,8 +534,8 @@ func TestSendSMSUnknownProvider(t *testing.T) {
 	if ae == nil || ae.Type() != contract.ErrNoSender || !ae.NonRetryable() {
 		t.Fatalf("err = %v, want a non-retryable %s application error", err, contract.ErrNoSender)
 	}
-	if rows, err := h.store.Ledger(t.Context(), wfID); err != nil || len(rows) != 0 {
-		t.Errorf("ledger = %+v, %v; want no row for a send that never started", rows, err)
+	if rows := pgtest.Ledger(t, h.store, wfID); len(rows) != 0 {
+		t.Errorf("ledger = %+v; want no row for a send that never started", rows)
 	}
 }
 
@@ -610,8 +610,8 @@ func TestForeignRecipientKeyIsRefused(t *testing.T) {
 	if n := h.fake.Calls(); n != 0 {
 		t.Errorf("provider calls = %d, want 0", n)
 	}
-	if rows, err := h.store.Ledger(t.Context(), wfID); err != nil || len(rows) != 0 {
-		t.Errorf("ledger = %+v, %v; want no rows", rows, err)
+	if rows := pgtest.Ledger(t, h.store, wfID); len(rows) != 0 {
+		t.Errorf("ledger = %+v; want no rows", rows)
 	}
 	if js, err := h.store.ActiveJourneys(t.Context(), foreign, consent.AllScopes); err != nil || len(js) != 0 {
 		t.Errorf("registered journeys of the foreign key = %+v, %v; want none", js, err)

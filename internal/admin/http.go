@@ -39,11 +39,6 @@ type Config struct {
 	Senders *senders.Registry
 }
 
-// Handler returns the admin API with default settings; see NewHandler.
-func Handler(store *consent.Store, keyer phone.Keyer, token string) http.Handler {
-	return NewHandler(Config{Store: store, Keyer: keyer, Token: token})
-}
-
 // NewHandler returns the admin API. Every request needs "Authorization:
 // Bearer <token>" (401 without it or with another token); with no token
 // configured every request gets 503. Routes:

@@ -442,7 +442,7 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 func (a *App) notReady(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := a.Store.Pool().Ping(ctx); err != nil {
+	if err := a.Store.Ping(ctx); err != nil {
 		return "postgres", err
 	}
 	if _, err := a.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {

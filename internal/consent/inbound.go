@@ -116,40 +116,9 @@ func insertInbound(ctx context.Context, q rowQuerier, m Inbound) (id int64, inse
 	return id, true, nil
 }
 
-// PendingSignals returns the inbound messages whose signal is not yet
-// delivered, oldest first. It runs inside tx and only when tx holds the
-// re-driver lock, so one process at a time delivers them, in order.
-func PendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, locked bool, err error) {
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(redriverLock)).Scan(&locked); err != nil || !locked {
-		return nil, false, err
-	}
-	rows, err := tx.Query(ctx, `
-		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
-		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), provider_handled, received_at
-		FROM inbound_messages WHERE signal_pending ORDER BY id LIMIT $1`, limit)
-	if err != nil {
-		return nil, true, fmt.Errorf("pending signals: %w", err)
-	}
-	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
-		var m Inbound
-		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
-			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt)
-		return m, err
-	})
-	return msgs, true, err
-}
-
-// MarkSignaled records that the signals of ids were delivered.
-func MarkSignaled(ctx context.Context, tx pgx.Tx, ids []int64) error {
-	_, err := tx.Exec(ctx, `UPDATE inbound_messages SET signal_pending = false, signaled_at = clock_timestamp() WHERE id = ANY($1)`, ids)
-	return err
-}
-
 // PendingSignalCount is the backlog of undelivered keyword signals.
 func (s *Store) PendingSignalCount(ctx context.Context) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound_messages WHERE signal_pending`).Scan(&n)
 	return n, err
 }
-
-const redriverLock = 0x72656472697665 // "redrive"

@@ -98,7 +98,7 @@ var intents = [...]contract.Intent{
 }
 
 // Status handles a delivery status callback: an opt-out at the provider
-// (Twilio 21610) is recorded. It counts once per message, so a replayed
+// (StatusEvent.OptedOut reads the provider's error table) is recorded. It counts once per message, so a replayed
 // callback cannot undo a later START.
 func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 	if !e.OptedOut() {
@@ -115,7 +115,7 @@ func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 	scope := i.Registry.ConsentScope(addr)
 	_, err = i.Store.RecordStatusOptOut(ctx, e.Provider, e.MessageID, consent.Change{
 		RecipientKey: i.Keyer.Key(e164), Scope: scope, To: consent.OptedOut, Source: consent.SourceProvider,
-		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: "status callback error 21610",
+		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: fmt.Sprintf("status callback error %d", e.ErrorCode),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)

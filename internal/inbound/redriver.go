@@ -2,11 +2,9 @@ package inbound
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 
 	"github.com/stopline/stopline/internal/consent"
@@ -80,25 +78,10 @@ func (r *Redriver) Sweep(ctx context.Context) (delivered int, err error) {
 
 func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 	const size = 500
-	var sendErr error
-	err = pgx.BeginFunc(ctx, r.Store.Pool(), func(tx pgx.Tx) error {
-		msgs, locked, err := consent.PendingSignals(ctx, tx, size)
-		if err != nil || !locked {
-			return err
-		}
-		var done []int64
-		done, sendErr = r.signalAll(ctx, msgs)
-		if len(done) > 0 {
-			// Committed even when another recipient's signal failed, or
-			// these would all be delivered again next sweep.
-			if err := consent.MarkSignaled(ctx, tx, done); err != nil {
-				return err
-			}
-		}
-		n, more = len(done), len(msgs) == size && sendErr == nil
-		return nil
+	read, n, err := r.Store.Redrive(ctx, size, func(msgs []consent.Inbound) ([]int64, error) {
+		return r.signalAll(ctx, msgs)
 	})
-	return n, more, errors.Join(err, sendErr)
+	return n, read == size && err == nil, err
 }
 
 // signalAll signals msgs (oldest first) with recipients in parallel and
