@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
@@ -97,7 +96,7 @@ func runConsent(args []string) error {
 			return nil
 		}
 		fmt.Printf("recorded: %s %s in scope %s\n", res.Change.RecipientKey, to, res.Change.Scope)
-		signalRunning(ctx, store, registry, res.Change)
+		signalRunning(ctx, res.Change)
 		return nil
 	case "show", "history":
 		p, err := needPhone()
@@ -146,35 +145,22 @@ func runConsent(args []string) error {
 	return fmt.Errorf("unknown consent command %q\n%s", cmd, consentUsage)
 }
 
-// signalRunning stops the recipient's running journeys at once after an
-// opt-out, or lets those waiting for a double opt-in go on after a
-// confirmation. It is best effort: without Temporal, journeys still send
-// nothing more after an opt-out, because every send re-checks consent under
-// the recipient's lock.
-func signalRunning(ctx context.Context, store *consent.Store, registry *senders.Registry, c consent.Change) {
-	if c.To != consent.OptedOut && c.To != consent.Confirmed {
-		return
-	}
+// signalRunning hands the change to the recipient's OptOut workflow, which
+// stops their running journeys at once after an opt-out, or lets those
+// waiting for a double opt-in go on after a confirmation, and lists it in
+// its consent query. It is best effort: without Temporal, journeys still
+// send nothing more after an opt-out, because every send re-checks consent
+// under the recipient's lock.
+func signalRunning(ctx context.Context, c consent.Change) {
 	tc, err := dial(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "note: running journeys not signalled (Temporal unreachable):", err)
 		return
 	}
 	defer tc.Close()
-	acts := &activities.Activities{Store: store, Temporal: tc, Registry: registry}
-	in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
-	if c.To == consent.Confirmed {
-		n, err := acts.ConfirmJourneys(ctx, in, workflows.SignalConfirmed)
-		report(n, "told of the confirmation", err)
+	if err := workflows.TellRecipient(ctx, tc, workflows.TaskQueue, c); err != nil {
+		fmt.Fprintln(os.Stderr, "note: signalling running journeys:", err)
 		return
 	}
-	n, err := acts.CancelJourneys(ctx, in, workflows.SignalCancel)
-	report(n, "cancelled", err)
-}
-
-func report(n int, what string, err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "note: signalling running journeys:", err)
-	}
-	fmt.Printf("%d running journeys %s\n", n, what)
+	fmt.Printf("running journeys told through workflow %s\n", workflows.OptOutID(c.RecipientKey))
 }

@@ -49,8 +49,8 @@ func TestHandlerAuth(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
 	keyer := testkit.DevKeyer()
-	enabled := Handler(store, keyer, testToken)
-	disabled := Handler(store, keyer, "")
+	enabled := NewHandler(Config{Store: store, Keyer: keyer, Token: testToken})
+	disabled := NewHandler(Config{Store: store, Keyer: keyer}) // no token: disabled
 	target := "/v1/consent/" + keyer.Key("+14155550123")
 	tests := []struct {
 		name    string
@@ -189,7 +189,7 @@ func TestHandlerOptOutOptIn(t *testing.T) {
 func TestHandlerBadRequests(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	h := Handler(store, testkit.DevKeyer(), testToken)
+	h := NewHandler(Config{Store: store, Keyer: testkit.DevKeyer(), Token: testToken})
 	auth := "Bearer " + testToken
 	tests := []struct {
 		name, method, target, body, want string
@@ -241,7 +241,7 @@ func TestHandlerShowAndExport(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
 	keyer := testkit.DevKeyer()
-	h := Handler(store, keyer, testToken)
+	h := NewHandler(Config{Store: store, Keyer: keyer, Token: testToken})
 	auth := "Bearer " + testToken
 	key := keyer.Key("+14155550123")
 	ctx := testContext(t)

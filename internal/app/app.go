@@ -168,7 +168,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.connectTemporal(ctx, log); err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
 
 	// The webhook bridge needs only Postgres: it answers 2xx for messages
 	// it committed, and the re-driver signals them once Temporal answers.
@@ -186,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
-		intake := &inbound.Intake{Store: a.IntakeStore, Senders: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
+		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
 			return nil, err
@@ -400,21 +400,11 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux.Handle("/webhooks/", hooks)
 	adminAPI := admin.NewHandler(admin.Config{
 		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log, Senders: a.Activities.Registry,
-		// Stop running journeys at once (the send-time check already
-		// guarantees they send nothing more), or let those waiting for a
-		// double opt-in go on.
+		// The recipient's OptOut workflow stops their running journeys at
+		// once, or frees those waiting for a double opt-in.
 		OnChange: func(ctx context.Context, c consent.Change) {
-			ctx = context.WithoutCancel(ctx)
-			in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
-			var err error
-			switch c.To {
-			case consent.OptedOut:
-				_, err = a.Activities.CancelJourneys(ctx, in, workflows.SignalCancel)
-			case consent.Confirmed:
-				_, err = a.Activities.ConfirmJourneys(ctx, in, workflows.SignalConfirmed)
-			}
-			if err != nil {
-				log.Warn("admin consent change: signalling running journeys", "to", c.To, "err", err)
+			if err := workflows.TellRecipient(ctx, a.Temporal, a.cfg.TaskQueue, c); err != nil {
+				log.Warn("admin consent change: signalling the recipient's workflow", "to", c.To, "err", err)
 			}
 		},
 	})
@@ -452,7 +442,7 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 func (a *App) notReady(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := a.Store.Pool().Ping(ctx); err != nil {
+	if err := a.Store.Ping(ctx); err != nil {
 		return "postgres", err
 	}
 	if _, err := a.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {

@@ -14,10 +14,11 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The inbound helpers write to testkit.Sender (+15550001111): here it is in the
@@ -46,7 +47,7 @@ func marketing(from, steps string) string {
 }
 
 // allowed asks the worker's consent check, as a journey step would.
-func (e *env) allowed(number, from, category string) bool {
+func (e *env) allowed(number, from string, category policy.Category) bool {
 	e.T.Helper()
 	d, err := e.App.Activities.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: e.Key(number), Scope: from, Category: category})
 	if err != nil {
@@ -55,10 +56,10 @@ func (e *env) allowed(number, from, category string) bool {
 	return d.Allowed
 }
 
-func (e *env) status(runID, number string) workflows.JourneyStatus {
+func (e *env) status(runID, number string) contract.JourneyStatus {
 	e.T.Helper()
-	var st workflows.JourneyStatus
-	v, err := e.Client().QueryWorkflow(context.Background(), workflows.JourneyID(e.Run(runID), e.Key(number)), "", workflows.QueryStatus)
+	var st contract.JourneyStatus
+	v, err := e.Client().QueryWorkflow(context.Background(), workflows.JourneyID(e.Run(runID), e.Key(number)), "", contract.QueryStatus)
 	if err == nil {
 		err = v.Get(&st)
 	}
@@ -83,7 +84,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Errorf("opt-in request %q", got)
 	}
 	testkit.Eventually(t, 10*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
-	if e.allowed(ada, testkit.Sender, journey.CategoryMarketing) {
+	if e.allowed(ada, testkit.Sender, policy.CategoryMarketing) {
 		t.Fatal("marketing allowed before the YES")
 	}
 	if code := e.Inbound(ada, "Yes!"); code != 200 {
@@ -116,7 +117,7 @@ func TestDoubleOptIn(t *testing.T) {
 	if got := e.SentTo(cy)[0]; !strings.HasPrefix(got, "Club: Reply YES to confirm") {
 		t.Errorf("reply to START %q", got)
 	}
-	if !e.allowed(cy, testkit.Sender, journey.CategoryTransactional) || e.allowed(cy, testkit.Sender, journey.CategoryMarketing) {
+	if !e.allowed(cy, testkit.Sender, policy.CategoryTransactional) || e.allowed(cy, testkit.Sender, policy.CategoryMarketing) {
 		t.Error("pending: transactional should be allowed, marketing not")
 	}
 	e.Launch("before-yes", direct, "phone\n"+cy+"\n")

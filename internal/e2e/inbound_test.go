@@ -16,6 +16,7 @@ import (
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 func (e *env) consentOf(number string) consent.Decision {
@@ -28,10 +29,10 @@ func (e *env) consentOf(number string) consent.Decision {
 }
 
 // optOutView queries the recipient's OptOut workflow.
-func (e *env) optOutView(number string) workflows.OptOutState {
+func (e *env) optOutView(number string) contract.OptOutState {
 	e.T.Helper()
-	var st workflows.OptOutState
-	v, err := e.Client().QueryWorkflow(context.Background(), workflows.OptOutID(e.Key(number)), "", workflows.QueryConsent)
+	var st contract.OptOutState
+	v, err := e.Client().QueryWorkflow(context.Background(), workflows.OptOutID(e.Key(number)), "", contract.QueryConsent)
 	if err == nil {
 		err = v.Get(&st)
 	}
@@ -116,8 +117,8 @@ func TestHelpStartAndProviderHandledStop(t *testing.T) {
 		t.Fatalf("answered %d", code)
 	}
 	testkit.Eventually(t, 10*time.Second, "opt-out workflow handled it", func() bool {
-		v, err := e.Client().QueryWorkflow(context.Background(), workflows.OptOutID(e.Key(alan)), "", workflows.QueryConsent)
-		var st workflows.OptOutState
+		v, err := e.Client().QueryWorkflow(context.Background(), workflows.OptOutID(e.Key(alan)), "", contract.QueryConsent)
+		var st contract.OptOutState
 		return err == nil && v.Get(&st) == nil && len(st.Recent) == 1
 	})
 	if e.consentOf(alan).Allowed {

@@ -99,11 +99,11 @@ func TestReasonablePersonDefault(t *testing.T) {
 		}
 	}
 	if got := e.SentTo(sentence); len(got) != 1 {
-		t.Errorf("to the sentence's testkit.Sender: %q, want the deal only", got)
+		t.Errorf("to the sentence's sender: %q, want the deal only", got)
 	}
 	// The clarification is the only reply: one per unclear message.
 	if got := e.SentTo(unclear); len(got) != 2 {
-		t.Errorf("to the unclear testkit.Sender: %q, want the clarification and the deal", got)
+		t.Errorf("to the unclear sender: %q, want the clarification and the deal", got)
 	}
 	var rule string
 	if err := e.App.Store.Pool().QueryRow(context.Background(),
