@@ -18,7 +18,7 @@ func TestLegalRules(t *testing.T) {
 		{"+18005550123", "", []string{"federal", "unknown US"}}, // toll-free, no state
 		{"+18005550123", "NY", []string{"federal"}},             // toll-free, lives in NY
 		{"+33612345678", "", []string{"France"}},                //
-		{"+447911123456", "", []string{"default (GB)"}},         //
+		{"+4915123456789", "", []string{"default (DE)"}},        //
 		{"not a number", "", []string{"default"}},               //
 	}
 	for _, tt := range tests {
