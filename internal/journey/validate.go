@@ -47,7 +47,7 @@ func (d *Definition) Validate() error {
 	case !nameRE.MatchString(d.Name):
 		add("name", "must be 1-64 characters of letters, digits, '-', '_'")
 	}
-	if d.Category != CategoryMarketing && d.Category != CategoryTransactional {
+	if !slices.Contains(categories, d.Category) {
 		add("category", "must be %q or %q, got %q", CategoryMarketing, CategoryTransactional, d.Category)
 	}
 	senderErrs := d.Sender.validate()
@@ -66,10 +66,8 @@ func (d *Definition) Validate() error {
 			add("sender.quiet_hours", "%v", err)
 		}
 	}
-	switch d.Sender.Language {
-	case "", "en", "fr", "es", "pt", "de":
-	default:
-		add("sender.language", "must be one of en, fr, es, pt, de, got %q", d.Sender.Language)
+	if l := d.Sender.Language; l != "" && !slices.Contains(languages, l) {
+		add("sender.language", "must be one of %s, got %q", strings.Join(languages, ", "), l)
 	}
 
 	smsSteps, optIns := 0, 0
@@ -117,9 +115,12 @@ func countSet(fields ...string) int {
 	return n
 }
 
+// The values a field may take; Validate and the JSON Schema read them here.
 var (
+	categories  = []string{CategoryMarketing, CategoryTransactional}
 	providers   = []string{ProviderTwilio, ProviderSinch, ProviderHTTP, ProviderSandbox}
 	senderTypes = []string{TypeLongCode, TypeTollFree, TypeShortCode, TypeAlphanumeric}
+	languages   = []string{"en", "fr", "es", "pt", "de"}
 )
 
 func (s Sender) validate() []error {
