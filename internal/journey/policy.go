@@ -116,14 +116,12 @@ func (d *Definition) FooterAddsSegment(attrs map[string]string) bool {
 	return false
 }
 
-// SendingWindow is a recipient's marketing window: the legal window of the
-// number's region and states (state: the audience's state column, or ""),
-// narrowed by the sender's quiet hours q, or replaced by them with a
-// legal_override. q must have passed Validate.
-func SendingWindow(e164, state string, q *QuietHours) policy.Window {
-	w := policy.LegalWindow(e164, state)
+// SendingWindow is a recipient's marketing window: their legal window
+// (policy.LegalWindow), narrowed by the sender's quiet hours q, or replaced
+// by them with a legal_override. q must have passed Validate.
+func SendingWindow(legal policy.Window, q *QuietHours) policy.Window {
 	if q != nil {
-		w, _ = q.Apply(w)
+		legal, _ = q.Apply(legal)
 	}
-	return w
+	return legal
 }

@@ -157,8 +157,10 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 // Row is one data row of an audience file, read as a start reads it.
 type Row struct {
 	Line int // 1-based line number
-	// Input is the journey input of a valid row (Skip is "").
-	Input workflows.JourneyInput
+	// Input is the journey input of a valid row (Skip is ""), and Bodies
+	// its rendered messages, as Definition.Render gives them.
+	Input  workflows.JourneyInput
+	Bodies []string
 	// Skip says why the row is skipped: an invalid number, a missing
 	// attribute, a wrong field count; "" for a valid row.
 	Skip string
@@ -220,16 +222,16 @@ func (a *Audience) Next() (Row, error) {
 		return Row{Line: pe.StartLine, Skip: fmt.Sprintf("has %d fields, header has %d", len(rec), a.fields)}, nil
 	}
 	line, _ := a.cr.FieldPos(0)
-	in, reason := a.opts.row(rec, a.cols)
+	in, bodies, reason := a.opts.row(rec, a.cols)
 	if reason != "" {
 		return Row{Line: line, Skip: reason}, nil
 	}
 	fp := fingerprint(in.RecipientKey)
 	if first, dup := a.seen[fp]; dup {
-		return Row{Line: line, Input: in, DuplicateOf: first}, nil
+		return Row{Line: line, Input: in, Bodies: bodies, DuplicateOf: first}, nil
 	}
 	a.seen[fp] = line
-	return Row{Line: line, Input: in}, nil
+	return Row{Line: line, Input: in, Bodies: bodies}, nil
 }
 
 type job struct {
@@ -277,11 +279,12 @@ func columns(header []string, needed []string) (columnMap, error) {
 	return cm, nil
 }
 
-// row builds the journey input of one CSV record, or says why it can't.
-func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, string) {
+// row builds the journey input of one CSV record and renders its bodies,
+// or says why it can't.
+func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, []string, string) {
 	e164, err := phone.Normalize(strings.TrimSpace(rec[cols.phone]), o.Region)
 	if err != nil {
-		return workflows.JourneyInput{}, "phone: " + err.Error()
+		return workflows.JourneyInput{}, nil, "phone: " + err.Error()
 	}
 	// An empty cell counts as missing: a blank must not reach an SMS.
 	attrs := make(map[string]string, len(cols.attrs))
@@ -292,20 +295,21 @@ func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, stri
 	}
 	// Render now so a missing or empty attribute is reported here, at start
 	// time, and never becomes a blank in an SMS.
-	if _, err := o.Journey.Render(attrs); err != nil {
-		return workflows.JourneyInput{}, err.Error()
+	bodies, err := o.Journey.Render(attrs)
+	if err != nil {
+		return workflows.JourneyInput{}, nil, err.Error()
 	}
 	// The optional state column (also an attribute) adds the recipient's
 	// state's sending rules. A value that is not a state skips the row
 	// rather than silently dropping a stricter rule.
 	state, err := policy.ParseState(attrs[stateColumn])
 	if err != nil {
-		return workflows.JourneyInput{}, stateColumn + ": " + err.Error()
+		return workflows.JourneyInput{}, nil, stateColumn + ": " + err.Error()
 	}
 	return workflows.JourneyInput{
 		RunID: o.RunID, Journey: *o.Journey, Phone: e164, Region: o.Region,
 		RecipientKey: o.Keyer.Key(e164), Attributes: attrs, State: state,
-	}, ""
+	}, bodies, ""
 }
 
 func fingerprint(key string) uint64 {

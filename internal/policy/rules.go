@@ -60,3 +60,12 @@ func regionRuleName(region string) string {
 	}
 	return fmt.Sprintf("default (%s)", region)
 }
+
+// Combine is the window inside every rule: how LegalWindow applies them.
+func Combine(rules []LegalRule) Window {
+	w := rules[0].Window
+	for _, r := range rules[1:] {
+		w = Intersect(w, r.Window)
+	}
+	return w
+}

@@ -109,12 +109,7 @@ func Rule(state string) StateRule {
 // not prove where they are. For a non-geographic US number with a known
 // residence, the residence alone decides.
 func LegalWindow(e164, residence string) Window {
-	rules := LegalRules(e164, residence)
-	w := rules[0].Window
-	for _, r := range rules[1:] {
-		w = Intersect(w, r.Window)
-	}
-	return w
+	return Combine(LegalRules(e164, residence))
 }
 
 //go:generate go run ./internal/genareacodes

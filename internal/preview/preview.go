@@ -12,7 +12,6 @@ package preview
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"regexp"
 	"slices"
@@ -179,6 +178,7 @@ type previewer struct {
 	delay    time.Duration // waits before it
 	skipped  map[string]*Group
 	deferred map[string]*Deferral
+	windows  map[string]window // by zones and rules
 	batch    []pending
 }
 
@@ -193,7 +193,7 @@ type pending struct {
 func newPreviewer(opts Options) *previewer {
 	def := opts.Journey
 	scope := opts.Senders.ConsentScope(def.Sender.Scope())
-	p := &previewer{opts: opts, skipped: map[string]*Group{}, deferred: map[string]*Deferral{}, first: -1}
+	p := &previewer{opts: opts, skipped: map[string]*Group{}, deferred: map[string]*Deferral{}, windows: map[string]window{}, first: -1}
 	p.rep = Report{Journey: def.Name, Scope: scope, At: opts.At, Samples: []Sample{}, Skipped: []Group{},
 		Duplicates: Group{Reason: "same recipient as an earlier line", Lines: []int{}}, Deferred: []Deferral{}}
 	for i, st := range def.Steps {
@@ -253,10 +253,7 @@ func (p *previewer) add(ctx context.Context, row launch.Row) error {
 	}
 	p.rep.Valid++
 	in := row.Input
-	bodies, err := p.opts.Journey.Render(in.Attributes)
-	if err != nil { // the audience reader rendered it already
-		return fmt.Errorf("line %d: %w", row.Line, err)
-	}
+	bodies := row.Bodies
 	pr := pending{key: in.RecipientKey, e164: in.Phone, state: in.State, sample: -1,
 		segs: make([]int, len(bodies)), ucs2: make([]bool, len(bodies))}
 	var msgs []Message
@@ -374,35 +371,55 @@ func (p *previewer) firstSend(b pending) time.Time {
 		return t // transactional messages have no quiet hours
 	}
 	zones := policy.RecipientZones(b.e164, b.state)
-	next := policy.NextAllowed(t, zones, journey.SendingWindow(b.e164, b.state, def.Sender.QuietHours))
-	if !next.After(t) {
+	rules := policy.LegalRules(b.e164, b.state)
+	// The answer depends on the zones and the rules alone: t is the same
+	// for every recipient.
+	key := strings.Join(zones, ",")
+	for _, r := range rules {
+		key += "|" + r.Name
+	}
+	w, ok := p.windows[key]
+	if !ok {
+		w.next = policy.NextAllowed(t, zones, journey.SendingWindow(policy.Combine(rules), def.Sender.QuietHours))
+		if w.next.After(t) {
+			w.rule = decidingRule(t, w.next, zones, rules, def.Sender.QuietHours)
+		}
+		p.windows[key] = w
+	}
+	if w.rule == "" {
 		return t
 	}
-	rule := decidingRule(t, next, zones, b.e164, b.state, def.Sender.QuietHours)
-	d := p.deferred[rule]
+	d := p.deferred[w.rule]
 	if d == nil {
-		d = &Deferral{Rule: rule, Earliest: next, Latest: next}
-		p.deferred[rule] = d
+		d = &Deferral{Rule: w.rule, Earliest: w.next, Latest: w.next}
+		p.deferred[w.rule] = d
 	}
 	d.Count++
-	if next.Before(d.Earliest) {
-		d.Earliest = next
+	if w.next.Before(d.Earliest) {
+		d.Earliest = w.next
 	}
-	if next.After(d.Latest) {
-		d.Latest = next
+	if w.next.After(d.Latest) {
+		d.Latest = w.next
 	}
-	return next
+	return w.next
+}
+
+// window is when a first send goes, and the rule that holds it back
+// ("" when it goes at once).
+type window struct {
+	next time.Time
+	rule string
 }
 
 // decidingRule names the rule that holds a send at t back until next: of
 // the legal rules (region, then states) the one that opens last, the
 // region's on a tie; the sender's quiet hours when they open later still.
-func decidingRule(t, next time.Time, zones []string, e164, state string, q *journey.QuietHours) string {
+func decidingRule(t, next time.Time, zones []string, rules []policy.LegalRule, q *journey.QuietHours) string {
 	if q != nil && q.LegalOverride != "" {
 		return "sender quiet_hours (legal_override)"
 	}
 	name, opens := "", t
-	for _, r := range policy.LegalRules(e164, state) {
+	for _, r := range rules {
 		if o := policy.NextAllowed(t, zones, r.Window); o.After(opens) {
 			name, opens = r.Name, o
 		}
