@@ -124,6 +124,7 @@ type startReport struct {
 	Started   int     `json:"started"`
 	Failed    int     `json:"failed"`
 	Seconds   float64 `json:"seconds"`
+	Blocked   int     `json:"blocked"`
 	PeakRSSKB int64   `json:"peak_rss_kb"` // VmHWM
 }
 
