@@ -16,8 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-
-	"github.com/stopline/stopline/internal/consent"
 )
 
 // previewAt is a Tuesday, 07:00 in New York: every US window is closed.
@@ -26,28 +24,16 @@ const previewAt = "2026-12-01T12:00:00Z"
 func runPreview(ctx context.Context, cfg *config) (row, error) {
 	n := cfg.previewN
 	small := max(n/10, 1)
-	dir, err := os.MkdirTemp("", "stopline-bench-")
+	dir, exe, err := buildStartChild(ctx)
 	if err != nil {
 		return row{}, err
 	}
 	defer os.RemoveAll(dir)
-	exe, err := buildStartChild(ctx, dir)
-	if err != nil {
-		return row{}, err
-	}
-	dbURL, drop, err := newDatabase(ctx, cfg.adminURL, "preview")
+	store, dbURL, drop, err := newStore(ctx, cfg.adminURL, "preview")
 	if err != nil {
 		return row{}, err
 	}
 	defer drop()
-	store, err := consent.Open(ctx, dbURL)
-	if err != nil {
-		return row{}, err
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return row{}, err
-	}
 	keyer := mustKeyer()
 	var keys []string
 	for i := 0; i < n; i += 5 {
@@ -85,18 +71,16 @@ func runPreview(ctx context.Context, cfg *config) (row, error) {
 		}
 		return rep, err
 	}
-	smallRun, err := measure("preview", small)
-	if err != nil {
-		return row{}, err
+	var reps [3]startReport // n/10 rows, the baseline, n rows
+	for i, run := range []struct {
+		mode  string
+		count int
+	}{{"preview", small}, {"read", n}, {"preview", n}} {
+		if reps[i], err = measure(run.mode, run.count); err != nil {
+			return row{}, err
+		}
 	}
-	read, err := measure("read", n)
-	if err != nil {
-		return row{}, err
-	}
-	full, err := measure("preview", n)
-	if err != nil {
-		return row{}, err
-	}
+	smallRun, read, full := reps[0], reps[1], reps[2]
 	return row{
 		stopline: fmt.Sprintf("%.2f s for %s rows", full.Seconds, strconv.Itoa(n)),
 		baseline: fmt.Sprintf("%.2f s", read.Seconds),

@@ -34,7 +34,6 @@ import (
 
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -101,11 +100,7 @@ func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, c
 	began := time.Now()
 	switch mode {
 	case "launch":
-		keyer, err := phone.NewKeyer([]byte(secret))
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(csvPath)
+		keyer, f, err := openAudience(secret, csvPath)
 		if err != nil {
 			return err
 		}

@@ -21,11 +21,7 @@ var databaseURL, previewAt string
 // runPreview previews the audience (mode preview) or only reads it as a
 // start does (mode read), and reports the recipients read as started.
 func runPreview(ctx context.Context, def *journey.Definition, secret, mode, csvPath string) error {
-	keyer, err := phone.NewKeyer([]byte(secret))
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(csvPath)
+	keyer, f, err := openAudience(secret, csvPath)
 	if err != nil {
 		return err
 	}
@@ -69,4 +65,14 @@ func runPreview(ctx context.Context, def *journey.Definition, secret, mode, csvP
 	rep.Seconds = time.Since(began).Seconds()
 	rep.PeakRSSKB = vmHWM()
 	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// openAudience makes the recipient keyer and opens the audience file.
+func openAudience(secret, csvPath string) (phone.Keyer, *os.File, error) {
+	keyer, err := phone.NewKeyer([]byte(secret))
+	if err != nil {
+		return keyer, nil, err
+	}
+	f, err := os.Open(csvPath)
+	return keyer, f, err
 }
