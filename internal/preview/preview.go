@@ -43,7 +43,7 @@ type Options struct {
 	Consent ConsentReader
 	// At is when the run would start; the first sends are placed from it.
 	At time.Time
-	// Samples is how many recipients' messages to show; default 5.
+	// Samples is how many recipients' messages to show.
 	Samples int
 	// Batch is how many recipients one consent query reads; default 1000.
 	Batch int
@@ -137,9 +137,6 @@ type Message struct {
 // needed column, or a broken quote, is an error as for a start; the report
 // then holds what was read before it.
 func Run(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
-	if opts.Samples == 0 {
-		opts.Samples = 5
-	}
 	if opts.Batch <= 0 {
 		opts.Batch = 1000
 	}

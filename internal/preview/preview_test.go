@@ -182,7 +182,7 @@ func TestPreview(t *testing.T) {
 				record(t, store, k, c.phone, c.scope, c.state)
 			}
 			rep, err := preview.Run(t.Context(), strings.NewReader(tt.csv), preview.Options{
-				Journey: parse(t, tt.journey), Region: "US", Keyer: k, Senders: tt.senders, Consent: store, At: tt.at, Batch: 2})
+				Journey: parse(t, tt.journey), Region: "US", Keyer: k, Senders: tt.senders, Consent: store, At: tt.at, Samples: 2, Batch: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
