@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/phone"
@@ -152,6 +153,26 @@ func newDatabase(ctx context.Context, adminURL, tag string) (string, func(), err
 		}
 	}
 	return u.String(), drop, nil
+}
+
+// newStore is newDatabase, migrated, with a consent store on it; drop
+// closes the store and drops the database.
+func newStore(ctx context.Context, adminURL, tag string) (*consent.Store, string, func(), error) {
+	dbURL, drop, err := newDatabase(ctx, adminURL, tag)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	store, err := consent.Open(ctx, dbURL)
+	if err == nil {
+		if err = store.Migrate(ctx); err != nil {
+			store.Close()
+		}
+	}
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	return store, dbURL, func() { store.Close(); drop() }, nil
 }
 
 // dropStaleDatabases drops databases left by bench processes that no

@@ -5,6 +5,8 @@
 //	starter -key +14155550101           # a number's recipient key and a UI query
 //	starter consent optout +14155550101 -scope '*' -note "called support"
 //	starter consent show|history|export|import ...
+//	starter preview -journey J -audience A [-n 5] [-at TIME] [-format json]  # a dry run
+//	starter validate -journey J [-senders S] [-audience A]                   # a start's checks, for CI
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TLS and API key settings, profiles); RECIPIENT_KEY_SECRET must match the
@@ -45,8 +47,15 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) > 0 && args[0] == "consent" {
-		return runConsent(args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "consent":
+			return runConsent(args[1:])
+		case "preview":
+			return runPreview(args[1:], os.Stdout)
+		case "validate":
+			return runValidate(args[1:], os.Stdout)
+		}
 	}
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	var (
@@ -91,18 +100,9 @@ func run(args []string) error {
 		fs.Usage()
 		return errors.New("-journey and -audience are required")
 	}
-	def, err := journey.Load(*journeyPath)
+	def, _, err := loadJourney(*journeyPath, *sendersPath)
 	if err != nil {
 		return err
-	}
-	if *sendersPath != "" {
-		reg, err := senders.Load(*sendersPath)
-		if err != nil {
-			return err
-		}
-		if err := checkOptIn(def, reg); err != nil {
-			return fmt.Errorf("%s: %w", *journeyPath, err)
-		}
 	}
 	if *runID == "" {
 		*runID = def.Name + "-" + time.Now().UTC().Format("20060102")
@@ -197,6 +197,27 @@ func dial(ctx context.Context) (client.Client, error) {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (set TEMPORAL_ADDRESS, or start `go run ./worker -dev`): %w", addr, err)
 	}
 	return c, nil
+}
+
+// loadJourney reads a journey file and, given the worker's senders file,
+// checks its opt_in step's prerequisites: the checks a start makes before
+// it reads the audience. The registry is nil without a senders file.
+func loadJourney(journeyPath, sendersPath string) (*journey.Definition, *senders.Registry, error) {
+	def, err := journey.Load(journeyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sendersPath == "" {
+		return def, nil, nil
+	}
+	reg, err := senders.Load(sendersPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkOptIn(def, reg); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", journeyPath, err)
+	}
+	return def, reg, nil
 }
 
 // checkOptIn refuses a journey whose opt_in step would fail in every

@@ -6,6 +6,11 @@
 //
 //	startchild -addr HOST:PORT -queue Q -journey J.json -run-id R -mode launch -csv audience.csv
 //	startchild -addr HOST:PORT -queue Q -journey J.json -run-id R -mode bare -n 10000
+//	startchild -journey J.json -mode preview -csv audience.csv -database-url URL -at TIME
+//	startchild -journey J.json -mode read -csv audience.csv   # the audience reading alone
+//
+// The "preview" scenario uses the last two: preview.Run and, as its
+// baseline, launch.Audience's reading of the same file.
 //
 // It prints {"started":N,"failed":F,"seconds":S,"peak_rss_kb":K} on stdout.
 package main
@@ -29,7 +34,6 @@ import (
 
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -37,6 +41,8 @@ type report struct {
 	Started int     `json:"started"`
 	Failed  int     `json:"failed"`
 	Seconds float64 `json:"seconds"`
+	// Blocked: previewed recipients whose consent refuses the first step.
+	Blocked int `json:"blocked,omitempty"`
 	// PeakRSSKB is VmHWM of this process. The parent cannot use its
 	// rusage: ru_maxrss of a child started with vfork+exec includes the
 	// parent's RSS from before the exec.
@@ -55,6 +61,8 @@ func main() {
 	n := flag.Int("n", 0, "journeys to start (bare)")
 	conc := flag.Int("concurrency", 16, "parallel starts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to file")
+	flag.StringVar(&databaseURL, "database-url", "", "Postgres (preview)")
+	flag.StringVar(&previewAt, "at", "", "RFC 3339 start time (preview)")
 	flag.Parse()
 	if err := run(*addr, *ns, *queue, *journeyFile, *runID, *secret, *mode, *csvPath, *n, *conc, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "startchild:", err)
@@ -79,6 +87,9 @@ func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, c
 	if err != nil {
 		return err
 	}
+	if mode == "preview" || mode == "read" {
+		return runPreview(ctx, def, secret, mode, csvPath)
+	}
 	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		return err
@@ -89,11 +100,7 @@ func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, c
 	began := time.Now()
 	switch mode {
 	case "launch":
-		keyer, err := phone.NewKeyer([]byte(secret))
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(csvPath)
+		keyer, f, err := openAudience(secret, csvPath)
 		if err != nil {
 			return err
 		}
