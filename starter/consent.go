@@ -97,7 +97,7 @@ func runConsent(args []string) error {
 			return nil
 		}
 		fmt.Printf("recorded: %s %s in scope %s\n", res.Change.RecipientKey, to, res.Change.Scope)
-		signalRunning(ctx, store, registry, res.Change)
+		signalRunning(ctx, store, registry, res.Change, *dev)
 		return nil
 	case "show", "history":
 		p, err := needPhone()
@@ -151,13 +151,13 @@ func runConsent(args []string) error {
 // confirmation. It is best effort: without Temporal, journeys still send
 // nothing more after an opt-out, because every send re-checks consent under
 // the recipient's lock.
-func signalRunning(ctx context.Context, store *consent.Store, registry *senders.Registry, c consent.Change) {
+func signalRunning(ctx context.Context, store *consent.Store, registry *senders.Registry, c consent.Change, dev bool) {
 	if c.To != consent.OptedOut && c.To != consent.Confirmed {
 		return
 	}
-	tc, err := dial(ctx)
+	tc, err := dial(ctx, dev)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "note: running journeys not signalled (Temporal unreachable):", err)
+		fmt.Fprintln(os.Stderr, "note: running journeys not signalled:", err)
 		return
 	}
 	defer tc.Close()

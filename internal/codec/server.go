@@ -3,7 +3,9 @@ package codec
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -22,11 +24,11 @@ const maxBody = 8 << 20
 // ServerConfig configures the codec server.
 type ServerConfig struct {
 	// Token is required as "Authorization: Bearer <Token>". Empty refuses
-	// every request, unless Open.
+	// every request, unless Dev.
 	Token string
-	// Open serves without a token (-dev only: the embedded UI cannot send
-	// one).
-	Open bool
+	// Dev serves without a token, and to pages from loopback origins: the
+	// embedded UI of -dev can send no token.
+	Dev bool
 	// Origins may call from a browser (CORS); "*" allows any.
 	Origins []string
 }
@@ -69,7 +71,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if !s.cfg.Open && !s.authorized(r) {
+	if !s.cfg.Dev && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="stopline-codec"`)
 		http.Error(w, "codec server: send Authorization: Bearer <CODEC_TOKEN>", http.StatusUnauthorized)
 		return
@@ -82,7 +84,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // origin.
 func (s *server) allowOrigin(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" || !(slices.Contains(s.cfg.Origins, origin) || slices.Contains(s.cfg.Origins, "*")) {
+	ok := slices.Contains(s.cfg.Origins, origin) || slices.Contains(s.cfg.Origins, "*") || s.cfg.Dev && loopback(origin)
+	if origin == "" || !ok {
 		return false
 	}
 	w.Header().Set("Access-Control-Allow-Origin", origin)
@@ -99,4 +102,17 @@ func (s *server) authorized(r *http.Request) bool {
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	return subtle.ConstantTimeCompare(sum[:], s.tokenHash) == 1
+}
+
+// loopback reports whether origin is a page served from this machine.
+func loopback(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }

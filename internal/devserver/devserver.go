@@ -142,7 +142,7 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	if opts.UIAddr != "" {
-		if err := s.startUI(opts.UIAddr); err != nil {
+		if _, err := s.StartUI(opts.UIAddr, ""); err != nil {
 			s.Stop()
 			return nil, err
 		}
@@ -188,16 +188,23 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 }
 
-func (s *Server) startUI(addr string) error {
+// StartUI serves the Temporal Web UI on addr and returns the address it
+// listens on. A codecEndpoint (a codec server's base URL) makes the UI
+// decode payloads through it in the browser, and encode what "Start
+// Workflow" sends; "" shows payloads as stored. One UI per server.
+func (s *Server) StartUI(addr, codecEndpoint string) (string, error) {
+	if s.ui != nil {
+		return "", errors.New("devserver: the UI is already running")
+	}
 	host, port, err := splitAddr(addr)
 	if err != nil {
-		return fmt.Errorf("devserver: UI address %q: %w", addr, err)
+		return "", fmt.Errorf("devserver: UI address %q: %w", addr, err)
 	}
 	// The UI server exits the process when it cannot listen, so check first
 	// (and learn the port when it is 0).
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return fmt.Errorf("devserver: UI address %q: %w", addr, err)
+		return "", fmt.Errorf("devserver: UI address %q: %w", addr, err)
 	}
 	port = l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
@@ -209,9 +216,10 @@ func (s *Server) startUI(addr string) error {
 		DefaultNamespace:    s.namespace,
 		HideLogs:            true,
 		CORS:                uiconfig.CORS{CookieInsecure: true},
+		Codec:               uiconfig.Codec{Endpoint: codecEndpoint},
 	}))
 	go func() { _ = s.ui.Start() }()
-	return nil
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
 func sqliteConfig(dataDir string) (*config.SQL, error) {
