@@ -27,6 +27,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/phone"
@@ -50,19 +51,20 @@ func main() {
 	journeyFile := flag.String("journey", "", "journey definition (JSON)")
 	runID := flag.String("run-id", "", "journey run ID")
 	secret := flag.String("secret", "", "recipient key secret")
+	payloadKeys := flag.String("payload-keys", "", "PAYLOAD_KEYS of the workers (empty: plain payloads)")
 	mode := flag.String("mode", "launch", "launch: launch.Run over -csv; bare: plain StartWorkflow calls")
 	csvPath := flag.String("csv", "", "audience CSV (launch)")
 	n := flag.Int("n", 0, "journeys to start (bare)")
 	conc := flag.Int("concurrency", 16, "parallel starts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to file")
 	flag.Parse()
-	if err := run(*addr, *ns, *queue, *journeyFile, *runID, *secret, *mode, *csvPath, *n, *conc, *cpuprofile); err != nil {
+	if err := run(*addr, *ns, *queue, *journeyFile, *runID, *secret, *payloadKeys, *mode, *csvPath, *n, *conc, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "startchild:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, conc int, cpuprofile string) error {
+func run(addr, ns, queue, journeyFile, runID, secret, payloadKeys, mode, csvPath string, n, conc int, cpuprofile string) error {
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -79,7 +81,15 @@ func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, c
 	if err != nil {
 		return err
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	opts := client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))}
+	if payloadKeys != "" {
+		pc, err := codec.Parse(payloadKeys)
+		if err != nil {
+			return fmt.Errorf("-payload-keys: %w", err)
+		}
+		codec.Apply(&opts, pc)
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return err
 	}
