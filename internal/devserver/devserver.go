@@ -56,7 +56,7 @@ type Options struct {
 // Server is a running embedded Temporal server.
 type Server struct {
 	temporal     temporal.Server
-	ui           *uiserver.Server
+	uis          []*uiserver.Server
 	frontendAddr string
 	namespace    string
 }
@@ -158,8 +158,8 @@ func (s *Server) Namespace() string { return s.namespace }
 
 // Stop shuts the UI and the server down.
 func (s *Server) Stop() {
-	if s.ui != nil {
-		s.ui.Stop()
+	for _, ui := range s.uis {
+		ui.Stop()
 	}
 	_ = s.temporal.Stop()
 }
@@ -191,11 +191,9 @@ func (s *Server) waitReady(ctx context.Context) error {
 // StartUI serves the Temporal Web UI on addr and returns the address it
 // listens on. A codecEndpoint (a codec server's base URL) makes the UI
 // decode payloads through it in the browser, and encode what "Start
-// Workflow" sends; "" shows payloads as stored. One UI per server.
+// Workflow" sends; "" shows payloads as stored. Each call starts another
+// UI (tests compare two).
 func (s *Server) StartUI(addr, codecEndpoint string) (string, error) {
-	if s.ui != nil {
-		return "", errors.New("devserver: the UI is already running")
-	}
 	host, port, err := splitAddr(addr)
 	if err != nil {
 		return "", fmt.Errorf("devserver: UI address %q: %w", addr, err)
@@ -208,7 +206,7 @@ func (s *Server) StartUI(addr, codecEndpoint string) (string, error) {
 	}
 	port = l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	s.ui = uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
+	ui := uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
 		TemporalGRPCAddress: s.frontendAddr,
 		Host:                host,
 		Port:                port,
@@ -218,7 +216,8 @@ func (s *Server) StartUI(addr, codecEndpoint string) (string, error) {
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 		Codec:               uiconfig.Codec{Endpoint: codecEndpoint},
 	}))
-	go func() { _ = s.ui.Start() }()
+	s.uis = append(s.uis, ui)
+	go func() { _ = ui.Start() }()
 	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
