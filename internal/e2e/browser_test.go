@@ -3,8 +3,8 @@ package e2e
 import (
 	"context"
 	"log/slog"
-	"os"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
