@@ -3,10 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +22,7 @@ import (
 	workflowservice "go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -315,4 +319,62 @@ func appendPayloads(out []*commonpb.Payload, m protoreflect.Message) []*commonpb
 		return true
 	})
 	return out
+}
+
+// TestCodecServerListeners: the codec server is on the admin listener when
+// there is one, and only there; it decodes for the token holder alone.
+func TestCodecServerListeners(t *testing.T) {
+	token := strings.Repeat("c", 32)
+	pc, err := codec.Parse(keysA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := pc.Encode([]*commonpb.Payload{{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"` + zoltana + `"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := protojson.Marshal(&commonpb.Payloads{Payloads: enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name      string
+		adminAddr string
+		codecOn   func(*app.App) string
+		otherOn   func(*app.App) string // nil = no other listener
+	}{
+		{"on the admin listener", "127.0.0.1:0", (*app.App).AdminAddr, (*app.App).HTTPAddr},
+		{"on the HTTP listener without one", "", (*app.App).HTTPAddr, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, withWebhooks, withTemporal(temporalClient, keysA), func(c *app.Config) {
+				c.AdminAddr, c.Payload.Token = tt.adminAddr, token
+			})
+			decode := func(addr, token string) (int, string) {
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+codec.Path+"/decode", bytes.NewReader(body))
+				if token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+			plain := base64.StdEncoding.EncodeToString([]byte(`"` + zoltana + `"`))
+			if code, b := decode(tt.codecOn(e.app), token); code != 200 || !strings.Contains(b, plain) {
+				t.Errorf("decode with token: %d %s", code, b)
+			}
+			if code, b := decode(tt.codecOn(e.app), ""); code != http.StatusUnauthorized || strings.Contains(b, plain) {
+				t.Errorf("decode without token: %d %s, want 401", code, b)
+			}
+			if tt.otherOn != nil {
+				if code, _ := decode(tt.otherOn(e.app), token); code != http.StatusNotFound {
+					t.Errorf("codec server on the public listener: %d, want 404", code)
+				}
+			}
+		})
+	}
 }
