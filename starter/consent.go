@@ -22,6 +22,8 @@ const consentUsage = `usage:
   starter consent confirm PHONE -scope SCOPE [-note TEXT]  record a confirmed double opt-in
   starter consent show    PHONE|KEY                        current consent per scope
   starter consent history PHONE|KEY                        the audit log
+  starter consent access  PHONE|KEY                        everything held on the number, as one JSON document
+                                                           (a subject-access request, GDPR Art. 15)
   starter consent export -since 2026-01-01T00:00:00Z > events.csv
   starter consent import FILE.csv [-scope SCOPE]           import an opt-out list (phone[,scope][,note][,state]);
                                                            state opted_out (default) or confirmed (double opt-in)
@@ -99,6 +101,16 @@ func runConsent(args []string) error {
 		fmt.Printf("recorded: %s %s in scope %s\n", res.Change.RecipientKey, to, res.Change.Scope)
 		signalRunning(ctx, store, registry, res.Change, *dev)
 		return nil
+	case "access":
+		p, err := needPhone()
+		if err != nil {
+			return err
+		}
+		report, err := admin.Access(ctx, store, keyer, p, *region)
+		if err != nil {
+			return err
+		}
+		return printJSON(report)
 	case "show", "history":
 		p, err := needPhone()
 		if err != nil {
@@ -116,9 +128,7 @@ func runConsent(args []string) error {
 		if cmd == "history" {
 			out = view.Events
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(out)
 	case "export":
 		from := time.Time{}
 		if *since != "" {
@@ -144,6 +154,12 @@ func runConsent(args []string) error {
 		return err
 	}
 	return fmt.Errorf("unknown consent command %q\n%s", cmd, consentUsage)
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // signalRunning stops the recipient's running journeys at once after an
