@@ -49,7 +49,7 @@ func runStarter(ctx context.Context, cfg *config) (row, error) {
 		}
 		defer ts.close()
 		args := []string{"-addr", ts.srv.FrontendAddr(), "-ns", ts.srv.Namespace(), "-queue", "bench-starts-no-worker",
-			"-journey", journeyFile, "-secret", benchSecret, "-mode", mode, "-n", strconv.Itoa(count), "-concurrency", strconv.Itoa(conc), "-run-id", fmt.Sprintf("%s%d", mode, count)}
+			"-journey", journeyFile, "-secret", benchSecret, "-payload-keys", benchPayloadKeys, "-mode", mode, "-n", strconv.Itoa(count), "-concurrency", strconv.Itoa(conc), "-run-id", fmt.Sprintf("%s%d", mode, count)}
 		if mode == "launch" {
 			path, err := writeAudience(dir, count)
 			if err != nil {

@@ -9,8 +9,8 @@
 //	starter validate -journey J [-senders S] [-audience A]                   # a start's checks, for CI
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-// TLS and API key settings, profiles); RECIPIENT_KEY_SECRET must match the
-// worker's.
+// TLS and API key settings, profiles); RECIPIENT_KEY_SECRET and PAYLOAD_KEYS
+// must match the worker's.
 package main
 
 import (
@@ -30,6 +30,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/term"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/phone"
@@ -84,7 +85,7 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	c, err := dial(ctx)
+	c, err := dial(ctx, *dev)
 	if err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func printSummary(w io.Writer, path, runID, ui string, s *launch.Summary) {
 }
 
 func devFlag(fs *flag.FlagSet) *bool {
-	return fs.Bool("dev", false, "without RECIPIENT_KEY_SECRET, use the development secret of `worker -dev`")
+	return fs.Bool("dev", false, "without RECIPIENT_KEY_SECRET or PAYLOAD_KEYS, use the development secret and key of `worker -dev`")
 }
 
 // keyerFromEnv keys recipients as the worker does. Only with -dev may the
@@ -182,12 +183,19 @@ func keyerFromEnv(dev bool) (phone.Keyer, error) {
 	return k, nil
 }
 
-func dial(ctx context.Context) (client.Client, error) {
+// dial connects to Temporal with the worker's payload codec: a journey
+// started without it would carry its recipient's number in plain text.
+func dial(ctx context.Context, dev bool) (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("temporal client config: %w", err)
 	}
 	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	pc, err := codec.Load(codec.FromEnv(), dev, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return nil, err
+	}
+	codec.Apply(&opts, pc)
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		addr := opts.HostPort

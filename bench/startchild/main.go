@@ -32,6 +32,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/workflows"
@@ -56,6 +57,7 @@ func main() {
 	journeyFile := flag.String("journey", "", "journey definition (JSON)")
 	runID := flag.String("run-id", "", "journey run ID")
 	secret := flag.String("secret", "", "recipient key secret")
+	payloadKeys := flag.String("payload-keys", "", "PAYLOAD_KEYS of the workers (empty: plain payloads)")
 	mode := flag.String("mode", "launch", "launch: launch.Run over -csv; bare: plain StartWorkflow calls")
 	csvPath := flag.String("csv", "", "audience CSV (launch)")
 	n := flag.Int("n", 0, "journeys to start (bare)")
@@ -64,13 +66,13 @@ func main() {
 	flag.StringVar(&databaseURL, "database-url", "", "Postgres (preview)")
 	flag.StringVar(&previewAt, "at", "", "RFC 3339 start time (preview)")
 	flag.Parse()
-	if err := run(*addr, *ns, *queue, *journeyFile, *runID, *secret, *mode, *csvPath, *n, *conc, *cpuprofile); err != nil {
+	if err := run(*addr, *ns, *queue, *journeyFile, *runID, *secret, *payloadKeys, *mode, *csvPath, *n, *conc, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "startchild:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, conc int, cpuprofile string) error {
+func run(addr, ns, queue, journeyFile, runID, secret, payloadKeys, mode, csvPath string, n, conc int, cpuprofile string) error {
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -90,7 +92,15 @@ func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, c
 	if mode == "preview" || mode == "read" {
 		return runPreview(ctx, def, secret, mode, csvPath)
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	opts := client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))}
+	if payloadKeys != "" {
+		pc, err := codec.Parse(payloadKeys)
+		if err != nil {
+			return fmt.Errorf("-payload-keys: %w", err)
+		}
+		codec.Apply(&opts, pc)
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return err
 	}

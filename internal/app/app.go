@@ -25,6 +25,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/admin"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/inbound"
@@ -68,7 +69,10 @@ type Config struct {
 	SendersFile string
 	// Webhooks authenticates provider callbacks (PublicURL, secrets, ...).
 	Webhooks webhook.Config
-	Logger   *slog.Logger
+	// Payload encrypts what stopline writes to Temporal and configures the
+	// codec server (PAYLOAD_KEYS, PAYLOAD_ENCRYPTION, CODEC_TOKEN, ...).
+	Payload codec.Config
+	Logger  *slog.Logger
 	// WorkerOptions tune the Temporal worker (tests and benchmarks).
 	WorkerOptions worker.Options
 	// ReadTimeout bounds reading a whole request, body included; 0 =
@@ -96,6 +100,8 @@ type App struct {
 	Dev         *devserver.Server
 	Activities  *activities.Activities
 	Keyer       phone.Keyer
+	// Codec encrypts payloads; nil when they are plain.
+	Codec *codec.Codec
 
 	Redriver *inbound.Redriver
 
@@ -144,6 +150,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, fmt.Errorf("RECIPIENT_KEY_SECRET: %w", err)
 	}
 	if err = checkProduction(cfg); err != nil {
+		return nil, err
+	}
+	if a.Codec, err = loadCodec(cfg, log); err != nil {
 		return nil, err
 	}
 
@@ -195,6 +204,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			log.Warn("webhook signature checks are DISABLED (-insecure-webhooks); never use this outside development")
 		}
 		if err = a.serveHTTP(log, hooks); err != nil {
+			return nil, err
+		}
+	}
+	if a.Dev != nil && cfg.UIAddr != "" {
+		if err = a.startDevUI(log); err != nil {
 			return nil, err
 		}
 	}
@@ -278,7 +292,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 	var opts client.Options
 	if a.cfg.Dev {
 		srv, err := devserver.Start(ctx, devserver.Options{
-			FrontendAddr: a.cfg.TemporalAddr, UIAddr: a.cfg.UIAddr, DataDir: a.cfg.DataDir,
+			FrontendAddr: a.cfg.TemporalAddr, DataDir: a.cfg.DataDir,
 			Namespace: "default", SearchAttributes: workflows.SearchAttributes(),
 		})
 		if err != nil {
@@ -286,7 +300,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		}
 		a.Dev = srv
 		opts = client.Options{HostPort: srv.FrontendAddr(), Namespace: srv.Namespace()}
-		log.Info("embedded Temporal server started", "frontend", srv.FrontendAddr(), "ui", uiURL(a.cfg.UIAddr))
+		log.Info("embedded Temporal server started", "frontend", srv.FrontendAddr())
 	} else {
 		var err error
 		if opts, err = envconfig.LoadDefaultClientOptions(); err != nil {
@@ -297,6 +311,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		a.namespace = opts.Namespace
 	}
 	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	codec.Apply(&opts, a.Codec)
 	// Lazy: the client connects on first use, so a Temporal that is down
 	// does not keep the webhook bridge from starting.
 	c, err := client.NewLazyClient(opts)
@@ -318,8 +333,10 @@ func checkProduction(cfg Config) error {
 	if cfg.Dev {
 		return nil
 	}
-	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminToken {
-		return fmt.Errorf("ADMIN_TOKEN is %d bytes: at least %d are needed outside -dev (e.g. `openssl rand -hex 32`)", len(cfg.AdminToken), MinAdminToken)
+	for _, t := range []struct{ env, token string }{{"ADMIN_TOKEN", cfg.AdminToken}, {"CODEC_TOKEN", cfg.Payload.Token}} {
+		if t.token != "" && len(t.token) < MinAdminToken {
+			return fmt.Errorf("%s is %d bytes: at least %d are needed outside -dev (e.g. `openssl rand -hex 32`)", t.env, len(t.token), MinAdminToken)
+		}
 	}
 	urls := []struct{ env, url string }{
 		{"TWILIO_API_URL", cfg.Twilio.APIURL}, {"SINCH_API_URL", cfg.Sinch.APIURL}, {"HTTP_CHANNEL_URL", cfg.HTTPChannel.URL},
@@ -408,11 +425,14 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 			}
 		},
 	})
+	codecAPI := a.codecServer(log)
 	if a.cfg.AdminAddr == "" {
 		mux.Handle("/v1/consent/", adminAPI)
+		handleCodec(mux, codecAPI)
 	} else {
 		adminMux := http.NewServeMux()
 		adminMux.Handle("/v1/consent/", adminAPI)
+		handleCodec(adminMux, codecAPI)
 		srv, addr, err := a.serve(log, "admin API", a.cfg.AdminAddr, adminMux)
 		if err != nil {
 			return err
@@ -508,11 +528,4 @@ func (a *App) Stop() {
 			st.Close()
 		}
 	}
-}
-
-func uiURL(addr string) string {
-	if addr == "" {
-		return "disabled"
-	}
-	return "http://" + addr
 }
