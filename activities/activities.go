@@ -17,6 +17,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
@@ -41,6 +42,7 @@ type Activities struct {
 	// SendTimeout bounds one provider call and the consent lock held across
 	// it; default 15s.
 	SendTimeout time.Duration
+	Metrics     *metrics.Set // nil: not measured
 }
 
 func (a *Activities) logger() *slog.Logger {
@@ -152,7 +154,10 @@ type ConsentQuery struct {
 // returned to Temporal and retried, never taken as consent.
 func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
 	scope := a.Registry.ConsentScope(q.Scope)
-	return a.Store.Check(ctx, q.RecipientKey, scope, a.rule(scope, q.Category))
+	start := time.Now()
+	d, err := a.Store.Check(ctx, q.RecipientKey, scope, a.rule(scope, q.Category))
+	a.Metrics.ConsentChecked(time.Since(start), d.Allowed, err)
+	return d, err
 }
 
 // RequestOptIn puts the recipient in pending for the sender's double
@@ -178,6 +183,9 @@ type CancelInput struct {
 	// When it is in a messaging service (Scope), its own scope counts too.
 	Sender string
 	Reason string
+	// CommittedAt is when the STOP that asks this was committed; zero for
+	// other requests. Measures stopline_optout_cancel_seconds.
+	CommittedAt time.Time `json:",omitzero"`
 }
 
 // CancelRequest is the payload of the journey cancel signal.
@@ -189,9 +197,13 @@ type CancelRequest struct {
 // in scope to stop, except transactional journeys of programs whose STOP
 // blocks marketing only. It returns how many were signalled.
 func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
-	return a.signalJourneys(ctx, in, signalName, CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
+	n, err := a.signalJourneys(ctx, in, signalName, CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
 		return !a.rule(j.Scope, j.Category).OptOutAllows
 	})
+	if err == nil {
+		a.Metrics.OptOutCancelled(in.CommittedAt) // all signalled: once, whatever the retries before
+	}
+	return n, err
 }
 
 // ConfirmJourneys tells the recipient's running marketing journeys in scope

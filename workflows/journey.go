@@ -11,6 +11,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/policy"
 )
 
@@ -74,6 +75,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 	if err != nil {
 		return JourneyResult{}, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), activities.ErrBadInput, nil)
 	}
+	ctx = metrics.ForJourney(ctx, def.Sender.Provider, def.Category)
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
 
@@ -141,6 +143,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 			endResult = JourneyResult{}
 		case !d.Allowed:
 			status.Reason = reason(d)
+			metrics.CountSMS(ctx, metrics.SendOutcome("skipped", status.Reason))
 			endResult, err = finish(StateSkipped)
 		default:
 			return d, false, nil
@@ -206,6 +209,7 @@ steps:
 			case errors.As(err, &canceled):
 				return finish(StateStopped)
 			case err != nil:
+				metrics.CountSMS(ctx, metrics.SMSFailed)
 				status.State = "failed"
 				status.Reason = "send failed"
 				_ = workflow.UpsertTypedSearchAttributes(ctx, SAJourneyState.ValueSet("failed"))
@@ -222,6 +226,7 @@ steps:
 				}
 			}
 		}
+		metrics.CountSMS(ctx, metrics.SendOutcome(string(res.Status), res.Reason))
 		switch res.Status {
 		case consent.Sent:
 			status.Sent++
@@ -280,6 +285,7 @@ func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164, state stri
 			status.DeferredUntil = time.Time{}
 			return nil
 		}
+		metrics.CountSMS(ctx, metrics.SMSDeferredQuietHours)
 		status.DeferredUntil = next
 		if err := workflow.Sleep(ctx, next.Sub(now)); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/metrics"
 )
 
 // KeywordSignal is an inbound keyword, delivered by the webhook bridge's
@@ -25,6 +26,9 @@ type KeywordSignal struct {
 	Sender          string    `json:"sender"` // the number the recipient wrote to
 	ProviderHandled bool      `json:"provider_handled"`
 	ReceivedAt      time.Time `json:"received_at"`
+	// CommittedAt is when the intake committed the message (Postgres's
+	// clock); zero in signals from before it was sent.
+	CommittedAt time.Time `json:"committed_at,omitzero"`
 }
 
 // OptOutState is the OptOut workflow's state, carried across continue-as-new.
@@ -114,7 +118,7 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 	switch sig.Intent {
 	case "opt_out":
 		st.Scopes[sig.Scope] = string(consent.OptedOut)
-		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, Reason: activities.ReasonOptedOut}
+		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, Reason: activities.ReasonOptedOut, CommittedAt: sig.CommittedAt}
 		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
 		if err := workflow.ExecuteLocalActivity(actx, a.CancelJourneys, in, SignalCancel).Get(ctx, &ev.Cancelled); err != nil {
 			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
@@ -156,6 +160,7 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 			ev.Reply = "skipped: " + res.Reason
 		}
 	}
+	metrics.CountReply(ctx, replyKind, ev.Reply)
 	st.Recent = append(st.Recent, ev)
 	if len(st.Recent) > recentEvents {
 		st.Recent = st.Recent[len(st.Recent)-recentEvents:]

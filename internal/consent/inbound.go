@@ -25,6 +25,7 @@ type Inbound struct {
 	Rule            string // why: keywords.Intent.Explanation ("courtesy", "exact+signature_stripped")
 	ProviderHandled bool   // the provider already replied (Twilio Advanced Opt-Out, toll-free)
 	ReceivedAt      time.Time
+	StoredAt        time.Time // commit time (Postgres's clock); read by PendingSignals only
 }
 
 // IntentNone is the intent of a message that asks for nothing.
@@ -126,7 +127,7 @@ func PendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, 
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
-		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), provider_handled, received_at
+		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), provider_handled, received_at, stored_at
 		FROM inbound_messages WHERE signal_pending ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, true, fmt.Errorf("pending signals: %w", err)
@@ -134,7 +135,7 @@ func PendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, 
 	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
 		var m Inbound
 		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
-			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt)
+			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt, &m.StoredAt)
 		return m, err
 	})
 	return msgs, true, err

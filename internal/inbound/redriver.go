@@ -148,7 +148,7 @@ func (r *Redriver) signal(ctx context.Context, m consent.Inbound) error {
 	sig := workflows.KeywordSignal{
 		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: m.Intent, Keyword: m.Keyword,
 		Language: m.Language, Scope: m.Scope, Phone: m.From, Sender: m.To, ProviderHandled: m.ProviderHandled,
-		ReceivedAt: m.ReceivedAt,
+		ReceivedAt: m.ReceivedAt, CommittedAt: m.StoredAt,
 	}
 	_, err := r.Temporal.SignalWithStartWorkflow(ctx, workflows.OptOutID(m.RecipientKey), workflows.SignalKeyword, sig,
 		client.StartWorkflowOptions{
