@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -232,4 +234,53 @@ func grepLines(text, word string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// The scrape reads Postgres (the re-driver backlog, active_journeys) on
+// every call: time it with journeys waiting in the worker (200, or
+// STOPLINE_SCRAPE_JOURNEYS) and 10,000 registered as running (the rest
+// inserted directly). The timing is logged, not asserted.
+func TestScrapeWithManyWaitingJourneys(t *testing.T) {
+	const registered = 10000
+	started := 200
+	if n, err := strconv.Atoi(os.Getenv("STOPLINE_SCRAPE_JOURNEYS")); err == nil && n > 0 && n <= registered {
+		started = n
+	}
+	e := newEnv(t, withWebhooks)
+	wait := mustJourney(t, `{"name": "wait", "category": "marketing", "sender": `+anyHourSender+`,
+		"steps": [{"wait": "1h"}, {"sms": "Later"}]}`)
+	var csv strings.Builder
+	csv.WriteString("phone\n")
+	for i := range started {
+		fmt.Fprintf(&csv, "+1415%07d\n", 5560000+i)
+	}
+	begin := time.Now()
+	e.launch("wait", wait, csv.String())
+	launched := time.Since(begin)
+	eventually(t, 5*time.Minute, "the journeys waiting", func() bool {
+		n, err := e.app.Store.ActiveJourneyCounts(context.Background())
+		return err == nil && n["marketing"] == started
+	})
+	t.Logf("%d journeys started in %v, all waiting after %v", started, launched.Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
+	_, err := e.app.Store.Pool().Exec(context.Background(), `INSERT INTO active_journeys (workflow_id, recipient_key, scope, category)
+		SELECT 'journey/filler/' || i, 'filler' || i, '+15550001111', 'marketing' FROM generate_series(1, $1) i`, registered-started)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const scrapes = 20
+	took := make([]time.Duration, scrapes)
+	var out string
+	for i := range took {
+		start := time.Now()
+		out = e.scrape()
+		took[i] = time.Since(start)
+	}
+	slices.Sort(took)
+	active := `stopline_journeys_active{category="marketing"}`
+	if got := sample(out, active); got != registered {
+		t.Fatalf("%s = %v, want %d", active, got, registered)
+	}
+	t.Logf("GET /metrics with %d journeys waiting, %d registered: median %v, max %v over %d scrapes, %d bytes",
+		started, registered, took[scrapes/2].Round(time.Microsecond), took[scrapes-1].Round(time.Microsecond), scrapes, len(out))
 }
