@@ -16,6 +16,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
+	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/sms/smstest"
 	"github.com/stopline/stopline/internal/webhook"
@@ -283,4 +284,24 @@ func TestScrapeWithManyWaitingJourneys(t *testing.T) {
 	}
 	t.Logf("GET /metrics with %d journeys waiting, %d registered: median %v, max %v over %d scrapes, %d bytes",
 		started, registered, took[scrapes/2].Round(time.Microsecond), took[scrapes-1].Round(time.Microsecond), scrapes, len(out))
+}
+
+// With -metrics-addr, /metrics is served there and not on the public
+// listener.
+func TestMetricsOnOwnListener(t *testing.T) {
+	e := newEnv(t, withWebhooks, func(c *app.Config) { c.MetricsAddr = "127.0.0.1:0" })
+	if e.app.MetricsAddr() == e.app.HTTPAddr() {
+		t.Fatalf("metrics served on the HTTP listener %s", e.app.HTTPAddr())
+	}
+	if out := e.scrape(); !strings.Contains(out, "# TYPE stopline_optout_cancel_seconds histogram") {
+		t.Errorf("metrics listener serves no stopline metrics:\n%.500s", out)
+	}
+	resp, err := http.Get("http://" + e.app.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics on the public listener: %d, want 404", resp.StatusCode)
+	}
 }
