@@ -56,11 +56,8 @@ type Config struct {
 	HTTPAddr string // health, webhooks and the admin API; "" = no HTTP server
 	// AdminAddr serves the admin API on a listener of its own, and not on
 	// HTTPAddr, so it can stay off the public one; "" = on HTTPAddr.
-	AdminAddr  string
-	AdminToken string // bearer token of /v1/consent; "" disables the admin API
-	// MetricsAddr serves GET /metrics on a listener of its own, and not on
-	// HTTPAddr; "" = on HTTPAddr.
-	MetricsAddr        string
+	AdminAddr          string
+	AdminToken         string // bearer token of /v1/consent; "" disables the admin API
 	DatabaseURL        string
 	RecipientKeySecret string
 	TaskQueue          string
@@ -78,6 +75,9 @@ type Config struct {
 	// ReadTimeout bounds reading a whole request, body included; 0 =
 	// DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// MetricsAddr serves GET /metrics on a listener of its own, and not on
+	// HTTPAddr; "" = on HTTPAddr.
+	MetricsAddr string
 }
 
 // HTTP server bounds. A request must arrive whole within the read timeout,

@@ -26,8 +26,9 @@ type Intake struct {
 	Logger  *slog.Logger
 	// Wake, if set, is called after a message that needs a signal was
 	// committed, to have the re-driver deliver it at once.
-	Wake    func()
-	Metrics *metrics.Set // nil: not counted
+	Wake func()
+
+	Metrics *metrics.Set // counts committed messages; nil: not counted
 }
 
 var _ webhook.Intake = (*Intake)(nil)
