@@ -30,7 +30,7 @@ func TestMetricsGauges(t *testing.T) {
 
 	stop := consent.Inbound{Provider: "twilio", MessageID: "SM1", From: "+14155550100", To: "+15550001111", Body: "STOP",
 		RecipientKey: "k1", Scope: "+15550001111", ReceivedAt: time.Now()}
-	if _, _, _, err := s.SaveInbound(ctx, stop, consent.Effect{Intent: "opt_out", Change: ptr(optOut("k1", stop.Scope))}); err != nil {
+	if _, _, _, err := s.SaveInbound(ctx, stop, consent.Effect{Intent: "opt_out", Change: gaugeChange(optOut("k1", stop.Scope))}); err != nil {
 		t.Fatal(err)
 	}
 	plain := stop
@@ -71,4 +71,4 @@ func TestMetricsGauges(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+func gaugeChange(c consent.Change) *consent.Change { return &c }
