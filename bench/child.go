@@ -26,6 +26,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/sms/smstest"
 	"github.com/stopline/stopline/internal/sms/twilio"
@@ -97,7 +98,7 @@ func childWorker(ctx context.Context, addr, ns, queue, db string) error {
 	fake := smstest.NewFakeTwilio()
 	defer fake.Close()
 	a, err := app.Start(ctx, app.Config{
-		Temporal: c, DatabaseURL: db, RecipientKeySecret: benchSecret, TaskQueue: queue,
+		Temporal: c, Payload: codec.Config{Keys: benchPayloadKeys}, DatabaseURL: db, RecipientKeySecret: benchSecret, TaskQueue: queue,
 		Twilio:   twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: fake.URL()},
 		HTTPAddr: "127.0.0.1:0", Webhooks: webhook.Config{PublicURL: publicURL, TwilioAuthToken: smstest.AuthToken},
 		Logger: quiet, WorkerOptions: workerOptions,

@@ -16,8 +16,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/stopline/stopline/internal/app"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/codec"
+	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/phone"
@@ -245,7 +245,7 @@ func startApp(ctx context.Context, cfg *config, tag string, tune func(*app.Confi
 	s.fake = smstest.NewFakeTwilio()
 	s.undo = append(s.undo, s.fake.Close)
 	appCfg := app.Config{
-		Temporal: s.temporal.client, DatabaseURL: s.dbURL, RecipientKeySecret: benchSecret,
+		Temporal: s.temporal.client, Payload: codec.Config{Keys: benchPayloadKeys}, DatabaseURL: s.dbURL, RecipientKeySecret: benchSecret,
 		Twilio: twilio.Config{AccountSID: smstest.AccountSID, AuthToken: smstest.AuthToken, APIURL: s.fake.URL()},
 		Logger: quiet, WorkerOptions: workerOptions,
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -106,6 +107,8 @@ func afterTimer(err error) outcome {
 // newJourneyRun validates and renders the journey, resolves the recipient
 // and publishes the status query and search attributes.
 func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
+	// Counted facts carry the journey's provider and category.
+	ctx = metrics.ForJourney(ctx, in.Journey.Sender.Provider, string(in.Journey.Category))
 	r := &journeyRun{ctx: ctx, stepCtx: ctx, in: in, def: in.Journey}
 	if err := r.def.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
@@ -281,6 +284,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		case errors.As(err, &canceled):
 			return res, stopped
 		case err != nil:
+			metrics.CountSMS(r.ctx, metrics.SMSFailed)
 			r.status.Reason = "send failed"
 			return res, outcome{state: StateFailed, err: err}
 		case res.Status != activities.Deferred:
@@ -318,6 +322,7 @@ func (r *journeyRun) gate(check any, q activities.ConsentQuery) (consent.Decisio
 		return d, outcome{err: err}
 	case !d.Allowed:
 		r.status.Reason = reason(d)
+		metrics.CountSMS(r.ctx, metrics.SendOutcome("skipped", r.status.Reason))
 		return d, skipped
 	}
 	return d, goOn
@@ -325,6 +330,7 @@ func (r *journeyRun) gate(check any, q activities.ConsentQuery) (consent.Decisio
 
 // count records the ledger's verdict on step i.
 func (r *journeyRun) count(i int, res activities.SendResult) outcome {
+	metrics.CountSMS(r.ctx, metrics.SendOutcome(string(res.Status), res.Reason))
 	switch res.Status {
 	case consent.Sent:
 		r.status.Sent++
@@ -371,6 +377,7 @@ func waitForWindow(ctx workflow.Context, status *contract.JourneyStatus, e164, s
 			status.DeferredUntil = time.Time{}
 			return nil
 		}
+		metrics.CountSMS(ctx, metrics.SMSDeferredQuietHours)
 		status.DeferredUntil = next
 		if err := workflow.Sleep(ctx, next.Sub(now)); err != nil {
 			return err

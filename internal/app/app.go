@@ -29,6 +29,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/inbound"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
@@ -78,6 +79,9 @@ type Config struct {
 	// ReadTimeout bounds reading a whole request, body included; 0 =
 	// DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// MetricsAddr serves GET /metrics on a listener of its own, and not on
+	// HTTPAddr; "" = on HTTPAddr.
+	MetricsAddr string
 }
 
 // HTTP server bounds. A request must arrive whole within the read timeout,
@@ -104,6 +108,7 @@ type App struct {
 	Codec *codec.Codec
 
 	Redriver *inbound.Redriver
+	Metrics  *metrics.Set
 
 	cfg    Config
 	worker worker.Worker // nil until started (see retryWorker)
@@ -115,8 +120,11 @@ type App struct {
 	httpAddr      string
 	adminHTTP     *http.Server
 	adminAddr     string
+	metricsHTTP   *http.Server
+	metricsAddr   string
 	namespace     string
-	ownsClient    bool
+	ownsClient    bool // dialed here: close on Stop, and let a worker that cannot reach it retry
+	closeClient   bool // a client of this App's own (dialed, or sharing a given one's connection)
 }
 
 // Start opens Postgres, starts the webhook bridge and the re-driver, then
@@ -156,9 +164,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 
+	a.Metrics = metrics.New(log)
 	if a.Store, err = consent.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
+	a.Metrics.Watch(a.Store)
 	if err = a.Store.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -167,6 +177,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	smsSenders, err := buildSenders(cfg, a.Store, log)
 	if err != nil {
 		return nil, err
+	}
+	for p, s := range smsSenders {
+		smsSenders[p] = a.Metrics.Sender(p, s)
 	}
 	var registry *senders.Registry
 	if cfg.SendersFile != "" {
@@ -177,7 +190,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.connectTemporal(ctx, log); err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log, Metrics: a.Metrics}
 
 	// The webhook bridge needs only Postgres: it answers 2xx for messages
 	// it committed, and the re-driver signals them once Temporal answers.
@@ -192,10 +205,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		wcfg := cfg.Webhooks
 		wcfg.Logger = log
 		wcfg.Dev = cfg.Dev
+		wcfg.Metrics = a.Metrics
 		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
-		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
+		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake, Metrics: a.Metrics}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
 			return nil, err
@@ -209,6 +223,13 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	if a.Dev != nil && cfg.UIAddr != "" {
 		if err = a.startDevUI(log); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		if a.metricsHTTP, a.metricsAddr, err = a.serve(log, "metrics", cfg.MetricsAddr, mux); err != nil {
 			return nil, err
 		}
 	}
@@ -282,11 +303,26 @@ func (a *App) retryWorker(ctx context.Context, log *slog.Logger) {
 
 func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 	a.namespace = "default"
+	sdkMetrics, err := a.Metrics.SDKHandler()
+	if err != nil {
+		return err
+	}
+	sdkLog := sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
 	if a.cfg.Temporal != nil {
-		a.Temporal = a.cfg.Temporal
 		if a.cfg.Namespace != "" {
 			a.namespace = a.cfg.Namespace
 		}
+		// A client of our own on the given one's connection, so that this
+		// App's worker reports the SDK's metrics to this App's /metrics. It
+		// does not inherit the given client's converter: an encrypting
+		// caller passes its keys in Payload too.
+		opts := client.Options{Namespace: a.namespace, Logger: sdkLog, MetricsHandler: sdkMetrics}
+		codec.Apply(&opts, a.Codec)
+		c, err := client.NewClientFromExistingWithContext(ctx, a.cfg.Temporal, opts)
+		if err != nil {
+			return fmt.Errorf("temporal client: %w", err)
+		}
+		a.Temporal, a.closeClient = c, true
 		return nil
 	}
 	var opts client.Options
@@ -302,7 +338,6 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		opts = client.Options{HostPort: srv.FrontendAddr(), Namespace: srv.Namespace()}
 		log.Info("embedded Temporal server started", "frontend", srv.FrontendAddr())
 	} else {
-		var err error
 		if opts, err = envconfig.LoadDefaultClientOptions(); err != nil {
 			return fmt.Errorf("temporal client config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...): %w", err)
 		}
@@ -310,7 +345,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 	if opts.Namespace != "" {
 		a.namespace = opts.Namespace
 	}
-	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	opts.Logger, opts.MetricsHandler = sdkLog, sdkMetrics
 	codec.Apply(&opts, a.Codec)
 	// Lazy: the client connects on first use, so a Temporal that is down
 	// does not keep the webhook bridge from starting.
@@ -319,7 +354,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("temporal client (TEMPORAL_ADDRESS %q): %w", opts.HostPort, err)
 	}
 	a.Temporal = c
-	a.ownsClient = true
+	a.ownsClient, a.closeClient = true, true
 	return nil
 }
 
@@ -426,6 +461,9 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 		},
 	})
 	codecAPI := a.codecServer(log)
+	if a.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+	}
 	if a.cfg.AdminAddr == "" {
 		mux.Handle("/v1/consent/", adminAPI)
 		handleCodec(mux, codecAPI)
@@ -498,10 +536,14 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // AdminAddr is the address of the admin API's own listener, if any.
 func (a *App) AdminAddr() string { return a.adminAddr }
 
+// MetricsAddr is the address serving GET /metrics: its own listener's, or
+// the HTTP server's.
+func (a *App) MetricsAddr() string { return cmp.Or(a.metricsAddr, a.httpAddr) }
+
 // Stop shuts down in reverse order: HTTP, worker (finishing in-flight
 // activities), Temporal client, embedded server, Postgres.
 func (a *App) Stop() {
-	for _, srv := range []*http.Server{a.http, a.adminHTTP} {
+	for _, srv := range []*http.Server{a.http, a.adminHTTP, a.metricsHTTP} {
 		if srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_ = srv.Shutdown(ctx)
@@ -517,9 +559,10 @@ func (a *App) Stop() {
 	if a.worker != nil {
 		a.worker.Stop()
 	}
-	if a.Temporal != nil && a.ownsClient {
+	if a.Temporal != nil && a.closeClient {
 		a.Temporal.Close()
 	}
+	a.Metrics.Close()
 	if a.Dev != nil {
 		a.Dev.Stop()
 	}

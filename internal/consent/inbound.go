@@ -27,6 +27,7 @@ type Inbound struct {
 	Rule            string // why: keywords.Intent.Explanation ("courtesy", "exact+signature_stripped")
 	ProviderHandled bool   // the provider already replied (Twilio Advanced Opt-Out, toll-free)
 	ReceivedAt      time.Time
+	StoredAt        time.Time // commit time (Postgres's clock); read by Redrive only
 }
 
 // Effect is one thing an inbound message may do: the intent stored with it

@@ -43,6 +43,9 @@ type KeywordSignal struct {
 	// Source is "admin" for a change staff made (no inbound message, no
 	// reply); "" for a keyword.
 	Source string `json:"source,omitempty"`
+	// CommittedAt is when the intake committed the message (Postgres's
+	// clock); zero in signals from before it was sent and in staff changes.
+	CommittedAt time.Time `json:"committed_at,omitzero"`
 }
 
 // Intent is what an inbound message asks for, as stored with it and
