@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 )
@@ -91,51 +89,41 @@ func Access(ctx context.Context, store *consent.Store, keyer phone.Keyer, phoneO
 	if err != nil {
 		return nil, err
 	}
-	r := &AccessReport{Phone: e164, RecipientKey: key, GeneratedAt: time.Now().UTC(), Consent: view.States, Events: view.Events}
-	queries := []struct {
-		what string
-		run  func() error
-	}{
-		{"inbound messages", func() (err error) {
-			r.InboundMessages, err = collect[AccessInbound](ctx, store, `SELECT provider, message_id, from_number, to_number, body,
-				num_media, coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), coalesce(rule, ''),
-				provider_handled, received_at FROM inbound_messages WHERE recipient_key = $1 ORDER BY received_at, id`, key)
-			return err
-		}},
-		{"send ledger", func() (err error) {
-			r.Sends, err = collect[AccessSend](ctx, store, `SELECT workflow_id, step, provider, status, coalesce(provider_message_id, ''),
-				coalesce(reason, ''), attempts, attempted_at, updated_at FROM send_ledger WHERE recipient_key = $1
-				ORDER BY attempted_at, workflow_id, step`, key)
-			return err
-		}},
-		{"running journeys", func() (err error) {
-			r.RunningJourneys, err = collect[AccessJourney](ctx, store, `SELECT workflow_id, scope, category, started_at
-				FROM active_journeys WHERE recipient_key = $1 ORDER BY started_at`, key)
-			return err
-		}},
-		{"sandbox messages", func() (err error) {
-			r.SandboxMessages, err = collect[AccessSandbox](ctx, store, `SELECT message_id, sender, body, created_at
-				FROM sandbox_messages WHERE to_number = $1 AND $1 <> '' ORDER BY created_at, id`, e164)
-			return err
-		}},
+	r := &AccessReport{Phone: e164, RecipientKey: key, GeneratedAt: time.Now().UTC(), Consent: view.States, Events: view.Events,
+		InboundMessages: []AccessInbound{}, Sends: []AccessSend{}, RunningJourneys: []AccessJourney{}, SandboxMessages: []AccessSandbox{}}
+	inbound, err := store.InboundMessages(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("access report: inbound messages: %w", err)
 	}
-	for _, q := range queries {
-		if err := q.run(); err != nil {
-			return nil, fmt.Errorf("access report: %s: %w", q.what, err)
-		}
+	for _, m := range inbound {
+		r.InboundMessages = append(r.InboundMessages, AccessInbound{Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: m.To,
+			Body: m.Body, NumMedia: m.NumMedia, Scope: m.Scope, Intent: string(m.Intent), Keyword: m.Keyword, Language: m.Language,
+			Rule: m.Rule, ProviderHandled: m.ProviderHandled, ReceivedAt: m.ReceivedAt})
+	}
+	sends, err := store.Sends(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("access report: send ledger: %w", err)
+	}
+	for _, e := range sends {
+		r.Sends = append(r.Sends, AccessSend{WorkflowID: e.WorkflowID, Step: e.Step, Provider: e.Provider, Status: string(e.Status),
+			ProviderMessageID: e.ProviderMessageID, Reason: e.Reason, Attempts: e.Attempts, AttemptedAt: e.AttemptedAt, UpdatedAt: e.UpdatedAt})
+	}
+	journeys, err := store.ActiveJourneys(ctx, key, consent.AllScopes)
+	if err != nil {
+		return nil, fmt.Errorf("access report: running journeys: %w", err)
+	}
+	for _, j := range journeys {
+		r.RunningJourneys = append(r.RunningJourneys, AccessJourney{WorkflowID: j.WorkflowID, Scope: j.Scope, Category: j.Category, StartedAt: j.StartedAt})
+	}
+	if e164 == "" {
+		return r, nil
+	}
+	sandbox, err := store.SandboxMessagesTo(ctx, e164)
+	if err != nil {
+		return nil, fmt.Errorf("access report: sandbox messages: %w", err)
+	}
+	for _, m := range sandbox {
+		r.SandboxMessages = append(r.SandboxMessages, AccessSandbox{MessageID: m.MessageID, Sender: m.Sender, Body: m.Body, At: m.At})
 	}
 	return r, nil
-}
-
-// collect runs a query whose columns fill T's fields in order; never nil.
-func collect[T any](ctx context.Context, store *consent.Store, sql string, arg string) ([]T, error) {
-	rows, err := store.Pool().Query(ctx, sql, arg)
-	if err != nil {
-		return nil, err
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[T])
-	if out == nil {
-		out = []T{}
-	}
-	return out, err
 }
