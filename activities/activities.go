@@ -41,6 +41,9 @@ type Activities struct {
 	// SendTimeout bounds one provider call and the consent lock held across
 	// it; default 15s.
 	SendTimeout time.Duration
+	// StateCapPeriod replaces the state frequency caps' rolling 24 hours
+	// (policy.StateCapPeriod); 0 keeps it. For tests only.
+	StateCapPeriod time.Duration
 }
 
 func (a *Activities) logger() *slog.Logger {

@@ -33,10 +33,16 @@ type SendInput struct {
 	// provider later answers Deferred instead, and the journey waits for
 	// the next window.
 	NotAfter time.Time `json:",omitempty"`
+	// FrequencyCap: the send counts against the recipient's frequency caps
+	// (caps.go), and waits while one is full. State is the recipient's
+	// residence, as in JourneyInput, for the state's cap.
+	FrequencyCap bool   `json:",omitempty"`
+	State        string `json:",omitempty"`
 }
 
-// Deferred is a SendResult status, never stored: the sending window closed
-// before the provider was called.
+// Deferred is a SendResult status, never stored: the sending window closed,
+// or a frequency cap was full (DeferredUntil), before the provider was
+// called.
 const Deferred consent.SendStatus = "deferred"
 
 // Reasons a step was not sent.
@@ -54,6 +60,8 @@ type SendResult struct {
 	Status    consent.SendStatus // sent, skipped or unknown
 	MessageID string
 	Reason    string
+	// DeferredUntil is when a send held back by a frequency cap may go.
+	DeferredUntil time.Time `json:",omitzero"`
 }
 
 // SendSMS sends one journey step at most once.
@@ -148,6 +156,10 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (Se
 			// Not sent, so "failed": the next attempt calls afresh.
 			result = SendResult{Status: Deferred, Reason: ReasonWindowClosed}
 			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Failed, "", ReasonWindowClosed)
+		}
+		if res, held, err := a.holdForCap(callCtx, tx, in, scope); held || err != nil {
+			result = res
+			return err
 		}
 		providerCtx, cancel := context.WithTimeout(callCtx, timeout)
 		defer cancel()

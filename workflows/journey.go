@@ -48,8 +48,10 @@ type JourneyStatus struct {
 	Unknown      int       `json:"unknown,omitempty"` // sends whose outcome could not be resolved
 	Reason       string    `json:"reason,omitempty"`
 	WaitingUntil time.Time `json:"waiting_until,omitzero"`
-	// DeferredUntil is when a marketing step held back by quiet hours may go.
-	DeferredUntil time.Time `json:"deferred_until,omitzero"`
+	// DeferredUntil is when a marketing step held back by quiet hours or a
+	// frequency cap may go; DeferredReason says which.
+	DeferredUntil  time.Time `json:"deferred_until,omitzero"`
+	DeferredReason string    `json:"deferred_reason,omitempty"`
 	// ConfirmBy is, at an opt_in step, when the wait for the recipient's
 	// YES ends.
 	ConfirmBy time.Time `json:"confirm_by,omitzero"`
@@ -200,6 +202,9 @@ steps:
 					continue // the consent check outlasted the window
 				}
 			}
+			if marketing && workflow.GetVersion(ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
+				send.FrequencyCap, send.State = true, in.State
+			}
 			err = workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOptions), a.SendSMS, send).Get(ctx, &res)
 			var canceled *temporal.CanceledError
 			switch {
@@ -213,6 +218,12 @@ steps:
 			}
 			if res.Status != activities.Deferred {
 				break
+			}
+			if !res.DeferredUntil.IsZero() {
+				if err := waitOutCap(stepCtx, &status, res); err != nil {
+					return finish(StateStopped) // only cancellation fails a timer
+				}
+				continue
 			}
 			// The worker's clock may run ahead of workflow time: do not
 			// look for the next window before this one has closed here too.
@@ -277,10 +288,10 @@ func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164, state stri
 			return err
 		}
 		if !next.After(now) {
-			status.DeferredUntil = time.Time{}
+			status.DeferredUntil, status.DeferredReason = time.Time{}, ""
 			return nil
 		}
-		status.DeferredUntil = next
+		status.DeferredUntil, status.DeferredReason = next, deferredSendingWindow
 		if err := workflow.Sleep(ctx, next.Sub(now)); err != nil {
 			return err
 		}
