@@ -74,6 +74,9 @@ type Config struct {
 	// ReadTimeout bounds reading a whole request, body included; 0 =
 	// DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// StateCapPeriod shortens the state frequency caps' 24 hours (e2e
+	// tests); 0 keeps them.
+	StateCapPeriod time.Duration
 }
 
 // HTTP server bounds. A request must arrive whole within the read timeout,
@@ -168,7 +171,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.connectTemporal(ctx, log); err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log, StateCapPeriod: cfg.StateCapPeriod}
 
 	// The webhook bridge needs only Postgres: it answers 2xx for messages
 	// it committed, and the re-driver signals them once Temporal answers.
