@@ -184,6 +184,7 @@ func TestProgramFrequencyCap(t *testing.T) {
 	if len(acc) != 2 || acc[1].At.Sub(acc[0].At) < per-200*time.Millisecond {
 		t.Errorf("accepted %d messages; want 2, at least %v apart", len(acc), per)
 	}
+	e.replay(workflows.JourneyID(e.run("p2"), e.key(ada)), "journey-frequency-capped")
 }
 
 // countedSends returns the ledger's count times per recipient number.
