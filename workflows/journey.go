@@ -110,6 +110,11 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		_ = workflow.ExecuteLocalActivity(dctx, a.DeregisterJourney, id).Get(dctx, nil)
 	}()
 
+	sendOpts, err := sendActivityOptions(ctx, scope)
+	if err != nil {
+		return JourneyResult{}, err
+	}
+
 	// The cancel signal cancels stepCtx: timers and activities started
 	// under it stop at once.
 	stepCtx, cancel := workflow.WithCancel(ctx)
@@ -205,7 +210,7 @@ steps:
 			if marketing && workflow.GetVersion(ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
 				send.FrequencyCap, send.State = true, in.State
 			}
-			err = workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOptions), a.SendSMS, send).Get(ctx, &res)
+			err = workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOpts), a.SendSMS, send).Get(ctx, &res)
 			var canceled *temporal.CanceledError
 			switch {
 			case errors.As(err, &canceled):

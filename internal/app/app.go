@@ -104,7 +104,9 @@ type App struct {
 
 	cfg    Config
 	worker worker.Worker // nil until started (see retryWorker)
-	bgDone chan struct{} // closed when retryWorker has returned
+	// sendWorkers poll the send queues of rate-limited senders.
+	sendWorkers []worker.Worker
+	bgDone      chan struct{} // closed when retryWorker has returned
 	// workerRunning: /readyz is not ready before the worker started.
 	workerRunning atomic.Bool
 	stopBg        context.CancelFunc
@@ -235,7 +237,11 @@ func (a *App) startWorker(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.Journey)
 	w.RegisterWorkflow(workflows.OptOut)
 	w.RegisterActivity(a.Activities)
+	if err := a.startSendWorkers(); err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
+		a.stopSendWorkers()
 		return fmt.Errorf("temporal worker: %w", err)
 	}
 	a.worker = w // read by Stop only after retryWorker has returned
@@ -509,6 +515,7 @@ func (a *App) Stop() {
 	}
 	if a.worker != nil {
 		a.worker.Stop()
+		a.stopSendWorkers()
 	}
 	if a.Temporal != nil && a.ownsClient {
 		a.Temporal.Close()

@@ -51,6 +51,10 @@ type Sender struct {
 	// FrequencyCap limits the marketing messages a recipient gets from the
 	// program (see caps.go); state caps apply on top of it.
 	FrequencyCap *FrequencyCap `json:"frequency_cap,omitempty"`
+	// MaxPerSecond limits this number's (or messaging service's) journey
+	// sends across all workers, through a send task queue of its own that
+	// the Temporal server rate-limits; 0: no limit. Replies bypass it.
+	MaxPerSecond float64 `json:"max_per_second,omitempty"`
 	// Replies overrides reply templates: kind (see ReplyKinds) -> language
 	// -> text/template over Brand, Support, Frequency and Confirm (the first
 	// confirm keyword). An empty template disables that reply.
@@ -249,6 +253,9 @@ func (s Sender) validate() error {
 	case "", StopBlocksAll, StopBlocksMarketing:
 	default:
 		return fmt.Errorf(".stop_blocks: must be %q or %q, got %q", StopBlocksAll, StopBlocksMarketing, s.StopBlocks)
+	}
+	if err := validateRate(s.MaxPerSecond); err != nil {
+		return err
 	}
 	if err := s.FrequencyCap.validate(); err != nil {
 		return fmt.Errorf(".frequency_cap%w", err)
