@@ -22,13 +22,13 @@ func (a *Activities) holdForCap(ctx context.Context, tx pgx.Tx, in SendInput, sc
 	if !in.FrequencyCap {
 		return SendResult{}, false, nil
 	}
-	send := consent.CountedSend{WorkflowID: in.WorkflowID, Step: in.Step, RecipientKey: in.RecipientKey, Scope: scope, Category: category(in.Category)}
+	send := consent.CountedSend{WorkflowID: in.LedgerKey, Step: in.Step, RecipientKey: in.RecipientKey, Scope: scope, Category: string(category(in.Category))}
 	until, err := a.Store.CountSend(ctx, tx, send, a.caps(in.To, in.State, scope))
 	if err != nil || until.IsZero() {
 		return SendResult{}, false, err
 	}
 	res = SendResult{Status: Deferred, Reason: ReasonFrequencyCap, DeferredUntil: until}
-	return res, true, a.Store.FinishAttempt(ctx, tx, in.WorkflowID, in.Step, consent.Failed, "", ReasonFrequencyCap)
+	return res, true, a.Store.FinishAttempt(ctx, tx, in.LedgerKey, in.Step, consent.Failed, "", ReasonFrequencyCap)
 }
 
 // caps are the frequency caps on a recipient's marketing from a program:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 )
 
@@ -23,9 +24,10 @@ func TestSendSMSFrequencyCaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	type send struct {
-		number, category string
-		capped           bool
-		want             consent.SendStatus
+		number   string
+		category policy.Category
+		capped   bool
+		want     consent.SendStatus
 	}
 	marketing := func(number string, want consent.SendStatus) send {
 		return send{number, "marketing", true, want}
@@ -60,7 +62,7 @@ func TestSendSMSFrequencyCaps(t *testing.T) {
 			accepted := 0
 			for i, s := range tt.sends {
 				in := h.input(0)
-				in.WorkflowID = fmt.Sprintf("journey/run%d/rkey", i) // one journey per send
+				in.LedgerKey = fmt.Sprintf("journey/run%d/rkey", i) // one journey per send
 				in.To, in.RecipientKey, in.Category, in.FrequencyCap = s.number, h.acts.Keyer.Key(s.number), s.category, s.capped
 				res, err := h.send(in)
 				if err != nil {
@@ -100,7 +102,7 @@ func TestSendSMSCapFrees(t *testing.T) {
 	in.To, in.RecipientKey, in.FrequencyCap = "+13055550123", h.acts.Keyer.Key("+13055550123"), true
 	var deferred activities.SendResult
 	for i := range 4 {
-		in.WorkflowID = fmt.Sprintf("journey/run%d/rkey", i)
+		in.LedgerKey = fmt.Sprintf("journey/run%d/rkey", i)
 		res, err := h.send(in)
 		if err != nil {
 			t.Fatal(err)

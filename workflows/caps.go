@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // JourneyStatus.DeferredReason values besides activities.ReasonFrequencyCap.
@@ -19,7 +20,7 @@ const minCapWait = time.Second
 // waitOutCap holds a step whose send a frequency cap deferred on a durable
 // timer until the cap frees (res.DeferredUntil), visible in the status
 // query. The caller then checks the window, consent and the cap again.
-func waitOutCap(ctx workflow.Context, status *JourneyStatus, res activities.SendResult) error {
+func waitOutCap(ctx workflow.Context, status *contract.JourneyStatus, res activities.SendResult) error {
 	status.DeferredUntil, status.DeferredReason = res.DeferredUntil, res.Reason
 	defer func() { status.DeferredUntil, status.DeferredReason = time.Time{}, "" }()
 	d := max(res.DeferredUntil.Sub(workflow.Now(ctx)), minCapWait)

@@ -6,8 +6,8 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/journey"
-	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // A frequency cap: a send comes back Deferred until the oldest counted
@@ -19,19 +19,19 @@ func TestJourneyWaitsOutFrequencyCap(t *testing.T) {
 	start := time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name     string
-		category string
+		category policy.Category
 		frees    time.Time // the first send's DeferredUntil; zero: not capped
 		secondAt time.Time
 	}{
-		{"frees in the window: sends then", journey.CategoryMarketing,
+		{"frees in the window: sends then", policy.CategoryMarketing,
 			start.Add(22 * time.Hour), start.Add(22 * time.Hour)},
-		{"the full 24 hours", journey.CategoryMarketing,
+		{"the full 24 hours", policy.CategoryMarketing,
 			start.Add(24 * time.Hour), start.Add(24 * time.Hour)},
 		// 23:00 EDT: Florida's window is closed; it opens at 08:00 in all
 		// of Florida's zones (the panhandle's CDT: 13:00 UTC).
-		{"frees at night: waits for the window too", journey.CategoryMarketing,
+		{"frees at night: waits for the window too", policy.CategoryMarketing,
 			time.Date(2026, 6, 2, 3, 0, 0, 0, time.UTC), time.Date(2026, 6, 2, 13, 0, 0, 0, time.UTC)},
-		{"transactional is not capped", journey.CategoryTransactional, time.Time{}, time.Time{}},
+		{"transactional is not capped", policy.CategoryTransactional, time.Time{}, time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,9 +48,9 @@ func TestJourneyWaitsOutFrequencyCap(t *testing.T) {
 				}
 				return activities.SendResult{Status: consent.Sent, MessageID: "SM1"}, nil
 			}
-			var during workflows.JourneyStatus
+			var during contract.JourneyStatus
 			w.env.RegisterDelayedCallback(func() {
-				if v, err := w.env.QueryWorkflow(workflows.QueryStatus); err == nil {
+				if v, err := w.env.QueryWorkflow(contract.QueryStatus); err == nil {
 					_ = v.Get(&during)
 				}
 			}, time.Hour)
@@ -61,7 +61,7 @@ func TestJourneyWaitsOutFrequencyCap(t *testing.T) {
 			if res.Summary != "sent 1" || res.DeferredUntil != (time.Time{}) || res.DeferredReason != "" {
 				t.Errorf("result %+v", res)
 			}
-			marketing := tt.category == journey.CategoryMarketing
+			marketing := tt.category == policy.CategoryMarketing
 			if s := w.sends[0]; s.FrequencyCap != marketing || marketing && s.State != "FL" {
 				t.Errorf("send input FrequencyCap=%v State=%q, want %v, FL", s.FrequencyCap, s.State, marketing)
 			}

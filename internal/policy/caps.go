@@ -21,14 +21,13 @@ func (c Cap) String() string { return fmt.Sprintf("%d per %v", c.Max, c.Per) }
 const StateCapPeriod = 24 * time.Hour
 
 // StateCap is the strictest frequency cap of the state rules that govern a
-// recipient (the area-code state's and the residence's, as LegalWindow
-// combines them; UnknownUS for a non-geographic number), or the zero Cap.
+// recipient (LegalRules: the area-code state's and the residence's;
+// UnknownUS for a non-geographic number), or the zero Cap.
 // The statutes cap calls "on the same subject"; stopline counts per
 // program (the consent scope), the unit closest to a subject it knows.
 func StateCap(e164, residence string) Cap {
-	_, rules := governingRules(e164, residence)
 	c := Cap{Per: StateCapPeriod}
-	for _, r := range rules {
+	for _, r := range LegalRules(e164, residence) {
 		if r.FrequencyCap > 0 && (c.Max == 0 || r.FrequencyCap < c.Max) {
 			c.Max = r.FrequencyCap
 		}

@@ -114,33 +114,7 @@ func Rule(state string) StateRule {
 // not prove where they are. For a non-geographic US number with a known
 // residence, the residence alone decides.
 func LegalWindow(e164, residence string) Window {
-	region, rules := governingRules(e164, residence)
-	w := DefaultWindow(region)
-	for _, r := range rules {
-		w = Intersect(w, r.Window)
-	}
-	return w
-}
-
-// governingRules returns a recipient's region and the state rules that
-// govern them (LegalWindow says which): none outside the US.
-func governingRules(e164, residence string) (region string, rules []StateRule) {
-	num, err := phonenumbers.Parse(e164, "")
-	if err == nil {
-		region = phonenumbers.GetRegionCodeForNumber(num)
-		if (region == "" || region == phonenumbers.UNKNOWN_REGION) && num.GetCountryCode() == 1 {
-			region = "US" // an unplaceable +1 number may be in any state (Zones agrees)
-		}
-	}
-	if region == "US" {
-		if area := areaCodeState(num); area != "" || residence == "" {
-			rules = append(rules, Rule(area))
-		}
-	}
-	if residence != "" {
-		rules = append(rules, Rule(residence))
-	}
-	return region, rules
+	return Combine(LegalRules(e164, residence))
 }
 
 //go:generate go run ./internal/genareacodes
