@@ -38,7 +38,10 @@ type Activities struct {
 	// SendTimeout bounds one provider call and the consent lock held across
 	// it; default 15s.
 	SendTimeout time.Duration
-	Metrics     *metrics.Set // nil: not measured
+	// StateCapPeriod replaces the state frequency caps' rolling 24 hours
+	// (policy.StateCapPeriod); 0 keeps it. For tests only.
+	StateCapPeriod time.Duration
+	Metrics        *metrics.Set // nil: not measured
 }
 
 func (a *Activities) logger() *slog.Logger {

@@ -60,6 +60,9 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{}, err
 	}
 	defer r.deregister()
+	if r.sendOpts, err = sendActivityOptions(ctx, r.scope); err != nil {
+		return JourneyResult{}, err
+	}
 	r.listenForCancel()
 	return r.finish(r.run())
 }
@@ -77,6 +80,7 @@ type journeyRun struct {
 	recipient activities.Recipient
 	id, scope string
 	status    contract.JourneyStatus
+	sendOpts  workflow.ActivityOptions // sendOptions, on the sender's send queue if it is rate-limited
 }
 
 // outcome is where a step leaves the journey: the zero value goes on to the
@@ -278,7 +282,10 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			}
 		}
 		var res activities.SendResult
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.stepCtx, sendOptions), acts.SendSMS, in).Get(r.ctx, &res)
+		if marketing && workflow.GetVersion(r.ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
+			in.FrequencyCap, in.State = true, r.in.State
+		}
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.stepCtx, r.sendOpts), acts.SendSMS, in).Get(r.ctx, &res)
 		var canceled *temporal.CanceledError
 		switch {
 		case errors.As(err, &canceled):
@@ -289,6 +296,12 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			return res, outcome{state: StateFailed, err: err}
 		case res.Status != activities.Deferred:
 			return res, goOn
+		case !res.DeferredUntil.IsZero():
+			metrics.CountSMS(r.ctx, metrics.SMSDeferredCap)
+			if o := afterTimer(waitOutCap(r.stepCtx, &r.status, res)); o.ended() {
+				return res, o
+			}
+			continue
 		}
 		// The worker's clock may run ahead of workflow time: do not look
 		// for the next window before this one has closed here too.
@@ -374,11 +387,11 @@ func waitForWindow(ctx workflow.Context, status *contract.JourneyStatus, e164, s
 			return err
 		}
 		if !next.After(now) {
-			status.DeferredUntil = time.Time{}
+			status.DeferredUntil, status.DeferredReason = time.Time{}, ""
 			return nil
 		}
 		metrics.CountSMS(ctx, metrics.SMSDeferredQuietHours)
-		status.DeferredUntil = next
+		status.DeferredUntil, status.DeferredReason = next, deferredSendingWindow
 		if err := workflow.Sleep(ctx, next.Sub(now)); err != nil {
 			return err
 		}

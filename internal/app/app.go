@@ -82,6 +82,9 @@ type Config struct {
 	// MetricsAddr serves GET /metrics on a listener of its own, and not on
 	// HTTPAddr; "" = on HTTPAddr.
 	MetricsAddr string
+	// StateCapPeriod shortens the state frequency caps' 24 hours (e2e
+	// tests); 0 keeps them.
+	StateCapPeriod time.Duration
 }
 
 // HTTP server bounds. A request must arrive whole within the read timeout,
@@ -112,7 +115,9 @@ type App struct {
 
 	cfg    Config
 	worker worker.Worker // nil until started (see retryWorker)
-	bgDone chan struct{} // closed when retryWorker has returned
+	// sendWorkers poll the send queues of rate-limited senders.
+	sendWorkers []worker.Worker
+	bgDone      chan struct{} // closed when retryWorker has returned
 	// workerRunning: /readyz is not ready before the worker started.
 	workerRunning atomic.Bool
 	stopBg        context.CancelFunc
@@ -190,7 +195,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.connectTemporal(ctx, log); err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log, Metrics: a.Metrics}
+	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log, Metrics: a.Metrics, StateCapPeriod: cfg.StateCapPeriod}
 
 	// The webhook bridge needs only Postgres: it answers 2xx for messages
 	// it committed, and the re-driver signals them once Temporal answers.
@@ -267,7 +272,11 @@ func (a *App) startWorker(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.Journey)
 	w.RegisterWorkflow(workflows.OptOut)
 	w.RegisterActivity(a.Activities)
+	if err := a.startSendWorkers(); err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
+		a.stopSendWorkers()
 		return fmt.Errorf("temporal worker: %w", err)
 	}
 	a.worker = w // read by Stop only after retryWorker has returned
@@ -558,6 +567,7 @@ func (a *App) Stop() {
 	}
 	if a.worker != nil {
 		a.worker.Stop()
+		a.stopSendWorkers()
 	}
 	if a.Temporal != nil && a.closeClient {
 		a.Temporal.Close()

@@ -13,6 +13,8 @@ import (
 type LegalRule struct {
 	Name   string
 	Window Window
+	// FrequencyCap is the rule's cap per rolling StateCapPeriod; 0: none.
+	FrequencyCap int
 }
 
 // LegalRules returns the rules whose intersection is LegalWindow(e164,
@@ -28,14 +30,14 @@ func LegalRules(e164, residence string) []LegalRule {
 			region = "US" // an unplaceable +1 number may be in any state (Zones agrees)
 		}
 	}
-	rules := []LegalRule{{regionRuleName(region), DefaultWindow(region)}}
+	rules := []LegalRule{{Name: regionRuleName(region), Window: DefaultWindow(region)}}
 	add := func(state string) {
 		r := Rule(state)
 		switch {
 		case state == "":
-			rules = append(rules, LegalRule{"unknown US", r.Window})
+			rules = append(rules, LegalRule{"unknown US", r.Window, r.FrequencyCap})
 		case slices.ContainsFunc(StateRules, func(s StateRule) bool { return s.State == state }):
-			rules = append(rules, LegalRule{state, r.Window})
+			rules = append(rules, LegalRule{state, r.Window, r.FrequencyCap})
 		}
 	}
 	if region == "US" {
