@@ -17,6 +17,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/fanout"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
@@ -37,6 +38,10 @@ type Activities struct {
 	// SendTimeout bounds one provider call and the consent lock held across
 	// it; default 15s.
 	SendTimeout time.Duration
+	// StateCapPeriod replaces the state frequency caps' rolling 24 hours
+	// (policy.StateCapPeriod); 0 keeps it. For tests only.
+	StateCapPeriod time.Duration
+	Metrics        *metrics.Set // nil: not measured
 }
 
 func (a *Activities) logger() *slog.Logger {
@@ -148,7 +153,10 @@ type ConsentQuery struct {
 // returned to Temporal and retried, never taken as consent.
 func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
 	scope := a.Registry.ConsentScope(q.Scope)
-	return a.Store.Check(ctx, q.RecipientKey, scope, a.rule(scope, q.Category))
+	start := time.Now()
+	d, err := a.Store.Check(ctx, q.RecipientKey, scope, a.rule(scope, q.Category))
+	a.Metrics.ConsentChecked(time.Since(start), d.Allowed, err)
+	return d, err
 }
 
 // RequestOptIn puts the recipient in pending for the sender's double
@@ -175,15 +183,22 @@ type JourneysInput struct {
 	// When it is in a messaging service (Scope), its own scope counts too.
 	Sender string
 	Reason string // CancelJourneys: why (contract.CancelRequest.Reason)
+	// CommittedAt is when the STOP that asks this was committed; zero for
+	// other requests. Measures stopline_optout_cancel_seconds.
+	CommittedAt time.Time `json:",omitzero"`
 }
 
 // CancelJourneys signals every registered running journey of the recipient
 // in scope to stop, except transactional journeys of programs whose STOP
 // blocks marketing only. It returns how many were signalled.
 func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int, error) {
-	return a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
+	n, err := a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
 		return !a.rule(j.Scope, policy.Category(j.Category)).OptOutAllows
 	})
+	if err == nil {
+		a.Metrics.OptOutCancelled(in.CommittedAt) // all signalled: once, whatever the retries before
+	}
+	return n, err
 }
 
 // ConfirmJourneys tells the recipient's running marketing journeys in scope

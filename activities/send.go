@@ -39,10 +39,16 @@ type SendInput struct {
 	// provider later answers Deferred instead, and the journey waits for
 	// the next window.
 	NotAfter time.Time `json:",omitempty"`
+	// FrequencyCap: the send counts against the recipient's frequency caps
+	// (caps.go), and waits while one is full. State is the recipient's
+	// residence, as in JourneyInput, for the state's cap.
+	FrequencyCap bool   `json:",omitempty"`
+	State        string `json:",omitempty"`
 }
 
-// Deferred is a SendResult status, never stored: the sending window closed
-// before the provider was called.
+// Deferred is a SendResult status, never stored: the sending window closed,
+// or a frequency cap was full (DeferredUntil), before the provider was
+// called.
 const Deferred consent.SendStatus = "deferred"
 
 // Reasons a step was not sent.
@@ -59,6 +65,8 @@ type SendResult struct {
 	Status    consent.SendStatus // sent, skipped or unknown
 	MessageID string
 	Reason    string
+	// DeferredUntil is when a send held back by a frequency cap may go.
+	DeferredUntil time.Time `json:",omitzero"`
 }
 
 // SendSMS sends one journey step at most once.
@@ -217,6 +225,9 @@ func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
 		// Not sent, so "failed": the next attempt calls afresh.
 		return attempt{result: SendResult{Status: Deferred, Reason: ReasonWindowClosed}},
 			d.Store.FinishAttempt(ctx, tx, wf, step, consent.Failed, "", ReasonWindowClosed)
+	}
+	if res, held, err := d.holdForCap(ctx, tx, d.in, d.Registry.ConsentScope(d.in.Scope)); held || err != nil {
+		return attempt{result: res}, err
 	}
 	providerCtx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()

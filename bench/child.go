@@ -86,7 +86,7 @@ func SignalWaiterWorkflow(ctx workflow.Context) (time.Time, error) {
 // bridge and a fake Twilio) plus a baseline worker for SignalWaiterWorkflow
 // on queue-signal. It prints "ready <http addr>".
 func childWorker(ctx context.Context, addr, ns, queue, db string) error {
-	ts, err := stack.DialTemporal(ctx, addr, ns)
+	ts, err := dial(ctx, addr, ns)
 	if err != nil {
 		return err
 	}

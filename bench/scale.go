@@ -23,7 +23,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
@@ -45,7 +44,7 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 		return row{}, errNotReady
 	}
 	frontend, namespace := srv.ready[0], srv.ready[1]
-	ts, err := stack.DialTemporal(ctx, frontend, namespace)
+	ts, err := dial(ctx, frontend, namespace)
 	if err != nil {
 		return row{}, err
 	}

@@ -8,40 +8,86 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/codec"
+	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/testkit"
 )
 
-// benchSecret keys recipient hashes in every process of the bench.
-const benchSecret = "stopline-bench-secret-0123456789"
+const (
+	// benchSecret keys recipient hashes in every process of the bench.
+	benchSecret = "stopline-bench-secret-0123456789"
+	// benchPayloadKeys encrypts every payload, of stopline and of the
+	// baselines alike, as production does: ratios compare like with like.
+	benchPayloadKeys = "bench:c3RvcGxpbmUtYmVuY2gtcGF5bG9hZC1rZXktMDEyMzQ="
+)
 
 // workerOptions are shared by every stopline worker and every baseline
 // worker of the bench, so both sides run with the same settings: the SDK
 // defaults, as the worker binary uses.
 var workerOptions = worker.Options{}
 
-// benchApp is what every stopline of the bench shares.
+// benchApp is what every stopline of the bench shares. Its Temporal
+// client encrypts with benchPayloadKeys (see benchCodec), so the app's own
+// client must too.
 func benchApp(c *app.Config) {
 	c.RecipientKeySecret = benchSecret
+	c.Payload = codec.Config{Keys: benchPayloadKeys}
 	c.WorkerOptions = workerOptions
+}
+
+// benchCodec makes a client encrypt with benchPayloadKeys.
+func benchCodec(o *client.Options) {
+	pc, err := codec.Parse(benchPayloadKeys)
+	if err != nil {
+		panic(err) // a constant
+	}
+	codec.Apply(o, pc)
+}
+
+// dial dials a running server with the bench's codec.
+func dial(ctx context.Context, addr, ns string) (*stack.Temporal, error) {
+	return stack.DialTemporal(ctx, addr, ns, benchCodec)
 }
 
 // startApp starts stopline in this process for a scenario: an embedded
 // Temporal server of its own, a fresh database named after tag, the fake
 // Twilio and the app; adjust edits the app's config (task queue, webhooks).
 func startApp(ctx context.Context, cfg *config, tag string, adjust func(*app.Config)) (*stack.Stack, error) {
-	return stack.Start(ctx, stack.Options{AdminURL: cfg.adminURL, DatabaseName: dbPrefix() + tag}, benchApp, adjust)
+	o := stack.Options{AdminURL: cfg.adminURL, DatabaseName: dbPrefix() + tag, Dial: []func(*client.Options){benchCodec}}
+	return stack.Start(ctx, o, benchApp, adjust)
 }
 
 // newDatabase creates an empty database named after tag and returns its URL
 // and a function that drops it.
 func newDatabase(ctx context.Context, cfg *config, tag string) (string, func(), error) {
 	return pgtest.Create(ctx, cfg.adminURL, dbPrefix()+tag)
+}
+
+// newStore is newDatabase, migrated, with a consent store on it; drop
+// closes the store and drops the database.
+func newStore(ctx context.Context, cfg *config, tag string) (*consent.Store, string, func(), error) {
+	dbURL, drop, err := newDatabase(ctx, cfg, tag)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	store, err := consent.Open(ctx, dbURL)
+	if err == nil {
+		if err = store.Migrate(ctx); err != nil {
+			store.Close()
+		}
+	}
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	return store, dbURL, func() { store.Close(); drop() }, nil
 }
 
 // number returns the i-th of many distinct numbers that phone.Normalize

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/sms/httpchannel"
 	"github.com/stopline/stopline/internal/sms/sinch"
@@ -29,6 +30,7 @@ func main() {
 	flag.BoolVar(&cfg.Dev, "dev", false, "run the embedded Temporal server and UI, and the sandbox SMS provider, in this process")
 	flag.StringVar(&cfg.HTTPAddr, "http", env("HTTP_ADDR", "127.0.0.1:8080"), "HTTP listen address for health checks and webhooks (HTTP_ADDR)")
 	flag.StringVar(&cfg.AdminAddr, "admin-http", env("ADMIN_HTTP_ADDR", ""), "serve the admin API on this address only, not on -http (ADMIN_HTTP_ADDR)")
+	flag.StringVar(&cfg.MetricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve GET /metrics on this address only, not on -http (METRICS_ADDR)")
 	flag.StringVar(&cfg.TemporalAddr, "temporal-addr", "127.0.0.1:7233", "-dev: embedded Temporal frontend address")
 	flag.StringVar(&cfg.UIAddr, "ui-addr", "127.0.0.1:8233", "-dev: Temporal UI address (empty disables the UI)")
 	flag.StringVar(&cfg.DataDir, "data-dir", env("STOPLINE_DATA_DIR", ".stopline"), "-dev: directory for the embedded server's SQLite database (empty: in memory)")
@@ -66,6 +68,7 @@ func main() {
 	cfg.Logger = log
 	cfg.RecipientKeySecret = os.Getenv("RECIPIENT_KEY_SECRET")
 	cfg.AdminToken = os.Getenv("ADMIN_TOKEN")
+	cfg.Payload = codec.FromEnv()
 	cfg.Twilio = twilio.Config{
 		AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"),
 		AuthToken:  os.Getenv("TWILIO_AUTH_TOKEN"),

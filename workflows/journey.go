@@ -11,6 +11,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -59,6 +60,9 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{}, err
 	}
 	defer r.deregister()
+	if r.sendOpts, err = sendActivityOptions(ctx, r.scope); err != nil {
+		return JourneyResult{}, err
+	}
 	r.listenForCancel()
 	return r.finish(r.run())
 }
@@ -76,6 +80,7 @@ type journeyRun struct {
 	recipient activities.Recipient
 	id, scope string
 	status    contract.JourneyStatus
+	sendOpts  workflow.ActivityOptions // sendOptions, on the sender's send queue if it is rate-limited
 }
 
 // outcome is where a step leaves the journey: the zero value goes on to the
@@ -106,6 +111,8 @@ func afterTimer(err error) outcome {
 // newJourneyRun validates and renders the journey, resolves the recipient
 // and publishes the status query and search attributes.
 func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
+	// Counted facts carry the journey's provider and category.
+	ctx = metrics.ForJourney(ctx, in.Journey.Sender.Provider, string(in.Journey.Category))
 	r := &journeyRun{ctx: ctx, stepCtx: ctx, in: in, def: in.Journey}
 	if err := r.def.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
@@ -275,16 +282,26 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			}
 		}
 		var res activities.SendResult
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.stepCtx, sendOptions), acts.SendSMS, in).Get(r.ctx, &res)
+		if marketing && workflow.GetVersion(r.ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
+			in.FrequencyCap, in.State = true, r.in.State
+		}
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.stepCtx, r.sendOpts), acts.SendSMS, in).Get(r.ctx, &res)
 		var canceled *temporal.CanceledError
 		switch {
 		case errors.As(err, &canceled):
 			return res, stopped
 		case err != nil:
+			metrics.CountSMS(r.ctx, metrics.SMSFailed)
 			r.status.Reason = "send failed"
 			return res, outcome{state: StateFailed, err: err}
 		case res.Status != activities.Deferred:
 			return res, goOn
+		case !res.DeferredUntil.IsZero():
+			metrics.CountSMS(r.ctx, metrics.SMSDeferredCap)
+			if o := afterTimer(waitOutCap(r.stepCtx, &r.status, res)); o.ended() {
+				return res, o
+			}
+			continue
 		}
 		// The worker's clock may run ahead of workflow time: do not look
 		// for the next window before this one has closed here too.
@@ -318,6 +335,7 @@ func (r *journeyRun) gate(check any, q activities.ConsentQuery) (consent.Decisio
 		return d, outcome{err: err}
 	case !d.Allowed:
 		r.status.Reason = reason(d)
+		metrics.CountSMS(r.ctx, metrics.SendOutcome("skipped", r.status.Reason))
 		return d, skipped
 	}
 	return d, goOn
@@ -325,6 +343,7 @@ func (r *journeyRun) gate(check any, q activities.ConsentQuery) (consent.Decisio
 
 // count records the ledger's verdict on step i.
 func (r *journeyRun) count(i int, res activities.SendResult) outcome {
+	metrics.CountSMS(r.ctx, metrics.SendOutcome(string(res.Status), res.Reason))
 	switch res.Status {
 	case consent.Sent:
 		r.status.Sent++
@@ -368,10 +387,11 @@ func waitForWindow(ctx workflow.Context, status *contract.JourneyStatus, e164, s
 			return err
 		}
 		if !next.After(now) {
-			status.DeferredUntil = time.Time{}
+			status.DeferredUntil, status.DeferredReason = time.Time{}, ""
 			return nil
 		}
-		status.DeferredUntil = next
+		metrics.CountSMS(ctx, metrics.SMSDeferredQuietHours)
+		status.DeferredUntil, status.DeferredReason = next, deferredSendingWindow
 		if err := workflow.Sleep(ctx, next.Sub(now)); err != nil {
 			return err
 		}

@@ -215,7 +215,7 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 	for i, s := range w.sends {
 		wantIn := activities.SendInput{
 			LedgerKey: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender, Category: "marketing",
-			Provider: "twilio", To: recipient, From: sender, Body: bodies[i], NotAfter: notAfter[i],
+			Provider: "twilio", To: recipient, From: sender, Body: bodies[i], NotAfter: notAfter[i], FrequencyCap: true,
 		}
 		if s != wantIn {
 			t.Errorf("send %d = %+v, want %+v", i, s, wantIn)

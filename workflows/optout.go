@@ -9,6 +9,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -82,6 +83,7 @@ func handleKeyword(ctx workflow.Context, st *contract.OptOutState, sig contract.
 	tellJourneys(ctx, st, sig, &ev)
 	if !staff {
 		ev.Reply = reply(ctx, st, sig)
+		metrics.CountReply(ctx, string(sig.Intent), ev.Reply)
 	}
 	st.Recent = append(st.Recent, ev)
 	if len(st.Recent) > recentEvents {
@@ -94,7 +96,7 @@ func handleKeyword(ctx workflow.Context, st *contract.OptOutState, sig contract.
 // opt-in after a confirmation.
 func tellJourneys(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal, ev *contract.KeywordEvent) {
 	actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-	in := activities.JourneysInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
+	in := activities.JourneysInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, CommittedAt: sig.CommittedAt}
 	switch sig.Intent {
 	case contract.IntentOptOut:
 		st.Scopes[sig.Scope] = string(consent.OptedOut)

@@ -25,9 +25,11 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/admin"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/inbound"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
@@ -68,12 +70,21 @@ type Config struct {
 	SendersFile string
 	// Webhooks authenticates provider callbacks (PublicURL, secrets, ...).
 	Webhooks webhook.Config
-	Logger   *slog.Logger
+	// Payload encrypts what stopline writes to Temporal and configures the
+	// codec server (PAYLOAD_KEYS, PAYLOAD_ENCRYPTION, CODEC_TOKEN, ...).
+	Payload codec.Config
+	Logger  *slog.Logger
 	// WorkerOptions tune the Temporal worker (tests and benchmarks).
 	WorkerOptions worker.Options
 	// ReadTimeout bounds reading a whole request, body included; 0 =
 	// DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// MetricsAddr serves GET /metrics on a listener of its own, and not on
+	// HTTPAddr; "" = on HTTPAddr.
+	MetricsAddr string
+	// StateCapPeriod shortens the state frequency caps' 24 hours (e2e
+	// tests); 0 keeps them.
+	StateCapPeriod time.Duration
 }
 
 // HTTP server bounds. A request must arrive whole within the read timeout,
@@ -96,12 +107,17 @@ type App struct {
 	Dev         *devserver.Server
 	Activities  *activities.Activities
 	Keyer       phone.Keyer
+	// Codec encrypts payloads; nil when they are plain.
+	Codec *codec.Codec
 
 	Redriver *inbound.Redriver
+	Metrics  *metrics.Set
 
 	cfg    Config
 	worker worker.Worker // nil until started (see retryWorker)
-	bgDone chan struct{} // closed when retryWorker has returned
+	// sendWorkers poll the send queues of rate-limited senders.
+	sendWorkers []worker.Worker
+	bgDone      chan struct{} // closed when retryWorker has returned
 	// workerRunning: /readyz is not ready before the worker started.
 	workerRunning atomic.Bool
 	stopBg        context.CancelFunc
@@ -109,8 +125,11 @@ type App struct {
 	httpAddr      string
 	adminHTTP     *http.Server
 	adminAddr     string
+	metricsHTTP   *http.Server
+	metricsAddr   string
 	namespace     string
-	ownsClient    bool
+	ownsClient    bool // dialed here: close on Stop, and let a worker that cannot reach it retry
+	closeClient   bool // a client of this App's own (dialed, or sharing a given one's connection)
 }
 
 // Start opens Postgres, starts the webhook bridge and the re-driver, then
@@ -146,10 +165,15 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = checkProduction(cfg); err != nil {
 		return nil, err
 	}
+	if a.Codec, err = loadCodec(cfg, log); err != nil {
+		return nil, err
+	}
 
+	a.Metrics = metrics.New(log)
 	if a.Store, err = consent.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
+	a.Metrics.Watch(a.Store)
 	if err = a.Store.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -158,6 +182,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	smsSenders, err := buildSenders(cfg, a.Store, log)
 	if err != nil {
 		return nil, err
+	}
+	for p, s := range smsSenders {
+		smsSenders[p] = a.Metrics.Sender(p, s)
 	}
 	var registry *senders.Registry
 	if cfg.SendersFile != "" {
@@ -168,7 +195,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.connectTemporal(ctx, log); err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log, Metrics: a.Metrics, StateCapPeriod: cfg.StateCapPeriod}
 
 	// The webhook bridge needs only Postgres: it answers 2xx for messages
 	// it committed, and the re-driver signals them once Temporal answers.
@@ -183,10 +210,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		wcfg := cfg.Webhooks
 		wcfg.Logger = log
 		wcfg.Dev = cfg.Dev
+		wcfg.Metrics = a.Metrics
 		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
-		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
+		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake, Metrics: a.Metrics}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
 			return nil, err
@@ -195,6 +223,18 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			log.Warn("webhook signature checks are DISABLED (-insecure-webhooks); never use this outside development")
 		}
 		if err = a.serveHTTP(log, hooks); err != nil {
+			return nil, err
+		}
+	}
+	if a.Dev != nil && cfg.UIAddr != "" {
+		if err = a.startDevUI(log); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		if a.metricsHTTP, a.metricsAddr, err = a.serve(log, "metrics", cfg.MetricsAddr, mux); err != nil {
 			return nil, err
 		}
 	}
@@ -232,7 +272,11 @@ func (a *App) startWorker(ctx context.Context) error {
 	w.RegisterWorkflow(workflows.Journey)
 	w.RegisterWorkflow(workflows.OptOut)
 	w.RegisterActivity(a.Activities)
+	if err := a.startSendWorkers(); err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
+		a.stopSendWorkers()
 		return fmt.Errorf("temporal worker: %w", err)
 	}
 	a.worker = w // read by Stop only after retryWorker has returned
@@ -268,17 +312,32 @@ func (a *App) retryWorker(ctx context.Context, log *slog.Logger) {
 
 func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 	a.namespace = "default"
+	sdkMetrics, err := a.Metrics.SDKHandler()
+	if err != nil {
+		return err
+	}
+	sdkLog := sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
 	if a.cfg.Temporal != nil {
-		a.Temporal = a.cfg.Temporal
 		if a.cfg.Namespace != "" {
 			a.namespace = a.cfg.Namespace
 		}
+		// A client of our own on the given one's connection, so that this
+		// App's worker reports the SDK's metrics to this App's /metrics. It
+		// does not inherit the given client's converter: an encrypting
+		// caller passes its keys in Payload too.
+		opts := client.Options{Namespace: a.namespace, Logger: sdkLog, MetricsHandler: sdkMetrics}
+		codec.Apply(&opts, a.Codec)
+		c, err := client.NewClientFromExistingWithContext(ctx, a.cfg.Temporal, opts)
+		if err != nil {
+			return fmt.Errorf("temporal client: %w", err)
+		}
+		a.Temporal, a.closeClient = c, true
 		return nil
 	}
 	var opts client.Options
 	if a.cfg.Dev {
 		srv, err := devserver.Start(ctx, devserver.Options{
-			FrontendAddr: a.cfg.TemporalAddr, UIAddr: a.cfg.UIAddr, DataDir: a.cfg.DataDir,
+			FrontendAddr: a.cfg.TemporalAddr, DataDir: a.cfg.DataDir,
 			Namespace: "default", SearchAttributes: workflows.SearchAttributes(),
 		})
 		if err != nil {
@@ -286,9 +345,8 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		}
 		a.Dev = srv
 		opts = client.Options{HostPort: srv.FrontendAddr(), Namespace: srv.Namespace()}
-		log.Info("embedded Temporal server started", "frontend", srv.FrontendAddr(), "ui", uiURL(a.cfg.UIAddr))
+		log.Info("embedded Temporal server started", "frontend", srv.FrontendAddr())
 	} else {
-		var err error
 		if opts, err = envconfig.LoadDefaultClientOptions(); err != nil {
 			return fmt.Errorf("temporal client config (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...): %w", err)
 		}
@@ -296,7 +354,8 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 	if opts.Namespace != "" {
 		a.namespace = opts.Namespace
 	}
-	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	opts.Logger, opts.MetricsHandler = sdkLog, sdkMetrics
+	codec.Apply(&opts, a.Codec)
 	// Lazy: the client connects on first use, so a Temporal that is down
 	// does not keep the webhook bridge from starting.
 	c, err := client.NewLazyClient(opts)
@@ -304,7 +363,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("temporal client (TEMPORAL_ADDRESS %q): %w", opts.HostPort, err)
 	}
 	a.Temporal = c
-	a.ownsClient = true
+	a.ownsClient, a.closeClient = true, true
 	return nil
 }
 
@@ -318,8 +377,10 @@ func checkProduction(cfg Config) error {
 	if cfg.Dev {
 		return nil
 	}
-	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminToken {
-		return fmt.Errorf("ADMIN_TOKEN is %d bytes: at least %d are needed outside -dev (e.g. `openssl rand -hex 32`)", len(cfg.AdminToken), MinAdminToken)
+	for _, t := range []struct{ env, token string }{{"ADMIN_TOKEN", cfg.AdminToken}, {"CODEC_TOKEN", cfg.Payload.Token}} {
+		if t.token != "" && len(t.token) < MinAdminToken {
+			return fmt.Errorf("%s is %d bytes: at least %d are needed outside -dev (e.g. `openssl rand -hex 32`)", t.env, len(t.token), MinAdminToken)
+		}
 	}
 	urls := []struct{ env, url string }{
 		{"TWILIO_API_URL", cfg.Twilio.APIURL}, {"SINCH_API_URL", cfg.Sinch.APIURL}, {"HTTP_CHANNEL_URL", cfg.HTTPChannel.URL},
@@ -408,11 +469,17 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 			}
 		},
 	})
+	codecAPI := a.codecServer(log)
+	if a.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+	}
 	if a.cfg.AdminAddr == "" {
 		mux.Handle("/v1/consent/", adminAPI)
+		handleCodec(mux, codecAPI)
 	} else {
 		adminMux := http.NewServeMux()
 		adminMux.Handle("/v1/consent/", adminAPI)
+		handleCodec(adminMux, codecAPI)
 		srv, addr, err := a.serve(log, "admin API", a.cfg.AdminAddr, adminMux)
 		if err != nil {
 			return err
@@ -478,10 +545,14 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // AdminAddr is the address of the admin API's own listener, if any.
 func (a *App) AdminAddr() string { return a.adminAddr }
 
+// MetricsAddr is the address serving GET /metrics: its own listener's, or
+// the HTTP server's.
+func (a *App) MetricsAddr() string { return cmp.Or(a.metricsAddr, a.httpAddr) }
+
 // Stop shuts down in reverse order: HTTP, worker (finishing in-flight
 // activities), Temporal client, embedded server, Postgres.
 func (a *App) Stop() {
-	for _, srv := range []*http.Server{a.http, a.adminHTTP} {
+	for _, srv := range []*http.Server{a.http, a.adminHTTP, a.metricsHTTP} {
 		if srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_ = srv.Shutdown(ctx)
@@ -496,10 +567,12 @@ func (a *App) Stop() {
 	}
 	if a.worker != nil {
 		a.worker.Stop()
+		a.stopSendWorkers()
 	}
-	if a.Temporal != nil && a.ownsClient {
+	if a.Temporal != nil && a.closeClient {
 		a.Temporal.Close()
 	}
+	a.Metrics.Close()
 	if a.Dev != nil {
 		a.Dev.Stop()
 	}
@@ -508,11 +581,4 @@ func (a *App) Stop() {
 			st.Close()
 		}
 	}
-}
-
-func uiURL(addr string) string {
-	if addr == "" {
-		return "disabled"
-	}
-	return "http://" + addr
 }

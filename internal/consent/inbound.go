@@ -27,6 +27,7 @@ type Inbound struct {
 	Rule            string // why: keywords.Intent.Explanation ("courtesy", "exact+signature_stripped")
 	ProviderHandled bool   // the provider already replied (Twilio Advanced Opt-Out, toll-free)
 	ReceivedAt      time.Time
+	StoredAt        time.Time // commit time (Postgres's clock); read by Redrive only
 }
 
 // Effect is one thing an inbound message may do: the intent stored with it
@@ -121,4 +122,22 @@ func (s *Store) PendingSignalCount(ctx context.Context) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound_messages WHERE signal_pending`).Scan(&n)
 	return n, err
+}
+
+// InboundMessages returns the messages a recipient sent, oldest first.
+func (s *Store) InboundMessages(ctx context.Context, recipientKey string) ([]Inbound, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
+		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), coalesce(rule, ''),
+		       provider_handled, received_at
+		FROM inbound_messages WHERE recipient_key = $1 ORDER BY received_at, id`, recipientKey)
+	if err != nil {
+		return nil, fmt.Errorf("inbound: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
+		var m Inbound
+		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
+			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.Rule, &m.ProviderHandled, &m.ReceivedAt)
+		return m, err
+	})
 }

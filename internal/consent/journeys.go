@@ -3,6 +3,7 @@ package consent
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -36,12 +37,13 @@ type ActiveJourney struct {
 	WorkflowID string
 	Scope      string // consent scope of its sender
 	Category   string // marketing or transactional
+	StartedAt  time.Time
 }
 
 // ActiveJourneys lists the running journeys of a recipient in scope, or in
 // every scope when scope is AllScopes, oldest first.
 func (s *Store) ActiveJourneys(ctx context.Context, recipientKey, scope string) ([]ActiveJourney, error) {
-	rows, err := s.pool.Query(ctx, `SELECT workflow_id, scope, category FROM active_journeys
+	rows, err := s.pool.Query(ctx, `SELECT workflow_id, scope, category, started_at FROM active_journeys
 		WHERE recipient_key = $1 AND ($2 = '*' OR scope = $2) ORDER BY started_at`, recipientKey, scope)
 	if err != nil {
 		return nil, fmt.Errorf("active journeys: %w", err)

@@ -19,6 +19,7 @@ type LedgerEntry struct {
 	Reason            string
 	Attempts          int
 	AttemptedAt       time.Time
+	UpdatedAt         time.Time
 }
 
 // BeginAttempt claims (workflowID, step) for a provider call. fresh is true
@@ -54,10 +55,10 @@ func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, r
 		}
 		return tx.QueryRow(ctx, `
 			SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
-			       coalesce(reason, ''), attempts, attempted_at
+			       coalesce(reason, ''), attempts, attempted_at, updated_at
 			FROM send_ledger WHERE workflow_id = $1 AND step = $2`, workflowID, step).Scan(
 			&e.WorkflowID, &e.Step, &e.RecipientKey, &e.Provider, &e.Status, &e.ProviderMessageID,
-			&e.Reason, &e.Attempts, &e.AttemptedAt)
+			&e.Reason, &e.Attempts, &e.AttemptedAt, &e.UpdatedAt)
 	})
 	if err != nil {
 		return LedgerEntry{}, false, fmt.Errorf("send ledger: %w", err)
@@ -98,4 +99,16 @@ func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, s
 		return "", "", "", fmt.Errorf("send ledger: %w", err)
 	}
 	return status, id, reason, nil
+}
+
+// Sends returns a recipient's send ledger rows, oldest attempt first.
+func (s *Store) Sends(ctx context.Context, recipientKey string) ([]LedgerEntry, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
+		       coalesce(reason, ''), attempts, attempted_at, updated_at
+		FROM send_ledger WHERE recipient_key = $1 ORDER BY attempted_at, workflow_id, step`, recipientKey)
+	if err != nil {
+		return nil, fmt.Errorf("send ledger: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[LedgerEntry])
 }

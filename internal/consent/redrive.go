@@ -49,7 +49,7 @@ func pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, 
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
-		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), provider_handled, received_at
+		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), provider_handled, received_at, stored_at
 		FROM inbound_messages WHERE signal_pending ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, true, fmt.Errorf("pending signals: %w", err)
@@ -57,7 +57,7 @@ func pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, 
 	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
 		var m Inbound
 		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
-			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt)
+			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt, &m.StoredAt)
 		return m, err
 	})
 	return msgs, true, err

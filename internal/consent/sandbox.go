@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SandboxMessage is a message stored by the development sandbox provider.
@@ -23,4 +25,14 @@ func (s *Store) SaveSandboxMessage(ctx context.Context, m SandboxMessage) error 
 		return fmt.Errorf("sandbox outbox: %w", err)
 	}
 	return nil
+}
+
+// SandboxMessagesTo returns the sandbox messages to a number, oldest first.
+func (s *Store) SandboxMessagesTo(ctx context.Context, number string) ([]SandboxMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT message_id, to_number, sender, body, created_at FROM sandbox_messages
+		WHERE to_number = $1 ORDER BY created_at, id`, number)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox outbox: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[SandboxMessage])
 }

@@ -107,7 +107,7 @@ func TestBridgeStartsWithoutTemporal(t *testing.T) {
 	})
 	t.Setenv("TEMPORAL_ADDRESS", addr)
 	t.Setenv("TEMPORAL_NAMESPACE", stack.Namespace)
-	e := newEnv(t, stack.Webhooks, func(cfg *app.Config) { cfg.Temporal = nil })
+	e := newEnv(t, stack.Webhooks, func(cfg *app.Config) { cfg.Temporal, cfg.Payload.Keys = nil, keysA })
 
 	if code := readyz(t, e); code != 503 {
 		t.Errorf("/readyz with Temporal down = %d, want 503", code)
@@ -146,7 +146,7 @@ func TestStartFailsWhenTemporalRefuses(t *testing.T) {
 	t.Setenv("TEMPORAL_NAMESPACE", "no-such-namespace")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := stack.Start(ctx, stack.Options{Temporal: temporal}, func(c *app.Config) { c.Temporal = nil })
+	s, err := stack.Start(ctx, stack.Options{Temporal: temporal}, func(c *app.Config) { c.Temporal, c.Payload.Keys = nil, keysA })
 	if err == nil {
 		s.Close()
 		t.Fatal("Start succeeded against a namespace that does not exist")

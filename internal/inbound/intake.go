@@ -12,6 +12,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/keywords"
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/webhook"
@@ -27,6 +28,8 @@ type Intake struct {
 	// Wake, if set, is called after a message that needs a signal was
 	// committed, to have the re-driver deliver it at once.
 	Wake func()
+
+	Metrics *metrics.Set // counts committed messages; nil: not counted
 }
 
 var _ webhook.Intake = (*Intake)(nil)
@@ -82,6 +85,7 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		// Not durable, so no 2xx: the provider retries or uses its fallback.
 		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
 	}
+	i.Metrics.Inbound(m.Provider, string(taken.Intent), rec.Rule, inserted)
 	if inserted && taken.Intent != contract.IntentNone && rec.RecipientKey != "" {
 		if i.Wake != nil {
 			i.Wake()

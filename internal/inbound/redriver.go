@@ -124,7 +124,7 @@ func (r *Redriver) signal(ctx context.Context, m consent.Inbound) error {
 	sig := contract.KeywordSignal{
 		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: m.Intent, Keyword: m.Keyword,
 		Language: m.Language, Scope: m.Scope, Phone: m.From, Sender: m.To, ProviderHandled: m.ProviderHandled,
-		ReceivedAt: m.ReceivedAt,
+		ReceivedAt: m.ReceivedAt, CommittedAt: m.StoredAt,
 	}
 	return workflows.SignalRecipient(ctx, r.Temporal, r.TaskQueue, m.RecipientKey, sig)
 }

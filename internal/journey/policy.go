@@ -115,3 +115,13 @@ func (d *Definition) FooterAddsSegment(attrs map[string]string) bool {
 	}
 	return false
 }
+
+// SendingWindow is a recipient's marketing window: their legal window
+// (policy.LegalWindow), narrowed by the sender's quiet hours q, or replaced
+// by them with a legal_override. q must have passed Validate.
+func SendingWindow(legal policy.Window, q *QuietHours) policy.Window {
+	if q != nil {
+		legal, _ = q.Apply(legal)
+	}
+	return legal
+}

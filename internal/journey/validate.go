@@ -47,7 +47,7 @@ func (d *Definition) Validate() error {
 	case !nameRE.MatchString(d.Name):
 		add("name", "must be 1-64 characters of letters, digits, '-', '_'")
 	}
-	if d.Category != policy.CategoryMarketing && d.Category != policy.CategoryTransactional {
+	if !slices.Contains(categories, d.Category) {
 		add("category", "must be %q or %q, got %q", policy.CategoryMarketing, policy.CategoryTransactional, d.Category)
 	}
 	senderErrs := d.Sender.validate()
@@ -66,10 +66,8 @@ func (d *Definition) Validate() error {
 			add("sender.quiet_hours", "%v", err)
 		}
 	}
-	switch d.Sender.Language {
-	case "", "en", "fr", "es", "pt", "de":
-	default:
-		add("sender.language", "must be one of en, fr, es, pt, de, got %q", d.Sender.Language)
+	if l := d.Sender.Language; l != "" && !slices.Contains(languages, l) {
+		add("sender.language", "must be one of %s, got %q", strings.Join(languages, ", "), l)
 	}
 
 	smsSteps, optIns := 0, 0
@@ -117,17 +115,21 @@ func countSet(fields ...string) int {
 	return n
 }
 
+// The values a field may take; Validate and the JSON Schema read them here.
 var (
+	categories  = []policy.Category{policy.CategoryMarketing, policy.CategoryTransactional}
 	providers   = []string{ProviderTwilio, ProviderSinch, ProviderHTTP, ProviderSandbox}
 	senderTypes = []policy.SenderType{policy.TypeLongCode, policy.TypeTollFree, policy.TypeShortCode, policy.TypeAlphanumeric}
+	languages   = []string{"en", "fr", "es", "pt", "de"}
 )
 
-func typeNames() string {
-	names := make([]string, len(senderTypes))
-	for i, t := range senderTypes {
-		names[i] = string(t)
+// strs turns typed values into the strings they are on the wire.
+func strs[T ~string](values []T) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
 	}
-	return strings.Join(names, ", ")
+	return out
 }
 
 func (s Sender) validate() []error {
@@ -141,7 +143,7 @@ func (s Sender) validate() []error {
 	}
 	validType := slices.Contains(senderTypes, s.Type)
 	if !validType {
-		add("sender.type", "must be one of %s, got %q", typeNames(), s.Type)
+		add("sender.type", "must be one of %s, got %q", strings.Join(strs(senderTypes), ", "), s.Type)
 	}
 
 	switch {

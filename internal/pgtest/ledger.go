@@ -15,7 +15,7 @@ func Ledger(tb testing.TB, s *consent.Store, workflowID string) []consent.Ledger
 	tb.Helper()
 	rows, err := s.Pool().Query(context.Background(), `
 		SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
-		       coalesce(reason, ''), attempts, attempted_at
+		       coalesce(reason, ''), attempts, attempted_at, updated_at
 		FROM send_ledger WHERE workflow_id = $1 ORDER BY step`, workflowID)
 	if err != nil {
 		tb.Fatalf("send ledger: %v", err)

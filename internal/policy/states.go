@@ -15,8 +15,8 @@ type StateRule struct {
 	State  string // USPS code
 	Window Window
 	// FrequencyCap is the most marketing messages a recipient may get in a
-	// rolling 24 hours on the same subject; 0: no state cap. Recorded here
-	// for the cap enforcement of issue 17 item 2; nothing enforces it yet.
+	// rolling StateCapPeriod on the same subject; 0: no state cap. stopline
+	// reads "same subject" as the sender's program (see StateCap).
 	FrequencyCap int
 	// Source cites the statute or rule, and says how far it was checked.
 	Source string
@@ -39,16 +39,21 @@ func hm(h, m int) time.Duration { return time.Duration(h)*time.Hour + time.Durat
 // in secondary ones; rows are not legal advice.
 var StateRules = []StateRule{
 	{State: "FL", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: "2026-12-01",
-		Source: "Fla. Stat. § 501.616(6) as amended by ch. 2021-185 (SB 1120): no commercial telephone solicitation " +
-			"before 8 a.m. or after 8 p.m. local time of the called person, nor more than 3 in 24 hours on the same subject. " +
-			"Checked against the enrolled bill's title (flsenate.gov) and Nolo's summary; the section's current text was not read."},
+		Source: "Fla. Stat. § 501.616(6) as amended by ch. 2021-185 (SB 1120): (a) no commercial telephone solicitation " +
+			"before 8 a.m. or after 8 p.m. local time at the called person's location; (b) not \"more than three commercial " +
+			"telephone solicitation phone calls from any number to a person over a 24-hour period on the same subject matter " +
+			"or issue, regardless of the phone number used\". Verified in the bill's text (flsenate.gov, SB 1120 as filed; " +
+			"the enrolled CS keeps both in its title); the codified section's current text was not read."},
 	{State: "OK", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: "2026-12-01",
-		Source: "Okla. Stat. tit. 15, § 775C.1 et seq. (Telephone Solicitation Act of 2022, HB 3168): 8 a.m.-8 p.m., " +
-			"3 per 24 hours. Definitions (§ 775C.2) read; hours and cap from secondary sources only (DNC.com, Nolo): not verified."},
+		Source: "Okla. Stat. tit. 15, § 775C.1 et seq. (Telephone Solicitation Act of 2022, HB 3168, in force 2022-11-01): " +
+			"8 a.m.-8 p.m., at most 3 commercial telephone solicitation calls per 24 hours on the same subject. The enrolled " +
+			"bill's title (legiplex copy) confirms a time frame and \"a specified number of calls over a specified time frame\"; " +
+			"the hours and the number 3 come from the Oklahoma Senate's release (via KFOR) and Lerman Senter: partly verified."},
 	{State: "MD", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: "2026-12-01",
 		Source: "Md. Code, Com. Law § 14-4502 (Stop the Spam Calls Act of 2023, SB 90, in force 2024-01-01): 8 a.m.-8 p.m. " +
-			"in the called party's time zone, 3 calls or texts per 24 hours on the same subject. § 14-4502(a) read in part; " +
-			"hours and cap from secondary sources (WMAR, DNC.com, Kelley Drye): not verified in the text."},
+			"in the called party's time zone, 3 telephone solicitations per 24 hours on the same subject. § 14-4502(a)(1)-(3) " +
+			"read (lexace copy; exemptions, written consent); the hours and the cap, in the same section's later " +
+			"paragraphs, from secondary sources (WMAR, DNC.com, Kelley Drye): not verified in the text."},
 	{State: "CT", Window: Window{Start: hm(9, 0), End: hm(20, 0)}, Checked: "2026-12-01",
 		Source: "Conn. Gen. Stat. § 42-288a as amended by P.A. 23-98 (SB 1058, in force 2023-10-01), text messages included: " +
 			"\"between the hours of nine o'clock a.m. and eight o'clock p.m. local time\", as quoted by Klein Moynihan Turco; " +
@@ -109,25 +114,7 @@ func Rule(state string) StateRule {
 // not prove where they are. For a non-geographic US number with a known
 // residence, the residence alone decides.
 func LegalWindow(e164, residence string) Window {
-	num, err := phonenumbers.Parse(e164, "")
-	region := ""
-	if err == nil {
-		region = phonenumbers.GetRegionCodeForNumber(num)
-		if (region == "" || region == phonenumbers.UNKNOWN_REGION) && num.GetCountryCode() == 1 {
-			region = "US" // an unplaceable +1 number may be in any state (Zones agrees)
-		}
-	}
-	w := DefaultWindow(region)
-	if region == "US" {
-		area := areaCodeState(num)
-		if area != "" || residence == "" {
-			w = Intersect(w, Rule(area).Window)
-		}
-	}
-	if residence != "" {
-		w = Intersect(w, Rule(residence).Window)
-	}
-	return w
+	return Combine(LegalRules(e164, residence))
 }
 
 //go:generate go run ./internal/genareacodes

@@ -49,6 +49,13 @@ type Sender struct {
 	// StopBlocks is what an opt-out in this sender's scope blocks: "all"
 	// (default: marketing and transactional) or "marketing".
 	StopBlocks string `json:"stop_blocks,omitempty"`
+	// FrequencyCap limits the marketing messages a recipient gets from the
+	// program (see caps.go); state caps apply on top of it.
+	FrequencyCap *FrequencyCap `json:"frequency_cap,omitempty"`
+	// MaxPerSecond limits this number's (or messaging service's) journey
+	// sends across all workers, through a send task queue of its own that
+	// the Temporal server rate-limits; 0: no limit. Replies bypass it.
+	MaxPerSecond float64 `json:"max_per_second,omitempty"`
 	// Replies overrides reply templates: kind (see ReplyKinds) -> language
 	// -> text/template over Brand, Support, Frequency and Confirm (the first
 	// confirm keyword). An empty template disables that reply.
@@ -248,6 +255,12 @@ func (s Sender) validate() error {
 	default:
 		return fmt.Errorf(".stop_blocks: must be %q or %q, got %q", StopBlocksAll, StopBlocksMarketing, s.StopBlocks)
 	}
+	if err := validateRate(s.MaxPerSecond); err != nil {
+		return err
+	}
+	if err := s.FrequencyCap.validate(); err != nil {
+		return fmt.Errorf(".frequency_cap%w", err)
+	}
 	if len(s.ConfirmKeywords) > 0 && !s.DoubleOptIn {
 		return errors.New(`.confirm_keywords: only used with "double_opt_in": true`)
 	}
@@ -283,6 +296,8 @@ func sameConsentPolicy(a, b Sender) error {
 		return fmt.Errorf(".stop_blocks: differs from sender %q of program %q", a.Scope(), a.Program)
 	case !slices.Equal(a.ConfirmKeywords, b.ConfirmKeywords):
 		return fmt.Errorf(".confirm_keywords: differs from sender %q of program %q", a.Scope(), a.Program)
+	case a.Cap() != b.Cap():
+		return fmt.Errorf(".frequency_cap: differs from sender %q of program %q", a.Scope(), a.Program)
 	}
 	return nil
 }

@@ -33,6 +33,10 @@ type Options struct {
 	// Temporal is the server the stack uses. Nil: the stack starts an
 	// embedded server of its own and stops it on Close.
 	Temporal *Temporal
+	// Dial edits the options of the client of the server the stack starts
+	// (a data converter, say; one that encrypts needs the same keys in
+	// app.Config.Payload).
+	Dial []func(*client.Options)
 	// DatabaseURL is an existing database to use. "": the stack creates
 	// one, named DatabaseName (default: unique) on the server of AdminURL
 	// (default: pgtest.AdminURL), and drops it on Close.
@@ -68,7 +72,7 @@ func Start(ctx context.Context, o Options, adjust ...func(*app.Config)) (_ *Stac
 		}
 	}()
 	if s.Temporal == nil {
-		if s.Temporal, err = StartTemporal(ctx); err != nil {
+		if s.Temporal, err = StartTemporal(ctx, o.Dial...); err != nil {
 			return nil, err
 		}
 		s.undo = append(s.undo, s.Temporal.Close)
@@ -122,10 +126,15 @@ func (s *Stack) Close() {
 func (s *Stack) Client() client.Client { return s.Config.Temporal }
 
 // WorkerEnv is the environment of a worker binary that joins the stack:
-// same Temporal, database, task queue, secret and fake Twilio.
+// same Temporal, database, task queue, secret, payload keys (none: plain
+// payloads, as the stack's client writes them) and fake Twilio.
 func (s *Stack) WorkerEnv() []string {
 	c := s.Config
-	return []string{
+	payload := "PAYLOAD_ENCRYPTION=off"
+	if c.Payload.Keys != "" {
+		payload = "PAYLOAD_KEYS=" + c.Payload.Keys
+	}
+	return []string{payload,
 		"TEMPORAL_ADDRESS=" + s.Temporal.Addr, "TEMPORAL_NAMESPACE=" + s.Temporal.Namespace,
 		"DATABASE_URL=" + c.DatabaseURL, "RECIPIENT_KEY_SECRET=" + c.RecipientKeySecret, "STOPLINE_TASK_QUEUE=" + c.TaskQueue,
 		"TWILIO_ACCOUNT_SID=" + c.Twilio.AccountSID, "TWILIO_AUTH_TOKEN=" + c.Twilio.AuthToken, "TWILIO_API_URL=" + c.Twilio.APIURL,

@@ -30,13 +30,14 @@ type Temporal struct {
 	server          *devserver.Server // nil when dialled
 }
 
-// StartTemporal starts an embedded server of its own and dials it.
-func StartTemporal(ctx context.Context) (*Temporal, error) {
+// StartTemporal starts an embedded server of its own and dials it; edit
+// is as in DialTemporal.
+func StartTemporal(ctx context.Context, edit ...func(*client.Options)) (*Temporal, error) {
 	srv, err := StartServer(ctx, devserver.Options{})
 	if err != nil {
 		return nil, err
 	}
-	t, err := DialTemporal(ctx, srv.FrontendAddr(), srv.Namespace())
+	t, err := DialTemporal(ctx, srv.FrontendAddr(), srv.Namespace(), edit...)
 	if err != nil {
 		srv.Stop()
 		return nil, err

@@ -22,6 +22,7 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 
+	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/sms/twilio"
 )
@@ -116,6 +117,7 @@ type Config struct {
 	IntakeWait                time.Duration
 	Now                       func() time.Time // for tests; default time.Now
 	Logger                    *slog.Logger     // default slog.Default()
+	Metrics                   *metrics.Set     // counts refused calls; nil: not counted
 }
 
 // New validates cfg and returns the handler serving the routes above. It
@@ -256,6 +258,7 @@ func (s *server) route(provider string, h func(http.ResponseWriter, *http.Reques
 			attrs = append(attrs, "detail", e.detail)
 		}
 		s.log.Log(r.Context(), level, "webhook refused", attrs...)
+		s.cfg.Metrics.WebhookRefused(provider, e.status)
 		if e == busy {
 			w.Header().Set("Retry-After", intakeRetryAfterSecs)
 		}

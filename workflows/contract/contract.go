@@ -43,6 +43,9 @@ type KeywordSignal struct {
 	// Source is "admin" for a change staff made (no inbound message, no
 	// reply); "" for a keyword.
 	Source string `json:"source,omitempty"`
+	// CommittedAt is when the intake committed the message (Postgres's
+	// clock); zero in signals from before it was sent and in staff changes.
+	CommittedAt time.Time `json:"committed_at,omitzero"`
 }
 
 // Intent is what an inbound message asks for, as stored with it and
@@ -73,8 +76,10 @@ type JourneyStatus struct {
 	Unknown      int       `json:"unknown,omitempty"` // sends whose outcome could not be resolved
 	Reason       string    `json:"reason,omitempty"`
 	WaitingUntil time.Time `json:"waiting_until,omitzero"`
-	// DeferredUntil is when a marketing step held back by quiet hours may go.
-	DeferredUntil time.Time `json:"deferred_until,omitzero"`
+	// DeferredUntil is when a marketing step held back by quiet hours or a
+	// frequency cap may go; DeferredReason says which.
+	DeferredUntil  time.Time `json:"deferred_until,omitzero"`
+	DeferredReason string    `json:"deferred_reason,omitempty"`
 	// ConfirmBy is, at an opt_in step, when the wait for the recipient's
 	// YES ends.
 	ConfirmBy time.Time `json:"confirm_by,omitzero"`

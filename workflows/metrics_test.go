@@ -1,0 +1,89 @@
+package workflows_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/metrics"
+	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
+)
+
+// The journey counts each SMS step's outcome once, through the workflow's
+// metrics handler: one count per step that reached an outcome, none for a
+// step never tried.
+func TestJourneyCountsStepOutcomes(t *testing.T) {
+	const series = `stopline_sms_total{category="marketing",outcome="%s",provider="twilio"} `
+	cases := []struct {
+		name    string
+		allowed bool
+		send    activities.SendResult
+		sendErr error
+		want    map[string]string // outcome -> count
+	}{
+		{"both sent", true, activities.SendResult{Status: consent.Sent}, nil, map[string]string{"sent": "2"}},
+		{"unknown, then the next step", true, activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved}, nil,
+			map[string]string{"unknown": "2"}},
+		{"opted out at the provider", true, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}, nil,
+			map[string]string{"skipped_opted_out": "1"}},
+		{"consent refused", false, activities.SendResult{}, nil, map[string]string{"skipped_opted_out": "1"}},
+		{"provider refuses for good", true, activities.SendResult{},
+			temporal.NewNonRetryableApplicationError("bad sender", contract.ErrProviderPermanent, nil), map[string]string{"failed": "1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			set := metrics.New(slog.New(slog.DiscardHandler))
+			defer set.Close()
+			h, err := set.SDKHandler()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s testsuite.WorkflowTestSuite
+			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+			s.SetMetricsHandler(h)
+			env := s.NewTestWorkflowEnvironment()
+			env.SetStartTime(daytime)
+			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID})
+			env.RegisterWorkflow(workflows.Journey)
+			env.RegisterActivity(&activities.Activities{})
+			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.DeregisterJourney, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(consent.Decision{Allowed: c.allowed, Reason: consent.ReasonOptedOut}, nil)
+			env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(
+				func(context.Context, activities.SendInput) (activities.SendResult, error) { return c.send, c.sendErr })
+			env.ExecuteWorkflow(workflows.Journey, input())
+			if !env.IsWorkflowCompleted() {
+				t.Fatal("workflow did not complete")
+			}
+
+			rec := httptest.NewRecorder()
+			set.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			body, _ := io.ReadAll(rec.Body)
+			var got []string
+			for _, l := range strings.Split(string(body), "\n") {
+				if strings.HasPrefix(l, "stopline_sms_total{") {
+					got = append(got, l)
+				}
+			}
+			var want []string
+			for outcome, n := range c.want {
+				want = append(want, strings.Replace(series, "%s", outcome, 1)+n)
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("counted:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
