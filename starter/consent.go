@@ -157,7 +157,7 @@ func signalRunning(ctx context.Context, store *consent.Store, registry *senders.
 	}
 	tc, err := dial(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "note: running journeys not signalled (Temporal unreachable):", err)
+		fmt.Fprintln(os.Stderr, "note: running journeys not signalled:", err)
 		return
 	}
 	defer tc.Close()
