@@ -107,4 +107,3 @@ func matches(selector, labels map[string]string) bool {
 	}
 	return true
 }
-
