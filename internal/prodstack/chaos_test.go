@@ -51,6 +51,12 @@ func TestChaos(t *testing.T) {
 	// intake + 2 keyword) = 42, temporal-server 20 + 2, this test 2.
 	s := Start(t, Options{Workers: 3, PoolMaxConns: 8, IntakeSlots: 4, KeywordSlots: 2, DatabaseHost: proxy.addr()})
 	t.Logf("stack up in %v", time.Since(began).Round(time.Second))
+	// Connected now, so the counts at the end do not need a free slot.
+	db, err := pgx.Connect(context.Background(), s.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
 
 	keyer, err := phone.NewKeyer([]byte(s.KeySecret))
 	if err != nil {
@@ -103,12 +109,14 @@ func TestChaos(t *testing.T) {
 		t.Log("Postgres cut for 5 s")
 	})
 	stopAt := sendStops(t, s, numbers, stops, &wg)
+	var peakConns atomic.Int64
+	wg.Go(func() { peakConns.Store(int64(peakConnections(db, done))) })
 	time.Sleep(45 * time.Second)
 	close(done)
 	wg.Wait()
-	t.Logf("chaos for %v: %d worker kills", time.Since(chaosStart).Round(time.Second), kills.Load())
+	t.Logf("chaos for %v: %d worker kills; peak Postgres connections of the stack %d", time.Since(chaosStart).Round(time.Second), kills.Load(), peakConns.Load())
 
-	v := count(t, s, c, keyer, numbers, stopAt)
+	v := count(t, s, c, db, keyer, numbers, stopAt)
 	t.Logf("violations: %+v (total run %v)", v, time.Since(began).Round(time.Second))
 	if v != (violations{}) {
 		t.Errorf("violations, want all 0: %+v", v)
@@ -163,6 +171,25 @@ func sendStops(t *testing.T, s *Stack, numbers []string, n int, wg *sync.WaitGro
 	return &stopAt
 }
 
+// peakConnections samples the connections to the stack's databases (the
+// stopline one and temporal-server's) until done.
+func peakConnections(db *pgx.Conn, done chan struct{}) int {
+	peak := 0
+	for {
+		var n int
+		err := db.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() OR datname LIKE 'temporal\_%'`).Scan(&n)
+		if err == nil {
+			peak = max(peak, n)
+		}
+		select {
+		case <-done:
+			return peak
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 func postSigned(hc *http.Client, s *Stack, addr string, form url.Values) int {
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/twilio", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -192,7 +219,7 @@ type violations struct {
 
 const confirmation = "You are unsubscribed"
 
-func count(t *testing.T, s *Stack, c client.Client, keyer phone.Keyer, numbers []string, stopAt *sync.Map) violations {
+func count(t *testing.T, s *Stack, c client.Client, db *pgx.Conn, keyer phone.Keyer, numbers []string, stopAt *sync.Map) violations {
 	var v violations
 	// Journeys first: once all are closed nothing more is sent for them.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -230,11 +257,6 @@ func count(t *testing.T, s *Stack, c client.Client, keyer phone.Keyer, numbers [
 	for _, n := range perStep {
 		v.DuplicateSends += n - 1
 	}
-	db, err := pgx.Connect(ctx, s.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
 	stopAt.Range(func(k, _ any) bool {
 		num := k.(string)
 		var optedOut bool
