@@ -19,7 +19,7 @@ import (
 // attributes can be used, so a starter run right after /readyz starts
 // every journey.
 func TestBootstrapOnOfficialServer(t *testing.T) {
-	s := Start(t, Options{})
+	s := Start(t, Options{TemporalMaxConns: 8})
 	starter := BuildCmd(t, "starter")
 	dir := t.TempDir()
 	journeyFile := filepath.Join(dir, "j.json")

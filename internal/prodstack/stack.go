@@ -22,7 +22,11 @@ type Options struct {
 	// DatabaseHost replaces host:port in the workers' DATABASE_URL (a TCP
 	// proxy the test can cut); "" = Postgres itself.
 	DatabaseHost string
-	Env          []string // more worker environment
+	// TemporalMaxConns caps each temporal-server service's main store pool
+	// (frontend, history, matching and worker have one each); 0 = the
+	// template's 20.
+	TemporalMaxConns int
+	Env              []string // more worker environment
 }
 
 // Stack is stopline in production shape: the official server, a stopline
@@ -51,7 +55,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 		KeySecret: "prodstack-recipient-key-secret", PublicURL: "https://sms.example.com"}
 	tb.Cleanup(s.Twilio.Close)
 	s.WorkerBin = BuildCmd(tb, "worker")
-	s.Temporal = StartTemporal(tb, pgtest.AdminURL())
+	s.Temporal = StartTemporal(tb, pgtest.AdminURL(), opts.TemporalMaxConns)
 
 	db, err := url.Parse(s.DatabaseURL)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -41,9 +42,10 @@ var dbSeq atomic.Int64
 
 // StartTemporal sets up two fresh databases (persistence and visibility)
 // on the Postgres of adminURL with the official SQL tool, writes the
-// server's development-postgres12.yaml with free ports, and starts the
-// server. It is stopped and the databases dropped when the test ends.
-func StartTemporal(tb testing.TB, adminURL string) *Temporal {
+// server's development-postgres12.yaml with free ports (and maxConns per
+// service, unless 0), and starts the server. It is stopped and the
+// databases dropped when the test ends.
+func StartTemporal(tb testing.TB, adminURL string, maxConns int) *Temporal {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
@@ -70,14 +72,21 @@ func StartTemporal(tb testing.TB, adminURL string) *Temporal {
 
 	t := &Temporal{tb: tb, bin: bin, root: tb.TempDir(), confDir: tb.TempDir()}
 	t.logPath = filepath.Join(t.root, "temporal-server.log")
-	if t.Addr, err = writeConfig(mod, t.confDir, pg, prefix); err != nil {
-		tb.Fatal(err)
-	}
 	tb.Cleanup(t.stop)
-	if err := t.start(ctx); err != nil {
-		tb.Fatal(err)
+	// A port found free can be taken before the server binds it: then
+	// the server exits, and another set of ports is tried.
+	for attempt := 1; ; attempt++ {
+		if t.Addr, err = writeConfig(mod, t.confDir, pg, prefix, maxConns); err != nil {
+			tb.Fatal(err)
+		}
+		err = t.start(ctx)
+		if err == nil {
+			return t
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			tb.Fatal(err)
+		}
 	}
-	return t
 }
 
 // setupSchema creates db and migrates it to the newest schema version.
@@ -114,9 +123,9 @@ func dropDatabases(adminURL string, dbs map[string]string) {
 var templatePorts = regexp.MustCompile(`\b(7233|7234|7235|7239|7243|6933|6934|6935|6939|7936|8000)\b`)
 
 // writeConfig copies the server's own Postgres template and its dynamic
-// config into dir, changing only the database, credentials, ports and
-// the dynamic config path. It returns the frontend address.
-func writeConfig(mod, dir string, pg *url.URL, prefix string) (string, error) {
+// config into dir, changing only the database, credentials, ports, pool
+// size and the dynamic config path. It returns the frontend address.
+func writeConfig(mod, dir string, pg *url.URL, prefix string, maxConns int) (string, error) {
 	tmpl, err := os.ReadFile(filepath.Join(mod, "config/development-postgres12.yaml"))
 	if err != nil {
 		return "", err
@@ -145,7 +154,13 @@ func writeConfig(mod, dir string, pg *url.URL, prefix string) (string, error) {
 		return "", portErr
 	}
 	pw, _ := pg.User.Password()
+	pool := "20"
+	if maxConns > 0 {
+		pool = strconv.Itoa(maxConns)
+	}
 	r := strings.NewReplacer(
+		"maxConns: 20", "maxConns: "+pool,
+		"maxIdleConns: 20", "maxIdleConns: "+pool,
 		`databaseName: "temporal_visibility"`, `databaseName: "`+prefix+`_vis"`,
 		`databaseName: "temporal"`, `databaseName: "`+prefix+`"`,
 		`connectAddr: "127.0.0.1:5432"`, `connectAddr: "`+pg.Host+`"`,
@@ -238,15 +253,26 @@ func stopProcess(cmd *exec.Cmd, exited chan struct{}, grace time.Duration) {
 	}
 }
 
-// freePort finds a free port below 32768: the server stores membership
-// ports in a Postgres smallint, so the kernel's ephemeral ports (which
-// :0 gives) do not fit.
+var (
+	portsMu sync.Mutex
+	given   = map[int]bool{}
+)
+
+// freePort finds a free port below 32768 (the server stores membership
+// ports in a Postgres smallint, so the kernel's ephemeral ports, which :0
+// gives, do not fit), never the same one twice in a process.
 func freePort() (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
 	for range 100 {
 		port := 20000 + rand.N(12000)
+		if given[port] {
+			continue
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			l.Close()
+			given[port] = true
 			return port, nil
 		}
 	}
