@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -16,23 +16,19 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/fanout"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
-)
-
-// Application error types that workflows and retry policies refer to.
-const (
-	ErrBadInput          = "BadInput"          // not retryable: the input can never succeed
-	ErrProviderPermanent = "ProviderPermanent" // not retryable: the provider refuses for good
-	ErrNoSender          = "NoSender"          // not retryable: provider not configured
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Activities holds the dependencies of stopline's activities.
 type Activities struct {
-	Store   *consent.Store
-	Senders map[string]sms.Sender // by journey sender provider: twilio, sinch, http, sandbox
+	Store *consent.Store
+	// Providers sends SMS, by journey sender provider: twilio, sinch, http, sandbox.
+	Providers map[string]sms.Sender
 	// Registry holds per-sender settings (reply texts, programs); nil = defaults.
 	Registry *senders.Registry
 	Temporal client.Client
@@ -68,7 +64,7 @@ func (a *Activities) ResolveRecipient(_ context.Context, in RecipientInput) (Rec
 	e164, err := phone.Normalize(in.Phone, in.Region)
 	if err != nil {
 		// The error quotes the number; failure messages are not encrypted.
-		return Recipient{}, temporal.NewNonRetryableApplicationError("phone: not a valid phone number "+phone.Mask(in.Phone), ErrBadInput, nil)
+		return Recipient{}, temporal.NewNonRetryableApplicationError("phone: not a valid phone number "+phone.Mask(in.Phone), contract.ErrBadInput, nil)
 	}
 	return Recipient{Phone: e164, Key: a.Keyer.Key(e164)}, nil
 }
@@ -80,7 +76,7 @@ func (a *Activities) ResolveRecipient(_ context.Context, in RecipientInput) (Rec
 func (a *Activities) checkKey(phone, key string) error {
 	if a.Keyer.Key(phone) != key {
 		return temporal.NewNonRetryableApplicationError(
-			"recipient_key is not the key of the phone number: leave recipient_key out and stopline computes it", ErrBadInput, nil)
+			"recipient_key is not the key of the phone number: leave recipient_key out and stopline computes it", contract.ErrBadInput, nil)
 	}
 	return nil
 }
@@ -91,7 +87,7 @@ type Registration struct {
 	RecipientKey string
 	Phone        string // E.164; "" in older workflows
 	Scope        string
-	Category     string // journey category; "" (older workflows) is marketing
+	Category     policy.Category // journey category; "" (older workflows) is marketing
 }
 
 // RegisterJourney records a journey as running, so an opt-out finds it.
@@ -103,30 +99,30 @@ func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error 
 			return err
 		}
 	}
-	j := consent.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: category(r.Category)}
+	j := consent.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: string(category(r.Category))}
 	return a.Store.RegisterJourney(ctx, j, r.RecipientKey)
 }
 
 // CategoryOptInRequest is the category of a journey's opt_in step: the
 // double opt-in request itself, which needs no confirmation but respects
 // opt-outs.
-const CategoryOptInRequest = "opt_in_request"
+const CategoryOptInRequest policy.Category = "opt_in_request"
 
 // category reads a category from a workflow input; inputs from before
 // categories were passed are treated as marketing, the strictest.
-func category(c string) string {
+func category(c policy.Category) policy.Category {
 	if c == "" {
-		return journey.CategoryMarketing
+		return policy.CategoryMarketing
 	}
 	return c
 }
 
 // rule is what a message of category from a sender in consentScope needs
 // from consent, as the senders file configures the sender's program.
-func (a *Activities) rule(consentScope, cat string) consent.Rule {
+func (a *Activities) rule(consentScope string, cat policy.Category) consent.Rule {
 	program := a.Registry.ScopeSender(consentScope)
 	switch category(cat) {
-	case journey.CategoryTransactional:
+	case policy.CategoryTransactional:
 		return consent.Rule{OptOutAllows: program.MarketingOnlyStop()}
 	case CategoryOptInRequest:
 		return consent.Rule{}
@@ -145,7 +141,7 @@ func (a *Activities) DeregisterJourney(ctx context.Context, workflowID string) e
 type ConsentQuery struct {
 	RecipientKey string
 	Scope        string
-	Category     string
+	Category     policy.Category
 }
 
 // CheckConsent reads the recipient's consent. It fails closed: an error is
@@ -163,50 +159,46 @@ func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (consent.
 	scope := a.Registry.ConsentScope(q.Scope)
 	if !a.Registry.ScopeSender(scope).DoubleOptIn {
 		return consent.Decision{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("opt_in step: sender %q is not configured for double opt-in (set \"double_opt_in\": true in the senders file)", q.Scope), ErrBadInput, nil)
+			fmt.Sprintf("opt_in step: sender %q is not configured for double opt-in (set \"double_opt_in\": true in the senders file)", q.Scope), contract.ErrBadInput, nil)
 	}
 	return a.Store.RequestOptIn(ctx, consent.Change{
 		RecipientKey: q.RecipientKey, Scope: scope, To: consent.Pending, Source: consent.SourceJourney, Sender: q.Scope,
 	})
 }
 
-// CancelInput asks to cancel a recipient's running journeys in a scope.
-type CancelInput struct {
+// JourneysInput names a recipient's running journeys in a scope, for
+// CancelJourneys and ConfirmJourneys.
+type JourneysInput struct {
 	RecipientKey string
 	Scope        string // a sender scope, or consent.AllScopes
 	// Sender is the number the recipient wrote to, "" in older workflows.
 	// When it is in a messaging service (Scope), its own scope counts too.
 	Sender string
-	Reason string
-}
-
-// CancelRequest is the payload of the journey cancel signal.
-type CancelRequest struct {
-	Reason string
+	Reason string // CancelJourneys: why (contract.CancelRequest.Reason)
 }
 
 // CancelJourneys signals every registered running journey of the recipient
 // in scope to stop, except transactional journeys of programs whose STOP
 // blocks marketing only. It returns how many were signalled.
-func (a *Activities) CancelJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
-	return a.signalJourneys(ctx, in, signalName, CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
-		return !a.rule(j.Scope, j.Category).OptOutAllows
+func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int, error) {
+	return a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
+		return !a.rule(j.Scope, policy.Category(j.Category)).OptOutAllows
 	})
 }
 
 // ConfirmJourneys tells the recipient's running marketing journeys in scope
 // that their double opt-in was confirmed, so one waiting at its opt_in step
 // goes on at once. It returns how many were signalled.
-func (a *Activities) ConfirmJourneys(ctx context.Context, in CancelInput, signalName string) (int, error) {
-	return a.signalJourneys(ctx, in, signalName, nil, func(j consent.ActiveJourney) bool {
-		return j.Category == journey.CategoryMarketing
+func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int, error) {
+	return a.signalJourneys(ctx, in, contract.SignalConfirmed, nil, func(j consent.ActiveJourney) bool {
+		return policy.Category(j.Category) == policy.CategoryMarketing
 	})
 }
 
 // signalJourneys sends signalName to the recipient's registered journeys in
 // scope that match, 16 at a time. A workflow that no longer runs is
 // deregistered instead.
-func (a *Activities) signalJourneys(ctx context.Context, in CancelInput, signalName string, arg any, match func(consent.ActiveJourney) bool) (int, error) {
+func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signalName string, arg any, match func(consent.ActiveJourney) bool) (int, error) {
 	scopes := []string{in.Scope}
 	if s := a.Registry.ConsentScope(in.Sender); in.Sender != "" && in.Scope != consent.AllScopes && s != in.Scope {
 		scopes = append(scopes, s) // as the intake recorded it (inbound.Intake)
@@ -223,35 +215,22 @@ func (a *Activities) signalJourneys(ctx context.Context, in CancelInput, signalN
 			}
 		}
 	}
-	var (
-		mu       sync.Mutex
-		errs     []error
-		signaled int
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, 16)
-	)
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			err := a.Temporal.SignalWorkflow(ctx, id, "", signalName, arg)
-			delivered := err == nil
-			var notFound *serviceerror.NotFound
-			if errors.As(err, &notFound) {
-				// The journey already ended (or was terminated before it
-				// could deregister itself).
-				err = a.Store.DeregisterJourney(ctx, id)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s: %w", signalName, id, err))
-			} else if delivered {
-				signaled++
-			}
-		}()
-	}
-	wg.Wait()
-	return signaled, errors.Join(errs...)
+	var signaled atomic.Int32
+	err := fanout.Run(len(ids), 16, func(i int) error {
+		err := a.Temporal.SignalWorkflow(ctx, ids[i], "", signalName, arg)
+		var notFound *serviceerror.NotFound
+		switch {
+		case err == nil:
+			signaled.Add(1)
+		case errors.As(err, &notFound):
+			// The journey already ended (or was terminated before it could
+			// deregister itself).
+			err = a.Store.DeregisterJourney(ctx, ids[i])
+		}
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", signalName, ids[i], err)
+		}
+		return nil
+	})
+	return int(signaled.Load()), err
 }

@@ -56,7 +56,7 @@ func newHarness(t *testing.T) *harness {
 		key:   keyer.Key(to),
 		acts: &activities.Activities{
 			Store:       store,
-			Senders:     map[string]sms.Sender{"twilio": tw},
+			Providers:   map[string]sms.Sender{"twilio": tw},
 			Keyer:       keyer,
 			Logger:      slog.New(slog.DiscardHandler),
 			SendTimeout: 5 * time.Second,
@@ -66,7 +66,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) input(step int) activities.SendInput {
 	return activities.SendInput{
-		WorkflowID: wfID, Step: step, RecipientKey: h.key, Scope: scope,
+		LedgerKey: wfID, Step: step, RecipientKey: h.key, Scope: scope,
 		Provider: "twilio", To: to, From: from, Body: "Spring sale: 20% off. Reply STOP to opt out.",
 	}
 }
@@ -93,10 +93,7 @@ func (h *harness) send(in activities.SendInput) (activities.SendResult, error) {
 
 func (h *harness) ledger(t *testing.T, step int) consent.LedgerEntry {
 	t.Helper()
-	rows, err := h.store.Ledger(context.Background(), wfID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := pgtest.Ledger(t, h.store, wfID)
 	for _, r := range rows {
 		if r.Step == step {
 			return r

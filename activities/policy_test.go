@@ -12,8 +12,9 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The harness's sender (from) is in program "bank", whose STOP blocks
@@ -43,16 +44,17 @@ func TestSendSMSConsentRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		sender, category string
-		status           consent.SendStatus
-		reason           string
+		sender   string
+		category policy.Category
+		status   consent.SendStatus
+		reason   string
 	}{
-		{from, journey.CategoryMarketing, consent.Skipped, activities.ReasonOptedOut},
-		{from, journey.CategoryTransactional, consent.Sent, ""},
-		{clubSender, journey.CategoryMarketing, consent.Skipped, activities.ReasonNotConfirmed},
+		{from, policy.CategoryMarketing, consent.Skipped, contract.ReasonOptedOut},
+		{from, policy.CategoryTransactional, consent.Sent, ""},
+		{clubSender, policy.CategoryMarketing, consent.Skipped, activities.ReasonNotConfirmed},
 		{clubSender, "", consent.Skipped, activities.ReasonNotConfirmed}, // older inputs: marketing
 		{clubSender, activities.CategoryOptInRequest, consent.Sent, ""},
-		{clubSender, journey.CategoryTransactional, consent.Sent, ""},
+		{clubSender, policy.CategoryTransactional, consent.Sent, ""},
 	}
 	for i, tt := range tests {
 		in := h.input(i)
@@ -72,7 +74,7 @@ func TestSendSMSConsentRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := h.input(len(tests))
-	in.Scope, in.From, in.Category = clubSender, clubSender, journey.CategoryMarketing
+	in.Scope, in.From, in.Category = clubSender, clubSender, policy.CategoryMarketing
 	if res, err := h.send(in); err != nil || res.Status != consent.Sent {
 		t.Errorf("confirmed: %+v, %v", res, err)
 	}
@@ -86,7 +88,7 @@ func TestRequestOptInNeedsDoubleOptInSender(t *testing.T) {
 	env := newActivityEnv()
 	env.RegisterActivity(h.acts)
 	_, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: from, Category: activities.CategoryOptInRequest})
-	if ae := applicationError(err); ae == nil || ae.Type() != activities.ErrBadInput || !ae.NonRetryable() {
+	if ae := applicationError(err); ae == nil || ae.Type() != contract.ErrBadInput || !ae.NonRetryable() {
 		t.Fatalf("err = %v, want non-retryable BadInput", err)
 	}
 	val, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: clubSender, Category: activities.CategoryOptInRequest})
@@ -136,14 +138,17 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 	rec := &signalRecorder{gone: map[string]bool{"club-ended": true}}
 	h.acts.Temporal = rec
 	ctx := context.Background()
-	for _, j := range []struct{ id, sender, category string }{
-		{"bank-marketing", from, journey.CategoryMarketing},
-		{"bank-transactional", from, journey.CategoryTransactional},
-		{"club-marketing", clubSender, journey.CategoryMarketing},
-		{"club-transactional", clubSender, journey.CategoryTransactional},
-		{"club-ended", clubSender, journey.CategoryMarketing},
-		{"service", "MG00000000000000000000000000000001", journey.CategoryMarketing},
-		{"service-number", "+14155550177", journey.CategoryMarketing},
+	for _, j := range []struct {
+		id, sender string
+		category   policy.Category
+	}{
+		{"bank-marketing", from, policy.CategoryMarketing},
+		{"bank-transactional", from, policy.CategoryTransactional},
+		{"club-marketing", clubSender, policy.CategoryMarketing},
+		{"club-transactional", clubSender, policy.CategoryTransactional},
+		{"club-ended", clubSender, policy.CategoryMarketing},
+		{"service", "MG00000000000000000000000000000001", policy.CategoryMarketing},
+		{"service-number", "+14155550177", policy.CategoryMarketing},
 	} {
 		if err := h.acts.RegisterJourney(ctx, activities.Registration{WorkflowID: j.id, RecipientKey: h.key, Scope: j.sender, Category: j.category}); err != nil {
 			t.Fatal(err)
@@ -157,16 +162,16 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 		signal string
 	}{
 		{"STOP to bank spares its transactional journey", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:bank"}, "cancel")
+			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: "program:bank"})
 		}, []string{"bank-marketing cancel"}, 1, "cancel"},
 		{"YES to club goes to its marketing journeys; an ended one is deregistered", func() (int, error) {
-			return h.acts.ConfirmJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "program:club"}, "confirmed")
+			return h.acts.ConfirmJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: "program:club"})
 		}, []string{"club-marketing confirmed"}, 1, "confirmed"},
 		{"STOP to a number of a messaging service stops journeys sent from either", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: "MG00000000000000000000000000000001", Sender: "+14155550177"}, "cancel")
+			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: "MG00000000000000000000000000000001", Sender: "+14155550177"})
 		}, []string{"service cancel", "service-number cancel"}, 2, "cancel"},
 		{"STOPALL cancels all but bank's transactional", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.CancelInput{RecipientKey: h.key, Scope: consent.AllScopes}, "cancel")
+			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: consent.AllScopes})
 		}, []string{"bank-marketing cancel", "club-marketing cancel", "club-transactional cancel", "service cancel", "service-number cancel"}, 5, "cancel"},
 	}
 	for _, tt := range tests {

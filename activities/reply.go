@@ -6,16 +6,17 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // ReplyInput asks for the reply to one inbound keyword.
 type ReplyInput struct {
-	Key          string // provider/message ID of the inbound message: one reply per inbound message
-	Kind         string // the inbound intent: opt_out, opt_out_all, opt_in, opt_in_pending, confirm, help, suggest_opt_out
-	Language     string // language of the keyword, "" if unknown
-	Provider     string // replies leave through the provider the message came in on
-	To           string // the recipient, E.164
-	Sender       string // the number the recipient wrote to
+	Key          string            // provider/message ID of the inbound message: one reply per inbound message
+	Kind         senders.ReplyKind // after the inbound intent; confirm asks for confirmed
+	Language     string            // language of the keyword, "" if unknown
+	Provider     string            // replies leave through the provider the message came in on
+	To           string            // the recipient, E.164
+	Sender       string            // the number the recipient wrote to
 	RecipientKey string
 	ReceivedAt   time.Time
 }
@@ -49,7 +50,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 		return SendResult{Status: consent.Skipped, Reason: ReasonReplyDisabled}, nil
 	}
 	msg := SendInput{
-		WorkflowID: "reply/" + in.Key, Step: 0, RecipientKey: in.RecipientKey, Scope: sender.Scope(),
+		LedgerKey: "reply/" + in.Key, Step: 0, RecipientKey: in.RecipientKey, Scope: sender.Scope(),
 		Provider: in.Provider, To: in.To, Body: body,
 	}
 	if sender.MessagingServiceSID != "" {
@@ -58,20 +59,24 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 		msg.From = in.Sender
 	}
 	switch in.Kind {
-	case "opt_in", "opt_in_pending", "confirm", "suggest_opt_out":
+	case senders.ReplyOptIn, senders.ReplyOptInPending, confirmIntent, senders.ReplySuggestOptOut:
 		msg.Category = CategoryOptInRequest // blocked by an opt-out only
-		return a.deliver(ctx, msg, true)
+		return a.deliver(ctx, msg, false)
 	}
-	return a.deliver(ctx, msg, false)
+	return a.deliver(ctx, msg, true)
 }
 
-// replyKind picks the reply template for an inbound intent.
-func replyKind(intent string, s senders.Sender) string {
+// confirmIntent is the Kind the OptOut workflow asks for after a YES (the
+// intent's name); its template is ReplyConfirmed.
+const confirmIntent senders.ReplyKind = senders.ReplyKind(contract.IntentConfirm)
+
+// replyKind picks the reply template for a requested kind.
+func replyKind(kind senders.ReplyKind, s senders.Sender) senders.ReplyKind {
 	switch {
-	case intent == "opt_out" && s.MarketingOnlyStop():
-		return "opt_out_marketing" // says transactional messages continue
-	case intent == "confirm":
-		return "confirmed"
+	case kind == senders.ReplyOptOut && s.MarketingOnlyStop():
+		return senders.ReplyOptOutMarketing
+	case kind == confirmIntent:
+		return senders.ReplyConfirmed
 	}
-	return intent
+	return kind
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/senders"
 )
 
 // The reply to STOP and HELP goes to a recipient who has opted out; the
@@ -47,7 +48,7 @@ func TestSendReplyAfterStop(t *testing.T) {
 			env := newActivityEnv()
 			env.RegisterActivity(h.acts)
 			val, err := env.ExecuteActivity(h.acts.SendReply, activities.ReplyInput{
-				Key: "twilio/SM" + tc.kind, Kind: tc.kind, Provider: "twilio", To: to, Sender: from,
+				Key: "twilio/SM" + tc.kind, Kind: senders.ReplyKind(tc.kind), Provider: "twilio", To: to, Sender: from,
 				RecipientKey: h.key, ReceivedAt: time.Now(),
 			})
 			if err != nil {

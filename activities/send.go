@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,18 +14,23 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // SendInput is one SMS step of one journey.
 type SendInput struct {
-	WorkflowID          string // ledger key, with Step
+	// LedgerKey, with Step, keys the send ledger: the journey's workflow
+	// ID, or reply/<provider>/<message ID> for a reply. Its JSON name is
+	// from when only journeys sent.
+	LedgerKey           string `json:"WorkflowID"`
 	Step                int
 	RecipientKey        string
-	Scope               string // the sender's address (its consent scope comes from the senders file)
-	Category            string // journey category or CategoryOptInRequest; "" is marketing
-	Provider            string // twilio, sinch, http, sandbox
-	To                  string // E.164
+	Scope               string          // the sender's address (its consent scope comes from the senders file)
+	Category            policy.Category // journey category or CategoryOptInRequest; "" is marketing
+	Provider            string          // twilio, sinch, http, sandbox
+	To                  string          // E.164
 	From                string
 	MessagingServiceSID string
 	Body                string
@@ -41,7 +47,6 @@ const Deferred consent.SendStatus = "deferred"
 
 // Reasons a step was not sent.
 const (
-	ReasonOptedOut           = consent.ReasonOptedOut     // stopline's consent says no
 	ReasonNotConfirmed       = consent.ReasonNotConfirmed // double opt-in not confirmed
 	ReasonOptedOutAtProvider = "opted_out_at_provider"    // provider answered 21610 / 257
 	ReasonInvalidNumber      = "invalid_number"
@@ -64,147 +69,216 @@ type SendResult struct {
 // provider that cannot be asked gets no second call and the step is marked
 // "unknown".
 //
-// The provider call runs inside consent.Store.Fenced: under the recipient's
+// The provider call runs inside the fence (consent.Store.Fenced): under the recipient's
 // lock and after a consent check made under it, so it cannot interleave with
 // an opt-out's commit.
 func (a *Activities) SendSMS(ctx context.Context, in SendInput) (SendResult, error) {
-	return a.deliver(ctx, in, true)
+	return a.deliver(ctx, in, false)
 }
 
-// deliver sends in at most once per (WorkflowID, Step). fenced makes the
-// provider call conditional on consent under the recipient's lock; only
-// the compliance replies (confirmations, HELP) are sent unfenced.
-func (a *Activities) deliver(ctx context.Context, in SendInput, fenced bool) (SendResult, error) {
-	sender, ok := a.Senders[in.Provider]
-	if !ok {
-		return SendResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no SMS sender configured for provider %q", in.Provider), ErrNoSender, nil)
-	}
-	if err := a.checkKey(in.To, in.RecipientKey); err != nil {
-		return SendResult{}, err
-	}
-	msg := sms.Message{To: in.To, From: in.From, MessagingServiceSID: in.MessagingServiceSID, Body: in.Body}
-
-	entry, fresh, err := a.Store.BeginAttempt(ctx, in.WorkflowID, in.Step, in.RecipientKey, in.Provider)
+// deliver sends in at most once per (LedgerKey, Step): it claims the
+// ledger row, settles an earlier attempt whose outcome is unknown, and
+// calls the provider inside the fence, recording the outcome there. exempt
+// lifts the fence's consent check, for the compliance replies only
+// (confirmations, HELP).
+func (a *Activities) deliver(ctx context.Context, in SendInput, exempt bool) (SendResult, error) {
+	d, err := a.newDelivery(in, exempt)
 	if err != nil {
 		return SendResult{}, err
 	}
-	if entry.Status.Final() {
-		if entry.Reason == ReasonOptedOutAtProvider {
-			// The attempt that saw the refusal may have died before
-			// recording it; Record is idempotent.
-			if _, err := a.Store.Record(ctx, consent.Change{
-				RecipientKey: in.RecipientKey, Scope: a.Registry.ConsentScope(in.Scope), To: consent.OptedOut,
-				Source: consent.SourceProvider, Provider: in.Provider, Sender: in.From + in.MessagingServiceSID,
-			}); err != nil {
-				return SendResult{}, err
-			}
-		}
-		return SendResult{Status: entry.Status, MessageID: entry.ProviderMessageID, Reason: entry.Reason}, nil
+	if res, done, err := d.claim(ctx); done || err != nil {
+		return res, err
 	}
-	if entry.Status == consent.Attempting && !fresh {
-		if res, done, err := a.resolve(ctx, sender, msg, entry); done || err != nil {
-			return res, err
-		}
-	}
-
 	// Learn about a cancellation (the recipient opted out) before calling.
 	activity.RecordHeartbeat(ctx)
 	if err := ctx.Err(); err != nil {
 		return SendResult{}, err
 	}
-
 	// The call is not tied to the activity's cancellation: once it starts,
 	// its outcome must be recorded, or a retry could not tell it happened.
-	timeout := a.SendTimeout
-	if timeout == 0 {
-		timeout = 15 * time.Second
-	}
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout+5*time.Second)
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout+5*time.Second)
 	defer cancel()
-
-	var (
-		result  SendResult
-		sendErr error
-	)
 	stopBeat := heartbeatEvery(ctx, 2*time.Second)
 	defer stopBeat()
-	guard := a.Store.Fenced
-	if !fenced {
-		guard = a.Store.Exempt
-	}
-	scope := a.Registry.ConsentScope(in.Scope)
-	decision, err := guard(callCtx, in.RecipientKey, scope, a.rule(scope, in.Category), func(tx pgx.Tx) error {
-		status, id, reason, err := a.Store.LockAttempt(callCtx, tx, in.WorkflowID, in.Step)
-		if err != nil {
-			return err
-		}
-		if status.Final() {
-			// A concurrent attempt finished while this one waited.
-			result = SendResult{Status: status, MessageID: id, Reason: reason}
-			return nil
-		}
-		if !in.NotAfter.IsZero() && time.Now().After(in.NotAfter) {
-			// Not sent, so "failed": the next attempt calls afresh.
-			result = SendResult{Status: Deferred, Reason: ReasonWindowClosed}
-			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Failed, "", ReasonWindowClosed)
-		}
-		providerCtx, cancel := context.WithTimeout(callCtx, timeout)
-		defer cancel()
-		res, err := sender.Send(providerCtx, msg)
-		if err == nil {
-			result = SendResult{Status: consent.Sent, MessageID: res.MessageID}
-			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Sent, res.MessageID, "")
-		}
-		sendErr = err
-		switch kind := sms.KindOf(err); kind {
-		case sms.OptedOut:
-			result = SendResult{Status: consent.Skipped, Reason: ReasonOptedOutAtProvider}
-		case sms.InvalidNumber:
-			result = SendResult{Status: consent.Skipped, Reason: ReasonInvalidNumber}
-		default:
-			var se *sms.Error
-			if !errors.As(err, &se) || se.HTTPStatus == 0 && !se.NotSent {
-				// No answer (timeout, connection reset): the provider may
-				// have accepted it. Leave the row "attempting".
-				return nil
-			}
-			if ambiguous(se.HTTPStatus, sender) {
-				return nil
-			}
-			// The provider answered with an error (it did not accept it),
-			// or the request never left.
-			return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, consent.Failed, "", kind.String())
-		}
-		return a.Store.FinishAttempt(callCtx, tx, in.WorkflowID, in.Step, result.Status, "", result.Reason)
+	var att attempt
+	decision, err := d.fence(callCtx, func(tx pgx.Tx) (err error) {
+		att, err = d.call(callCtx, tx)
+		return err
 	})
 	if err != nil {
 		return SendResult{}, err
 	}
-	if !decision.Allowed {
-		result = SendResult{Status: consent.Skipped, Reason: decision.Reason}
-		return result, a.Store.FinishAttempt(ctx, nil, in.WorkflowID, in.Step, result.Status, "", result.Reason)
+	return d.record(ctx, decision, att)
+}
+
+// delivery is one message on its way to the provider.
+type delivery struct {
+	*Activities
+	in      SendInput
+	sender  sms.Sender
+	msg     sms.Message
+	exempt  bool
+	timeout time.Duration // of the provider call
+}
+
+// attempt is what one provider call did: a verdict for the ledger, or
+// none (Status "") when the outcome stays open, and the provider's error.
+type attempt struct {
+	result  SendResult
+	sendErr error
+}
+
+func (a *Activities) newDelivery(in SendInput, exempt bool) (*delivery, error) {
+	sender, ok := a.Providers[in.Provider]
+	if !ok {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no SMS sender configured for provider %q", in.Provider), contract.ErrNoSender, nil)
 	}
-	if result.Reason == ReasonOptedOutAtProvider && sendErr != nil {
+	if err := a.checkKey(in.To, in.RecipientKey); err != nil {
+		return nil, err
+	}
+	return &delivery{
+		Activities: a, in: in, sender: sender, exempt: exempt, timeout: cmp.Or(a.SendTimeout, 15*time.Second),
+		msg: sms.Message{To: in.To, From: in.From, MessagingServiceSID: in.MessagingServiceSID, Body: in.Body},
+	}, nil
+}
+
+// claim writes the ledger row before any provider call. done says the step
+// is settled: it was before (a retry), or an earlier attempt that may have
+// reached the provider was found there, or cannot be asked about.
+func (d *delivery) claim(ctx context.Context) (res SendResult, done bool, err error) {
+	entry, fresh, err := d.Store.BeginAttempt(ctx, d.in.LedgerKey, d.in.Step, d.in.RecipientKey, d.in.Provider)
+	switch {
+	case err != nil:
+		return SendResult{}, true, err
+	case entry.Status.Final():
+		if entry.Reason == ReasonOptedOutAtProvider {
+			// The attempt that saw the refusal may have died before
+			// recording it; Record is idempotent.
+			if err := d.recordProviderOptOut(ctx, ""); err != nil {
+				return SendResult{}, true, err
+			}
+		}
+		return SendResult{Status: entry.Status, MessageID: entry.ProviderMessageID, Reason: entry.Reason}, true, nil
+	case entry.Status == consent.Attempting && !fresh:
+		return d.resolve(ctx, entry)
+	}
+	return SendResult{}, false, nil
+}
+
+// resolve settles an attempt whose outcome is unknown. done is true when the
+// step must not be sent again.
+func (d *delivery) resolve(ctx context.Context, e consent.LedgerEntry) (SendResult, bool, error) {
+	finder, ok := d.sender.(sms.Finder)
+	if !ok {
+		d.logger().Warn("send outcome unknown; not resending", "workflow", e.WorkflowID, "step", e.Step)
+		res := SendResult{Status: consent.Unresolved, Reason: ReasonUnresolved}
+		return res, true, d.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, "", res.Reason)
+	}
+	// Allow for clock skew between this host and the provider.
+	found, ok, err := finder.Find(ctx, d.msg, e.AttemptedAt.Add(-2*time.Minute))
+	if err != nil {
+		return SendResult{}, false, err
+	}
+	if !ok {
+		return SendResult{}, false, nil // never accepted: send it now
+	}
+	d.logger().Info("earlier send attempt found at the provider; not resending", "workflow", e.WorkflowID, "step", e.Step)
+	res := SendResult{Status: consent.Sent, MessageID: found.MessageID}
+	return res, true, d.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, res.MessageID, "")
+}
+
+// fence runs call only while the recipient may get the message: in a
+// transaction holding the recipient's lock in shared mode, after a consent
+// check made under it (consent.Store.Fenced), so no opt-out commits in
+// between. Every check a send must pass under the lock belongs here.
+// Compliance replies are exempt: stopline's own suppression must not block
+// them.
+func (d *delivery) fence(ctx context.Context, call func(pgx.Tx) error) (consent.Decision, error) {
+	if d.exempt {
+		return consent.Decision{Allowed: true}, d.Store.Exempt(ctx, call)
+	}
+	scope := d.Registry.ConsentScope(d.in.Scope)
+	return d.Store.Fenced(ctx, d.in.RecipientKey, scope, d.rule(scope, d.in.Category), call)
+}
+
+// call hands the message to the provider, unless a concurrent attempt
+// finished while this one waited for the row or the sending window has
+// closed, and writes the verdict to the ledger row in tx.
+func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
+	wf, step := d.in.LedgerKey, d.in.Step
+	status, id, reason, err := d.Store.LockAttempt(ctx, tx, wf, step)
+	switch {
+	case err != nil:
+		return attempt{}, err
+	case status.Final():
+		return attempt{result: SendResult{Status: status, MessageID: id, Reason: reason}}, nil
+	case !d.in.NotAfter.IsZero() && time.Now().After(d.in.NotAfter):
+		// Not sent, so "failed": the next attempt calls afresh.
+		return attempt{result: SendResult{Status: Deferred, Reason: ReasonWindowClosed}},
+			d.Store.FinishAttempt(ctx, tx, wf, step, consent.Failed, "", ReasonWindowClosed)
+	}
+	providerCtx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	res, err := d.sender.Send(providerCtx, d.msg)
+	if err == nil {
+		return attempt{result: SendResult{Status: consent.Sent, MessageID: res.MessageID}},
+			d.Store.FinishAttempt(ctx, tx, wf, step, consent.Sent, res.MessageID, "")
+	}
+	att := attempt{sendErr: err}
+	switch kind := sms.KindOf(err); kind {
+	case sms.OptedOut:
+		att.result = SendResult{Status: consent.Skipped, Reason: ReasonOptedOutAtProvider}
+	case sms.InvalidNumber:
+		att.result = SendResult{Status: consent.Skipped, Reason: ReasonInvalidNumber}
+	default:
+		var se *sms.Error
+		if !errors.As(err, &se) || se.HTTPStatus == 0 && !se.NotSent || ambiguous(se.HTTPStatus, d.sender) {
+			// No answer (timeout, connection reset), or one that may follow
+			// the provider taking it: leave the row "attempting".
+			return att, nil
+		}
+		// The provider answered with an error (it did not accept it), or
+		// the request never left.
+		return att, d.Store.FinishAttempt(ctx, tx, wf, step, consent.Failed, "", kind.String())
+	}
+	return att, d.Store.FinishAttempt(ctx, tx, wf, step, att.result.Status, "", att.result.Reason)
+}
+
+// record turns the fence's decision and the attempt into the activity's
+// answer: a refusal is written to the ledger, a provider's opt-out to
+// consent, and a call without a verdict becomes an error to retry (or not).
+func (d *delivery) record(ctx context.Context, decision consent.Decision, att attempt) (SendResult, error) {
+	if !decision.Allowed {
+		res := SendResult{Status: consent.Skipped, Reason: decision.Reason}
+		return res, d.Store.FinishAttempt(ctx, nil, d.in.LedgerKey, d.in.Step, res.Status, "", res.Reason)
+	}
+	if att.result.Reason == ReasonOptedOutAtProvider && att.sendErr != nil {
 		// The provider knows the recipient opted out (e.g. a STOP it
 		// handled itself): make stopline's own record agree.
-		if _, err := a.Store.Record(ctx, consent.Change{
-			RecipientKey: in.RecipientKey, Scope: a.Registry.ConsentScope(in.Scope), To: consent.OptedOut,
-			Source: consent.SourceProvider, Provider: in.Provider, Sender: in.From + in.MessagingServiceSID,
-			Note: sendErr.Error(),
-		}); err != nil {
+		if err := d.recordProviderOptOut(ctx, att.sendErr.Error()); err != nil {
 			return SendResult{}, err
 		}
-		a.logger().Info("provider reports recipient opted out", "to", phone.Mask(in.To), "workflow", in.WorkflowID)
+		d.logger().Info("provider reports recipient opted out", "to", phone.Mask(d.in.To), "workflow", d.in.LedgerKey)
 	}
-	if result.Status != "" {
-		return result, nil
+	if att.result.Status != "" {
+		return att.result, nil
 	}
 	var se *sms.Error
-	if errors.As(sendErr, &se) && !se.Retryable() {
-		return SendResult{}, temporal.NewNonRetryableApplicationError(se.Error(), ErrProviderPermanent, nil)
+	if errors.As(att.sendErr, &se) && !se.Retryable() {
+		return SendResult{}, temporal.NewNonRetryableApplicationError(se.Error(), contract.ErrProviderPermanent, nil)
 	}
-	return SendResult{}, sendErr
+	return SendResult{}, att.sendErr
+}
+
+// recordProviderOptOut records the opt-out the provider reported (21610,
+// 257) as stopline's own; note is the provider's error.
+func (d *delivery) recordProviderOptOut(ctx context.Context, note string) error {
+	_, err := d.Store.Record(ctx, consent.Change{
+		RecipientKey: d.in.RecipientKey, Scope: d.Registry.ConsentScope(d.in.Scope), To: consent.OptedOut,
+		Source: consent.SourceProvider, Provider: d.in.Provider, Sender: d.in.From + d.in.MessagingServiceSID, Note: note,
+	})
+	return err
 }
 
 // ambiguous reports whether an error status may have followed the provider
@@ -219,28 +293,6 @@ func ambiguous(status int, sender sms.Sender) bool {
 		return status >= 500
 	}
 	return status == http.StatusBadGateway || status == http.StatusGatewayTimeout
-}
-
-// resolve settles an attempt whose outcome is unknown. done is true when the
-// step must not be sent again.
-func (a *Activities) resolve(ctx context.Context, sender sms.Sender, msg sms.Message, e consent.LedgerEntry) (SendResult, bool, error) {
-	finder, ok := sender.(sms.Finder)
-	if !ok {
-		a.logger().Warn("send outcome unknown; not resending", "workflow", e.WorkflowID, "step", e.Step)
-		res := SendResult{Status: consent.Unresolved, Reason: ReasonUnresolved}
-		return res, true, a.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, "", res.Reason)
-	}
-	// Allow for clock skew between this host and the provider.
-	found, ok, err := finder.Find(ctx, msg, e.AttemptedAt.Add(-2*time.Minute))
-	if err != nil {
-		return SendResult{}, false, err
-	}
-	if !ok {
-		return SendResult{}, false, nil // never accepted: send it now
-	}
-	a.logger().Info("earlier send attempt found at the provider; not resending", "workflow", e.WorkflowID, "step", e.Step)
-	res := SendResult{Status: consent.Sent, MessageID: found.MessageID}
-	return res, true, a.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, res.MessageID, "")
 }
 
 // heartbeatEvery heartbeats until stopped, so a long provider call is not

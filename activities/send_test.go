@@ -11,6 +11,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 func TestSendSMSSendsOnce(t *testing.T) {
@@ -76,14 +77,14 @@ func TestSendSMSOptedOutSkipsWithoutCall(t *testing.T) {
 			if err != nil {
 				t.Fatalf("SendSMS: %v", err)
 			}
-			want := activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOut}
+			want := activities.SendResult{Status: consent.Skipped, Reason: contract.ReasonOptedOut}
 			if res != want {
 				t.Errorf("result = %+v, want %+v", res, want)
 			}
 			if n := h.fake.Calls(); n != 0 {
 				t.Errorf("provider calls = %d for an opted-out recipient, want 0", n)
 			}
-			if e := h.ledger(t, 0); e.Status != consent.Skipped || e.Reason != activities.ReasonOptedOut {
+			if e := h.ledger(t, 0); e.Status != consent.Skipped || e.Reason != contract.ReasonOptedOut {
 				t.Errorf("ledger = %+v", e)
 			}
 		})
@@ -128,7 +129,7 @@ func TestSendSMSOptedOutAtProvider(t *testing.T) {
 	// Later steps are suppressed by stopline itself, without a provider call.
 	calls := h.fake.Calls()
 	res, err = h.send(h.input(2))
-	if err != nil || res.Reason != activities.ReasonOptedOut || h.fake.Calls() != calls {
+	if err != nil || res.Reason != contract.ReasonOptedOut || h.fake.Calls() != calls {
 		t.Errorf("next step = %+v, %v (calls %d -> %d); want skipped opted_out without a call", res, err, calls, h.fake.Calls())
 	}
 }
@@ -236,8 +237,8 @@ func TestSendSMSProviderErrors(t *testing.T) {
 			if tc.retryable && ae != nil && ae.NonRetryable() {
 				t.Errorf("error %v is non-retryable, want retryable", err)
 			}
-			if !tc.retryable && (ae == nil || !ae.NonRetryable() || ae.Type() != activities.ErrProviderPermanent) {
-				t.Errorf("error %v (%T), want a non-retryable %s", err, err, activities.ErrProviderPermanent)
+			if !tc.retryable && (ae == nil || !ae.NonRetryable() || ae.Type() != contract.ErrProviderPermanent) {
+				t.Errorf("error %v (%T), want a non-retryable %s", err, err, contract.ErrProviderPermanent)
 			}
 			if strings.Contains(err.Error(), to) {
 				t.Errorf("error %q names the recipient number", err)
@@ -279,7 +280,7 @@ func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
 			h := newHarness(t)
 			ctx := t.Context()
 			in := h.input(0)
-			if _, _, err := h.store.BeginAttempt(ctx, in.WorkflowID, in.Step, in.RecipientKey, in.Provider); err != nil {
+			if _, _, err := h.store.BeginAttempt(ctx, in.LedgerKey, in.Step, in.RecipientKey, in.Provider); err != nil {
 				t.Fatal(err)
 			}
 			var earlier string
@@ -315,10 +316,10 @@ func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
 func TestSendSMSUnresolvableAttemptIsNotResent(t *testing.T) {
 	h := newHarness(t)
 	fs := &fakeSender{}
-	h.acts.Senders["fake"] = fs
+	h.acts.Providers["fake"] = fs
 	in := h.input(0)
 	in.Provider = "fake"
-	if _, _, err := h.store.BeginAttempt(t.Context(), in.WorkflowID, in.Step, in.RecipientKey, in.Provider); err != nil {
+	if _, _, err := h.store.BeginAttempt(t.Context(), in.LedgerKey, in.Step, in.RecipientKey, in.Provider); err != nil {
 		t.Fatal(err)
 	}
 	for attempt := 1; attempt <= 2; attempt++ {
@@ -364,7 +365,7 @@ func TestSendSMSRetryWithoutFinder(t *testing.T) {
 			h := newHarness(t)
 			tc.first.Provider = "fake"
 			fs := &fakeSender{script: []func() (sms.Result, error){func() (sms.Result, error) { return sms.Result{}, tc.first }}}
-			h.acts.Senders["fake"] = fs
+			h.acts.Providers["fake"] = fs
 			in := h.input(0)
 			in.Provider = "fake"
 
@@ -416,7 +417,7 @@ func TestSendSMSConcurrentRetryWaitsForRunningAttempt(t *testing.T) {
 			if tc.finder {
 				sender = &findingSender{fs}
 			}
-			h.acts.Senders["fake"] = sender
+			h.acts.Providers["fake"] = sender
 			in := h.input(0)
 			in.Provider = "fake"
 
@@ -482,7 +483,7 @@ func TestSendSMSRacingAttemptsReportSameOutcome(t *testing.T) {
 			h := newHarness(t)
 			ctx := context.Background()
 			fs := &findingSender{&fakeSender{script: []func() (sms.Result, error){tc.result}}}
-			h.acts.Senders["fake"] = fs
+			h.acts.Providers["fake"] = fs
 			in := h.input(0)
 			in.Provider = "fake"
 
@@ -530,11 +531,11 @@ func TestSendSMSUnknownProvider(t *testing.T) {
 	in.Provider = "sinch" // not configured in this worker
 	_, err := h.send(in)
 	ae := applicationError(err)
-	if ae == nil || ae.Type() != activities.ErrNoSender || !ae.NonRetryable() {
-		t.Fatalf("err = %v, want a non-retryable %s application error", err, activities.ErrNoSender)
+	if ae == nil || ae.Type() != contract.ErrNoSender || !ae.NonRetryable() {
+		t.Fatalf("err = %v, want a non-retryable %s application error", err, contract.ErrNoSender)
 	}
-	if rows, err := h.store.Ledger(t.Context(), wfID); err != nil || len(rows) != 0 {
-		t.Errorf("ledger = %+v, %v; want no row for a send that never started", rows, err)
+	if rows := pgtest.Ledger(t, h.store, wfID); len(rows) != 0 {
+		t.Errorf("ledger = %+v; want no row for a send that never started", rows)
 	}
 }
 
@@ -601,16 +602,16 @@ func TestForeignRecipientKeyIsRefused(t *testing.T) {
 			env := newActivityEnv()
 			env.RegisterActivity(h.acts)
 			err := tc.run(env)
-			if ae := applicationError(err); ae == nil || ae.Type() != activities.ErrBadInput || !ae.NonRetryable() {
-				t.Fatalf("error = %v; want a non-retryable %s", err, activities.ErrBadInput)
+			if ae := applicationError(err); ae == nil || ae.Type() != contract.ErrBadInput || !ae.NonRetryable() {
+				t.Fatalf("error = %v; want a non-retryable %s", err, contract.ErrBadInput)
 			}
 		})
 	}
 	if n := h.fake.Calls(); n != 0 {
 		t.Errorf("provider calls = %d, want 0", n)
 	}
-	if rows, err := h.store.Ledger(t.Context(), wfID); err != nil || len(rows) != 0 {
-		t.Errorf("ledger = %+v, %v; want no rows", rows, err)
+	if rows := pgtest.Ledger(t, h.store, wfID); len(rows) != 0 {
+		t.Errorf("ledger = %+v; want no rows", rows)
 	}
 	if js, err := h.store.ActiveJourneys(t.Context(), foreign, consent.AllScopes); err != nil || len(js) != 0 {
 		t.Errorf("registered journeys of the foreign key = %+v, %v; want none", js, err)

@@ -19,19 +19,11 @@ import (
 )
 
 func runConsent(ctx context.Context, cfg *config) (row, error) {
-	dbURL, drop, err := newDatabase(ctx, cfg.adminURL, "consent")
+	store, _, drop, err := newStore(ctx, cfg.adminURL, "consent")
 	if err != nil {
 		return row{}, err
 	}
 	defer drop()
-	store, err := consent.Open(ctx, dbURL)
-	if err != nil {
-		return row{}, err
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return row{}, err
-	}
 	pool := store.Pool()
 
 	keyer := mustKeyer()

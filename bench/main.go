@@ -43,6 +43,8 @@ type config struct {
 	starterN, starterConcurrency int // scenario starter
 
 	scaleN, scaleRecipients, scalePer int // scenario scale
+
+	previewN int // scenario preview
 }
 
 // scenario is one benchmark; run returns its table row.
@@ -57,6 +59,7 @@ var scenarios = []scenario{
 	{"consent", runConsent},
 	{"starter", runStarter},
 	{"scale", runScale},
+	{"preview", runPreview},
 }
 
 func main() {
@@ -87,6 +90,7 @@ func main() {
 	flag.IntVar(&cfg.scaleN, "scale-n", 10000, "scale: journeys waiting on a 1h timer")
 	flag.IntVar(&cfg.scaleRecipients, "scale-recipients", 20, "scale: recipients that text STOP (one latency sample each)")
 	flag.IntVar(&cfg.scalePer, "scale-per", 20, "scale: waiting journeys per STOP recipient")
+	flag.IntVar(&cfg.previewN, "preview-n", 100_000, "preview: audience rows previewed (RSS is also shown for n/10)")
 	flag.Parse()
 	if cfg.quick {
 		quickSizes(cfg)
@@ -126,6 +130,7 @@ func quickSizes(cfg *config) {
 	tiny("scale-n", &cfg.scaleN, 300)
 	tiny("scale-recipients", &cfg.scaleRecipients, 5)
 	tiny("scale-per", &cfg.scalePer, 10)
+	tiny("preview-n", &cfg.previewN, 2000)
 	if !set["timeout"] {
 		cfg.timeout = 2 * time.Minute
 	}

@@ -16,6 +16,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/phone"
@@ -27,6 +29,9 @@ import (
 const (
 	// benchSecret keys recipient hashes in every process of the bench.
 	benchSecret = "stopline-bench-secret-0123456789"
+	// benchPayloadKeys encrypts every payload, of stopline and of the
+	// baselines alike, as production does: ratios compare like with like.
+	benchPayloadKeys = "bench:c3RvcGxpbmUtYmVuY2gtcGF5bG9hZC1rZXktMDEyMzQ="
 	// sender is the journeys' sending number, hence their consent scope.
 	sender = "+15550001111"
 	// publicURL is what signed webhooks claim Twilio called.
@@ -110,7 +115,13 @@ func startTemporal(ctx context.Context) (*temporalStack, error) {
 }
 
 func dial(ctx context.Context, addr, ns string) (client.Client, error) {
-	return client.DialContext(ctx, client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(quiet)})
+	pc, err := codec.Parse(benchPayloadKeys)
+	if err != nil {
+		return nil, err
+	}
+	opts := client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(quiet)}
+	codec.Apply(&opts, pc)
+	return client.DialContext(ctx, opts)
 }
 
 func (s *temporalStack) close() {
@@ -152,6 +163,26 @@ func newDatabase(ctx context.Context, adminURL, tag string) (string, func(), err
 		}
 	}
 	return u.String(), drop, nil
+}
+
+// newStore is newDatabase, migrated, with a consent store on it; drop
+// closes the store and drops the database.
+func newStore(ctx context.Context, adminURL, tag string) (*consent.Store, string, func(), error) {
+	dbURL, drop, err := newDatabase(ctx, adminURL, tag)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	store, err := consent.Open(ctx, dbURL)
+	if err == nil {
+		if err = store.Migrate(ctx); err != nil {
+			store.Close()
+		}
+	}
+	if err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	return store, dbURL, func() { store.Close(); drop() }, nil
 }
 
 // dropStaleDatabases drops databases left by bench processes that no

@@ -24,15 +24,11 @@ import (
 func runStarter(ctx context.Context, cfg *config) (row, error) {
 	n, conc := cfg.starterN, cfg.starterConcurrency
 	small := max(n/10, 1)
-	dir, err := os.MkdirTemp("", "stopline-bench-")
+	dir, exe, err := buildStartChild(ctx)
 	if err != nil {
 		return row{}, err
 	}
 	defer os.RemoveAll(dir)
-	exe, err := buildStartChild(ctx, dir)
-	if err != nil {
-		return row{}, err
-	}
 	journeyFile := filepath.Join(dir, "journey.json")
 	js, err := json.Marshal(waitingJourney())
 	if err != nil {
@@ -53,7 +49,7 @@ func runStarter(ctx context.Context, cfg *config) (row, error) {
 		}
 		defer ts.close()
 		args := []string{"-addr", ts.srv.FrontendAddr(), "-ns", ts.srv.Namespace(), "-queue", "bench-starts-no-worker",
-			"-journey", journeyFile, "-secret", benchSecret, "-mode", mode, "-n", strconv.Itoa(count), "-concurrency", strconv.Itoa(conc), "-run-id", fmt.Sprintf("%s%d", mode, count)}
+			"-journey", journeyFile, "-secret", benchSecret, "-payload-keys", benchPayloadKeys, "-mode", mode, "-n", strconv.Itoa(count), "-concurrency", strconv.Itoa(conc), "-run-id", fmt.Sprintf("%s%d", mode, count)}
 		if mode == "launch" {
 			path, err := writeAudience(dir, count)
 			if err != nil {
@@ -124,21 +120,27 @@ type startReport struct {
 	Started   int     `json:"started"`
 	Failed    int     `json:"failed"`
 	Seconds   float64 `json:"seconds"`
+	Blocked   int     `json:"blocked"`
 	PeakRSSKB int64   `json:"peak_rss_kb"` // VmHWM
 }
 
-// buildStartChild builds bench/startchild into dir.
-func buildStartChild(ctx context.Context, dir string) (string, error) {
+// buildStartChild builds bench/startchild into a new temporary directory,
+// which the caller removes, for the scenario's files too.
+func buildStartChild(ctx context.Context) (dir, exe string, err error) {
+	if dir, err = os.MkdirTemp("", "stopline-bench-"); err != nil {
+		return "", "", err
+	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	exe := filepath.Join(dir, "startchild")
+	exe = filepath.Join(dir, "startchild")
 	cmd := exec.CommandContext(ctx, goTool, "build", "-o", exe, "github.com/stopline/stopline/bench/startchild")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build bench/startchild (run the bench from inside the module): %v\n%s", err, out)
+		os.RemoveAll(dir)
+		return "", "", fmt.Errorf("go build bench/startchild (run the bench from inside the module): %v\n%s", err, out)
 	}
-	return exe, nil
+	return dir, exe, nil
 }
 
 // runStartChild runs startchild and returns its report and peak RSS (kB),

@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
@@ -22,6 +21,8 @@ const consentUsage = `usage:
   starter consent confirm PHONE -scope SCOPE [-note TEXT]  record a confirmed double opt-in
   starter consent show    PHONE|KEY                        current consent per scope
   starter consent history PHONE|KEY                        the audit log
+  starter consent access  PHONE|KEY                        everything held on the number, as one JSON document
+                                                           (a subject-access request, GDPR Art. 15)
   starter consent export -since 2026-01-01T00:00:00Z > events.csv
   starter consent import FILE.csv [-scope SCOPE]           import an opt-out list (phone[,scope][,note][,state]);
                                                            state opted_out (default) or confirmed (double opt-in)
@@ -97,8 +98,18 @@ func runConsent(args []string) error {
 			return nil
 		}
 		fmt.Printf("recorded: %s %s in scope %s\n", res.Change.RecipientKey, to, res.Change.Scope)
-		signalRunning(ctx, store, registry, res.Change)
+		signalRunning(ctx, res.Change, *dev)
 		return nil
+	case "access":
+		p, err := needPhone()
+		if err != nil {
+			return err
+		}
+		report, err := admin.Access(ctx, store, keyer, p, *region)
+		if err != nil {
+			return err
+		}
+		return printJSON(report)
 	case "show", "history":
 		p, err := needPhone()
 		if err != nil {
@@ -116,9 +127,7 @@ func runConsent(args []string) error {
 		if cmd == "history" {
 			out = view.Events
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(out)
 	case "export":
 		from := time.Time{}
 		if *since != "" {
@@ -146,35 +155,28 @@ func runConsent(args []string) error {
 	return fmt.Errorf("unknown consent command %q\n%s", cmd, consentUsage)
 }
 
-// signalRunning stops the recipient's running journeys at once after an
-// opt-out, or lets those waiting for a double opt-in go on after a
-// confirmation. It is best effort: without Temporal, journeys still send
-// nothing more after an opt-out, because every send re-checks consent under
-// the recipient's lock.
-func signalRunning(ctx context.Context, store *consent.Store, registry *senders.Registry, c consent.Change) {
-	if c.To != consent.OptedOut && c.To != consent.Confirmed {
-		return
-	}
-	tc, err := dial(ctx)
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// signalRunning hands the change to the recipient's OptOut workflow, which
+// stops their running journeys at once after an opt-out, or lets those
+// waiting for a double opt-in go on after a confirmation, and lists it in
+// its consent query. It is best effort: without Temporal, journeys still
+// send nothing more after an opt-out, because every send re-checks consent
+// under the recipient's lock.
+func signalRunning(ctx context.Context, c consent.Change, dev bool) {
+	tc, err := dial(ctx, dev)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "note: running journeys not signalled:", err)
 		return
 	}
 	defer tc.Close()
-	acts := &activities.Activities{Store: store, Temporal: tc, Registry: registry}
-	in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
-	if c.To == consent.Confirmed {
-		n, err := acts.ConfirmJourneys(ctx, in, workflows.SignalConfirmed)
-		report(n, "told of the confirmation", err)
+	if err := workflows.TellRecipient(ctx, tc, workflows.TaskQueue, c); err != nil {
+		fmt.Fprintln(os.Stderr, "note: signalling running journeys:", err)
 		return
 	}
-	n, err := acts.CancelJourneys(ctx, in, workflows.SignalCancel)
-	report(n, "cancelled", err)
-}
-
-func report(n int, what string, err error) {
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "note: signalling running journeys:", err)
-	}
-	fmt.Printf("%d running journeys %s\n", n, what)
+	fmt.Printf("running journeys told through workflow %s\n", workflows.OptOutID(c.RecipientKey))
 }

@@ -5,10 +5,12 @@
 //	starter -key +14155550101           # a number's recipient key and a UI query
 //	starter consent optout +14155550101 -scope '*' -note "called support"
 //	starter consent show|history|export|import ...
+//	starter preview -journey J -audience A [-n 5] [-at TIME] [-format json]  # a dry run
+//	starter validate -journey J [-senders S] [-audience A]                   # a start's checks, for CI
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-// TLS and API key settings, profiles); RECIPIENT_KEY_SECRET must match the
-// worker's.
+// TLS and API key settings, profiles); RECIPIENT_KEY_SECRET and PAYLOAD_KEYS
+// must match the worker's.
 package main
 
 import (
@@ -30,6 +32,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/term"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/phone"
@@ -48,8 +51,15 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) > 0 && args[0] == "consent" {
-		return runConsent(args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "consent":
+			return runConsent(args[1:])
+		case "preview":
+			return runPreview(args[1:], os.Stdout)
+		case "validate":
+			return runValidate(args[1:], os.Stdout)
+		}
 	}
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
 	var (
@@ -78,7 +88,7 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	c, err := dial(ctx)
+	c, err := dial(ctx, *dev)
 	if err != nil {
 		return err
 	}
@@ -94,18 +104,9 @@ func run(args []string) error {
 		fs.Usage()
 		return errors.New("-journey and -audience are required")
 	}
-	def, err := journey.Load(*journeyPath)
+	def, _, err := loadJourney(*journeyPath, *sendersPath)
 	if err != nil {
 		return err
-	}
-	if *sendersPath != "" {
-		reg, err := senders.Load(*sendersPath)
-		if err != nil {
-			return err
-		}
-		if err := checkOptIn(def, reg); err != nil {
-			return fmt.Errorf("%s: %w", *journeyPath, err)
-		}
 	}
 	if *runID == "" {
 		*runID = def.Name + "-" + time.Now().UTC().Format("20060102")
@@ -169,7 +170,7 @@ func printSummary(w io.Writer, path, runID, ui string, s *launch.Summary) {
 }
 
 func devFlag(fs *flag.FlagSet) *bool {
-	return fs.Bool("dev", false, "without RECIPIENT_KEY_SECRET, use the development secret of `worker -dev`")
+	return fs.Bool("dev", false, "without RECIPIENT_KEY_SECRET or PAYLOAD_KEYS, use the development secret and key of `worker -dev`")
 }
 
 // keyerFromEnv keys recipients as the worker does. Only with -dev may the
@@ -191,12 +192,19 @@ func keyerFromEnv(dev bool) (phone.Keyer, error) {
 	return k, nil
 }
 
-func dial(ctx context.Context) (client.Client, error) {
+// dial connects to Temporal with the worker's payload codec: a journey
+// started without it would carry its recipient's number in plain text.
+func dial(ctx context.Context, dev bool) (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("temporal client config: %w", err)
 	}
 	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	pc, err := codec.Load(codec.FromEnv(), dev, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return nil, err
+	}
+	codec.Apply(&opts, pc)
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		addr := opts.HostPort
@@ -211,6 +219,27 @@ func dial(ctx context.Context) (client.Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// loadJourney reads a journey file and, given the worker's senders file,
+// checks its opt_in step's prerequisites: the checks a start makes before
+// it reads the audience. The registry is nil without a senders file.
+func loadJourney(journeyPath, sendersPath string) (*journey.Definition, *senders.Registry, error) {
+	def, err := journey.Load(journeyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sendersPath == "" {
+		return def, nil, nil
+	}
+	reg, err := senders.Load(sendersPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkOptIn(def, reg); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", journeyPath, err)
+	}
+	return def, reg, nil
 }
 
 // checkOptIn refuses a journey whose opt_in step would fail in every

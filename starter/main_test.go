@@ -8,6 +8,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 )
 
@@ -20,8 +21,8 @@ func TestCheckOptIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := func(from string, steps ...journey.Step) *journey.Definition {
-		return &journey.Definition{Name: "j", Category: journey.CategoryMarketing,
-			Sender: journey.Sender{Provider: "twilio", From: from, Type: journey.TypeLongCode}, Steps: steps}
+		return &journey.Definition{Name: "j", Category: policy.CategoryMarketing,
+			Sender: journey.Sender{Provider: "twilio", From: from, Type: policy.TypeLongCode}, Steps: steps}
 	}
 	ask, send := journey.Step{OptIn: "Reply YES"}, journey.Step{SMS: "Hi"}
 	tests := []struct {
@@ -86,5 +87,36 @@ func TestSecretRequiredOutsideDev(t *testing.T) {
 	}
 	if events != 1 {
 		t.Errorf("consent events = %d, want 1 (the -dev opt-out only)", events)
+	}
+}
+
+// Outside -dev the starter refuses to dial Temporal without PAYLOAD_KEYS,
+// unless PAYLOAD_ENCRYPTION=off says plain text is meant.
+func TestPayloadKeysRequiredOutsideDev(t *testing.T) {
+	t.Setenv("RECIPIENT_KEY_SECRET", "starter-test-secret-0123456789")
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1") // refuses connections
+	const keys = "k1:c3RvcGxpbmUgZGV2ZWxvcG1lbnQga2V5LCBwdWJsaWM="
+	tests := []struct {
+		keys, encryption string
+		dev              bool
+		want             string
+	}{
+		{"", "", false, "PAYLOAD_KEYS is not set"},
+		{"", "", true, "cannot reach Temporal"},
+		{"", "off", false, "cannot reach Temporal"},
+		{keys, "", false, "cannot reach Temporal"},
+		{"k1:short", "", false, "PAYLOAD_KEYS: entry 1"},
+		{keys, "maybe", false, `PAYLOAD_ENCRYPTION "maybe"`},
+	}
+	for _, tt := range tests {
+		t.Setenv("PAYLOAD_KEYS", tt.keys)
+		t.Setenv("PAYLOAD_ENCRYPTION", tt.encryption)
+		args := []string{"-list", "-run-id", "r1"}
+		if tt.dev {
+			args = append(args, "-dev")
+		}
+		if err := run(args); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("PAYLOAD_KEYS=%q PAYLOAD_ENCRYPTION=%q dev=%v: %v, want an error containing %q", tt.keys, tt.encryption, tt.dev, err, tt.want)
+		}
 	}
 }

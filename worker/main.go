@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/sms/httpchannel"
 	"github.com/stopline/stopline/internal/sms/sinch"
 	"github.com/stopline/stopline/internal/sms/twilio"
@@ -78,6 +79,7 @@ func main() {
 	cfg.Logger = log
 	cfg.RecipientKeySecret = os.Getenv("RECIPIENT_KEY_SECRET")
 	cfg.AdminToken = os.Getenv("ADMIN_TOKEN")
+	cfg.Payload = codec.FromEnv()
 	cfg.Twilio = twilio.Config{
 		AccountSID: os.Getenv("TWILIO_ACCOUNT_SID"),
 		AuthToken:  os.Getenv("TWILIO_AUTH_TOKEN"),

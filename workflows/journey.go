@@ -12,6 +12,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // JourneyInput starts one recipient's journey. From the starter, Phone is
@@ -36,29 +37,13 @@ const (
 	StateCompleted = "completed" // every step ran
 	StateSkipped   = "skipped"   // a consent check said no before a send
 	StateStopped   = "stopped"   // cancelled by an opt-out while running
+	StateFailed    = "failed"    // a send failed for good (the workflow fails)
 )
-
-// JourneyStatus answers the status query.
-type JourneyStatus struct {
-	Journey      string    `json:"journey"`
-	State        string    `json:"state"`
-	Step         int       `json:"step"` // index into the journey's steps
-	Steps        int       `json:"steps"`
-	Sent         int       `json:"sent"`
-	Unknown      int       `json:"unknown,omitempty"` // sends whose outcome could not be resolved
-	Reason       string    `json:"reason,omitempty"`
-	WaitingUntil time.Time `json:"waiting_until,omitzero"`
-	// DeferredUntil is when a marketing step held back by quiet hours may go.
-	DeferredUntil time.Time `json:"deferred_until,omitzero"`
-	// ConfirmBy is, at an opt_in step, when the wait for the recipient's
-	// YES ends.
-	ConfirmBy time.Time `json:"confirm_by,omitzero"`
-}
 
 // JourneyResult is the journey's outcome; Summary reads like
 // "sent 1, skipped at step 2: opted_out".
 type JourneyResult struct {
-	JourneyStatus
+	contract.JourneyStatus
 	Summary string `json:"summary"`
 }
 
@@ -66,203 +51,309 @@ type JourneyResult struct {
 // step it checks consent; an opt-out signalled while it runs cancels the
 // pending wait or send at once.
 func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
-	def := in.Journey
-	if err := def.Validate(); err != nil {
-		return JourneyResult{}, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), activities.ErrBadInput, nil)
-	}
-	bodies, err := def.Render(in.Attributes)
+	r, err := newJourneyRun(ctx, in)
 	if err != nil {
-		return JourneyResult{}, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), activities.ErrBadInput, nil)
+		return JourneyResult{}, err
 	}
-	var a *activities.Activities
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+	if err := r.register(); err != nil {
+		return JourneyResult{}, err
+	}
+	defer r.deregister()
+	r.listenForCancel()
+	return r.finish(r.run())
+}
 
-	recipient := activities.Recipient{Phone: in.Phone, Key: in.RecipientKey}
-	if recipient.Key == "" {
-		err := workflow.ExecuteLocalActivity(lctx, a.ResolveRecipient, activities.RecipientInput{Phone: in.Phone, Region: in.Region}).Get(ctx, &recipient)
-		if err != nil {
-			return JourneyResult{}, err
+// acts names the activities the workflows run (method values only; never called).
+var acts *activities.Activities
+
+// journeyRun is one running journey: its input, rendered bodies and status.
+type journeyRun struct {
+	ctx       workflow.Context // the workflow's own context
+	stepCtx   workflow.Context // cancelled by the cancel signal: pending timers and sends stop
+	in        JourneyInput
+	def       journey.Definition
+	bodies    []string // by step index
+	recipient activities.Recipient
+	id, scope string
+	status    contract.JourneyStatus
+}
+
+// outcome is where a step leaves the journey: the zero value goes on to the
+// next step; otherwise the journey ends in state, or fails with err.
+type outcome struct {
+	state string
+	err   error
+}
+
+var (
+	goOn    = outcome{}
+	stopped = outcome{state: StateStopped}
+	skipped = outcome{state: StateSkipped}
+)
+
+func (o outcome) ended() bool { return o != goOn }
+
+// afterTimer reads the error of a timer run under the step context. Only
+// cancellation fails a timer, so an error means an opt-out stopped the
+// journey.
+func afterTimer(err error) outcome {
+	if err != nil {
+		return stopped
+	}
+	return goOn
+}
+
+// newJourneyRun validates and renders the journey, resolves the recipient
+// and publishes the status query and search attributes.
+func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
+	r := &journeyRun{ctx: ctx, stepCtx: ctx, in: in, def: in.Journey}
+	if err := r.def.Validate(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
+	}
+	bodies, err := r.def.Render(in.Attributes)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
+	}
+	r.bodies = bodies
+	r.recipient = activities.Recipient{Phone: in.Phone, Key: in.RecipientKey}
+	if r.recipient.Key == "" {
+		q := activities.RecipientInput{Phone: in.Phone, Region: in.Region}
+		if err := workflow.ExecuteLocalActivity(r.local(ctx), acts.ResolveRecipient, q).Get(ctx, &r.recipient); err != nil {
+			return nil, err
 		}
 	}
-
-	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	scope := def.Sender.Scope()
-	status := JourneyStatus{Journey: def.Name, State: StateRunning, Steps: len(def.Steps)}
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (JourneyStatus, error) { return status, nil }); err != nil {
-		return JourneyResult{}, err
+	r.id = workflow.GetInfo(ctx).WorkflowExecution.ID
+	r.scope = r.def.Sender.Scope()
+	r.status = contract.JourneyStatus{Journey: r.def.Name, State: StateRunning, Steps: len(r.def.Steps)}
+	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.JourneyStatus, error) { return r.status, nil }); err != nil {
+		return nil, err
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		SAJourneyName.ValueSet(def.Name), SAJourneyRunID.ValueSet(in.RunID),
-		SARecipientKey.ValueSet(recipient.Key), SAJourneyState.ValueSet(StateRunning)); err != nil {
-		return JourneyResult{}, err
-	}
+	return r, workflow.UpsertTypedSearchAttributes(ctx,
+		SAJourneyName.ValueSet(r.def.Name), SAJourneyRunID.ValueSet(in.RunID),
+		SARecipientKey.ValueSet(r.recipient.Key), SAJourneyState.ValueSet(StateRunning))
+}
 
-	// Register before the first step so an opt-out from now on finds us.
-	reg := activities.Registration{WorkflowID: id, RecipientKey: recipient.Key, Phone: recipient.Phone, Scope: scope, Category: def.Category}
-	if err := workflow.ExecuteLocalActivity(lctx, a.RegisterJourney, reg).Get(ctx, nil); err != nil {
-		return JourneyResult{}, err
+// register records the journey as running before its first step, so an
+// opt-out from now on finds it.
+func (r *journeyRun) register() error {
+	reg := activities.Registration{
+		WorkflowID: r.id, RecipientKey: r.recipient.Key, Phone: r.recipient.Phone, Scope: r.scope, Category: r.def.Category,
 	}
-	defer func() {
-		// Runs on every exit path; a disconnected context survives cancellation.
-		dctx, _ := workflow.NewDisconnectedContext(lctx)
-		_ = workflow.ExecuteLocalActivity(dctx, a.DeregisterJourney, id).Get(dctx, nil)
-	}()
+	return workflow.ExecuteLocalActivity(r.local(r.ctx), acts.RegisterJourney, reg).Get(r.ctx, nil)
+}
 
-	// The cancel signal cancels stepCtx: timers and activities started
-	// under it stop at once.
-	stepCtx, cancel := workflow.WithCancel(ctx)
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		var req activities.CancelRequest
-		workflow.GetSignalChannel(gctx, SignalCancel).Receive(gctx, &req)
-		status.Reason = req.Reason
-		if status.Reason == "" {
-			status.Reason = activities.ReasonOptedOut
+// deregister runs on every exit path; a disconnected context survives
+// cancellation.
+func (r *journeyRun) deregister() {
+	dctx, _ := workflow.NewDisconnectedContext(r.local(r.ctx))
+	_ = workflow.ExecuteLocalActivity(dctx, acts.DeregisterJourney, r.id).Get(dctx, nil)
+}
+
+// listenForCancel makes the cancel signal cancel stepCtx: timers and
+// activities started under it stop at once.
+func (r *journeyRun) listenForCancel() {
+	stepCtx, cancel := workflow.WithCancel(r.ctx)
+	r.stepCtx = stepCtx
+	workflow.Go(r.ctx, func(gctx workflow.Context) {
+		var req contract.CancelRequest
+		workflow.GetSignalChannel(gctx, contract.SignalCancel).Receive(gctx, &req)
+		r.status.Reason = req.Reason
+		if r.status.Reason == "" {
+			r.status.Reason = contract.ReasonOptedOut
 		}
 		cancel()
 	})
+}
 
-	finish := func(state string) (JourneyResult, error) {
-		status.State = state
-		status.WaitingUntil = time.Time{}
-		_ = workflow.UpsertTypedSearchAttributes(ctx, SAJourneyState.ValueSet(state))
-		return JourneyResult{JourneyStatus: status, Summary: summary(status)}, nil
-	}
-
-	// gate runs a consent activity (CheckConsent, RequestOptIn); ended says
-	// the journey ends there, with result endResult: cancelled while it ran,
-	// refused, or failed for good.
-	var endResult JourneyResult
-	gate := func(check any, q activities.ConsentQuery) (d consent.Decision, ended bool, err error) {
-		err = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(stepCtx, localOptions), check, q).Get(stepCtx, &d)
+// run runs the steps in order until one ends the journey.
+func (r *journeyRun) run() outcome {
+	for i, step := range r.def.Steps {
+		r.status.Step = i
+		if r.stepCtx.Err() != nil {
+			return stopped
+		}
+		var o outcome
 		switch {
-		case temporal.IsCanceledError(err):
-			endResult, err = finish(StateStopped)
-		case err != nil:
-			endResult = JourneyResult{}
-		case !d.Allowed:
-			status.Reason = reason(d)
-			endResult, err = finish(StateSkipped)
+		case step.IsWait():
+			o = r.wait(step.WaitDuration())
+		case step.IsOptIn():
+			o = r.optIn(i)
 		default:
-			return d, false, nil
+			o = r.sms(i)
 		}
-		return d, true, err
+		if o.ended() {
+			return o
+		}
 	}
+	r.status.Step = len(r.def.Steps)
+	return outcome{state: StateCompleted}
+}
 
-steps:
-	for i, step := range def.Steps {
-		status.Step = i
-		if stepCtx.Err() != nil {
-			return finish(StateStopped)
-		}
-		if step.IsWait() {
-			status.WaitingUntil = workflow.Now(ctx).Add(step.WaitDuration())
-			err := workflow.Sleep(stepCtx, step.WaitDuration())
-			status.WaitingUntil = time.Time{}
-			if err != nil {
-				return finish(StateStopped) // only cancellation fails a timer
+// finish records the final state (also as the JourneyState search
+// attribute) and returns the journey's result, or its failure.
+func (r *journeyRun) finish(o outcome) (JourneyResult, error) {
+	if o.state == "" {
+		return JourneyResult{}, o.err // failed for good before any send
+	}
+	r.status.State = o.state
+	r.status.WaitingUntil = time.Time{}
+	_ = workflow.UpsertTypedSearchAttributes(r.ctx, SAJourneyState.ValueSet(o.state))
+	if o.err != nil {
+		return JourneyResult{}, o.err
+	}
+	return JourneyResult{JourneyStatus: r.status, Summary: summary(r.status)}, nil
+}
+
+// wait is a wait step: a durable timer.
+func (r *journeyRun) wait(d time.Duration) outcome {
+	r.status.WaitingUntil = workflow.Now(r.ctx).Add(d)
+	err := workflow.Sleep(r.stepCtx, d)
+	r.status.WaitingUntil = time.Time{}
+	return afterTimer(err)
+}
+
+// sms is an SMS step: checked against consent, then sent.
+func (r *journeyRun) sms(i int) outcome {
+	res, o := r.send(i, r.query(r.def.Category), acts.CheckConsent)
+	if o.ended() {
+		return o
+	}
+	return r.count(i, res)
+}
+
+// optIn is an opt_in step: it makes the recipient pending (under the same
+// rules as a consent check), sends the request, then waits for the YES.
+func (r *journeyRun) optIn(i int) outcome {
+	res, o := r.send(i, r.query(activities.CategoryOptInRequest), acts.RequestOptIn)
+	if o.ended() || res.Status == alreadyConfirmed {
+		return o
+	}
+	if o := r.count(i, res); o.ended() {
+		return o
+	}
+	confirmed, err := awaitConfirmation(r.stepCtx, &r.status)
+	if err != nil || confirmed {
+		return afterTimer(err)
+	}
+	// No signal in time; ask Postgres, which a lost signal cannot fool,
+	// before giving up.
+	_, o = r.gate(acts.CheckConsent, r.query(policy.CategoryMarketing))
+	return o
+}
+
+// alreadyConfirmed is send's answer at an opt_in step whose recipient had
+// confirmed before: there is nothing to ask.
+const alreadyConfirmed consent.SendStatus = "already_confirmed"
+
+func (r *journeyRun) query(category policy.Category) activities.ConsentQuery {
+	return activities.ConsentQuery{RecipientKey: r.recipient.Key, Scope: r.scope, Category: category}
+}
+
+// send waits for the sending window, runs the consent gate check, then the
+// send activity. A marketing send that could not reach the provider before
+// the window closed (hours of retries) comes back Deferred, and the step
+// starts over.
+func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activities.SendResult, outcome) {
+	marketing := r.def.Category == policy.CategoryMarketing
+	for {
+		if marketing {
+			if o := afterTimer(waitForWindow(r.stepCtx, &r.status, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours)); o.ended() {
+				return activities.SendResult{}, o
 			}
-			continue
 		}
-
-		// An opt_in step first makes the recipient pending (under the same
-		// rules as a consent check), then sends its request.
-		category, check := def.Category, a.CheckConsent
-		if step.IsOptIn() {
-			category, check = activities.CategoryOptInRequest, a.RequestOptIn
+		d, o := r.gate(check, q)
+		if o.ended() {
+			return activities.SendResult{}, o
 		}
-		q := activities.ConsentQuery{RecipientKey: recipient.Key, Scope: scope, Category: category}
-		marketing := def.Category == journey.CategoryMarketing
+		if q.Category == activities.CategoryOptInRequest && d.State == consent.Confirmed {
+			return activities.SendResult{Status: alreadyConfirmed}, goOn
+		}
+		in := r.sendInput(i, q.Category)
+		if marketing && workflow.GetVersion(r.ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
+			if in.NotAfter = windowCloses(r.ctx, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours); in.NotAfter.IsZero() {
+				continue // the consent check outlasted the window
+			}
+		}
 		var res activities.SendResult
-		// Wait for the sending window, check consent, send. A marketing
-		// send that could not reach the provider before the window closed
-		// (hours of retries) comes back Deferred, and the step starts over.
-		for {
-			if marketing {
-				if err := waitForWindow(stepCtx, &status, recipient.Phone, in.State, def.Sender.QuietHours); err != nil {
-					return finish(StateStopped) // only cancellation fails a timer
-				}
-			}
-			decision, ended, err := gate(check, q)
-			if ended {
-				return endResult, err
-			}
-			if step.IsOptIn() && decision.State == consent.Confirmed {
-				continue steps // nothing to ask
-			}
-
-			send := activities.SendInput{
-				WorkflowID: id, Step: i, RecipientKey: recipient.Key, Scope: scope, Category: category,
-				Provider: def.Sender.Provider, To: recipient.Phone, From: def.Sender.From,
-				MessagingServiceSID: def.Sender.MessagingServiceSID, Body: bodies[i],
-			}
-			if marketing && workflow.GetVersion(ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
-				if send.NotAfter = windowCloses(ctx, recipient.Phone, in.State, def.Sender.QuietHours); send.NotAfter.IsZero() {
-					continue // the consent check outlasted the window
-				}
-			}
-			err = workflow.ExecuteActivity(workflow.WithActivityOptions(stepCtx, sendOptions), a.SendSMS, send).Get(ctx, &res)
-			var canceled *temporal.CanceledError
-			switch {
-			case errors.As(err, &canceled):
-				return finish(StateStopped)
-			case err != nil:
-				status.State = "failed"
-				status.Reason = "send failed"
-				_ = workflow.UpsertTypedSearchAttributes(ctx, SAJourneyState.ValueSet("failed"))
-				return JourneyResult{}, err
-			}
-			if res.Status != activities.Deferred {
-				break
-			}
-			// The worker's clock may run ahead of workflow time: do not
-			// look for the next window before this one has closed here too.
-			if d := send.NotAfter.Sub(workflow.Now(ctx)); d > 0 {
-				if err := workflow.Sleep(stepCtx, d); err != nil {
-					return finish(StateStopped) // only cancellation fails a timer
-				}
-			}
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.stepCtx, sendOptions), acts.SendSMS, in).Get(r.ctx, &res)
+		var canceled *temporal.CanceledError
+		switch {
+		case errors.As(err, &canceled):
+			return res, stopped
+		case err != nil:
+			r.status.Reason = "send failed"
+			return res, outcome{state: StateFailed, err: err}
+		case res.Status != activities.Deferred:
+			return res, goOn
 		}
-		switch res.Status {
-		case consent.Sent:
-			status.Sent++
-		case consent.Unresolved:
-			status.Unknown++
-		case consent.Skipped:
-			status.Reason = res.Reason
-			return finish(StateSkipped)
-		}
-		if stepCtx.Err() != nil {
-			// Cancelled while the provider accepted this step: it was sent
-			// before the opt-out committed; nothing more is.
-			status.Step = i + 1
-			if i+1 < len(def.Steps) {
-				return finish(StateStopped)
-			}
-		}
-		if step.IsOptIn() {
-			confirmed, err := awaitConfirmation(stepCtx, &status)
-			if err != nil {
-				return finish(StateStopped) // only cancellation fails a timer
-			}
-			if !confirmed {
-				// No signal in time; ask Postgres, which a lost signal
-				// cannot fool, before giving up.
-				q.Category = journey.CategoryMarketing
-				if _, ended, err := gate(a.CheckConsent, q); ended {
-					return endResult, err
-				}
+		// The worker's clock may run ahead of workflow time: do not look
+		// for the next window before this one has closed here too.
+		if d := in.NotAfter.Sub(workflow.Now(r.ctx)); d > 0 {
+			if o := afterTimer(workflow.Sleep(r.stepCtx, d)); o.ended() {
+				return res, o
 			}
 		}
 	}
-	status.Step = len(def.Steps)
-	return finish(StateCompleted)
+}
+
+func (r *journeyRun) sendInput(i int, category policy.Category) activities.SendInput {
+	s := r.def.Sender
+	return activities.SendInput{
+		LedgerKey: r.id, Step: i, RecipientKey: r.recipient.Key, Scope: r.scope, Category: category,
+		Provider: s.Provider, To: r.recipient.Phone, From: s.From, MessagingServiceSID: s.MessagingServiceSID, Body: r.bodies[i],
+	}
+}
+
+// gate runs a consent activity (CheckConsent or RequestOptIn) under the
+// step context. The journey ends there if it was cancelled while the check
+// ran (stopped), if consent refuses (skipped), or if the check failed for
+// good.
+func (r *journeyRun) gate(check any, q activities.ConsentQuery) (consent.Decision, outcome) {
+	var d consent.Decision
+	err := workflow.ExecuteLocalActivity(r.local(r.stepCtx), check, q).Get(r.stepCtx, &d)
+	switch {
+	case temporal.IsCanceledError(err):
+		return d, stopped
+	case err != nil:
+		return d, outcome{err: err}
+	case !d.Allowed:
+		r.status.Reason = reason(d)
+		return d, skipped
+	}
+	return d, goOn
+}
+
+// count records the ledger's verdict on step i.
+func (r *journeyRun) count(i int, res activities.SendResult) outcome {
+	switch res.Status {
+	case consent.Sent:
+		r.status.Sent++
+	case consent.Unresolved:
+		r.status.Unknown++
+	case consent.Skipped:
+		r.status.Reason = res.Reason
+		return skipped
+	}
+	if r.stepCtx.Err() != nil {
+		// Cancelled while the provider accepted this step: it was sent
+		// before the opt-out committed; nothing more is.
+		r.status.Step = i + 1
+		if i+1 < len(r.def.Steps) {
+			return stopped
+		}
+	}
+	return goOn
+}
+
+func (r *journeyRun) local(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, localOptions)
 }
 
 // waitForWindow holds a marketing step until the recipient's local time is
 // inside the sending window (the most restrictive of the recipient's zones:
 // the number's and their state's).
 // The consent check follows, so a STOP during the deferral still counts.
-func waitForWindow(ctx workflow.Context, status *JourneyStatus, e164, state string, override *journey.QuietHours) error {
+func waitForWindow(ctx workflow.Context, status *contract.JourneyStatus, e164, state string, override *journey.QuietHours) error {
 	for {
 		now := workflow.Now(ctx)
 		var next time.Time
@@ -313,13 +404,13 @@ func windowCloses(ctx workflow.Context, e164, state string, override *journey.Qu
 // the OptOut workflow signals, for at most consent.ConfirmWindow. The next
 // marketing step's consent check still requires the confirmation, so a
 // stray signal cannot send anything.
-func awaitConfirmation(ctx workflow.Context, status *JourneyStatus) (confirmed bool, err error) {
+func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (confirmed bool, err error) {
 	status.ConfirmBy = workflow.Now(ctx).Add(consent.ConfirmWindow)
 	defer func() { status.ConfirmBy = time.Time{} }()
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
 	defer cancelTimer()
 	workflow.NewSelector(ctx).
-		AddReceive(workflow.GetSignalChannel(ctx, SignalConfirmed), func(c workflow.ReceiveChannel, _ bool) {
+		AddReceive(workflow.GetSignalChannel(ctx, contract.SignalConfirmed), func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, nil)
 			confirmed = true
 		}).
@@ -332,12 +423,12 @@ func awaitConfirmation(ctx workflow.Context, status *JourneyStatus) (confirmed b
 // reasons existed were opt-outs.
 func reason(d consent.Decision) string {
 	if d.Reason == "" {
-		return activities.ReasonOptedOut
+		return contract.ReasonOptedOut
 	}
 	return d.Reason
 }
 
-func summary(s JourneyStatus) string {
+func summary(s contract.JourneyStatus) string {
 	text := fmt.Sprintf("sent %d", s.Sent)
 	if s.Unknown > 0 {
 		text += fmt.Sprintf(", %d unknown", s.Unknown)
@@ -361,7 +452,7 @@ var localOptions = workflow.LocalActivityOptions{
 		InitialInterval:        200 * time.Millisecond,
 		BackoffCoefficient:     2,
 		MaximumInterval:        10 * time.Second,
-		NonRetryableErrorTypes: []string{activities.ErrBadInput},
+		NonRetryableErrorTypes: []string{contract.ErrBadInput},
 	},
 }
 
@@ -377,6 +468,6 @@ var sendOptions = workflow.ActivityOptions{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
 		MaximumInterval:        time.Minute,
-		NonRetryableErrorTypes: []string{activities.ErrBadInput, activities.ErrProviderPermanent, activities.ErrNoSender},
+		NonRetryableErrorTypes: []string{contract.ErrBadInput, contract.ErrProviderPermanent, contract.ErrNoSender},
 	},
 }

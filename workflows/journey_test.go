@@ -19,7 +19,9 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const (
@@ -36,8 +38,8 @@ var a *activities.Activities
 func welcome() journey.Definition {
 	return journey.Definition{
 		Name:     "welcome",
-		Category: journey.CategoryMarketing,
-		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: sender, Type: journey.TypeLongCode},
+		Category: policy.CategoryMarketing,
+		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: sender, Type: policy.TypeLongCode},
 		Steps: []journey.Step{
 			{SMS: "Hi {{.first_name}}, your code is {{.code}}. Reply STOP to opt out."},
 			{Wait: "24h"},
@@ -198,7 +200,7 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 		t.Fatalf("journey failed: %v", err)
 	}
 	want := workflows.JourneyResult{
-		JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Sent: 2},
+		JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Sent: 2},
 		Summary:       "sent 2",
 	}
 	if res != want {
@@ -212,7 +214,7 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 	notAfter := []time.Time{time.Date(2026, 6, 2, 4, 0, 0, 0, time.UTC), time.Date(2026, 6, 3, 4, 0, 0, 0, time.UTC)}
 	for i, s := range w.sends {
 		wantIn := activities.SendInput{
-			WorkflowID: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender, Category: "marketing",
+			LedgerKey: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender, Category: "marketing",
 			Provider: "twilio", To: recipient, From: sender, Body: bodies[i], NotAfter: notAfter[i],
 		}
 		if s != wantIn {
@@ -245,11 +247,11 @@ func TestJourneyStatusQueryDuringWait(t *testing.T) {
 	w := newWorld(t)
 	start := w.env.Now()
 	var (
-		status   workflows.JourneyStatus
+		status   contract.JourneyStatus
 		queryErr error
 	)
 	w.env.RegisterDelayedCallback(func() {
-		v, err := w.env.QueryWorkflow(workflows.QueryStatus)
+		v, err := w.env.QueryWorkflow(contract.QueryStatus)
 		if err == nil {
 			err = v.Get(&status)
 		}
@@ -284,7 +286,7 @@ func TestJourneyConsentDecisions(t *testing.T) {
 				return consent.Decision{Allowed: false, State: consent.OptedOut, Scope: sender}, nil
 			},
 			want: workflows.JourneyResult{
-				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 0, Steps: 3, Reason: activities.ReasonOptedOut},
+				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 0, Steps: 3, Reason: contract.ReasonOptedOut},
 				Summary:       "sent 0, skipped at step 0: opted_out",
 			},
 			events: []string{"register", "check", "deregister " + workflowID},
@@ -295,7 +297,7 @@ func TestJourneyConsentDecisions(t *testing.T) {
 				return consent.Decision{Allowed: n == 0, State: []consent.State{consent.Unknown, consent.OptedOut}[min(n, 1)]}, nil
 			},
 			want: workflows.JourneyResult{
-				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 2, Steps: 3, Sent: 1, Reason: activities.ReasonOptedOut},
+				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 2, Steps: 3, Sent: 1, Reason: contract.ReasonOptedOut},
 				Summary:       "sent 1, skipped at step 2: opted_out",
 			},
 			events: []string{"register", "check", "send 0", "check", "deregister " + workflowID},
@@ -310,7 +312,7 @@ func TestJourneyConsentDecisions(t *testing.T) {
 				return consent.Decision{Allowed: true}, nil
 			},
 			want: workflows.JourneyResult{
-				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Sent: 2},
+				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Sent: 2},
 				Summary:       "sent 2",
 			},
 			events: []string{"register", "check error", "check error", "check", "send 0", "check", "send 2", "deregister " + workflowID},
@@ -377,7 +379,7 @@ func TestJourneySendOutcomes(t *testing.T) {
 			name:   "invalid number skips the rest",
 			result: activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonInvalidNumber},
 			want: workflows.JourneyResult{
-				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 0, Steps: 3, Reason: activities.ReasonInvalidNumber},
+				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 0, Steps: 3, Reason: activities.ReasonInvalidNumber},
 				Summary:       "sent 0, skipped at step 0: invalid_number",
 			},
 			sends: 1,
@@ -386,7 +388,7 @@ func TestJourneySendOutcomes(t *testing.T) {
 			name:   "unresolved sends are counted, not resent",
 			result: activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved},
 			want: workflows.JourneyResult{
-				JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Unknown: 2},
+				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Unknown: 2},
 				Summary:       "sent 0, 2 unknown",
 			},
 			sends: 2,
@@ -415,7 +417,7 @@ func TestJourneyCancelSignalDuringWait(t *testing.T) {
 	var canceledTimers int
 	w.env.SetOnTimerCanceledListener(func(string) { canceledTimers++ })
 	w.env.RegisterDelayedCallback(func() {
-		w.env.SignalWorkflow(workflows.SignalCancel, activities.CancelRequest{Reason: "opted_out"})
+		w.env.SignalWorkflow(contract.SignalCancel, contract.CancelRequest{Reason: "opted_out"})
 	}, time.Hour)
 	start := w.env.Now()
 
@@ -424,7 +426,7 @@ func TestJourneyCancelSignalDuringWait(t *testing.T) {
 		t.Fatalf("journey failed: %v", err)
 	}
 	want := workflows.JourneyResult{
-		JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: workflows.StateStopped, Step: 1, Steps: 3, Sent: 1, Reason: "opted_out"},
+		JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateStopped, Step: 1, Steps: 3, Sent: 1, Reason: "opted_out"},
 		Summary:       "sent 1, stopped: opted_out at step 1",
 	}
 	if res != want {
@@ -444,12 +446,12 @@ func TestJourneyCancelSignalDuringWait(t *testing.T) {
 func TestJourneySendFailsPermanently(t *testing.T) {
 	w := newWorld(t)
 	w.send = func(activities.SendInput) (activities.SendResult, error) {
-		return activities.SendResult{}, temporal.NewNonRetryableApplicationError("twilio: permanent (http 401)", activities.ErrProviderPermanent, nil)
+		return activities.SendResult{}, temporal.NewNonRetryableApplicationError("twilio: permanent (http 401)", contract.ErrProviderPermanent, nil)
 	}
 	_, err := w.run(input())
 	var ae *temporal.ApplicationError
-	if !errors.As(err, &ae) || ae.Type() != activities.ErrProviderPermanent {
-		t.Fatalf("err = %v, want the send's %s error", err, activities.ErrProviderPermanent)
+	if !errors.As(err, &ae) || ae.Type() != contract.ErrProviderPermanent {
+		t.Fatalf("err = %v, want the send's %s error", err, contract.ErrProviderPermanent)
 	}
 	// Non-retryable: one call, no retries.
 	w.wantEvents("register", "check", "send 0", "deregister "+workflowID)
@@ -458,14 +460,14 @@ func TestJourneySendFailsPermanently(t *testing.T) {
 func TestJourneyCancelSignalWithoutReason(t *testing.T) {
 	w := newWorld(t)
 	w.env.RegisterDelayedCallback(func() {
-		w.env.SignalWorkflow(workflows.SignalCancel, activities.CancelRequest{})
+		w.env.SignalWorkflow(contract.SignalCancel, contract.CancelRequest{})
 	}, time.Hour)
 	res, err := w.run(input())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != workflows.StateStopped || res.Reason != activities.ReasonOptedOut {
-		t.Errorf("result = %+v, want stopped with the default reason %q", res, activities.ReasonOptedOut)
+	if res.State != workflows.StateStopped || res.Reason != contract.ReasonOptedOut {
+		t.Errorf("result = %+v, want stopped with the default reason %q", res, contract.ReasonOptedOut)
 	}
 }
 
@@ -488,8 +490,8 @@ func TestJourneyBadInput(t *testing.T) {
 			tc.edit(&in)
 			_, err := w.run(in)
 			var ae *temporal.ApplicationError
-			if !errors.As(err, &ae) || ae.Type() != activities.ErrBadInput || !ae.NonRetryable() {
-				t.Fatalf("err = %v, want a non-retryable %s application error", err, activities.ErrBadInput)
+			if !errors.As(err, &ae) || ae.Type() != contract.ErrBadInput || !ae.NonRetryable() {
+				t.Fatalf("err = %v, want a non-retryable %s application error", err, contract.ErrBadInput)
 			}
 			if !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.wantMsg)
@@ -532,14 +534,14 @@ func TestJourneyResolvesRecipient(t *testing.T) {
 func TestJourneyResolveRecipientBadNumber(t *testing.T) {
 	w := newWorld(t)
 	w.env.OnActivity(a.ResolveRecipient, mock.Anything, mock.Anything).Return(
-		activities.Recipient{}, temporal.NewNonRetryableApplicationError("phone: not a valid phone number", activities.ErrBadInput, nil))
+		activities.Recipient{}, temporal.NewNonRetryableApplicationError("phone: not a valid phone number", contract.ErrBadInput, nil))
 	in := input()
 	in.RecipientKey = ""
 	in.Phone = "12"
 	_, err := w.run(in)
 	var ae *temporal.ApplicationError
-	if !errors.As(err, &ae) || ae.Type() != activities.ErrBadInput {
-		t.Fatalf("err = %v, want %s", err, activities.ErrBadInput)
+	if !errors.As(err, &ae) || ae.Type() != contract.ErrBadInput {
+		t.Fatalf("err = %v, want %s", err, contract.ErrBadInput)
 	}
 	w.wantEvents()
 }
@@ -603,7 +605,7 @@ func TestJourneyQuietHours(t *testing.T) {
 	tests := []struct {
 		name     string
 		start    time.Time // the test clock's start
-		category string
+		category policy.Category
 		firstAt  time.Time // when the first send happens
 		phone    string    // default: the San Francisco number
 		hours    *journey.QuietHours
@@ -643,8 +645,8 @@ func TestJourneyQuietHours(t *testing.T) {
 			w.env.SetStartTime(tt.start)
 			var deferred time.Time
 			w.env.RegisterDelayedCallback(func() {
-				if v, err := w.env.QueryWorkflow(workflows.QueryStatus); err == nil {
-					var st workflows.JourneyStatus
+				if v, err := w.env.QueryWorkflow(contract.QueryStatus); err == nil {
+					var st contract.JourneyStatus
 					if v.Get(&st) == nil {
 						deferred = st.DeferredUntil
 					}

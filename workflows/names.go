@@ -1,6 +1,7 @@
 // Package workflows holds stopline's Temporal workflows: Journey, one per
-// (journey run, recipient), and OptOut, one per recipient, plus the names
-// and IDs that tie them to the worker, the starter and the webhook bridge.
+// (journey run, recipient), and OptOut, one per recipient, plus the IDs
+// and search attributes that tie them to the worker, the starter and the
+// webhook bridge. Their signals, queries and payloads are in contract.
 package workflows
 
 import (
@@ -10,21 +11,6 @@ import (
 
 // TaskQueue is the queue the stopline worker polls.
 const TaskQueue = "stopline"
-
-// Signal and query names.
-const (
-	// SignalCancel stops a journey's pending and future sends.
-	SignalCancel = "cancel"
-	// SignalConfirmed tells a journey waiting at its opt_in step that the
-	// recipient confirmed the double opt-in.
-	SignalConfirmed = "confirmed"
-	// SignalKeyword delivers an inbound keyword to a recipient's OptOut workflow.
-	SignalKeyword = "keyword"
-	// QueryStatus answers a journey's JourneyStatus.
-	QueryStatus = "status"
-	// QueryConsent answers an OptOut workflow's ConsentView.
-	QueryConsent = "consent"
-)
 
 // Search attributes, so operators can filter in the Temporal UI, e.g.
 // `JourneyName = "welcome" AND JourneyState = "stopped"`. Values never hold

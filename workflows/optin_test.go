@@ -7,7 +7,9 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // optInInput asks for a double opt-in, then sends the welcome.
@@ -26,32 +28,32 @@ func TestJourneyOptInStep(t *testing.T) {
 		final    func(n int) (consent.Decision, error) // consent checks; default allowed
 		want     workflows.JourneyResult
 		events   []string
-		category []string // of each send
+		category []policy.Category // of each send
 	}{
 		{
-			name: "YES arrives: the welcome goes out", optIn: consent.Decision{Allowed: true}, signal: workflows.SignalConfirmed,
+			name: "YES arrives: the welcome goes out", optIn: consent.Decision{Allowed: true}, signal: contract.SignalConfirmed,
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "send 1", "deregister " + workflowID},
-			category: []string{activities.CategoryOptInRequest, journey.CategoryMarketing},
+			category: []policy.Category{activities.CategoryOptInRequest, policy.CategoryMarketing},
 		},
 		{
 			name: "no answer in 24 hours: skipped", optIn: consent.Decision{Allowed: true},
 			final:    func(int) (consent.Decision, error) { return notConfirmed, nil },
 			want:     result(workflows.StateSkipped, 0, 1, consent.ReasonNotConfirmed, "sent 1, skipped at step 0: not_confirmed"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "deregister " + workflowID},
-			category: []string{activities.CategoryOptInRequest},
+			category: []policy.Category{activities.CategoryOptInRequest},
 		},
 		{
 			name: "signal lost but Postgres says confirmed: goes on", optIn: consent.Decision{Allowed: true},
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "check", "send 1", "deregister " + workflowID},
-			category: []string{activities.CategoryOptInRequest, journey.CategoryMarketing},
+			category: []policy.Category{activities.CategoryOptInRequest, policy.CategoryMarketing},
 		},
 		{
 			name: "already confirmed: nothing to ask", optIn: consent.Decision{Allowed: true, State: consent.Confirmed},
 			want:     result(workflows.StateCompleted, 2, 1, "", "sent 1"),
 			events:   []string{"register", "request opt-in", "check", "send 1", "deregister " + workflowID},
-			category: []string{journey.CategoryMarketing},
+			category: []policy.Category{policy.CategoryMarketing},
 		},
 		{
 			name: "opted out: no request", optIn: consent.Decision{Reason: consent.ReasonOptedOut, State: consent.OptedOut},
@@ -59,10 +61,10 @@ func TestJourneyOptInStep(t *testing.T) {
 			events: []string{"register", "request opt-in", "deregister " + workflowID},
 		},
 		{
-			name: "STOP while waiting: stopped", optIn: consent.Decision{Allowed: true}, signal: workflows.SignalCancel,
-			want:     result(workflows.StateStopped, 0, 1, activities.ReasonOptedOut, "sent 1, stopped: opted_out at step 0"),
+			name: "STOP while waiting: stopped", optIn: consent.Decision{Allowed: true}, signal: contract.SignalCancel,
+			want:     result(workflows.StateStopped, 0, 1, contract.ReasonOptedOut, "sent 1, stopped: opted_out at step 0"),
 			events:   []string{"register", "request opt-in", "send 0", "deregister " + workflowID},
-			category: []string{activities.CategoryOptInRequest},
+			category: []policy.Category{activities.CategoryOptInRequest},
 		},
 	}
 	for _, tt := range tests {
@@ -74,8 +76,8 @@ func TestJourneyOptInStep(t *testing.T) {
 			w.env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { timers = append(timers, d) })
 			var confirmBy time.Time
 			w.env.RegisterDelayedCallback(func() {
-				v, err := w.env.QueryWorkflow(workflows.QueryStatus)
-				var st workflows.JourneyStatus
+				v, err := w.env.QueryWorkflow(contract.QueryStatus)
+				var st contract.JourneyStatus
 				if err == nil {
 					err = v.Get(&st)
 				}
@@ -84,10 +86,10 @@ func TestJourneyOptInStep(t *testing.T) {
 				}
 				confirmBy = st.ConfirmBy
 				switch tt.signal {
-				case workflows.SignalConfirmed:
-					w.env.SignalWorkflow(workflows.SignalConfirmed, nil)
-				case workflows.SignalCancel:
-					w.env.SignalWorkflow(workflows.SignalCancel, activities.CancelRequest{Reason: activities.ReasonOptedOut})
+				case contract.SignalConfirmed:
+					w.env.SignalWorkflow(contract.SignalConfirmed, nil)
+				case contract.SignalCancel:
+					w.env.SignalWorkflow(contract.SignalCancel, contract.CancelRequest{Reason: contract.ReasonOptedOut})
 				}
 			}, 2*time.Hour)
 
@@ -99,7 +101,7 @@ func TestJourneyOptInStep(t *testing.T) {
 				t.Errorf("result = %+v, want %+v", res, tt.want)
 			}
 			w.wantEvents(tt.events...)
-			var cats []string
+			var cats []policy.Category
 			for _, s := range w.sends {
 				cats = append(cats, s.Category)
 			}
@@ -121,7 +123,7 @@ func TestJourneyOptInStep(t *testing.T) {
 
 func result(state string, step, sent int, reason, summary string) workflows.JourneyResult {
 	return workflows.JourneyResult{
-		JourneyStatus: workflows.JourneyStatus{Journey: "welcome", State: state, Step: step, Steps: 2, Sent: sent, Reason: reason},
+		JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: state, Step: step, Steps: 2, Sent: sent, Reason: reason},
 		Summary:       summary,
 	}
 }

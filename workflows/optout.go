@@ -9,43 +9,9 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/workflows/contract"
 )
-
-// KeywordSignal is an inbound keyword, delivered by the webhook bridge's
-// re-driver after the message and its consent change were committed.
-type KeywordSignal struct {
-	InboundID       int64     `json:"inbound_id"` // unique: used to drop redeliveries
-	Provider        string    `json:"provider"`
-	MessageID       string    `json:"message_id"`
-	Intent          string    `json:"intent"` // opt_out, opt_in, opt_in_pending, confirm, help, suggest_opt_out
-	Keyword         string    `json:"keyword"`
-	Language        string    `json:"language"`
-	Scope           string    `json:"scope"`  // sender scope, or "*" (STOPALL)
-	Phone           string    `json:"phone"`  // recipient, E.164, for the reply
-	Sender          string    `json:"sender"` // the number the recipient wrote to
-	ProviderHandled bool      `json:"provider_handled"`
-	ReceivedAt      time.Time `json:"received_at"`
-}
-
-// OptOutState is the OptOut workflow's state, carried across continue-as-new.
-type OptOutState struct {
-	RecipientKey  string            `json:"recipient_key"`
-	LastInboundID int64             `json:"last_inbound_id"`
-	Handled       []int64           `json:"handled,omitempty"` // inbound IDs, newest last, at most handledIDs
-	Scopes        map[string]string `json:"scopes"`            // scope -> opted_out / opted_in, as signalled
-	Recent        []KeywordEvent    `json:"recent"`            // newest last, at most recentEvents
-}
-
-// KeywordEvent is one handled keyword, for the consent query.
-type KeywordEvent struct {
-	At        time.Time `json:"at"`
-	Intent    string    `json:"intent"`
-	Keyword   string    `json:"keyword"`
-	Scope     string    `json:"scope"`
-	Cancelled int       `json:"cancelled_journeys,omitempty"`
-	Confirmed int       `json:"confirmed_journeys,omitempty"` // journeys told of a double opt-in confirmation
-	Reply     string    `json:"reply,omitempty"`              // sent, skipped reason, or "provider replied"
-}
 
 const (
 	recentEvents = 20
@@ -61,20 +27,22 @@ const (
 )
 
 // OptOut is the per-recipient workflow (ID OptOutID(key)) that consumes
-// keyword signals in arrival order. On an opt-out it cancels the pending
-// sends of the recipient's running journeys in that scope, then sends the
-// one allowed confirmation unless the provider already replied.
-func OptOut(ctx workflow.Context, st OptOutState) error {
+// consent changes in arrival order: keywords (STOP, START, HELP, YES) and
+// changes staff made. On an opt-out it cancels the pending sends of the
+// recipient's running journeys in that scope, then, for a keyword, sends
+// the one allowed confirmation unless the provider already replied. Its
+// Go name is its registered name, which running workflows hold.
+func OptOut(ctx workflow.Context, st contract.OptOutState) error {
 	if st.Scopes == nil {
 		st.Scopes = map[string]string{}
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryConsent, func() (OptOutState, error) { return st, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryConsent, func() (contract.OptOutState, error) { return st, nil }); err != nil {
 		return err
 	}
-	ch := workflow.GetSignalChannel(ctx, SignalKeyword)
+	ch := workflow.GetSignalChannel(ctx, contract.SignalKeyword)
 	handled := 0
 	for {
-		var sig KeywordSignal
+		var sig contract.KeywordSignal
 		got := false
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		workflow.NewSelector(ctx).
@@ -103,58 +71,17 @@ func OptOut(ctx workflow.Context, st OptOutState) error {
 	}
 }
 
-func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
-	if handledBefore(ctx, st, sig.InboundID) {
+// handleKeyword applies one consent change, a keyword or (Source set) a
+// change staff made, and notes it for the consent query.
+func handleKeyword(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal) {
+	staff := sig.Source != "" // no inbound message: nothing to redeliver or answer
+	if !staff && handledBefore(ctx, st, sig.InboundID) {
 		return // redelivered by the re-driver
 	}
-	ev := KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope}
-	var a *activities.Activities
-	replyKind := sig.Intent
-
-	switch sig.Intent {
-	case "opt_out":
-		st.Scopes[sig.Scope] = string(consent.OptedOut)
-		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, Reason: activities.ReasonOptedOut}
-		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-		if err := workflow.ExecuteLocalActivity(actx, a.CancelJourneys, in, SignalCancel).Get(ctx, &ev.Cancelled); err != nil {
-			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
-		}
-		if sig.Scope == consent.AllScopes {
-			replyKind = "opt_out_all"
-		}
-	case "opt_in":
-		st.Scopes[sig.Scope] = string(consent.OptedIn)
-	case "opt_in_pending":
-		st.Scopes[sig.Scope] = string(consent.Pending)
-	case "confirm":
-		st.Scopes[sig.Scope] = string(consent.Confirmed)
-		in := activities.CancelInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
-		actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-		if err := workflow.ExecuteLocalActivity(actx, a.ConfirmJourneys, in, SignalConfirmed).Get(ctx, &ev.Confirmed); err != nil {
-			workflow.GetLogger(ctx).Error("confirm journeys", "error", err)
-		}
-	}
-
-	switch {
-	case providerReplied(sig):
-		// The provider (Twilio Advanced Opt-Out) or the network (toll-free)
-		// already replied; a second reply is the classic double reply.
-		ev.Reply = "provider replied"
-	default:
-		reply := activities.ReplyInput{
-			Key: sig.Provider + "/" + sig.MessageID, Kind: replyKind, Language: sig.Language,
-			Provider: sig.Provider, To: sig.Phone, Sender: sig.Sender, RecipientKey: st.RecipientKey, ReceivedAt: sig.ReceivedAt,
-		}
-		var res activities.SendResult
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, replyOptions), a.SendReply, reply).Get(ctx, &res)
-		switch {
-		case err != nil:
-			ev.Reply = "failed"
-		case res.Status == consent.Sent:
-			ev.Reply = "sent"
-		default:
-			ev.Reply = "skipped: " + res.Reason
-		}
+	ev := contract.KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope, Source: sig.Source}
+	tellJourneys(ctx, st, sig, &ev)
+	if !staff {
+		ev.Reply = reply(ctx, st, sig)
 	}
 	st.Recent = append(st.Recent, ev)
 	if len(st.Recent) > recentEvents {
@@ -162,15 +89,66 @@ func handleKeyword(ctx workflow.Context, st *OptOutState, sig KeywordSignal) {
 	}
 }
 
+// tellJourneys records the new state and cancels the recipient's running
+// journeys in scope after an opt-out, or frees those waiting for a double
+// opt-in after a confirmation.
+func tellJourneys(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal, ev *contract.KeywordEvent) {
+	actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
+	in := activities.JourneysInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender}
+	switch sig.Intent {
+	case contract.IntentOptOut:
+		st.Scopes[sig.Scope] = string(consent.OptedOut)
+		in.Reason = contract.ReasonOptedOut
+		if err := workflow.ExecuteLocalActivity(actx, acts.CancelJourneys, in).Get(ctx, &ev.Cancelled); err != nil {
+			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
+		}
+	case contract.IntentOptIn:
+		st.Scopes[sig.Scope] = string(consent.OptedIn)
+	case contract.IntentOptInPending:
+		st.Scopes[sig.Scope] = string(consent.Pending)
+	case contract.IntentConfirm:
+		st.Scopes[sig.Scope] = string(consent.Confirmed)
+		if err := workflow.ExecuteLocalActivity(actx, acts.ConfirmJourneys, in).Get(ctx, &ev.Confirmed); err != nil {
+			workflow.GetLogger(ctx).Error("confirm journeys", "error", err)
+		}
+	}
+}
+
+// reply sends the compliance reply to a keyword, unless the provider (Twilio
+// Advanced Opt-Out) or the network (toll-free) already replied: a second
+// reply is the classic double reply. It returns what happened, for the
+// consent query.
+func reply(ctx workflow.Context, st *contract.OptOutState, sig contract.KeywordSignal) string {
+	if providerReplied(sig) {
+		return "provider replied"
+	}
+	kind := senders.ReplyKind(sig.Intent) // the intents name their replies, but for:
+	if sig.Intent == contract.IntentOptOut && sig.Scope == consent.AllScopes {
+		kind = senders.ReplyOptOutAll
+	}
+	in := activities.ReplyInput{
+		Key: sig.Provider + "/" + sig.MessageID, Kind: kind, Language: sig.Language,
+		Provider: sig.Provider, To: sig.Phone, Sender: sig.Sender, RecipientKey: st.RecipientKey, ReceivedAt: sig.ReceivedAt,
+	}
+	var res activities.SendResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, replyOptions), acts.SendReply, in).Get(ctx, &res)
+	switch {
+	case err != nil:
+		return "failed"
+	case res.Status == consent.Sent:
+		return "sent"
+	}
+	return "skipped: " + res.Reason
+}
+
 // handledBefore reports whether the message was handled already, and
 // notes it as handled. IDs do not arrive in order: a STOP waiting for the
 // recipient's lock (a send to them is in flight) commits after a HELP that
-// came later, so the re-driver delivers the HELP's higher ID first. The
-// first version dropped every ID at or below the highest seen, and with it
-// such a STOP. Where the two rules disagree, a version marker per ID keeps
-// histories recorded before the change replaying as they ran, while a run
-// that started before it follows the new rule from then on.
-func handledBefore(ctx workflow.Context, st *OptOutState, id int64) bool {
+// came later, so the re-driver delivers the HELP's higher ID first; only an
+// ID seen before is a redelivery. Histories recorded while an ID at or
+// below the highest seen counted as handled carry no version marker for
+// it, and replay that rule.
+func handledBefore(ctx workflow.Context, st *contract.OptOutState, id int64) bool {
 	if slices.Contains(st.Handled, id) {
 		return true
 	}
@@ -190,11 +168,11 @@ func handledBefore(ctx workflow.Context, st *OptOutState, id int64) bool {
 // keyword itself. They answer their own keywords (STOP, START, YES, HELP),
 // also when stopline reads them as a double opt-in step, but not a confirm
 // word that is no keyword of theirs ("Y").
-func providerReplied(sig KeywordSignal) bool {
+func providerReplied(sig contract.KeywordSignal) bool {
 	switch sig.Intent {
-	case "opt_out", "opt_in", "opt_in_pending", "help":
+	case contract.IntentOptOut, contract.IntentOptIn, contract.IntentOptInPending, contract.IntentHelp:
 		return sig.ProviderHandled
-	case "confirm":
+	case contract.IntentConfirm:
 		return sig.ProviderHandled && sig.Keyword != ""
 	}
 	return false

@@ -16,6 +16,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // TestOptOutWorkflow feeds keyword signals to the per-recipient workflow and
@@ -23,35 +24,35 @@ import (
 // for. Replies to keywords the provider already answered are never sent.
 func TestOptOutWorkflow(t *testing.T) {
 	const program = "program:club"
-	sig := func(id int64, intent, keyword, scope string, providerHandled bool) workflows.KeywordSignal {
-		return workflows.KeywordSignal{
-			InboundID: id, Provider: "twilio", MessageID: fmt.Sprintf("SM%d", id), Intent: intent, Keyword: keyword,
+	sig := func(id int64, intent, keyword, scope string, providerHandled bool) contract.KeywordSignal {
+		return contract.KeywordSignal{
+			InboundID: id, Provider: "twilio", MessageID: fmt.Sprintf("SM%d", id), Intent: contract.Intent(intent), Keyword: keyword,
 			Scope: scope, Phone: recipient, Sender: sender, ProviderHandled: providerHandled, ReceivedAt: daytime,
 		}
 	}
 	tests := []struct {
 		name    string
-		signals []workflows.KeywordSignal
+		signals []contract.KeywordSignal
 		want    []string // calls in order
 		scopes  map[string]string
 	}{
-		{"STOP cancels, then confirms once", []workflows.KeywordSignal{sig(1, "opt_out", "STOP", program, false)},
+		{"STOP cancels, then confirms once", []contract.KeywordSignal{sig(1, "opt_out", "STOP", program, false)},
 			[]string{"cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}},
-		{"STOPALL confirms for all programs", []workflows.KeywordSignal{sig(1, "opt_out", "STOPALL", consent.AllScopes, false)},
+		{"STOPALL confirms for all programs", []contract.KeywordSignal{sig(1, "opt_out", "STOPALL", consent.AllScopes, false)},
 			[]string{"cancel *", "reply opt_out_all SM1"}, map[string]string{"*": "opted_out"}},
-		{"provider-handled STOP: no second reply", []workflows.KeywordSignal{sig(1, "opt_out", "STOP", program, true)},
+		{"provider-handled STOP: no second reply", []contract.KeywordSignal{sig(1, "opt_out", "STOP", program, true)},
 			[]string{"cancel program:club"}, map[string]string{program: "opted_out"}},
 		{"a redelivered signal is dropped, an earlier message committed later is not",
-			[]workflows.KeywordSignal{sig(2, "help", "HELP", program, false), sig(2, "help", "HELP", program, false), sig(1, "opt_out", "STOP", program, false), sig(1, "opt_out", "STOP", program, false)},
+			[]contract.KeywordSignal{sig(2, "help", "HELP", program, false), sig(2, "help", "HELP", program, false), sig(1, "opt_out", "STOP", program, false), sig(1, "opt_out", "STOP", program, false)},
 			[]string{"reply help SM2", "cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}},
 		{"double opt-in: START asks, YES confirms and frees waiting journeys",
-			[]workflows.KeywordSignal{sig(1, "opt_in_pending", "START", program, false), sig(2, "confirm", "YES", program, false)},
+			[]contract.KeywordSignal{sig(1, "opt_in_pending", "START", program, false), sig(2, "confirm", "YES", program, false)},
 			[]string{"reply opt_in_pending SM1", "confirm program:club", "reply confirm SM2"}, map[string]string{program: "confirmed"}},
 		{"provider answered START and YES itself",
-			[]workflows.KeywordSignal{sig(1, "opt_in_pending", "START", program, true), sig(2, "confirm", "YES", program, true)},
+			[]contract.KeywordSignal{sig(1, "opt_in_pending", "START", program, true), sig(2, "confirm", "YES", program, true)},
 			[]string{"confirm program:club"}, map[string]string{program: "confirmed"}},
 		{"a confirm word that is no provider keyword gets stopline's reply",
-			[]workflows.KeywordSignal{sig(1, "confirm", "", program, true)},
+			[]contract.KeywordSignal{sig(1, "confirm", "", program, true)},
 			[]string{"confirm program:club", "reply confirm SM1"}, map[string]string{program: "confirmed"}},
 	}
 	for _, tt := range tests {
@@ -71,18 +72,18 @@ func TestOptOutWorkflow(t *testing.T) {
 				defer mu.Unlock()
 				calls = append(calls, c)
 			}
-			env.OnActivity(a.CancelJourneys, mock.Anything, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.CancelInput, signal string) (int, error) {
-					if in.RecipientKey != recipientKey || signal != workflows.SignalCancel || in.Reason != activities.ReasonOptedOut {
-						t.Errorf("CancelJourneys(%+v, %q)", in, signal)
+			env.OnActivity(a.CancelJourneys, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.JourneysInput) (int, error) {
+					if in.RecipientKey != recipientKey || in.Reason != contract.ReasonOptedOut {
+						t.Errorf("CancelJourneys(%+v)", in)
 					}
 					record("cancel " + in.Scope)
 					return 1, nil
 				})
-			env.OnActivity(a.ConfirmJourneys, mock.Anything, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.CancelInput, signal string) (int, error) {
-					if in.RecipientKey != recipientKey || signal != workflows.SignalConfirmed {
-						t.Errorf("ConfirmJourneys(%+v, %q)", in, signal)
+			env.OnActivity(a.ConfirmJourneys, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.JourneysInput) (int, error) {
+					if in.RecipientKey != recipientKey {
+						t.Errorf("ConfirmJourneys(%+v)", in)
 					}
 					record("confirm " + in.Scope)
 					return 1, nil
@@ -92,15 +93,15 @@ func TestOptOutWorkflow(t *testing.T) {
 					if in.To != recipient || in.Sender != sender || !strings.HasPrefix(in.Key, "twilio/") {
 						t.Errorf("SendReply(%+v)", in)
 					}
-					record("reply " + in.Kind + " " + strings.TrimPrefix(in.Key, "twilio/"))
+					record("reply " + string(in.Kind) + " " + strings.TrimPrefix(in.Key, "twilio/"))
 					return activities.SendResult{Status: consent.Sent}, nil
 				})
 			for i, s := range tt.signals {
-				env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalKeyword, s) }, time.Duration(i+1)*time.Second)
+				env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalKeyword, s) }, time.Duration(i+1)*time.Second)
 			}
 			env.RegisterDelayedCallback(func() {
-				v, err := env.QueryWorkflow(workflows.QueryConsent)
-				var st workflows.OptOutState
+				v, err := env.QueryWorkflow(contract.QueryConsent)
+				var st contract.OptOutState
 				if err == nil {
 					err = v.Get(&st)
 				}
@@ -112,7 +113,7 @@ func TestOptOutWorkflow(t *testing.T) {
 				}
 			}, time.Minute)
 
-			env.ExecuteWorkflow(workflows.OptOut, workflows.OptOutState{RecipientKey: recipientKey})
+			env.ExecuteWorkflow(workflows.OptOut, contract.OptOutState{RecipientKey: recipientKey})
 			if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 				t.Fatalf("completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 			}

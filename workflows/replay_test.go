@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -14,17 +15,35 @@ import (
 // current workflow code. Journeys wait for days: a change that no longer
 // replays them would fail every running journey on deploy, so it must fail
 // here first (use workflow.GetVersion for such changes).
+//
+// The histories hold plain payloads, written before payload encryption: a
+// worker with PAYLOAD_KEYS replays them too, as it must for the journeys
+// that were running when encryption was turned on.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.history.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no recorded histories in testdata (%v)", err)
 	}
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflow(workflows.Journey)
-	r.RegisterWorkflow(workflows.OptOut)
-	for _, f := range files {
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
-			t.Errorf("%s: %v", f, err)
+	keyring, err := codec.Parse(codec.DevKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		codec *codec.Codec
+	}{{"plain", nil}, {"with PAYLOAD_KEYS", keyring}} {
+		r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
+			DataConverter: codec.DataConverter(tt.codec), FailureConverter: codec.FailureConverter(tt.codec),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.RegisterWorkflow(workflows.Journey)
+		r.RegisterWorkflow(workflows.OptOut)
+		for _, f := range files {
+			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+				t.Errorf("%s: %s: %v", tt.name, f, err)
+			}
 		}
 	}
 }

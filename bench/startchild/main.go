@@ -6,6 +6,11 @@
 //
 //	startchild -addr HOST:PORT -queue Q -journey J.json -run-id R -mode launch -csv audience.csv
 //	startchild -addr HOST:PORT -queue Q -journey J.json -run-id R -mode bare -n 10000
+//	startchild -journey J.json -mode preview -csv audience.csv -database-url URL -at TIME
+//	startchild -journey J.json -mode read -csv audience.csv   # the audience reading alone
+//
+// The "preview" scenario uses the last two: preview.Run and, as its
+// baseline, launch.Audience's reading of the same file.
 //
 // It prints {"started":N,"failed":F,"seconds":S,"peak_rss_kb":K} on stdout.
 package main
@@ -27,9 +32,9 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -37,6 +42,8 @@ type report struct {
 	Started int     `json:"started"`
 	Failed  int     `json:"failed"`
 	Seconds float64 `json:"seconds"`
+	// Blocked: previewed recipients whose consent refuses the first step.
+	Blocked int `json:"blocked,omitempty"`
 	// PeakRSSKB is VmHWM of this process. The parent cannot use its
 	// rusage: ru_maxrss of a child started with vfork+exec includes the
 	// parent's RSS from before the exec.
@@ -50,19 +57,22 @@ func main() {
 	journeyFile := flag.String("journey", "", "journey definition (JSON)")
 	runID := flag.String("run-id", "", "journey run ID")
 	secret := flag.String("secret", "", "recipient key secret")
+	payloadKeys := flag.String("payload-keys", "", "PAYLOAD_KEYS of the workers (empty: plain payloads)")
 	mode := flag.String("mode", "launch", "launch: launch.Run over -csv; bare: plain StartWorkflow calls")
 	csvPath := flag.String("csv", "", "audience CSV (launch)")
 	n := flag.Int("n", 0, "journeys to start (bare)")
 	conc := flag.Int("concurrency", 16, "parallel starts")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to file")
+	flag.StringVar(&databaseURL, "database-url", "", "Postgres (preview)")
+	flag.StringVar(&previewAt, "at", "", "RFC 3339 start time (preview)")
 	flag.Parse()
-	if err := run(*addr, *ns, *queue, *journeyFile, *runID, *secret, *mode, *csvPath, *n, *conc, *cpuprofile); err != nil {
+	if err := run(*addr, *ns, *queue, *journeyFile, *runID, *secret, *payloadKeys, *mode, *csvPath, *n, *conc, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "startchild:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, conc int, cpuprofile string) error {
+func run(addr, ns, queue, journeyFile, runID, secret, payloadKeys, mode, csvPath string, n, conc int, cpuprofile string) error {
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -79,7 +89,18 @@ func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, c
 	if err != nil {
 		return err
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if mode == "preview" || mode == "read" {
+		return runPreview(ctx, def, secret, mode, csvPath)
+	}
+	opts := client.Options{HostPort: addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))}
+	if payloadKeys != "" {
+		pc, err := codec.Parse(payloadKeys)
+		if err != nil {
+			return fmt.Errorf("-payload-keys: %w", err)
+		}
+		codec.Apply(&opts, pc)
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -89,11 +110,7 @@ func run(addr, ns, queue, journeyFile, runID, secret, mode, csvPath string, n, c
 	began := time.Now()
 	switch mode {
 	case "launch":
-		keyer, err := phone.NewKeyer([]byte(secret))
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(csvPath)
+		keyer, f, err := openAudience(secret, csvPath)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package admin
 import (
 	"context"
 	"encoding/csv"
-	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -34,44 +33,23 @@ var ExportHeader = []string{
 // Nothing is written when the query fails; an error after the first row
 // leaves a partial file, which callers must not present as complete.
 func Export(ctx context.Context, store *consent.Store, w io.Writer, since time.Time) error {
-	// The store has no query for all events, so the query lives here. It
-	// only reads: the audit log has no update or delete path anywhere.
-	rows, err := store.Pool().Query(ctx, `
-		SELECT id, recipient_key, scope, coalesce(from_state, ''), to_state, source,
-		       coalesce(provider, ''), coalesce(provider_message_id, ''), coalesce(sender, ''),
-		       coalesce(note, ''), coalesce(raw_text, ''), created_at
-		FROM consent_events WHERE created_at >= $1 ORDER BY id`, since)
-	if err != nil {
-		return fmt.Errorf("consent events: %w", err)
-	}
-	defer rows.Close()
+	// cw buffers: when the query fails, not even the header reaches w.
 	cw := csv.NewWriter(w)
 	if err := cw.Write(ExportHeader); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var (
-			id                                                    int64
-			key, scope, from, to, source, provider, msgID, sender string
-			note, raw                                             string
-			at                                                    time.Time
-		)
-		if err := rows.Scan(&id, &key, &scope, &from, &to, &source, &provider, &msgID, &sender, &note, &raw, &at); err != nil {
-			return fmt.Errorf("consent events: %w", err)
-		}
+	err := store.EachEvent(ctx, since, func(e consent.Event) error {
 		row := []string{
-			strconv.FormatInt(id, 10), key, scope, from, to, source, provider, msgID, sender,
-			note, raw, at.UTC().Format(time.RFC3339Nano),
+			strconv.FormatInt(e.ID, 10), e.RecipientKey, e.Scope, string(e.From), string(e.To), string(e.Source),
+			e.Provider, e.ProviderMessageID, e.Sender, e.Note, e.RawText, e.At.UTC().Format(time.RFC3339Nano),
 		}
 		for i := range row {
 			row[i] = defuse(row[i])
 		}
-		if err := cw.Write(row); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("consent events: %w", err)
+		return cw.Write(row)
+	})
+	if err != nil {
+		return err
 	}
 	cw.Flush()
 	return cw.Error()

@@ -30,18 +30,13 @@ type Config struct {
 	// starter's -region. A request may override it.
 	Region string
 	Logger *slog.Logger
-	// OnChange, if set, is called after a change was committed, e.g. to
-	// signal the recipient's OptOut workflow so that running journeys are
-	// cancelled at once. Without it they stop at their next consent check,
-	// which sees the change.
+	// OnChange, if set, is called after a change was committed; the worker
+	// hands it to the recipient's OptOut workflow (workflows.TellRecipient),
+	// which cancels running journeys at once. Without it they stop at their
+	// next consent check, which sees the change.
 	OnChange func(ctx context.Context, c consent.Change)
 	// Senders maps program names and program senders to program scopes.
 	Senders *senders.Registry
-}
-
-// Handler returns the admin API with default settings; see NewHandler.
-func Handler(store *consent.Store, keyer phone.Keyer, token string) http.Handler {
-	return NewHandler(Config{Store: store, Keyer: keyer, Token: token})
 }
 
 // NewHandler returns the admin API. Every request needs "Authorization:

@@ -48,8 +48,8 @@ func TestHandlerAuth(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
 	keyer := testKeyer(t)
-	enabled := Handler(store, keyer, testToken)
-	disabled := Handler(store, keyer, "")
+	enabled := NewHandler(Config{Store: store, Keyer: keyer, Token: testToken})
+	disabled := NewHandler(Config{Store: store, Keyer: keyer}) // no token: disabled
 	target := "/v1/consent/" + keyer.Key("+14155550123")
 	tests := []struct {
 		name    string
@@ -188,7 +188,7 @@ func TestHandlerOptOutOptIn(t *testing.T) {
 func TestHandlerBadRequests(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
-	h := Handler(store, testKeyer(t), testToken)
+	h := NewHandler(Config{Store: store, Keyer: testKeyer(t), Token: testToken})
 	auth := "Bearer " + testToken
 	tests := []struct {
 		name, method, target, body, want string
@@ -240,7 +240,7 @@ func TestHandlerShowAndExport(t *testing.T) {
 	t.Parallel()
 	store := pgtest.NewStore(t)
 	keyer := testKeyer(t)
-	h := Handler(store, keyer, testToken)
+	h := NewHandler(Config{Store: store, Keyer: keyer, Token: testToken})
 	auth := "Bearer " + testToken
 	key := keyer.Key("+14155550123")
 	ctx := testContext(t)

@@ -2,12 +2,9 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
@@ -140,25 +137,19 @@ type EventJSON struct {
 	At                time.Time `json:"at"`
 }
 
-// Lookup returns a recipient's current states and consent events. The
-// states query lives here because consent.Store has none that lists scopes.
+// Lookup returns a recipient's current states and consent events.
 func Lookup(ctx context.Context, store *consent.Store, key string) (ShowResponse, error) {
-	rows, err := store.Pool().Query(ctx, `
-		SELECT scope, state, source, updated_at FROM consent WHERE recipient_key = $1 ORDER BY scope`, key)
+	states, err := store.States(ctx, key)
 	if err != nil {
-		return ShowResponse{}, fmt.Errorf("consent states: %w", err)
-	}
-	states, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ScopeState])
-	if err != nil {
-		return ShowResponse{}, fmt.Errorf("consent states: %w", err)
+		return ShowResponse{}, err
 	}
 	events, err := store.Events(ctx, key)
 	if err != nil {
 		return ShowResponse{}, err
 	}
-	resp := ShowResponse{RecipientKey: key, States: states, Events: make([]EventJSON, 0, len(events))}
-	if resp.States == nil {
-		resp.States = []ScopeState{} // JSON [], not null
+	resp := ShowResponse{RecipientKey: key, States: make([]ScopeState, 0, len(states)), Events: make([]EventJSON, 0, len(events))}
+	for _, st := range states {
+		resp.States = append(resp.States, ScopeState{Scope: st.Scope, State: st.State, Source: string(st.Source), UpdatedAt: st.UpdatedAt})
 	}
 	for _, e := range events {
 		resp.Events = append(resp.Events, EventJSON{

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/admin"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/inbound"
@@ -70,7 +71,10 @@ type Config struct {
 	SendersFile string
 	// Webhooks authenticates provider callbacks (PublicURL, secrets, ...).
 	Webhooks webhook.Config
-	Logger   *slog.Logger
+	// Payload encrypts what stopline writes to Temporal and configures the
+	// codec server (PAYLOAD_KEYS, PAYLOAD_ENCRYPTION, CODEC_TOKEN, ...).
+	Payload codec.Config
+	Logger  *slog.Logger
 	// WorkerOptions tune the Temporal worker (tests and benchmarks).
 	WorkerOptions worker.Options
 	// ReadTimeout bounds reading a whole request, body included; 0 =
@@ -98,6 +102,8 @@ type App struct {
 	Dev         *devserver.Server
 	Activities  *activities.Activities
 	Keyer       phone.Keyer
+	// Codec encrypts payloads; nil when they are plain.
+	Codec *codec.Codec
 
 	Redriver *inbound.Redriver
 	// ID names this process among its peers (probe workflows, heartbeats).
@@ -155,6 +161,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = checkProduction(cfg); err != nil {
 		return nil, err
 	}
+	if a.Codec, err = loadCodec(cfg, log); err != nil {
+		return nil, err
+	}
 
 	if a.Store, err = consent.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
@@ -177,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.connectTemporal(ctx, log); err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Senders: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
+	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log}
 
 	// The webhook bridge needs only Postgres: it answers 2xx for messages
 	// it committed, and the re-driver signals them once Temporal answers.
@@ -200,7 +209,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
-		intake := &inbound.Intake{Store: a.IntakeStore, Senders: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
+		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
 			return nil, err
@@ -209,6 +218,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			log.Warn("webhook signature checks are DISABLED (-insecure-webhooks); never use this outside development")
 		}
 		if err = a.serveHTTP(log, hooks); err != nil {
+			return nil, err
+		}
+	}
+	if a.Dev != nil && cfg.UIAddr != "" {
+		if err = a.startDevUI(log); err != nil {
 			return nil, err
 		}
 	}
@@ -292,7 +306,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 	var opts client.Options
 	if a.cfg.Dev {
 		srv, err := devserver.Start(ctx, devserver.Options{
-			FrontendAddr: a.cfg.TemporalAddr, UIAddr: a.cfg.UIAddr, DataDir: a.cfg.DataDir,
+			FrontendAddr: a.cfg.TemporalAddr, DataDir: a.cfg.DataDir,
 			Namespace: "default", SearchAttributes: workflows.SearchAttributes(),
 		})
 		if err != nil {
@@ -300,7 +314,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		}
 		a.Dev = srv
 		opts = client.Options{HostPort: srv.FrontendAddr(), Namespace: srv.Namespace()}
-		log.Info("embedded Temporal server started", "frontend", srv.FrontendAddr(), "ui", uiURL(a.cfg.UIAddr))
+		log.Info("embedded Temporal server started", "frontend", srv.FrontendAddr())
 	} else {
 		var err error
 		if opts, err = envconfig.LoadDefaultClientOptions(); err != nil {
@@ -311,6 +325,7 @@ func (a *App) connectTemporal(ctx context.Context, log *slog.Logger) error {
 		a.namespace = opts.Namespace
 	}
 	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	codec.Apply(&opts, a.Codec)
 	// Lazy: the client connects on first use, so a Temporal that is down
 	// does not keep the webhook bridge from starting.
 	c, err := client.NewLazyClient(opts)
@@ -332,8 +347,10 @@ func checkProduction(cfg Config) error {
 	if cfg.Dev {
 		return nil
 	}
-	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminToken {
-		return fmt.Errorf("ADMIN_TOKEN is %d bytes: at least %d are needed outside -dev (e.g. `openssl rand -hex 32`)", len(cfg.AdminToken), MinAdminToken)
+	for _, t := range []struct{ env, token string }{{"ADMIN_TOKEN", cfg.AdminToken}, {"CODEC_TOKEN", cfg.Payload.Token}} {
+		if t.token != "" && len(t.token) < MinAdminToken {
+			return fmt.Errorf("%s is %d bytes: at least %d are needed outside -dev (e.g. `openssl rand -hex 32`)", t.env, len(t.token), MinAdminToken)
+		}
 	}
 	urls := []struct{ env, url string }{
 		{"TWILIO_API_URL", cfg.Twilio.APIURL}, {"SINCH_API_URL", cfg.Sinch.APIURL}, {"HTTP_CHANNEL_URL", cfg.HTTPChannel.URL},
@@ -391,29 +408,22 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux.Handle("/webhooks/", hooks)
 	adminAPI := admin.NewHandler(admin.Config{
 		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log, Senders: a.Activities.Registry,
-		// Stop running journeys at once (the send-time check already
-		// guarantees they send nothing more), or let those waiting for a
-		// double opt-in go on.
+		// The recipient's OptOut workflow stops their running journeys at
+		// once, or frees those waiting for a double opt-in.
 		OnChange: func(ctx context.Context, c consent.Change) {
-			ctx = context.WithoutCancel(ctx)
-			in := activities.CancelInput{RecipientKey: c.RecipientKey, Scope: c.Scope, Reason: activities.ReasonOptedOut}
-			var err error
-			switch c.To {
-			case consent.OptedOut:
-				_, err = a.Activities.CancelJourneys(ctx, in, workflows.SignalCancel)
-			case consent.Confirmed:
-				_, err = a.Activities.ConfirmJourneys(ctx, in, workflows.SignalConfirmed)
-			}
-			if err != nil {
-				log.Warn("admin consent change: signalling running journeys", "to", c.To, "err", err)
+			if err := workflows.TellRecipient(ctx, a.Temporal, a.cfg.TaskQueue, c); err != nil {
+				log.Warn("admin consent change: signalling the recipient's workflow", "to", c.To, "err", err)
 			}
 		},
 	})
+	codecAPI := a.codecServer(log)
 	if a.cfg.AdminAddr == "" {
 		mux.Handle("/v1/consent/", adminAPI)
+		handleCodec(mux, codecAPI)
 	} else {
 		adminMux := http.NewServeMux()
 		adminMux.Handle("/v1/consent/", adminAPI)
+		handleCodec(adminMux, codecAPI)
 		srv, addr, err := a.serve(log, "admin API", a.cfg.AdminAddr, adminMux)
 		if err != nil {
 			return err
@@ -446,7 +456,7 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 func (a *App) notReady(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := a.Store.Pool().Ping(ctx); err != nil {
+	if err := a.Store.Ping(ctx); err != nil {
 		return "postgres", err
 	}
 	if _, err := a.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
@@ -515,11 +525,4 @@ func (a *App) Stop() {
 			st.Close()
 		}
 	}
-}
-
-func uiURL(addr string) string {
-	if addr == "" {
-		return "disabled"
-	}
-	return "http://" + addr
 }

@@ -23,6 +23,9 @@ func TestStartRefusesUnsafeSettings(t *testing.T) {
 		want string
 	}{
 		{"short admin token", func(c *Config) { c.AdminToken = strings.Repeat("x", 31) }, "ADMIN_TOKEN is 31 bytes: at least 32"},
+		{"short codec token", func(c *Config) { c.Payload.Token = strings.Repeat("x", 31) }, "CODEC_TOKEN is 31 bytes: at least 32"},
+		{"no payload keys", func(c *Config) {}, "PAYLOAD_KEYS is not set"},
+		{"bad payload keys", func(c *Config) { c.Payload.Keys = "k1:AAAA" }, `PAYLOAD_KEYS: key 1 ("k1"): 3 bytes, want 32`},
 		{"Twilio over http", func(c *Config) {
 			c.Twilio = twilio.Config{AccountSID: "AC123", AuthToken: "abc123", APIURL: "http://gateway.example.com"}
 		}, "TWILIO_API_URL: \"http://gateway.example.com\": credentials would travel in clear text"},

@@ -34,6 +34,7 @@ type configSummary struct {
 	RecipientKey string            `json:"recipient_key_check"`
 	PublicURL    string            `json:"public_url"`
 	TrustProxy   bool              `json:"trust_proxy"`
+	PayloadKey   string            `json:"payload_key_id"` // "" = payloads in plain text
 	Secrets      map[string]bool   `json:"secrets_set"`
 }
 
@@ -50,15 +51,18 @@ func (a *App) computeConfigHash() (string, error) {
 		Secrets: map[string]bool{
 			"TWILIO_AUTH_TOKEN": c.Twilio.AuthToken != "", "SINCH_API_TOKEN": c.Sinch.APIToken != "",
 			"SINCH_WEBHOOK_SECRET": c.Webhooks.SinchSecret != "", "INBOUND_WEBHOOK_SECRET": c.Webhooks.InboundSecret != "",
-			"HTTP_CHANNEL_SECRET": c.HTTPChannel.Secret != "", "ADMIN_TOKEN": c.AdminToken != "",
+			"HTTP_CHANNEL_SECRET": c.HTTPChannel.Secret != "", "ADMIN_TOKEN": c.AdminToken != "", "CODEC_TOKEN": c.Payload.Token != "",
 		},
 	}
-	for p, s := range a.Activities.Senders {
+	for p, s := range a.Activities.Providers {
 		if s != nil {
 			sum.Providers = append(sum.Providers, p)
 		}
 	}
 	slices.Sort(sum.Providers)
+	if a.Codec != nil {
+		sum.PayloadKey = a.Codec.KeyID()
+	}
 	if c.SendersFile != "" {
 		b, err := os.ReadFile(c.SendersFile)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/sms/twilio"
@@ -36,7 +37,7 @@ func TestConfigMismatch(t *testing.T) {
 func TestHeartbeatFlagsDifferentConfig(t *testing.T) {
 	c, ns := embedded(t)
 	base := Config{Temporal: c, Namespace: ns, CreateNamespace: true, DatabaseURL: pgtest.NewDatabase(t),
-		RecipientKeySecret: "app-test-secret-0123456789", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+		RecipientKeySecret: "app-test-secret-0123456789", HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Payload: codec.Config{Keys: codec.DevKeys}}
 	start := func(cfg Config) *App {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

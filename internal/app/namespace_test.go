@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/temporalns"
@@ -52,7 +53,7 @@ func embedded(t *testing.T) (client.Client, string) {
 func TestNamespaceBootstrap(t *testing.T) {
 	c, ns := embedded(t)
 	base := Config{Temporal: c, Namespace: ns, DatabaseURL: pgtest.NewDatabase(t), RecipientKeySecret: "app-test-secret-0123456789",
-		HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+		HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), Payload: codec.Config{Keys: codec.DevKeys}}
 	tests := []struct {
 		name      string
 		create    bool

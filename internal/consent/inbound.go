@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Inbound is an inbound message as stored by the webhook bridge.
@@ -19,7 +21,7 @@ type Inbound struct {
 	NumMedia        int
 	RecipientKey    string // "" when From is not a phone number
 	Scope           string // consent scope the intent applies to ("*" for STOPALL)
-	Intent          string // keywords.Kind as text (none, opt_out, opt_in, help, suggest_opt_out), opt_in_pending or confirm
+	Intent          contract.Intent
 	Keyword         string
 	Language        string
 	Rule            string // why: keywords.Intent.Explanation ("courtesy", "exact+signature_stripped")
@@ -27,13 +29,10 @@ type Inbound struct {
 	ReceivedAt      time.Time
 }
 
-// IntentNone is the intent of a message that asks for nothing.
-const IntentNone = "none"
-
 // Effect is one thing an inbound message may do: the intent stored with it
 // and the consent change (nil: none) that carries it out.
 type Effect struct {
-	Intent string
+	Intent contract.Intent
 	Change *Change
 	// Also holds the same change in other scopes the message reaches (a
 	// number's own scope besides its messaging service's). Those of the
@@ -47,12 +46,12 @@ type Effect struct {
 // a message does can depend on the recipient's state, which is only read
 // under the transaction's lock: with double opt-in a YES confirms an open
 // request, or else is an opt-in. The message waits for its keyword signal
-// unless the intent taken is IntentNone or there is no recipient. A
+// unless the intent taken is contract.IntentNone or there is no recipient. A
 // redelivery of the same (provider, message ID) changes nothing and reports
 // inserted=false.
 func (s *Store) SaveInbound(ctx context.Context, m Inbound, effects ...Effect) (id int64, inserted bool, taken Effect, err error) {
 	if len(effects) == 0 {
-		effects = []Effect{{Intent: IntentNone}}
+		effects = []Effect{{Intent: contract.IntentNone}}
 	}
 	taken = effects[0]
 	m.Intent = taken.Intent
@@ -91,7 +90,7 @@ func (s *Store) SaveInbound(ctx context.Context, m Inbound, effects ...Effect) (
 			return nil
 		}
 		_, err = tx.Exec(ctx, `UPDATE inbound_messages SET intent = $2, signal_pending = signal_pending AND $2 <> $3 WHERE id = $1`,
-			id, taken.Intent, IntentNone)
+			id, taken.Intent, contract.IntentNone)
 		return err
 	})
 	return id, inserted, taken, err
@@ -99,7 +98,7 @@ func (s *Store) SaveInbound(ctx context.Context, m Inbound, effects ...Effect) (
 
 // insertInbound inserts m unless its (provider, message ID) exists.
 func insertInbound(ctx context.Context, q rowQuerier, m Inbound) (id int64, inserted bool, err error) {
-	signal := m.RecipientKey != "" && m.Intent != IntentNone
+	signal := m.RecipientKey != "" && m.Intent != contract.IntentNone
 	err = q.QueryRow(ctx, `
 		INSERT INTO inbound_messages (provider, message_id, from_number, to_number, body, num_media, recipient_key,
 			scope, intent, keyword, language, provider_handled, received_at, signal_pending, rule)
@@ -117,40 +116,9 @@ func insertInbound(ctx context.Context, q rowQuerier, m Inbound) (id int64, inse
 	return id, true, nil
 }
 
-// PendingSignals returns the inbound messages whose signal is not yet
-// delivered, oldest first. It runs inside tx and only when tx holds the
-// re-driver lock, so one process at a time delivers them, in order.
-func PendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, locked bool, err error) {
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(redriverLock)).Scan(&locked); err != nil || !locked {
-		return nil, false, err
-	}
-	rows, err := tx.Query(ctx, `
-		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
-		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), provider_handled, received_at
-		FROM inbound_messages WHERE signal_pending ORDER BY id LIMIT $1`, limit)
-	if err != nil {
-		return nil, true, fmt.Errorf("pending signals: %w", err)
-	}
-	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
-		var m Inbound
-		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
-			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt)
-		return m, err
-	})
-	return msgs, true, err
-}
-
-// MarkSignaled records that the signals of ids were delivered.
-func MarkSignaled(ctx context.Context, tx pgx.Tx, ids []int64) error {
-	_, err := tx.Exec(ctx, `UPDATE inbound_messages SET signal_pending = false, signaled_at = clock_timestamp() WHERE id = ANY($1)`, ids)
-	return err
-}
-
 // PendingSignalCount is the backlog of undelivered keyword signals.
 func (s *Store) PendingSignalCount(ctx context.Context) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound_messages WHERE signal_pending`).Scan(&n)
 	return n, err
 }
-
-const redriverLock = 0x72656472697665 // "redrive"

@@ -48,28 +48,3 @@ func (s *Store) ActiveJourneys(ctx context.Context, recipientKey, scope string) 
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[ActiveJourney])
 }
-
-// RequestOptIn records that a journey asked the recipient to confirm a
-// double opt-in (c.To is Pending), under the recipient's lock: unless the
-// recipient is opted out (in c.Scope or everywhere), when nothing changes,
-// or already confirmed, when nothing needs to. It returns the decision made
-// before the change, under an empty Rule.
-func (s *Store) RequestOptIn(ctx context.Context, c Change) (Decision, error) {
-	var d Decision
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
-			return fmt.Errorf("consent lock: %w", err)
-		}
-		var err error
-		if d, err = check(ctx, tx, c.RecipientKey, c.Scope); err != nil {
-			return err
-		}
-		(Rule{}).decide(&d)
-		if !d.Allowed || d.State == Confirmed {
-			return nil
-		}
-		_, err = RecordTx(ctx, tx, c)
-		return err
-	})
-	return d, err
-}

@@ -8,28 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// SendStatus is the state of one (journey workflow, step) in the send ledger.
-type SendStatus string
-
-const (
-	// Attempting: a provider call may be under way or may have happened; a
-	// retry must resolve it before calling the provider again.
-	Attempting SendStatus = "attempting"
-	// Sent: the provider accepted the message (ProviderMessageID is set).
-	Sent SendStatus = "sent"
-	// Failed: the provider answered with an error, so it did not accept the
-	// message; a retry may call it again.
-	Failed SendStatus = "failed"
-	// Skipped: the step will not be sent (opted out, invalid number, ...).
-	Skipped SendStatus = "skipped"
-	// Unresolved ("unknown"): the outcome of a call could not be resolved; stopline does not
-	// resend, because a duplicate is worse than a missing marketing SMS.
-	Unresolved SendStatus = "unknown"
-)
-
-// Final reports whether no further provider call may be made for the step.
-func (s SendStatus) Final() bool { return s == Sent || s == Skipped || s == Unresolved }
-
 // LedgerEntry is one row of the send ledger.
 type LedgerEntry struct {
 	WorkflowID        string
@@ -102,39 +80,6 @@ func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string,
 	}
 	if err != nil {
 		return fmt.Errorf("send ledger: %w", err)
-	}
-	return nil
-}
-
-// Ledger returns the ledger rows of one journey workflow, by step.
-func (s *Store) Ledger(ctx context.Context, workflowID string) ([]LedgerEntry, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
-		       coalesce(reason, ''), attempts, attempted_at
-		FROM send_ledger WHERE workflow_id = $1 ORDER BY step`, workflowID)
-	if err != nil {
-		return nil, fmt.Errorf("send ledger: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerEntry, error) {
-		var e LedgerEntry
-		err := r.Scan(&e.WorkflowID, &e.Step, &e.RecipientKey, &e.Provider, &e.Status,
-			&e.ProviderMessageID, &e.Reason, &e.Attempts, &e.AttemptedAt)
-		return e, err
-	})
-}
-
-// SandboxMessage is a message stored by the development sandbox provider.
-type SandboxMessage struct {
-	MessageID, To, Sender, Body string
-	At                          time.Time
-}
-
-// SaveSandboxMessage stores a sandbox message.
-func (s *Store) SaveSandboxMessage(ctx context.Context, m SandboxMessage) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sandbox_messages (message_id, to_number, sender, body) VALUES ($1, $2, $3, $4)`,
-		m.MessageID, m.To, m.Sender, m.Body)
-	if err != nil {
-		return fmt.Errorf("sandbox outbox: %w", err)
 	}
 	return nil
 }

@@ -93,10 +93,7 @@ func TestBeginAttemptConcurrentClaimsOnce(t *testing.T) {
 	if fresh != 1 {
 		t.Errorf("%d of %d concurrent claims were fresh, want exactly 1", fresh, claimers)
 	}
-	rows, err := s.Ledger(t.Context(), "wf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := pgtest.Ledger(t, s, "wf")
 	if len(rows) != 1 || rows[0].Attempts != 1 || rows[0].Status != consent.Attempting {
 		t.Errorf("ledger = %+v, want one attempting row with 1 attempt", rows)
 	}
@@ -143,10 +140,7 @@ func TestFinishAttemptAndRetry(t *testing.T) {
 	if err := s.FinishAttempt(ctx, nil, "wf", 2, consent.Skipped, "", "opted_out"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := s.Ledger(ctx, "wf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := pgtest.Ledger(t, s, "wf")
 	if len(rows) != 2 || rows[0].Step != 0 || rows[1].Step != 2 || rows[1].Status != consent.Skipped || rows[1].Reason != "opted_out" {
 		t.Errorf("Ledger = %+v", rows)
 	}

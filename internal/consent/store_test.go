@@ -385,10 +385,7 @@ func TestFencedFnErrorRollsBack(t *testing.T) {
 		t.Fatalf("Fenced err = %v, want %v", err, boom)
 	}
 	// The ledger write inside the failed fn must not survive.
-	rows, err := s.Ledger(ctx, "wf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := pgtest.Ledger(t, s, "wf")
 	if len(rows) != 1 || rows[0].Status != consent.Attempting {
 		t.Errorf("ledger = %+v, want the row still attempting", rows)
 	}

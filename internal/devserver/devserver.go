@@ -56,7 +56,7 @@ type Options struct {
 // Server is a running embedded Temporal server.
 type Server struct {
 	temporal     temporal.Server
-	ui           *uiserver.Server
+	uis          []*uiserver.Server
 	frontendAddr string
 	namespace    string
 }
@@ -142,7 +142,7 @@ func start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	if opts.UIAddr != "" {
-		if err := s.startUI(opts.UIAddr); err != nil {
+		if _, err := s.StartUI(opts.UIAddr, ""); err != nil {
 			s.Stop()
 			return nil, err
 		}
@@ -158,8 +158,8 @@ func (s *Server) Namespace() string { return s.namespace }
 
 // Stop shuts the UI and the server down.
 func (s *Server) Stop() {
-	if s.ui != nil {
-		s.ui.Stop()
+	for _, ui := range s.uis {
+		ui.Stop()
 	}
 	_ = s.temporal.Stop()
 }
@@ -188,20 +188,25 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 }
 
-func (s *Server) startUI(addr string) error {
+// StartUI serves the Temporal Web UI on addr and returns the address it
+// listens on. A codecEndpoint (a codec server's base URL) makes the UI
+// decode payloads through it in the browser, and encode what "Start
+// Workflow" sends; "" shows payloads as stored. Each call starts another
+// UI (tests compare two).
+func (s *Server) StartUI(addr, codecEndpoint string) (string, error) {
 	host, port, err := splitAddr(addr)
 	if err != nil {
-		return fmt.Errorf("devserver: UI address %q: %w", addr, err)
+		return "", fmt.Errorf("devserver: UI address %q: %w", addr, err)
 	}
 	// The UI server exits the process when it cannot listen, so check first
 	// (and learn the port when it is 0).
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return fmt.Errorf("devserver: UI address %q: %w", addr, err)
+		return "", fmt.Errorf("devserver: UI address %q: %w", addr, err)
 	}
 	port = l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	s.ui = uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
+	ui := uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
 		TemporalGRPCAddress: s.frontendAddr,
 		Host:                host,
 		Port:                port,
@@ -209,9 +214,11 @@ func (s *Server) startUI(addr string) error {
 		DefaultNamespace:    s.namespace,
 		HideLogs:            true,
 		CORS:                uiconfig.CORS{CookieInsecure: true},
+		Codec:               uiconfig.Codec{Endpoint: codecEndpoint},
 	}))
-	go func() { _ = s.ui.Start() }()
-	return nil
+	s.uis = append(s.uis, ui)
+	go func() { _ = ui.Start() }()
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
 func sqliteConfig(dataDir string) (*config.SQL, error) {

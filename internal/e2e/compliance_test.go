@@ -14,8 +14,9 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/journey"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The inbound helpers write to sender (+15550001111): here it is in the
@@ -44,7 +45,7 @@ func marketing(from, steps string) string {
 }
 
 // allowed asks the worker's consent check, as a journey step would.
-func (e *env) allowed(number, from, category string) bool {
+func (e *env) allowed(number, from string, category policy.Category) bool {
 	e.t.Helper()
 	d, err := e.app.Activities.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: e.key(number), Scope: from, Category: category})
 	if err != nil {
@@ -53,10 +54,10 @@ func (e *env) allowed(number, from, category string) bool {
 	return d.Allowed
 }
 
-func (e *env) status(runID, number string) workflows.JourneyStatus {
+func (e *env) status(runID, number string) contract.JourneyStatus {
 	e.t.Helper()
-	var st workflows.JourneyStatus
-	v, err := e.client.QueryWorkflow(context.Background(), workflows.JourneyID(e.run(runID), e.key(number)), "", workflows.QueryStatus)
+	var st contract.JourneyStatus
+	v, err := e.client.QueryWorkflow(context.Background(), workflows.JourneyID(e.run(runID), e.key(number)), "", contract.QueryStatus)
 	if err == nil {
 		err = v.Get(&st)
 	}
@@ -81,7 +82,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Errorf("opt-in request %q", got)
 	}
 	eventually(t, 10*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
-	if e.allowed(ada, sender, journey.CategoryMarketing) {
+	if e.allowed(ada, sender, policy.CategoryMarketing) {
 		t.Fatal("marketing allowed before the YES")
 	}
 	if code := e.inbound(ada, "Yes!"); code != 200 {
@@ -114,7 +115,7 @@ func TestDoubleOptIn(t *testing.T) {
 	if got := e.sentTo(cy)[0]; !strings.HasPrefix(got, "Club: Reply YES to confirm") {
 		t.Errorf("reply to START %q", got)
 	}
-	if !e.allowed(cy, sender, journey.CategoryTransactional) || e.allowed(cy, sender, journey.CategoryMarketing) {
+	if !e.allowed(cy, sender, policy.CategoryTransactional) || e.allowed(cy, sender, policy.CategoryMarketing) {
 		t.Error("pending: transactional should be allowed, marketing not")
 	}
 	e.launch("before-yes", direct, "phone\n"+cy+"\n")

@@ -53,7 +53,7 @@ func TestCrashNeverDuplicates(t *testing.T) {
 		cmd := exec.Command(bin, "-http", "", "-task-queue", queue)
 		cmd.Env = append(os.Environ(),
 			"TEMPORAL_ADDRESS="+temporalServer.FrontendAddr(), "TEMPORAL_NAMESPACE=default",
-			"DATABASE_URL="+dbURL, "RECIPIENT_KEY_SECRET="+secret,
+			"DATABASE_URL="+dbURL, "RECIPIENT_KEY_SECRET="+secret, "PAYLOAD_ENCRYPTION=off", // as the shared test client
 			"TWILIO_ACCOUNT_SID="+smstest.AccountSID, "TWILIO_AUTH_TOKEN="+smstest.AuthToken, "TWILIO_API_URL="+fake.URL(),
 		)
 		cmd.Stdout, cmd.Stderr = logFile, logFile

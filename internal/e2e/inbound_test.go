@@ -17,6 +17,7 @@ import (
 	"github.com/stopline/stopline/internal/sms/smstest"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // publicURL is what the signed webhooks claim Twilio called; the requests
@@ -71,10 +72,10 @@ func (e *env) consentOf(number string) consent.Decision {
 }
 
 // optOutView queries the recipient's OptOut workflow.
-func (e *env) optOutView(number string) workflows.OptOutState {
+func (e *env) optOutView(number string) contract.OptOutState {
 	e.t.Helper()
-	var st workflows.OptOutState
-	v, err := temporalClient.QueryWorkflow(context.Background(), workflows.OptOutID(e.key(number)), "", workflows.QueryConsent)
+	var st contract.OptOutState
+	v, err := temporalClient.QueryWorkflow(context.Background(), workflows.OptOutID(e.key(number)), "", contract.QueryConsent)
 	if err == nil {
 		err = v.Get(&st)
 	}
@@ -159,8 +160,8 @@ func TestHelpStartAndProviderHandledStop(t *testing.T) {
 		t.Fatalf("answered %d", code)
 	}
 	eventually(t, 10*time.Second, "opt-out workflow handled it", func() bool {
-		v, err := temporalClient.QueryWorkflow(context.Background(), workflows.OptOutID(e.key(alan)), "", workflows.QueryConsent)
-		var st workflows.OptOutState
+		v, err := temporalClient.QueryWorkflow(context.Background(), workflows.OptOutID(e.key(alan)), "", contract.QueryConsent)
+		var st contract.OptOutState
 		return err == nil && v.Get(&st) == nil && len(st.Recent) == 1
 	})
 	if e.consentOf(alan).Allowed {

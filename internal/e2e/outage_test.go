@@ -14,6 +14,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/stopline/stopline/internal/app"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/workflows"
@@ -110,7 +111,7 @@ func TestBridgeStartsWithoutTemporal(t *testing.T) {
 	})
 	t.Setenv("TEMPORAL_ADDRESS", addr)
 	t.Setenv("TEMPORAL_NAMESPACE", "default")
-	e := newEnv(t, withWebhooks, func(cfg *app.Config) { cfg.Temporal = nil })
+	e := newEnv(t, withWebhooks, func(cfg *app.Config) { cfg.Temporal, cfg.Payload.Keys = nil, keysA })
 
 	if code := readyz(t, e); code != 503 {
 		t.Errorf("/readyz with Temporal down = %d, want 503", code)
@@ -151,7 +152,7 @@ func TestStartFailsWhenTemporalRefuses(t *testing.T) {
 	defer cancel()
 	a, err := app.Start(ctx, app.Config{
 		DatabaseURL: pgtest.NewDatabase(t), TaskQueue: "e2e-refused", RecipientKeySecret: "e2e-test-secret-refused",
-		Logger: slog.New(slog.DiscardHandler),
+		Payload: codec.Config{Keys: keysA}, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err == nil {
 		a.Stop()

@@ -15,14 +15,15 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/webhook"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Intake implements webhook.Intake.
 type Intake struct {
-	Store   *consent.Store
-	Senders *senders.Registry
-	Keyer   phone.Keyer
-	Logger  *slog.Logger
+	Store    *consent.Store
+	Registry *senders.Registry // per-sender keyword settings; nil = defaults
+	Keyer    phone.Keyer
+	Logger   *slog.Logger
 	// Wake, if set, is called after a message that needs a signal was
 	// committed, to have the re-driver deliver it at once.
 	Wake func()
@@ -33,7 +34,7 @@ var _ webhook.Intake = (*Intake)(nil)
 // Urgent reports whether m is a keyword for its sender (or a confirmation
 // word): the bridge keeps intake capacity for those.
 func (i *Intake) Urgent(m webhook.Inbound) bool {
-	sender := i.Senders.Lookup(withPlus(m.To), m.MessagingServiceSID)
+	sender := i.Registry.Lookup(withPlus(m.To), m.MessagingServiceSID)
 	if !sender.ProcessesKeywords() {
 		return false
 	}
@@ -44,7 +45,7 @@ func (i *Intake) Urgent(m webhook.Inbound) bool {
 // Inbound commits m and its consent effect before the bridge answers 2xx.
 func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	to := withPlus(m.To)
-	sender := i.Senders.Lookup(to, m.MessagingServiceSID)
+	sender := i.Registry.Lookup(to, m.MessagingServiceSID)
 	rec := consent.Inbound{
 		Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: to, Body: m.Body,
 		NumMedia: m.NumMedia, ReceivedAt: m.ReceivedAt, Scope: sender.ConsentScope(),
@@ -68,7 +69,7 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		} else if m.MessagingServiceSID != "" {
 			// A number in a Twilio messaging service: journeys may send
 			// from the service or from the number, so both scopes hear it.
-			for _, s := range []string{i.Senders.ConsentScope(m.MessagingServiceSID), i.Senders.ConsentScope(to)} {
+			for _, s := range []string{i.Registry.ConsentScope(m.MessagingServiceSID), i.Registry.ConsentScope(to)} {
 				if s != rec.Scope {
 					also = s
 				}
@@ -81,7 +82,7 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 		// Not durable, so no 2xx: the provider retries or uses its fallback.
 		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
 	}
-	if inserted && taken.Intent != consent.IntentNone && rec.RecipientKey != "" {
+	if inserted && taken.Intent != contract.IntentNone && rec.RecipientKey != "" {
 		if i.Wake != nil {
 			i.Wake()
 		}
@@ -90,14 +91,14 @@ func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	return nil
 }
 
-// Inbound intents besides the keywords.Kind names.
-const (
-	IntentOptInPending = "opt_in_pending" // opt-in to a double opt-in program: awaiting YES
-	IntentConfirm      = "confirm"        // the YES that confirmed a pending double opt-in
-)
+// intents maps the keyword classes to the intents they carry.
+var intents = [...]contract.Intent{
+	keywords.None: contract.IntentNone, keywords.OptOut: contract.IntentOptOut, keywords.OptIn: contract.IntentOptIn,
+	keywords.Help: contract.IntentHelp, keywords.SuggestOptOut: contract.IntentSuggestOptOut,
+}
 
 // Status handles a delivery status callback: an opt-out at the provider
-// (Twilio 21610) is recorded. It counts once per message, so a replayed
+// (StatusEvent.OptedOut reads the provider's error table) is recorded. It counts once per message, so a replayed
 // callback cannot undo a later START.
 func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 	if !e.OptedOut() {
@@ -111,10 +112,10 @@ func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 	if addr == "" {
 		addr = e.MessagingServiceSID
 	}
-	scope := i.Senders.ConsentScope(addr)
+	scope := i.Registry.ConsentScope(addr)
 	_, err = i.Store.RecordStatusOptOut(ctx, e.Provider, e.MessageID, consent.Change{
 		RecipientKey: i.Keyer.Key(e164), Scope: scope, To: consent.OptedOut, Source: consent.SourceProvider,
-		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: "status callback error 21610",
+		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: fmt.Sprintf("status callback error %d", e.ErrorCode),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
@@ -145,7 +146,7 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 // opt-in leaves a confirmed recipient confirmed. A change is made in the
 // scope also as well, unless that is "".
 func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also string) []consent.Effect {
-	effect := func(intent string, to consent.State) consent.Effect {
+	effect := func(intent contract.Intent, to consent.State) consent.Effect {
 		// The text stays in inbound_messages only, where encryption and
 		// expiry can reach it; the append-only event records why instead.
 		c := consent.Change{
@@ -164,24 +165,24 @@ func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also s
 	var out []consent.Effect
 	confirms := s.Confirms(rec.Body)
 	if confirms {
-		out = append(out, effect(IntentConfirm, consent.Confirmed))
+		out = append(out, effect(contract.IntentConfirm, consent.Confirmed))
 	}
 	switch {
 	case in.Kind == keywords.OptOut:
-		out = append(out, effect(in.Kind.String(), consent.OptedOut))
+		out = append(out, effect(intents[in.Kind], consent.OptedOut))
 	case in.Kind == keywords.OptIn && s.DoubleOptIn:
-		out = append(out, effect(IntentOptInPending, consent.Pending))
+		out = append(out, effect(contract.IntentOptInPending, consent.Pending))
 		// Already confirmed: START gets the usual opt-in reply, a repeated
 		// YES nothing.
 		if confirms {
-			out = append(out, consent.Effect{Intent: consent.IntentNone})
+			out = append(out, consent.Effect{Intent: contract.IntentNone})
 		} else {
-			out = append(out, consent.Effect{Intent: in.Kind.String()})
+			out = append(out, consent.Effect{Intent: intents[in.Kind]})
 		}
 	case in.Kind == keywords.OptIn:
-		out = append(out, effect(in.Kind.String(), consent.OptedIn))
+		out = append(out, effect(intents[in.Kind], consent.OptedIn))
 	default:
-		out = append(out, consent.Effect{Intent: in.Kind.String()})
+		out = append(out, consent.Effect{Intent: intents[in.Kind]})
 	}
 	return out
 }

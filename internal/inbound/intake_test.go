@@ -10,9 +10,9 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/inbound"
-	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/webhook"
 )
@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	store := pgtest.NewStore(t)
 	return &fixture{
 		store:  store,
-		intake: &inbound.Intake{Store: store, Senders: reg, Keyer: keyer},
+		intake: &inbound.Intake{Store: store, Registry: reg, Keyer: keyer},
 		acts:   &activities.Activities{Store: store, Registry: reg, Keyer: keyer},
 	}
 }
@@ -84,10 +84,10 @@ func (f *fixture) inbound(t *testing.T, m webhook.Inbound) {
 
 func (f *fixture) allowed(t *testing.T, number, sender string) bool {
 	t.Helper()
-	return f.allowedFor(t, number, sender, journey.CategoryMarketing)
+	return f.allowedFor(t, number, sender, policy.CategoryMarketing)
 }
 
-func (f *fixture) allowedFor(t *testing.T, number, sender, category string) bool {
+func (f *fixture) allowedFor(t *testing.T, number, sender string, category policy.Category) bool {
 	t.Helper()
 	d, err := f.acts.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: f.acts.Keyer.Key(number), Scope: sender, Category: category})
 	if err != nil {
@@ -212,7 +212,7 @@ func TestDoubleOptInKeywords(t *testing.T) {
 	for i, st := range steps {
 		f.text(t, st.from, st.to, st.body)
 		intent, signal := f.lastInbound(t)
-		got := want{intent, signal, f.allowedFor(t, st.from, st.to, journey.CategoryMarketing), f.allowedFor(t, st.from, st.to, journey.CategoryTransactional)}
+		got := want{intent, signal, f.allowedFor(t, st.from, st.to, policy.CategoryMarketing), f.allowedFor(t, st.from, st.to, policy.CategoryTransactional)}
 		if got != st.want {
 			t.Errorf("step %d: %q to %s: got %+v, want %+v", i, st.body, st.to, got, st.want)
 		}
@@ -227,15 +227,16 @@ func TestMarketingOnlyStop(t *testing.T) {
 	f.text(t, ada, senderF, "STOP")
 	f.text(t, bob, senderC, "STOP ALL")
 	tests := []struct {
-		number, sender, category string
-		want                     bool
+		number, sender string
+		category       policy.Category
+		want           bool
 	}{
-		{ada, senderF, journey.CategoryMarketing, false},
-		{ada, senderF, journey.CategoryTransactional, true},
-		{bob, senderF, journey.CategoryMarketing, false},
-		{bob, senderF, journey.CategoryTransactional, true},
-		{bob, senderC, journey.CategoryTransactional, false},
-		{bob, senderA, journey.CategoryTransactional, false},
+		{ada, senderF, policy.CategoryMarketing, false},
+		{ada, senderF, policy.CategoryTransactional, true},
+		{bob, senderF, policy.CategoryMarketing, false},
+		{bob, senderF, policy.CategoryTransactional, true},
+		{bob, senderC, policy.CategoryTransactional, false},
+		{bob, senderA, policy.CategoryTransactional, false},
 	}
 	for _, tt := range tests {
 		if got := f.allowedFor(t, tt.number, tt.sender, tt.category); got != tt.want {

@@ -2,17 +2,15 @@ package inbound
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/fanout"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Redriver delivers committed keyword signals to the recipients' OptOut
@@ -80,82 +78,53 @@ func (r *Redriver) Sweep(ctx context.Context) (delivered int, err error) {
 
 func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 	const size = 500
-	var sendErr error
-	err = pgx.BeginFunc(ctx, r.Store.Pool(), func(tx pgx.Tx) error {
-		msgs, locked, err := consent.PendingSignals(ctx, tx, size)
-		if err != nil || !locked {
-			return err
-		}
-		var done []int64
-		done, sendErr = r.deliver(ctx, msgs)
-		if len(done) > 0 {
-			// Committed even when another recipient's signal failed, or
-			// these would all be delivered again next sweep.
-			if err := consent.MarkSignaled(ctx, tx, done); err != nil {
-				return err
-			}
-		}
-		n, more = len(done), len(msgs) == size && sendErr == nil
-		return nil
+	read, n, err := r.Store.Redrive(ctx, size, func(msgs []consent.Inbound) ([]int64, error) {
+		return r.signalAll(ctx, msgs)
 	})
-	return n, more, errors.Join(err, sendErr)
+	return n, read == size && err == nil, err
 }
 
-// deliver signals msgs (oldest first) with recipients in parallel and each
-// recipient's messages in order. A failure stops that recipient's delivery
-// only; its undelivered messages stay pending for the next sweep.
-func (r *Redriver) deliver(ctx context.Context, msgs []consent.Inbound) ([]int64, error) {
-	byRecipient := map[string][]consent.Inbound{}
-	var order []string
+// signalAll signals msgs (oldest first) with recipients in parallel and
+// each recipient's messages in order. A failure stops that recipient's
+// delivery only; its undelivered messages stay pending for the next sweep.
+func (r *Redriver) signalAll(ctx context.Context, msgs []consent.Inbound) ([]int64, error) {
+	var queues [][]consent.Inbound
+	index := map[string]int{} // recipient key -> queue
 	for _, m := range msgs {
-		if _, ok := byRecipient[m.RecipientKey]; !ok {
-			order = append(order, m.RecipientKey)
+		i, ok := index[m.RecipientKey]
+		if !ok {
+			i = len(queues)
+			index[m.RecipientKey] = i
+			queues = append(queues, nil)
 		}
-		byRecipient[m.RecipientKey] = append(byRecipient[m.RecipientKey], m)
+		queues[i] = append(queues[i], m)
 	}
-	var (
-		mu   sync.Mutex
-		done []int64
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, 32)
-	)
-	for _, key := range order {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(queue []consent.Inbound) {
-			defer func() { <-sem; wg.Done() }()
-			for _, m := range queue {
-				if err := r.signal(ctx, m); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					return
-				}
-				mu.Lock()
-				done = append(done, m.ID)
-				mu.Unlock()
+	signaled := make([]int, len(queues)) // how many of each queue went out
+	err := fanout.Run(len(queues), 32, func(i int) error {
+		for _, m := range queues[i] {
+			if err := r.signal(ctx, m); err != nil {
+				return err
 			}
-		}(byRecipient[key])
+			signaled[i]++
+		}
+		return nil
+	})
+	var done []int64
+	for i, q := range queues {
+		for _, m := range q[:signaled[i]] {
+			done = append(done, m.ID)
+		}
 	}
-	wg.Wait()
-	return done, errors.Join(errs...)
+	return done, err
 }
 
 func (r *Redriver) signal(ctx context.Context, m consent.Inbound) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	sig := workflows.KeywordSignal{
+	sig := contract.KeywordSignal{
 		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: m.Intent, Keyword: m.Keyword,
 		Language: m.Language, Scope: m.Scope, Phone: m.From, Sender: m.To, ProviderHandled: m.ProviderHandled,
 		ReceivedAt: m.ReceivedAt,
 	}
-	_, err := r.Temporal.SignalWithStartWorkflow(ctx, workflows.OptOutID(m.RecipientKey), workflows.SignalKeyword, sig,
-		client.StartWorkflowOptions{
-			TaskQueue:                r.TaskQueue,
-			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		},
-		workflows.OptOut, workflows.OptOutState{RecipientKey: m.RecipientKey})
-	return err
+	return workflows.SignalRecipient(ctx, r.Temporal, r.TaskQueue, m.RecipientKey, sig)
 }

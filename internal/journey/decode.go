@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -43,7 +45,7 @@ func shapeOf(t reflect.Type) *shape {
 	case reflect.Struct:
 		s := &shape{kind: 'o', fields: make(map[string]*shape)}
 		for f := range t.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			name, _ := jsonName(f)
 			switch {
 			case name == "-":
 				continue
@@ -62,7 +64,26 @@ func shapeOf(t reflect.Type) *shape {
 	panic(fmt.Sprintf("journey: no JSON shape for %s (kind %s); extend shapeOf", t, t.Kind()))
 }
 
-// decodeStrict decodes data into d, which must match definitionShape.
+// jsonName reads a field's json tag: its name, and whether it is
+// omitempty, which in a journey file means optional.
+func jsonName(f reflect.StructField) (name string, optional bool) {
+	name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+	return name, slices.Contains(strings.Split(opts, ","), "omitempty")
+}
+
+// SchemaKey is the key by which a journey file names its JSON Schema, for
+// editors. It is accepted at the top level only, and ignored.
+const SchemaKey = "$schema"
+
+// fileShape is a journey file's: a Definition, and SchemaKey.
+var fileShape = func() *shape {
+	s := *definitionShape
+	s.fields = maps.Clone(s.fields)
+	s.fields[SchemaKey] = &shape{kind: 's'}
+	return &s
+}()
+
+// decodeStrict decodes data into d, which must match fileShape.
 func decodeStrict(data []byte, d *Definition) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errors.New("empty journey definition")
@@ -80,14 +101,18 @@ func decodeStrict(data []byte, d *Definition) error {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := checkShape(dec, definitionShape, ""); err != nil {
+	if err := checkShape(dec, fileShape, ""); err != nil {
 		return err
 	}
 	// The shape check leaves nothing for these to reject; they guard
 	// against shapeOf reading a type differently from encoding/json.
 	dec = json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	return dec.Decode(d)
+	file := struct {
+		Schema string `json:"$schema"`
+		*Definition
+	}{Definition: d}
+	return dec.Decode(&file)
 }
 
 // checkShape reads one value from dec, which holds syntactically valid JSON,

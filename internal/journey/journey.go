@@ -13,23 +13,19 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/stopline/stopline/internal/policy"
 )
 
 // Definition is a parsed journey file.
 type Definition struct {
 	// Name identifies the journey; it goes into workflow IDs.
 	Name string `json:"name"`
-	// Category is CategoryMarketing or CategoryTransactional.
-	Category string `json:"category"`
-	Sender   Sender `json:"sender"`
-	Steps    []Step `json:"steps"`
+	// Category is policy.CategoryMarketing or policy.CategoryTransactional.
+	Category policy.Category `json:"category"`
+	Sender   Sender          `json:"sender"`
+	Steps    []Step          `json:"steps"`
 }
-
-// Categories.
-const (
-	CategoryMarketing     = "marketing"
-	CategoryTransactional = "transactional"
-)
 
 // Sender says who sends the journey's messages.
 type Sender struct {
@@ -41,9 +37,9 @@ type Sender struct {
 	// MessagingServiceSID is a Twilio Messaging Service ("MG…") that picks
 	// the number itself.
 	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
-	// Type is one of the Type* constants; it decides how From is checked and
+	// Type is one of the policy.Type* constants; it decides how From is checked and
 	// whether recipients can answer with keywords.
-	Type string `json:"type"`
+	Type policy.SenderType `json:"type"`
 	// Language of the opt-out footer added to marketing messages (en, fr,
 	// es, pt, de); default en. Footer replaces the default footer text.
 	Language string `json:"language,omitempty"`
@@ -84,14 +80,6 @@ const (
 	ProviderSinch   = "sinch"
 	ProviderHTTP    = "http"
 	ProviderSandbox = "sandbox"
-)
-
-// Sender types.
-const (
-	TypeLongCode     = "long_code"
-	TypeTollFree     = "toll_free"
-	TypeShortCode    = "short_code"
-	TypeAlphanumeric = "alphanumeric"
 )
 
 // Scope returns the consent scope of the sender: an opt-out received by this

@@ -400,10 +400,10 @@ func TestJSONRoundTrip(t *testing.T) {
 // combinations (from and messaging_service_sid together).
 func TestDecodeEveryField(t *testing.T) {
 	full := Definition{
-		Name: "welcome", Category: CategoryMarketing,
+		Name: "welcome", Category: policy.CategoryMarketing,
 		Sender: Sender{
 			Provider: ProviderTwilio, From: "+15550001111", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
-			Type: TypeLongCode, Language: "fr", Footer: "STOP au 36173", AltInstruction: "Call 0800 123 456 to opt out",
+			Type: policy.TypeLongCode, Language: "fr", Footer: "STOP au 36173", AltInstruction: "Call 0800 123 456 to opt out",
 			ShortCodeKeywords: true,
 			QuietHours:        &QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true, LegalOverride: "test numbers"},
 		},

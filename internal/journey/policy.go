@@ -83,7 +83,7 @@ func clock(s string) (time.Duration, error) {
 // message without opt-out instructions gets the sender's footer (or its
 // alternative instruction), and no body may exceed policy.MaxSegments.
 func (d *Definition) finish(body string) (string, error) {
-	if d.Category == CategoryMarketing || d.Sender.Footer != "" {
+	if d.Category == policy.CategoryMarketing || d.Sender.Footer != "" {
 		body, _ = policy.EnsureOptOutInstructions(body, policy.FooterSettings{
 			Language: d.Sender.Language, Footer: d.Sender.Footer, AltInstruction: d.Sender.AltInstruction,
 		})
@@ -114,4 +114,14 @@ func (d *Definition) FooterAddsSegment(attrs map[string]string) bool {
 		}
 	}
 	return false
+}
+
+// SendingWindow is a recipient's marketing window: their legal window
+// (policy.LegalWindow), narrowed by the sender's quiet hours q, or replaced
+// by them with a legal_override. q must have passed Validate.
+func SendingWindow(legal policy.Window, q *QuietHours) policy.Window {
+	if q != nil {
+		legal, _ = q.Apply(legal)
+	}
+	return legal
 }

@@ -47,8 +47,8 @@ func (d *Definition) Validate() error {
 	case !nameRE.MatchString(d.Name):
 		add("name", "must be 1-64 characters of letters, digits, '-', '_'")
 	}
-	if d.Category != CategoryMarketing && d.Category != CategoryTransactional {
-		add("category", "must be %q or %q, got %q", CategoryMarketing, CategoryTransactional, d.Category)
+	if !slices.Contains(categories, d.Category) {
+		add("category", "must be %q or %q, got %q", policy.CategoryMarketing, policy.CategoryTransactional, d.Category)
 	}
 	senderErrs := d.Sender.validate()
 	errs = append(errs, senderErrs...)
@@ -66,10 +66,8 @@ func (d *Definition) Validate() error {
 			add("sender.quiet_hours", "%v", err)
 		}
 	}
-	switch d.Sender.Language {
-	case "", "en", "fr", "es", "pt", "de":
-	default:
-		add("sender.language", "must be one of en, fr, es, pt, de, got %q", d.Sender.Language)
+	if l := d.Sender.Language; l != "" && !slices.Contains(languages, l) {
+		add("sender.language", "must be one of %s, got %q", strings.Join(languages, ", "), l)
 	}
 
 	smsSteps, optIns := 0, 0
@@ -86,7 +84,7 @@ func (d *Definition) Validate() error {
 			if s.IsOptIn() {
 				optIns++
 				switch {
-				case d.Category != CategoryMarketing:
+				case d.Category != policy.CategoryMarketing:
 					add(path+".opt_in", "only marketing journeys ask for a double opt-in")
 				case optIns > 1:
 					add(path+".opt_in", "a journey asks for a double opt-in at most once")
@@ -117,10 +115,22 @@ func countSet(fields ...string) int {
 	return n
 }
 
+// The values a field may take; Validate and the JSON Schema read them here.
 var (
+	categories  = []policy.Category{policy.CategoryMarketing, policy.CategoryTransactional}
 	providers   = []string{ProviderTwilio, ProviderSinch, ProviderHTTP, ProviderSandbox}
-	senderTypes = []string{TypeLongCode, TypeTollFree, TypeShortCode, TypeAlphanumeric}
+	senderTypes = []policy.SenderType{policy.TypeLongCode, policy.TypeTollFree, policy.TypeShortCode, policy.TypeAlphanumeric}
+	languages   = []string{"en", "fr", "es", "pt", "de"}
 )
+
+// strs turns typed values into the strings they are on the wire.
+func strs[T ~string](values []T) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
+}
 
 func (s Sender) validate() []error {
 	var errs []error
@@ -133,7 +143,7 @@ func (s Sender) validate() []error {
 	}
 	validType := slices.Contains(senderTypes, s.Type)
 	if !validType {
-		add("sender.type", "must be one of %s, got %q", strings.Join(senderTypes, ", "), s.Type)
+		add("sender.type", "must be one of %s, got %q", strings.Join(strs(senderTypes), ", "), s.Type)
 	}
 
 	switch {
@@ -157,13 +167,13 @@ func (s Sender) validate() []error {
 }
 
 // checkFrom checks a sender's From for its type.
-func checkFrom(typ, from string) error {
+func checkFrom(typ policy.SenderType, from string) error {
 	switch typ {
-	case TypeShortCode:
+	case policy.TypeShortCode:
 		if !shortCodeRE.MatchString(from) {
 			return fmt.Errorf("invalid short code %q (want 3-8 digits)", from)
 		}
-	case TypeAlphanumeric:
+	case policy.TypeAlphanumeric:
 		if !alphanumericRE.MatchString(from) || !hasLetterRE.MatchString(from) {
 			return fmt.Errorf("invalid alphanumeric sender ID %q (want 1-11 letters, digits or spaces, with at least one letter)", from)
 		}

@@ -70,25 +70,13 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
-	counter := &countingReader{r: r}
-	br := bufio.NewReader(counter)
-	if r, _, err := br.ReadRune(); err == nil && r != '\ufeff' {
-		_ = br.UnreadRune()
-	}
-	cr := csv.NewReader(br)
-	cr.ReuseRecord = true
-	header, err := cr.Read()
+	aud, err := ReadAudience(r, opts)
 	if err != nil {
-		return nil, fmt.Errorf("line 1: reading header: %w", err)
-	}
-	cols, err := columns(header, opts.Journey.Attributes())
-	if err != nil {
-		return nil, fmt.Errorf("line 1: %w", err)
+		return nil, err
 	}
 
 	sum := &Summary{}
 	var mu sync.Mutex
-	seen := map[uint64]int{} // recipient fingerprint -> first line
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range opts.Concurrency {
@@ -113,29 +101,14 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 
 	var readErr error
 	for {
-		rec, err := cr.Read()
+		row, err := aud.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				readErr = fmt.Errorf("reading CSV: %w", err)
-				break
-			}
-			if !errors.Is(pe.Err, csv.ErrFieldCount) {
-				// A broken quote can swallow the rest of the file: stop.
-				readErr = fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
-				break
-			}
-			line := pe.StartLine
-			mu.Lock()
-			sum.Rows++
-			sum.Skipped = append(sum.Skipped, RowError{line, fmt.Sprintf("has %d fields, header has %d", len(rec), len(header))})
-			mu.Unlock()
-			continue
+			readErr = err
+			break
 		}
-		line, _ := cr.FieldPos(0)
 		if ctx.Err() != nil {
 			readErr = ctx.Err()
 			break
@@ -144,36 +117,32 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 		sum.Rows++
 		mu.Unlock()
 		if opts.Progress != nil {
-			opts.Progress(counter.n)
+			opts.Progress(aud.BytesRead())
 		}
-
-		in, reason := opts.row(rec, cols)
-		if reason != "" {
+		if row.Skip != "" {
 			mu.Lock()
-			sum.Skipped = append(sum.Skipped, RowError{line, reason})
+			sum.Skipped = append(sum.Skipped, RowError{row.Line, row.Skip})
 			mu.Unlock()
 			continue
 		}
-		if opts.Journey.FooterAddsSegment(in.Attributes) {
+		if opts.Journey.FooterAddsSegment(row.Input.Attributes) {
 			mu.Lock()
 			sum.FooterSegment++
 			mu.Unlock()
 		}
-		fp := fingerprint(in.RecipientKey)
-		if first, dup := seen[fp]; dup {
+		if row.DuplicateOf > 0 {
 			mu.Lock()
-			sum.Duplicates = append(sum.Duplicates, RowError{line, fmt.Sprintf("same recipient as line %d", first)})
+			sum.Duplicates = append(sum.Duplicates, RowError{row.Line, fmt.Sprintf("same recipient as line %d", row.DuplicateOf)})
 			mu.Unlock()
 			continue
 		}
-		seen[fp] = line
 		select {
-		case jobs <- job{line: line, in: in}:
+		case jobs <- job{line: row.Line, in: row.Input}:
 		case <-ctx.Done():
 			// Counted, or the summary's rows would not add up; a re-run
 			// with the same run ID starts it.
 			mu.Lock()
-			sum.Failed = append(sum.Failed, RowError{line, ctx.Err().Error()})
+			sum.Failed = append(sum.Failed, RowError{row.Line, ctx.Err().Error()})
 			mu.Unlock()
 		}
 	}
@@ -183,6 +152,86 @@ func Run(ctx context.Context, r io.Reader, opts Options, s Starter) (*Summary, e
 	sortRows(sum.Duplicates)
 	sortRows(sum.Failed)
 	return sum, readErr
+}
+
+// Row is one data row of an audience file, read as a start reads it.
+type Row struct {
+	Line int // 1-based line number
+	// Input is the journey input of a valid row (Skip is ""), and Bodies
+	// its rendered messages, as Definition.Render gives them.
+	Input  workflows.JourneyInput
+	Bodies []string
+	// Skip says why the row is skipped: an invalid number, a missing
+	// attribute, a wrong field count; "" for a valid row.
+	Skip string
+	// DuplicateOf is, for a valid row whose recipient an earlier row
+	// already has, that row's line; 0 otherwise.
+	DuplicateOf int
+}
+
+// Audience reads an audience CSV one row at a time: the one reading of
+// the file that starts and previews share. Memory does not grow with the
+// file, except for an 8-byte fingerprint per distinct recipient.
+type Audience struct {
+	opts    Options
+	counter *countingReader
+	cr      *csv.Reader
+	fields  int
+	cols    columnMap
+	seen    map[uint64]int // recipient fingerprint -> first line
+}
+
+// ReadAudience reads the header of the audience CSV in r. A header without
+// a needed column is an error, since every row would fail.
+func ReadAudience(r io.Reader, opts Options) (*Audience, error) {
+	counter := &countingReader{r: r}
+	br := bufio.NewReader(counter)
+	if r, _, err := br.ReadRune(); err == nil && r != '\ufeff' {
+		_ = br.UnreadRune()
+	}
+	cr := csv.NewReader(br)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("line 1: reading header: %w", err)
+	}
+	cols, err := columns(header, opts.Journey.Attributes())
+	if err != nil {
+		return nil, fmt.Errorf("line 1: %w", err)
+	}
+	return &Audience{opts: opts, counter: counter, cr: cr, fields: len(header), cols: cols, seen: map[uint64]int{}}, nil
+}
+
+// BytesRead is how much of the file has been consumed so far.
+func (a *Audience) BytesRead() int64 { return a.counter.n }
+
+// Next returns the next data row, or io.EOF after the last. Any other
+// error is fatal: a broken quote can swallow the rest of the file.
+func (a *Audience) Next() (Row, error) {
+	rec, err := a.cr.Read()
+	if err != nil {
+		var pe *csv.ParseError
+		switch {
+		case errors.Is(err, io.EOF):
+			return Row{}, err
+		case !errors.As(err, &pe):
+			return Row{}, fmt.Errorf("reading CSV: %w", err)
+		case !errors.Is(pe.Err, csv.ErrFieldCount):
+			return Row{}, fmt.Errorf("line %d: %w", pe.StartLine, pe.Err)
+		}
+		return Row{Line: pe.StartLine, Skip: fmt.Sprintf("has %d fields, header has %d", len(rec), a.fields)}, nil
+	}
+	line, _ := a.cr.FieldPos(0)
+	in, bodies, reason := a.opts.row(rec, a.cols)
+	if reason != "" {
+		return Row{Line: line, Skip: reason}, nil
+	}
+	fp := fingerprint(in.RecipientKey)
+	if first, dup := a.seen[fp]; dup {
+		return Row{Line: line, Input: in, Bodies: bodies, DuplicateOf: first}, nil
+	}
+	a.seen[fp] = line
+	return Row{Line: line, Input: in, Bodies: bodies}, nil
 }
 
 type job struct {
@@ -230,11 +279,12 @@ func columns(header []string, needed []string) (columnMap, error) {
 	return cm, nil
 }
 
-// row builds the journey input of one CSV record, or says why it can't.
-func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, string) {
+// row builds the journey input of one CSV record and renders its bodies,
+// or says why it can't.
+func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, []string, string) {
 	e164, err := phone.Normalize(strings.TrimSpace(rec[cols.phone]), o.Region)
 	if err != nil {
-		return workflows.JourneyInput{}, "phone: " + err.Error()
+		return workflows.JourneyInput{}, nil, "phone: " + err.Error()
 	}
 	// An empty cell counts as missing: a blank must not reach an SMS.
 	attrs := make(map[string]string, len(cols.attrs))
@@ -245,20 +295,21 @@ func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, stri
 	}
 	// Render now so a missing or empty attribute is reported here, at start
 	// time, and never becomes a blank in an SMS.
-	if _, err := o.Journey.Render(attrs); err != nil {
-		return workflows.JourneyInput{}, err.Error()
+	bodies, err := o.Journey.Render(attrs)
+	if err != nil {
+		return workflows.JourneyInput{}, nil, err.Error()
 	}
 	// The optional state column (also an attribute) adds the recipient's
 	// state's sending rules. A value that is not a state skips the row
 	// rather than silently dropping a stricter rule.
 	state, err := policy.ParseState(attrs[stateColumn])
 	if err != nil {
-		return workflows.JourneyInput{}, stateColumn + ": " + err.Error()
+		return workflows.JourneyInput{}, nil, stateColumn + ": " + err.Error()
 	}
 	return workflows.JourneyInput{
 		RunID: o.RunID, Journey: *o.Journey, Phone: e164, Region: o.Region,
 		RecipientKey: o.Keyer.Key(e164), Attributes: attrs, State: state,
-	}, ""
+	}, bodies, ""
 }
 
 func fingerprint(key string) uint64 {

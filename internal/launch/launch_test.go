@@ -13,6 +13,7 @@ import (
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -47,8 +48,8 @@ func (f *fakeStarter) Start(_ context.Context, id string, in workflows.JourneyIn
 func def() *journey.Definition {
 	return &journey.Definition{
 		Name:     "welcome",
-		Category: journey.CategoryMarketing,
-		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: "+14155550100", Type: journey.TypeLongCode},
+		Category: policy.CategoryMarketing,
+		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: "+14155550100", Type: policy.TypeLongCode},
 		Steps:    []journey.Step{{SMS: "Hi {{.first_name}}, use {{.code}}. Reply STOP to opt out."}},
 	}
 }

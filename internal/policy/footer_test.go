@@ -118,7 +118,7 @@ func TestMarketingStepPerSenderType(t *testing.T) {
 	const body = "Hi Ada, 10% off today!"
 	tests := []struct {
 		name       string
-		senderType string
+		senderType SenderType
 		keywords   bool
 		settings   FooterSettings
 		want       string
@@ -165,9 +165,9 @@ func TestCheckSender(t *testing.T) {
 		typeErr  = `unknown sender type "landline" (want long_code, toll_free, short_code or alphanumeric)`
 	)
 	tests := []struct {
-		senderType string
+		senderType SenderType
 		keywords   bool
-		category   string
+		category   Category
 		alt        string
 		want       string
 	}{

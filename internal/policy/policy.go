@@ -9,16 +9,23 @@
 // one outside input is the time zone database (see NextAllowed).
 package policy
 
-// Message categories, as in journey definitions.
+// Category is a message category, as in journey definitions.
+type Category string
+
+// Message categories.
 const (
-	CategoryMarketing     = "marketing"
-	CategoryTransactional = "transactional"
+	CategoryMarketing     Category = "marketing"
+	CategoryTransactional Category = "transactional"
 )
 
-// Sender types, as in journey definitions and the senders file.
+// SenderType is a kind of sending address, as in journey definitions and
+// the senders file.
+type SenderType string
+
+// Sender types.
 const (
-	TypeLongCode     = "long_code"
-	TypeTollFree     = "toll_free"
-	TypeShortCode    = "short_code"
-	TypeAlphanumeric = "alphanumeric"
+	TypeLongCode     SenderType = "long_code"
+	TypeTollFree     SenderType = "toll_free"
+	TypeShortCode    SenderType = "short_code"
+	TypeAlphanumeric SenderType = "alphanumeric"
 )

@@ -22,7 +22,7 @@ var ErrNoOptOutPath = errors.New("no way to opt out")
 //
 // The error names the sender type and what to configure; the caller adds
 // where (`steps[2]: sender "ACME": ...`). Errors wrap ErrNoOptOutPath.
-func CheckSender(senderType string, keywordsEnabled bool, category string, altInstruction string) error {
+func CheckSender(senderType SenderType, keywordsEnabled bool, category Category, altInstruction string) error {
 	switch senderType {
 	case TypeLongCode, TypeTollFree, TypeShortCode, TypeAlphanumeric:
 	default:

@@ -109,25 +109,7 @@ func Rule(state string) StateRule {
 // not prove where they are. For a non-geographic US number with a known
 // residence, the residence alone decides.
 func LegalWindow(e164, residence string) Window {
-	num, err := phonenumbers.Parse(e164, "")
-	region := ""
-	if err == nil {
-		region = phonenumbers.GetRegionCodeForNumber(num)
-		if (region == "" || region == phonenumbers.UNKNOWN_REGION) && num.GetCountryCode() == 1 {
-			region = "US" // an unplaceable +1 number may be in any state (Zones agrees)
-		}
-	}
-	w := DefaultWindow(region)
-	if region == "US" {
-		area := areaCodeState(num)
-		if area != "" || residence == "" {
-			w = Intersect(w, Rule(area).Window)
-		}
-	}
-	if residence != "" {
-		w = Intersect(w, Rule(residence).Window)
-	}
-	return w
+	return Combine(LegalRules(e164, residence))
 }
 
 //go:generate go run ./internal/genareacodes

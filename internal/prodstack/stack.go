@@ -48,6 +48,9 @@ type Stack struct {
 // Namespace is the namespace the workers create at start.
 const Namespace = "default"
 
+// PayloadKeys encrypt the stack's payloads; Temporal.Dial decodes them.
+const PayloadKeys = "prodstack:cHJvZHN0YWNrIHRlc3Qga2V5LCBub3QgYSBzZWNyZXQ="
+
 // Start builds and starts everything; it is all stopped when tb ends.
 func Start(tb testing.TB, opts Options) *Stack {
 	tb.Helper()
@@ -75,6 +78,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 		"TEMPORAL_NAMESPACE=" + Namespace,
 		"STOPLINE_CREATE_NAMESPACE=true",
 		"RECIPIENT_KEY_SECRET=" + s.KeySecret,
+		"PAYLOAD_KEYS=" + PayloadKeys,
 		"PUBLIC_URL=" + s.PublicURL,
 		"TWILIO_ACCOUNT_SID=" + smstest.AccountSID,
 		"TWILIO_AUTH_TOKEN=" + smstest.AuthToken,

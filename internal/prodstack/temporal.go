@@ -23,6 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/stopline/stopline/internal/codec"
 )
 
 // Temporal is an official temporal-server process on Postgres.
@@ -219,10 +221,16 @@ func (t *Temporal) waitReady(ctx context.Context) error {
 	}
 }
 
-// Dial returns a client of namespace ns.
+// Dial returns a client of namespace ns that encodes and decodes payloads
+// with PayloadKeys, as the workers do.
 func (t *Temporal) Dial(ctx context.Context, ns string) (client.Client, error) {
-	return client.DialContext(ctx, client.Options{HostPort: t.Addr, Namespace: ns,
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	pc, err := codec.Parse(PayloadKeys)
+	if err != nil {
+		return nil, err
+	}
+	opts := client.Options{HostPort: t.Addr, Namespace: ns, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))}
+	codec.Apply(&opts, pc)
+	return client.DialContext(ctx, opts)
 }
 
 // Restart stops the server (SIGTERM) and starts it again on the same

@@ -14,15 +14,16 @@ import (
 	"text/template"
 
 	"github.com/stopline/stopline/internal/keywords"
+	"github.com/stopline/stopline/internal/policy"
 )
 
 // Sender is one entry of the senders file.
 type Sender struct {
-	Name                string `json:"name"`
-	Provider            string `json:"provider"` // twilio, sinch, http, sandbox
-	From                string `json:"from,omitempty"`
-	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
-	Type                string `json:"type"` // long_code, toll_free, short_code, alphanumeric
+	Name                string            `json:"name"`
+	Provider            string            `json:"provider"` // twilio, sinch, http, sandbox
+	From                string            `json:"from,omitempty"`
+	MessagingServiceSID string            `json:"messaging_service_sid,omitempty"`
+	Type                policy.SenderType `json:"type"`
 	// Program names the set of senders an opt-out applies to: a STOP to one
 	// of them stops all of them. Without it the sender is its own scope.
 	Program string `json:"program,omitempty"`
@@ -51,7 +52,7 @@ type Sender struct {
 	// Replies overrides reply templates: kind (see ReplyKinds) -> language
 	// -> text/template over Brand, Support, Frequency and Confirm (the first
 	// confirm keyword). An empty template disables that reply.
-	Replies map[string]map[string]string `json:"replies,omitempty"`
+	Replies map[ReplyKind]map[string]string `json:"replies,omitempty"`
 }
 
 // Scope is the consent scope of the sender.
@@ -85,9 +86,9 @@ func (r *Registry) ConsentScope(addr string) string {
 // enabled, alphanumeric senders never (they cannot receive).
 func (s Sender) ProcessesKeywords() bool {
 	switch s.Type {
-	case "short_code":
+	case policy.TypeShortCode:
 		return s.ShortCodeKeywords
-	case "alphanumeric":
+	case policy.TypeAlphanumeric:
 		return false
 	}
 	return true
@@ -123,7 +124,7 @@ func (s Sender) MarketingOnlyStop() bool { return s.StopBlocks == StopBlocksMark
 // ProviderReplies reports whether the network or provider already confirms
 // opt-outs for this sender, so stopline must not reply again (toll-free
 // numbers in the US get a network-generated confirmation).
-func (s Sender) ProviderReplies() bool { return s.Type == "toll_free" }
+func (s Sender) ProviderReplies() bool { return s.Type == policy.TypeTollFree }
 
 // Registry finds the sender an inbound message was addressed to.
 type Registry struct {
@@ -139,7 +140,7 @@ func (r *Registry) ScopeSender(consentScope string) Sender {
 			return s
 		}
 	}
-	return Sender{Type: "long_code", Language: "en"}
+	return Sender{Type: policy.TypeLongCode, Language: "en"}
 }
 
 // ResolveScope maps a scope given by a person (support staff, an import
@@ -171,9 +172,9 @@ func (r *Registry) Lookup(to, messagingServiceSID string) Sender {
 	// Unconfigured: a number in a Twilio messaging service shares the
 	// service's scope, which is what journeys sending through it use.
 	if messagingServiceSID != "" {
-		return Sender{MessagingServiceSID: messagingServiceSID, Type: "long_code", Language: "en"}
+		return Sender{MessagingServiceSID: messagingServiceSID, Type: policy.TypeLongCode, Language: "en"}
 	}
-	return Sender{From: to, Type: "long_code", Language: "en"}
+	return Sender{From: to, Type: policy.TypeLongCode, Language: "en"}
 }
 
 // Load reads and validates a senders file.
@@ -234,8 +235,8 @@ func (s Sender) validate() error {
 		return errors.New(`: set exactly one of "from" or "messaging_service_sid"`)
 	}
 	switch s.Type {
-	case "long_code", "toll_free", "short_code":
-	case "alphanumeric":
+	case policy.TypeLongCode, policy.TypeTollFree, policy.TypeShortCode:
+	case policy.TypeAlphanumeric:
 		// Alphanumeric sender IDs cannot receive, so routing inbound
 		// keywords to one is a configuration mistake.
 		return fmt.Errorf(": alphanumeric sender %q cannot receive messages; keyword handling does not apply (remove it from the senders file)", s.From)
@@ -261,7 +262,7 @@ func (s Sender) validate() error {
 	}
 	for kind, byLang := range s.Replies {
 		if _, ok := defaultReplies[kind]; !ok {
-			return fmt.Errorf(".replies: unknown reply %q (want %s)", kind, strings.Join(ReplyKinds, ", "))
+			return fmt.Errorf(".replies: unknown reply %q (want %s)", kind, replyKindList())
 		}
 		for lang, text := range byLang {
 			if _, err := template.New("").Parse(text); err != nil {
@@ -288,7 +289,7 @@ func sameConsentPolicy(a, b Sender) error {
 
 // Reply renders the reply of the given kind in lang, falling back to the
 // sender's language, then English. ok is false when the reply is disabled.
-func (s Sender) Reply(kind, lang string) (text string, ok bool, err error) {
+func (s Sender) Reply(kind ReplyKind, lang string) (text string, ok bool, err error) {
 	tmpl, found := "", false
 	for _, l := range []string{lang, s.Language, "en"} {
 		if t, has := s.Replies[kind][l]; has {
@@ -326,62 +327,87 @@ func or(v, def string) string {
 	return v
 }
 
-// ReplyKinds are the replies a sender can configure.
-var ReplyKinds = []string{"opt_out", "opt_out_all", "opt_out_marketing", "opt_in", "opt_in_pending", "confirmed", "help", "suggest_opt_out"}
+// ReplyKind names a reply template, in the senders file's "replies".
+type ReplyKind string
+
+// The replies a sender can configure.
+const (
+	ReplyOptOut          ReplyKind = "opt_out"
+	ReplyOptOutAll       ReplyKind = "opt_out_all"       // after STOPALL
+	ReplyOptOutMarketing ReplyKind = "opt_out_marketing" // says transactional messages continue
+	ReplyOptIn           ReplyKind = "opt_in"
+	ReplyOptInPending    ReplyKind = "opt_in_pending" // asks for the double opt-in's YES
+	ReplyConfirmed       ReplyKind = "confirmed"
+	ReplyHelp            ReplyKind = "help"
+	ReplySuggestOptOut   ReplyKind = "suggest_opt_out"
+)
+
+func replyKindList() string {
+	names := make([]string, len(ReplyKinds))
+	for i, k := range ReplyKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// ReplyKinds lists every ReplyKind.
+var ReplyKinds = []ReplyKind{
+	ReplyOptOut, ReplyOptOutAll, ReplyOptOutMarketing, ReplyOptIn, ReplyOptInPending, ReplyConfirmed, ReplyHelp, ReplySuggestOptOut,
+}
 
 // defaultReplies carry no marketing. HELP follows CTIA: brand, support
 // contact, frequency, "Msg & data rates may apply", how to stop.
-var defaultReplies = map[string]map[string]string{
-	"opt_out": {
+var defaultReplies = map[ReplyKind]map[string]string{
+	ReplyOptOut: {
 		"en": "{{.Brand}}: You are unsubscribed and will receive no more messages. Reply START to resubscribe.",
 		"fr": "{{.Brand}} : Vous êtes désinscrit et ne recevrez plus de messages. Répondez START pour vous réinscrire.",
 		"es": "{{.Brand}}: Se ha dado de baja y no recibirá más mensajes. Responda START para volver a suscribirse.",
 		"pt": "{{.Brand}}: Você cancelou a inscrição e não receberá mais mensagens. Responda START para voltar.",
 		"de": "{{.Brand}}: Sie sind abgemeldet und erhalten keine Nachrichten mehr. Antworten Sie START zur Wiederanmeldung.",
 	},
-	"opt_out_all": {
+	ReplyOptOutAll: {
 		"en": "{{.Brand}}: You are unsubscribed from all our programs and will receive no more messages. Reply START to resubscribe.",
 		"fr": "{{.Brand}} : Vous êtes désinscrit de tous nos programmes et ne recevrez plus de messages. Répondez START pour vous réinscrire.",
 		"es": "{{.Brand}}: Se ha dado de baja de todos nuestros programas. Responda START para volver a suscribirse.",
 		"pt": "{{.Brand}}: Você cancelou todos os nossos programas. Responda START para voltar.",
 		"de": "{{.Brand}}: Sie sind von allen Programmen abgemeldet. Antworten Sie START zur Wiederanmeldung.",
 	},
-	"opt_out_marketing": {
+	ReplyOptOutMarketing: {
 		"en": "{{.Brand}}: You will receive no more marketing messages. Messages about your account or orders continue. Reply START to resubscribe.",
 		"fr": "{{.Brand}} : Vous ne recevrez plus de messages marketing. Les messages sur votre compte ou vos commandes continuent. Répondez START pour vous réinscrire.",
 		"es": "{{.Brand}}: No recibirá más mensajes de marketing. Los mensajes sobre su cuenta o pedidos continúan. Responda START para volver a suscribirse.",
 		"pt": "{{.Brand}}: Você não receberá mais mensagens de marketing. As mensagens sobre sua conta ou pedidos continuam. Responda START para voltar.",
 		"de": "{{.Brand}}: Sie erhalten keine Werbenachrichten mehr. Nachrichten zu Ihrem Konto oder Ihren Bestellungen erhalten Sie weiterhin. Antworten Sie START zur Wiederanmeldung.",
 	},
-	"opt_in_pending": {
+	ReplyOptInPending: {
 		"en": "{{.Brand}}: Reply {{.Confirm}} to confirm you want our messages. {{.Frequency}}. Msg & data rates may apply. Reply HELP for help, STOP to cancel.",
 		"fr": "{{.Brand}} : Répondez {{.Confirm}} pour confirmer votre inscription. {{.Frequency}}. Des frais peuvent s'appliquer. Répondez AIDE pour l'aide, STOP pour annuler.",
 		"es": "{{.Brand}}: Responda {{.Confirm}} para confirmar su suscripción. {{.Frequency}}. Pueden aplicarse tarifas. Responda AYUDA para ayuda, BAJA para cancelar.",
 		"pt": "{{.Brand}}: Responda {{.Confirm}} para confirmar sua inscrição. {{.Frequency}}. Podem ser cobradas tarifas. Responda AJUDA para ajuda, SAIR para cancelar.",
 		"de": "{{.Brand}}: Antworten Sie {{.Confirm}}, um Ihre Anmeldung zu bestätigen. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie HILFE für Hilfe, STOPP zum Abbrechen.",
 	},
-	"confirmed": {
+	ReplyConfirmed: {
 		"en": "{{.Brand}}: Thanks, you are subscribed. {{.Frequency}}. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
 		"fr": "{{.Brand}} : Merci, votre inscription est confirmée. {{.Frequency}}. Des frais peuvent s'appliquer. Répondez AIDE pour l'aide, STOP pour vous désinscrire.",
 		"es": "{{.Brand}}: Gracias, su suscripción está confirmada. {{.Frequency}}. Pueden aplicarse tarifas. Responda AYUDA para ayuda, BAJA para darse de baja.",
 		"pt": "{{.Brand}}: Obrigado, sua inscrição está confirmada. {{.Frequency}}. Podem ser cobradas tarifas. Responda AJUDA para ajuda, SAIR para sair.",
 		"de": "{{.Brand}}: Danke, Ihre Anmeldung ist bestätigt. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie HILFE für Hilfe, STOPP zum Abmelden.",
 	},
-	"opt_in": {
+	ReplyOptIn: {
 		"en": "{{.Brand}}: You are subscribed again. {{.Frequency}}. Msg & data rates may apply. Reply HELP for help, STOP to opt out.",
 		"fr": "{{.Brand}} : Vous êtes de nouveau inscrit. {{.Frequency}}. Des frais peuvent s'appliquer. Répondez AIDE pour l'aide, STOP pour vous désinscrire.",
 		"es": "{{.Brand}}: Se ha suscrito de nuevo. {{.Frequency}}. Pueden aplicarse tarifas. Responda AYUDA para ayuda, BAJA para darse de baja.",
 		"pt": "{{.Brand}}: Você está inscrito novamente. {{.Frequency}}. Podem ser cobradas tarifas. Responda AJUDA para ajuda, SAIR para sair.",
 		"de": "{{.Brand}}: Sie sind wieder angemeldet. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie HILFE für Hilfe, STOPP zum Abmelden.",
 	},
-	"help": {
+	ReplyHelp: {
 		"en": "{{.Brand}}: Help at {{.Support}}. {{.Frequency}}. Msg & data rates may apply. Reply STOP to opt out.",
 		"fr": "{{.Brand}} : Aide : {{.Support}}. {{.Frequency}}. Des frais peuvent s'appliquer. Répondez STOP pour vous désinscrire.",
 		"es": "{{.Brand}}: Ayuda: {{.Support}}. {{.Frequency}}. Pueden aplicarse tarifas de mensajes y datos. Responda BAJA para darse de baja.",
 		"pt": "{{.Brand}}: Ajuda: {{.Support}}. {{.Frequency}}. Podem ser cobradas tarifas de mensagens e dados. Responda SAIR para sair.",
 		"de": "{{.Brand}}: Hilfe: {{.Support}}. {{.Frequency}}. Es können Gebühren anfallen. Antworten Sie STOPP zum Abmelden.",
 	},
-	"suggest_opt_out": {
+	ReplySuggestOptOut: {
 		"en": "{{.Brand}}: Reply STOP to stop these messages.",
 		"fr": "{{.Brand}} : Pour ne plus recevoir de messages, répondez STOP.",
 		"es": "{{.Brand}}: Para no recibir más mensajes, responda BAJA.",

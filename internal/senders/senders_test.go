@@ -125,9 +125,10 @@ func TestConsentPolicy(t *testing.T) {
 	}
 
 	replies := []struct {
-		s          Sender
-		kind, lang string
-		want       string
+		s    Sender
+		kind ReplyKind
+		lang string
+		want string
 	}{
 		{club, "opt_in_pending", "en", "Club: Reply YES to confirm you want our messages."},
 		{custom, "opt_in_pending", "fr", "stopline : Répondez OUI pour confirmer votre inscription."},

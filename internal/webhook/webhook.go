@@ -1,43 +1,11 @@
-// Package webhook is the HTTP side of the webhook bridge. It authenticates
-// and parses SMS provider callbacks (Twilio, Sinch and the generic signed
-// JSON channel) and hands each one, normalised, to an Intake, which makes it
-// durable before the provider gets its 2xx.
-//
-// Routes (POST only; any other method answers 405):
-//
-//	/webhooks/twilio         Twilio inbound SMS (form), X-Twilio-Signature
-//	/webhooks/twilio/status  Twilio status callback (form), X-Twilio-Signature
-//	/webhooks/sinch          Sinch MO (JSON), optional x-sinch-webhook-* HMAC
-//	/webhooks/inbound        generic MO (JSON), X-Stopline-Signature
-//
-// Answers:
-//   - 200 once the Intake committed the message: empty TwiML for Twilio
-//     inbound (so Twilio sends no auto-reply; stopline replies itself), an
-//     empty body for Twilio status, {} for Sinch and the generic channel.
-//   - 400 for a body that cannot be parsed or lacks a required field; the
-//     answer names the problem. Unknown fields are ignored: providers add
-//     fields without notice.
-//   - 403 for a missing or wrong signature, and for a Sinch callback whose
-//     timestamp is more than 5 minutes off or whose nonce was already used.
-//   - 413 for a body over MaxBodyBytes.
-//   - 503 when the Intake reports ErrUnavailable (or times out), so the
-//     provider retries or uses its fallback URL; 500 for any other Intake
-//     error.
-//   - 503 on a route whose secret is not configured (TwilioAuthToken for both
-//     Twilio routes, SinchSecret for Sinch, InboundSecret for the generic
-//     one), and on the Twilio routes outside Dev without PublicURL or
-//     TrustProxy, unless Insecure is set. A retryable answer rather than 404
-//     because a provider pointed at an unconfigured route is a deployment
-//     mistake: its messages (STOPs included) should be redelivered once the
-//     secret is set, not dropped. New logs each unconfigured route once at
-//     start, and every refused request logs an error naming the missing
-//     variable.
-//   - 503 with Retry-After when a message found no intake slot within
-//     IntakeWait (see Config).
+// Package webhook is the HTTP side of the webhook bridge: it authenticates
+// and parses provider callbacks (Twilio, Sinch, the generic signed JSON
+// channel) and hands each, normalised, to an Intake, which makes it durable
+// before the provider gets its 2xx. Routes and answers are in the README
+// ("Inbound" and "Security model"); Config documents each setting.
 //
 // Strings passed to the Intake are valid UTF-8 without NUL bytes (Postgres
-// text accepts neither). Logs mask phone numbers to their last 4 digits and
-// never contain message bodies.
+// text accepts neither). Logs mask phone numbers and never hold bodies.
 package webhook
 
 import (

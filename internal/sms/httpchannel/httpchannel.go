@@ -19,7 +19,6 @@
 package httpchannel
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -27,7 +26,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -44,7 +42,6 @@ const (
 	StatusAccepted = "accepted"
 
 	provider = "http"
-	maxBody  = 1 << 20 // cap on how much of a response is read
 )
 
 // Config configures a Sender.
@@ -58,10 +55,8 @@ type Config struct {
 
 // Sender sends messages through the channel. It is safe for concurrent use.
 type Sender struct {
-	url     string
-	secret  []byte
-	timeout time.Duration
-	client  *http.Client
+	post   *sms.JSONPoster
+	secret string
 }
 
 var _ sms.Sender = (*Sender)(nil)
@@ -81,25 +76,11 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.Secret == "" {
 		return nil, errors.New("httpchannel: Secret is required")
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("httpchannel: Timeout must not be negative, got %s", cfg.Timeout)
+	timeout, err := sms.SendTimeout("httpchannel", cfg.Timeout, DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	return &Sender{
-		url:     u.String(),
-		secret:  []byte(cfg.Secret),
-		timeout: timeout,
-		client: &http.Client{
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
-			Timeout:   timeout,
-			// A redirect would replay a signed message somewhere else; treat
-			// it as an answer.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}, nil
+	return &Sender{post: sms.NewJSONPoster(provider, "the HTTP channel", u.String(), timeout), secret: cfg.Secret}, nil
 }
 
 // Sign returns the X-Stopline-Signature value for body:
@@ -137,56 +118,23 @@ type Response struct {
 // A Temporary error after the request was written (a timeout, a dropped
 // connection) leaves the outcome unknown.
 func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
-	if err := validate(m); err != nil {
+	a, err := s.post.Post(ctx, m, Request{To: m.To, From: m.From, Body: m.Body}, func(h http.Header, body []byte) {
+		h.Set(SignatureHeader, Sign(s.secret, body))
+	})
+	if err != nil {
 		return sms.Result{}, err
 	}
-	payload, err := json.Marshal(Request{To: m.To, From: m.From, Body: m.Body})
-	if err != nil {
-		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Permanent, Message: "encoding request: " + err.Error()}
+	if !a.OK() {
+		return sms.Result{}, classify(a.Status, a.Body, m.To)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
-	if err != nil {
-		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Permanent, Message: "building request: " + err.Error()}
+	// Accepted, even if the answer was cut off: a failure here would invite
+	// a duplicate send, so an unreadable body only costs the ID.
+	var ok Response
+	if a.ReadErr == nil {
+		_ = json.Unmarshal(a.Body, &ok)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set(SignatureHeader, Sign(string(s.secret), payload))
-
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Temporary, Message: sms.Redact(transportMessage(err), m.To), NotSent: sms.NotSent(err)}
+	if ok.Status == "" {
+		ok.Status = StatusAccepted
 	}
-	defer resp.Body.Close()
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		// Accepted, even if the answer was cut off: a failure here would
-		// invite a duplicate send, so an unreadable body only costs the ID.
-		var ok Response
-		if readErr == nil {
-			_ = json.Unmarshal(body, &ok)
-		}
-		if ok.Status == "" {
-			ok.Status = StatusAccepted
-		}
-		return sms.Result{MessageID: ok.ID, Status: ok.Status}, nil
-	}
-	return sms.Result{}, classify(resp.StatusCode, body, m.To)
-}
-
-func validate(m sms.Message) error {
-	var problem string
-	switch {
-	case m.To == "":
-		problem = "message has no To"
-	case m.MessagingServiceSID != "":
-		problem = "MessagingServiceSID is Twilio-only; the HTTP channel needs From"
-	case m.Body == "":
-		problem = "message has no Body"
-	default:
-		return nil
-	}
-	return &sms.Error{Provider: provider, Kind: sms.Permanent, Message: problem}
+	return sms.Result{MessageID: ok.ID, Status: ok.Status}, nil
 }

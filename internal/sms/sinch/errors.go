@@ -2,16 +2,10 @@ package sinch
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"net"
-	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/stopline/stopline/internal/sms"
 )
@@ -95,59 +89,13 @@ func classify(status int, body []byte, to string) *sms.Error {
 	if !ok {
 		// Not Sinch's JSON (a proxy's HTML page, say): the status decides.
 		e.Kind = sms.KindForHTTPStatus(status)
-		e.Message = statusText(status)
-		if s := snippet(body); s != "" {
-			e.Message += ": " + s
-		}
-		e.Message = sms.Redact(e.Message, to)
+		e.Message = sms.Redact(sms.StatusMessage(status, body), to)
 		return e
 	}
 	e.Kind = kindFor(status, code, text)
 	if n, err := strconv.Atoi(code); err == nil {
 		e.Code = n
 	}
-	switch {
-	case code == "":
-		e.Message = text
-	case text == "":
-		e.Message = code
-	default:
-		e.Message = code + ": " + text
-	}
-	e.Message = sms.Redact(strings.ToValidUTF8(e.Message, "?"), to)
+	e.Message = sms.CodeMessage(code, text, to)
 	return e
-}
-
-func statusText(status int) string {
-	if t := http.StatusText(status); t != "" {
-		return strings.ToLower(t)
-	}
-	return "http status " + strconv.Itoa(status)
-}
-
-// transportMessage describes a failure that produced no response, without
-// *url.Error's URL.
-func transportMessage(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "request timed out"
-	case errors.Is(err, context.Canceled):
-		return "request canceled"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Op + " request failed: " + ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// snippet is a short one-line excerpt of an error body, for diagnosis.
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
-	const max = 160
-	if utf8.RuneCountInString(s) > max {
-		s = string([]rune(s)[:max]) + "..."
-	}
-	return s
 }

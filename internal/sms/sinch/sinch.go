@@ -13,12 +13,10 @@
 package sinch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,8 +36,6 @@ const (
 	StatusAccepted = "accepted"
 
 	provider = "sinch"
-	// maxBody caps how much of a response is read.
-	maxBody = 1 << 20
 )
 
 // Config configures a Sender.
@@ -56,10 +52,8 @@ type Config struct {
 
 // Sender sends messages through Sinch. It is safe for concurrent use.
 type Sender struct {
-	endpoint string // full batches URL
-	token    string
-	timeout  time.Duration
-	client   *http.Client
+	post  *sms.JSONPoster // to the full batches URL
+	token string
 }
 
 var _ sms.Sender = (*Sender)(nil)
@@ -88,26 +82,12 @@ func New(cfg Config) (*Sender, error) {
 	case base.RawQuery != "" || base.Fragment != "":
 		return nil, fmt.Errorf("sinch: APIURL %q must not have a query or fragment", raw)
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("sinch: Timeout must not be negative, got %s", cfg.Timeout)
-	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
+	timeout, err := sms.SendTimeout("sinch", cfg.Timeout, DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/") + "/xms/v1/" + url.PathEscape(cfg.ServicePlanID) + "/batches"
-	return &Sender{
-		endpoint: base.String(),
-		token:    cfg.APIToken,
-		timeout:  timeout,
-		client: &http.Client{
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
-			Timeout:   timeout,
-			// A redirect would carry the bearer token elsewhere; treat it as
-			// an answer instead.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}, nil
+	return &Sender{post: sms.NewJSONPoster(provider, "Sinch", base.String(), timeout), token: cfg.APIToken}, nil
 }
 
 // headerSafe reports whether s can go in an HTTP header unchanged.
@@ -132,56 +112,21 @@ type batchRequest struct {
 // A Temporary error after the request was written (a timeout, a dropped
 // connection) leaves the outcome unknown, and Sinch offers no lookup.
 func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
-	if err := validate(m); err != nil {
+	batch := batchRequest{From: m.From, To: []string{m.To}, Body: m.Body}
+	a, err := s.post.Post(ctx, m, batch, func(h http.Header, _ []byte) { h.Set("Authorization", "Bearer "+s.token) })
+	if err != nil {
 		return sms.Result{}, err
 	}
-	payload, err := json.Marshal(batchRequest{From: m.From, To: []string{m.To}, Body: m.Body})
-	if err != nil {
-		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Permanent, Message: "encoding request: " + err.Error()}
+	if !a.OK() {
+		return sms.Result{}, classify(a.Status, a.Body, m.To)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(payload))
-	if err != nil {
-		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Permanent, Message: "building request: " + err.Error()}
+	// The batch exists even if its JSON was cut off: reporting a failure
+	// would invite a duplicate send, so an unreadable body only costs the ID.
+	var created struct {
+		ID string `json:"id"`
 	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return sms.Result{}, &sms.Error{Provider: provider, Kind: sms.Temporary, Message: sms.Redact(transportMessage(err), m.To), NotSent: sms.NotSent(err)}
+	if a.ReadErr == nil {
+		_ = json.Unmarshal(a.Body, &created)
 	}
-	defer resp.Body.Close()
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		// The batch exists even if its JSON was cut off: reporting a failure
-		// would invite a duplicate send, so an unreadable body only costs
-		// the ID.
-		var batch struct {
-			ID string `json:"id"`
-		}
-		if readErr == nil {
-			_ = json.Unmarshal(body, &batch)
-		}
-		return sms.Result{MessageID: batch.ID, Status: StatusAccepted}, nil
-	}
-	return sms.Result{}, classify(resp.StatusCode, body, m.To)
-}
-
-func validate(m sms.Message) error {
-	var problem string
-	switch {
-	case m.To == "":
-		problem = "message has no To"
-	case m.MessagingServiceSID != "":
-		problem = "MessagingServiceSID is Twilio-only; Sinch needs From"
-	case m.Body == "":
-		problem = "message has no Body"
-	default:
-		return nil
-	}
-	return &sms.Error{Provider: provider, Kind: sms.Permanent, Message: problem}
+	return sms.Result{MessageID: created.ID, Status: StatusAccepted}, nil
 }

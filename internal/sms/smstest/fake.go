@@ -175,8 +175,18 @@ func (f *Fake) admit(r *http.Request) bool {
 	return false
 }
 
-// popFailure takes the next injected failure. f.mu must be held.
-func (f *Fake) popFailure() (failure, bool) { return pop(&f.failures) }
+// lockUnlessFailing takes f.mu, unless the next injected failure answers
+// the request instead: then it writes that failure, leaves f.mu unlocked and
+// reports false.
+func (f *Fake) lockUnlessFailing(w http.ResponseWriter) bool {
+	f.mu.Lock()
+	if fl, ok := pop(&f.failures); ok {
+		f.mu.Unlock()
+		writeFailure(w, fl)
+		return false
+	}
+	return true
+}
 
 // pop takes the next answer of q. f.mu must be held.
 func pop(q *[]failure) (failure, bool) {

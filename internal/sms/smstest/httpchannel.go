@@ -51,10 +51,7 @@ func (f *FakeHTTPChannel) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	f.mu.Lock()
-	if fl, ok := f.popFailure(); ok {
-		f.mu.Unlock()
-		writeFailure(w, fl)
+	if !f.lockUnlessFailing(w) {
 		return
 	}
 	status, code, msg := 0, "", ""

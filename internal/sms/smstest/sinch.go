@@ -75,10 +75,7 @@ func (f *FakeSinch) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	f.mu.Lock()
-	if fl, ok := f.popFailure(); ok {
-		f.mu.Unlock()
-		writeFailure(w, fl)
+	if !f.lockUnlessFailing(w) {
 		return
 	}
 	status, code, text := 0, "", ""

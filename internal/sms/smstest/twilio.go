@@ -80,10 +80,7 @@ func (f *FakeTwilio) create(w http.ResponseWriter, r *http.Request) {
 		Body:                r.PostForm.Get("Body"),
 	}
 
-	f.mu.Lock()
-	if fl, ok := f.popFailure(); ok {
-		f.mu.Unlock()
-		writeFailure(w, fl)
+	if !f.lockUnlessFailing(w) {
 		return
 	}
 	code, msg := 0, ""

@@ -1,14 +1,7 @@
 package twilio
 
 import (
-	"context"
 	"errors"
-	"net"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/twilio/twilio-go/client"
 
@@ -63,61 +56,24 @@ func classify(err error, ct *callTransport, to string) *sms.Error {
 		e.Kind = kindFor(rest.Code, e.HTTPStatus)
 		e.Message = rest.Message
 		if e.Message == "" {
-			e.Message = statusText(e.HTTPStatus)
+			e.Message = sms.StatusText(e.HTTPStatus)
 		}
 	case ct.status >= 300:
 		// A non-JSON error body (a proxy's HTML page, say): twilio-go only
 		// says it could not decode it, so the status decides.
 		e.Kind = sms.KindForHTTPStatus(ct.status)
-		e.Message = statusText(ct.status)
-		if s := snippet(ct.body); s != "" {
-			e.Message += ": " + s
-		}
+		e.Message = sms.StatusMessage(ct.status, ct.body)
 	case ct.status != 0:
 		// 2xx with an unreadable body. Only Find gets here (Send treats it
 		// as accepted); the answer is worth asking for again.
 		e.Kind = sms.Temporary
-		e.Message = "unreadable response: " + transportMessage(err)
+		e.Message = "unreadable response: " + sms.TransportMessage(err)
 	default:
 		// No response: connection failure, timeout or cancellation.
 		e.Kind = sms.Temporary
-		e.Message = transportMessage(err)
+		e.Message = sms.TransportMessage(err)
 		e.NotSent = sms.NotSent(err)
 	}
 	e.Message = sms.Redact(e.Message, to)
 	return e
-}
-
-func statusText(status int) string {
-	if t := http.StatusText(status); t != "" {
-		return strings.ToLower(t)
-	}
-	return "http status " + strconv.Itoa(status)
-}
-
-// transportMessage describes a failure that produced no usable response.
-// It drops *url.Error's URL, whose query can hold the recipient number.
-func transportMessage(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "request timed out"
-	case errors.Is(err, context.Canceled):
-		return "request canceled"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Op + " request failed: " + ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// snippet is a short one-line excerpt of an error body, for diagnosis.
-func snippet(b []byte) string {
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
-	const max = 160
-	if utf8.RuneCountInString(s) > max {
-		s = string([]rune(s)[:max]) + "..."
-	}
-	return s
 }

@@ -86,12 +86,9 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("twilio: APIURL: %w", err)
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("twilio: Timeout must not be negative, got %s", cfg.Timeout)
-	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
+	timeout, err := sms.SendTimeout("twilio", cfg.Timeout, DefaultTimeout)
+	if err != nil {
+		return nil, err
 	}
 	return &Sender{
 		sid:       cfg.AccountSID,

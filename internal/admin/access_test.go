@@ -1,0 +1,92 @@
+package admin
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/pgtest"
+)
+
+// TestAccess fills every table for two people and checks that the access
+// report of one holds all of theirs and nothing of the other's.
+func TestAccess(t *testing.T) {
+	store, keyer, ctx := pgtest.NewStore(t), testKeyer(t), testContext(t)
+	const person, other, sender = "+14155550177", "+14155550166", "+15550001111"
+	for i, num := range []string{person, other} {
+		key, tag := keyer.Key(num), []string{"person", "other"}[i]
+		if _, err := store.Record(ctx, consent.Change{RecipientKey: key, Scope: sender, To: consent.OptedOut, Source: consent.SourceAdmin, Note: "note of " + tag}); err != nil {
+			t.Fatal(err)
+		}
+		in := consent.Inbound{Provider: "twilio", MessageID: "SM-" + tag, From: num, To: sender, Body: "body of " + tag,
+			RecipientKey: key, Scope: sender, ReceivedAt: time.Now()}
+		if _, _, _, err := store.SaveInbound(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := store.BeginAttempt(ctx, "journey/r/"+key, 0, key, "twilio"); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: "journey/r/" + key, Scope: sender, Category: "marketing"}, key); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.SaveSandboxMessage(ctx, consent.SandboxMessage{MessageID: "sandbox-" + tag, To: num, Sender: sender, Body: "sms to " + tag}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	tests := []struct {
+		name, ask   string
+		wantPhone   string
+		wantSandbox int
+	}{
+		{"by number", "(415) 555-0177", person, 1},
+		{"by recipient key", keyer.Key(person), "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Access(ctx, store, keyer, tt.ask, "US")
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts := map[string]int{"consent": len(r.Consent), "events": len(r.Events), "inbound": len(r.InboundMessages),
+				"sends": len(r.Sends), "journeys": len(r.RunningJourneys), "sandbox": len(r.SandboxMessages)}
+			want := map[string]int{"consent": 1, "events": 1, "inbound": 1, "sends": 1, "journeys": 1, "sandbox": tt.wantSandbox}
+			for k, n := range want {
+				if counts[k] != n {
+					t.Errorf("%s: %d entries, want %d", k, counts[k], n)
+				}
+			}
+			if r.Phone != tt.wantPhone || r.RecipientKey != keyer.Key(person) {
+				t.Errorf("phone %q, key %q", r.Phone, r.RecipientKey)
+			}
+			doc, _ := json.Marshal(r)
+			for _, s := range []string{"body of person", "note of person", "SM-person"} {
+				if !strings.Contains(string(doc), s) {
+					t.Errorf("report lacks %q: %s", s, doc)
+				}
+			}
+			for _, s := range []string{other, "other", keyer.Key(other)} {
+				if strings.Contains(string(doc), s) {
+					t.Errorf("report holds %q of another person: %s", s, doc)
+				}
+			}
+		})
+	}
+
+	// Someone stopline never saw: every category searched, all empty.
+	r, err := Access(ctx, store, keyer, "+14155550199", "US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := json.Marshal(r)
+	for _, field := range []string{"consent", "consent_events", "inbound_messages", "sends", "running_journeys", "sandbox_messages"} {
+		if !strings.Contains(string(doc), `"`+field+`":[]`) {
+			t.Errorf("%s is not an empty list: %s", field, doc)
+		}
+	}
+	if _, err := Access(ctx, store, keyer, "not a number", "US"); err == nil || !strings.Contains(err.Error(), "phone") {
+		t.Errorf("bad number: %v, want an error naming the phone", err)
+	}
+}

@@ -1,0 +1,284 @@
+package consent
+
+// The consent and consent_events tables: current consent per (recipient,
+// scope), and the append-only log of every change.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Check answers whether recipientKey may receive from scope under rule. It
+// reads outside any lock; Fenced gives the answer that serialises with
+// opt-outs. An error is never consent: callers must treat it as "do not
+// send".
+func (s *Store) Check(ctx context.Context, recipientKey, scope string, rule Rule) (Decision, error) {
+	d, err := check(ctx, s.pool, recipientKey, scope)
+	if err == nil {
+		rule.Decide(&d)
+	}
+	return d, err
+}
+
+func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (Decision, error) {
+	// The newest change among the sender's scope and '*' wins, so STOPALL
+	// then START on one sender re-enables only that sender. On a tie the
+	// opt-out wins.
+	var d Decision
+	err := q.QueryRow(ctx, `
+		SELECT scope, state FROM consent
+		WHERE recipient_key = $1 AND scope IN ($2, '*')
+		ORDER BY updated_at DESC, state = 'opted_out' DESC
+		LIMIT 1`, recipientKey, scope).Scan(&d.Scope, &d.State)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return Decision{State: Unknown}, nil
+	case err != nil:
+		return Decision{}, fmt.Errorf("consent check: %w", err)
+	}
+	return d, nil
+}
+
+// Fenced runs fn while holding the recipient's lock in shared mode, after a
+// consent check (under rule) made under that lock. fn runs only when the
+// check allows sending, and receives the transaction so it can record its
+// outcome atomically with the lock's release. No opt-out of the recipient
+// can commit while fn runs.
+func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, rule Rule, fn func(tx pgx.Tx) error) (Decision, error) {
+	var d Decision
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, recipientKey); err != nil {
+			return fmt.Errorf("consent lock: %w", err)
+		}
+		var err error
+		if d, err = check(ctx, tx, recipientKey, scope); err != nil {
+			return err
+		}
+		if rule.Decide(&d); !d.Allowed {
+			return nil
+		}
+		return fn(tx)
+	})
+	return d, err
+}
+
+// Exempt runs fn in a transaction without consent check or lock. It is
+// for the messages compliance requires after an opt-out (the one
+// confirmation, HELP replies), which stopline's own suppression must not
+// block.
+func (s *Store) Exempt(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// Record applies c in its own transaction. See RecordTx.
+func (s *Store) Record(ctx context.Context, c Change) (changed bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		changed, err = RecordTx(ctx, tx, c)
+		return err
+	})
+	return changed, err
+}
+
+// RecordTx applies c inside tx: it takes the recipient's lock exclusively
+// (waiting for in-flight sends), updates the current state and appends an
+// event. It reports changed=false, and appends nothing, when the change does
+// not apply (see applies): in particular a change to the state already held
+// is a no-op, so redelivered keywords are idempotent.
+func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error) {
+	if c.RecipientKey == "" || c.Scope == "" {
+		return false, errors.New("consent change: recipient key and scope are required")
+	}
+	switch c.To {
+	case OptedIn, OptedOut, Pending, Confirmed:
+	default:
+		return false, fmt.Errorf("consent change: invalid state %q", c.To)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
+		return false, fmt.Errorf("consent lock: %w", err)
+	}
+	var (
+		from  State
+		fresh bool // from was set within ConfirmWindow
+	)
+	err = tx.QueryRow(ctx, `SELECT state, updated_at > clock_timestamp() - make_interval(secs => $3) FROM consent WHERE recipient_key = $1 AND scope = $2`,
+		c.RecipientKey, c.Scope, ConfirmWindow.Seconds()).Scan(&from, &fresh)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, fmt.Errorf("consent read: %w", err)
+	}
+	if from == c.To && c.To != Pending {
+		// The row already says so; it is a no-op only if no newer row that
+		// competes with it ('*' for a scope, any scope for '*') says otherwise.
+		var overridden bool
+		if err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM consent o, consent c
+				WHERE c.recipient_key = $1 AND c.scope = $2
+				  AND o.recipient_key = $1 AND o.scope <> $2 AND ($2 = '*' OR o.scope = '*')
+				  AND o.state <> c.state AND o.updated_at > c.updated_at)`,
+			c.RecipientKey, c.Scope).Scan(&overridden); err != nil {
+			return false, fmt.Errorf("consent read: %w", err)
+		}
+		if !overridden {
+			return false, nil
+		}
+	}
+	if c.To == Confirmed && (c.Source == SourceKeyword || c.Source == SourceImport) {
+		// A YES answers the open request only if nothing newer (a STOPALL)
+		// ended it; an imported confirmation must not lift one either.
+		d, err := check(ctx, tx, c.RecipientKey, c.Scope)
+		if err != nil {
+			return false, err
+		}
+		if d.Scope != c.Scope {
+			from = d.State
+		}
+	}
+	if c.To == Confirmed && c.Source == SourceImport && from == OptedOut {
+		// A list exported elsewhere may predate the recipient's STOP here.
+		return false, ErrOptedOut
+	}
+	if !applies(c, from, fresh) {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO consent (recipient_key, scope, state, source) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (recipient_key, scope) DO UPDATE
+		SET state = EXCLUDED.state, source = EXCLUDED.source, updated_at = clock_timestamp()`,
+		c.RecipientKey, c.Scope, c.To, c.Source); err != nil {
+		return false, fmt.Errorf("consent write: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO consent_events (recipient_key, scope, from_state, to_state, source, raw_text, provider, provider_message_id, sender, note, rule, keyword)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), NULLIF($12, ''))`,
+		c.RecipientKey, c.Scope, string(from), c.To, c.Source, c.RawText, c.Provider, c.ProviderMessageID, c.Sender, c.Note, c.Rule, c.Keyword); err != nil {
+		return false, fmt.Errorf("consent event: %w", err)
+	}
+	return true, nil
+}
+
+// applies holds the double opt-in transitions. A new request (Pending)
+// leaves a confirmed recipient confirmed, and restarts the window of a
+// pending one. The recipient's YES (Confirmed from a keyword) only answers a
+// request made within ConfirmWindow; staff and imports may confirm anyone.
+func applies(c Change, from State, fresh bool) bool {
+	switch c.To {
+	case Pending:
+		return from != Confirmed
+	case Confirmed:
+		if c.Source == SourceKeyword {
+			return from == Pending && fresh
+		}
+	}
+	return true
+}
+
+// RequestOptIn records that a journey asked the recipient to confirm a
+// double opt-in (c.To is Pending), under the recipient's lock: unless the
+// recipient is opted out (in c.Scope or everywhere), when nothing changes,
+// or already confirmed, when nothing needs to. It returns the decision made
+// before the change, under an empty Rule.
+func (s *Store) RequestOptIn(ctx context.Context, c Change) (Decision, error) {
+	var d Decision
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
+			return fmt.Errorf("consent lock: %w", err)
+		}
+		var err error
+		if d, err = check(ctx, tx, c.RecipientKey, c.Scope); err != nil {
+			return err
+		}
+		(Rule{}).Decide(&d)
+		if !d.Allowed || d.State == Confirmed {
+			return nil
+		}
+		_, err = RecordTx(ctx, tx, c)
+		return err
+	})
+	return d, err
+}
+
+// Event is one row of the consent audit log.
+type Event struct {
+	ID                int64
+	RecipientKey      string
+	Scope             string
+	From, To          State
+	Source            Source
+	RawText           string
+	Provider          string
+	ProviderMessageID string
+	Sender            string
+	Note              string
+	Rule              string // see Change.Rule
+	Keyword           string
+	At                time.Time
+}
+
+const eventColumns = `id, recipient_key, scope, coalesce(from_state, ''), to_state, source, coalesce(raw_text, ''),
+	coalesce(provider, ''), coalesce(provider_message_id, ''), coalesce(sender, ''), coalesce(note, ''),
+	coalesce(rule, ''), coalesce(keyword, ''), created_at`
+
+func scanEvent(r pgx.Row) (Event, error) {
+	var e Event
+	err := r.Scan(&e.ID, &e.RecipientKey, &e.Scope, &e.From, &e.To, &e.Source, &e.RawText,
+		&e.Provider, &e.ProviderMessageID, &e.Sender, &e.Note, &e.Rule, &e.Keyword, &e.At)
+	return e, err
+}
+
+// Events returns a recipient's consent events, oldest first.
+func (s *Store) Events(ctx context.Context, recipientKey string) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM consent_events WHERE recipient_key = $1 ORDER BY id`, recipientKey)
+	if err != nil {
+		return nil, fmt.Errorf("consent events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+}
+
+// EachEvent calls fn with every consent event created at or after since,
+// oldest first, streaming: the log can be far larger than memory. It stops
+// at fn's first error. The log has no update or delete path anywhere.
+func (s *Store) EachEvent(ctx context.Context, since time.Time, fn func(Event) error) error {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM consent_events WHERE created_at >= $1 ORDER BY id`, since)
+	if err != nil {
+		return fmt.Errorf("consent events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return fmt.Errorf("consent events: %w", err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("consent events: %w", err)
+	}
+	return nil
+}
+
+// ScopeState is a recipient's current consent in one scope.
+type ScopeState struct {
+	Scope     string
+	State     State
+	Source    Source
+	UpdatedAt time.Time
+}
+
+// States returns a recipient's current consent in every scope it has a row
+// for, by scope.
+func (s *Store) States(ctx context.Context, recipientKey string) ([]ScopeState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT scope, state, source, updated_at FROM consent WHERE recipient_key = $1 ORDER BY scope`, recipientKey)
+	if err != nil {
+		return nil, fmt.Errorf("consent states: %w", err)
+	}
+	states, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ScopeState])
+	if err != nil {
+		return nil, fmt.Errorf("consent states: %w", err)
+	}
+	return states, nil
+}

@@ -1,0 +1,28 @@
+package pgtest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/internal/consent"
+)
+
+// Ledger returns the send ledger rows of one journey workflow, by step.
+// Production code never lists the ledger: a send reads only its own row.
+func Ledger(tb testing.TB, s *consent.Store, workflowID string) []consent.LedgerEntry {
+	tb.Helper()
+	rows, err := s.Pool().Query(context.Background(), `
+		SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
+		       coalesce(reason, ''), attempts, attempted_at
+		FROM send_ledger WHERE workflow_id = $1 ORDER BY step`, workflowID)
+	if err != nil {
+		tb.Fatalf("send ledger: %v", err)
+	}
+	entries, err := pgx.CollectRows(rows, pgx.RowToStructByPos[consent.LedgerEntry])
+	if err != nil {
+		tb.Fatalf("send ledger: %v", err)
+	}
+	return entries
+}

@@ -1,0 +1,117 @@
+// Package contract is what stopline's workflows agree on with everyone who
+// talks to them: each signal and query name beside its payload, the reasons
+// a journey stops, the intents of inbound keywords and the error types
+// retry policies name. It imports nothing of stopline, so the workflows,
+// the activities that signal them and the webhook bridge can all use it.
+//
+// Names and JSON field names are part of the replay contract: histories of
+// running workflows hold them.
+package contract
+
+import "time"
+
+// SignalCancel stops a journey's pending and future sends.
+const SignalCancel = "cancel"
+
+// CancelRequest is the payload of SignalCancel.
+type CancelRequest struct {
+	Reason string // "" reads as ReasonOptedOut
+}
+
+// SignalConfirmed tells a journey waiting at its opt_in step that the
+// recipient confirmed the double opt-in. It has no payload.
+const SignalConfirmed = "confirmed"
+
+// SignalKeyword delivers a consent change to a recipient's OptOut workflow:
+// an inbound keyword, from the webhook bridge's re-driver after the message
+// and its consent change were committed, or a change staff made.
+const SignalKeyword = "keyword"
+
+// KeywordSignal is the payload of SignalKeyword.
+type KeywordSignal struct {
+	InboundID       int64     `json:"inbound_id"` // unique: used to drop redeliveries; 0 for a staff change
+	Provider        string    `json:"provider"`
+	MessageID       string    `json:"message_id"`
+	Intent          Intent    `json:"intent"`
+	Keyword         string    `json:"keyword"`
+	Language        string    `json:"language"`
+	Scope           string    `json:"scope"`  // sender scope, or "*" (STOPALL)
+	Phone           string    `json:"phone"`  // recipient, E.164, for the reply
+	Sender          string    `json:"sender"` // the number the recipient wrote to
+	ProviderHandled bool      `json:"provider_handled"`
+	ReceivedAt      time.Time `json:"received_at"`
+	// Source is "admin" for a change staff made (no inbound message, no
+	// reply); "" for a keyword.
+	Source string `json:"source,omitempty"`
+}
+
+// Intent is what an inbound message asks for, as stored with it and
+// signalled to the recipient's workflow.
+type Intent string
+
+// Intents. The first five are the keyword classes (keywords.Kind).
+const (
+	IntentNone          Intent = "none" // asks for nothing: no signal
+	IntentOptOut        Intent = "opt_out"
+	IntentOptIn         Intent = "opt_in"
+	IntentHelp          Intent = "help"
+	IntentSuggestOptOut Intent = "suggest_opt_out" // unclear reply: ask to text STOP
+	IntentOptInPending  Intent = "opt_in_pending"  // opt-in to a double opt-in program: awaiting YES
+	IntentConfirm       Intent = "confirm"         // the YES that confirmed a pending double opt-in
+)
+
+// QueryStatus answers a journey's JourneyStatus.
+const QueryStatus = "status"
+
+// JourneyStatus is the answer to QueryStatus.
+type JourneyStatus struct {
+	Journey      string    `json:"journey"`
+	State        string    `json:"state"`
+	Step         int       `json:"step"` // index into the journey's steps
+	Steps        int       `json:"steps"`
+	Sent         int       `json:"sent"`
+	Unknown      int       `json:"unknown,omitempty"` // sends whose outcome could not be resolved
+	Reason       string    `json:"reason,omitempty"`
+	WaitingUntil time.Time `json:"waiting_until,omitzero"`
+	// DeferredUntil is when a marketing step held back by quiet hours may go.
+	DeferredUntil time.Time `json:"deferred_until,omitzero"`
+	// ConfirmBy is, at an opt_in step, when the wait for the recipient's
+	// YES ends.
+	ConfirmBy time.Time `json:"confirm_by,omitzero"`
+}
+
+// QueryConsent answers an OptOut workflow's OptOutState.
+const QueryConsent = "consent"
+
+// OptOutState is the answer to QueryConsent, and the OptOut workflow's
+// state carried across continue-as-new.
+type OptOutState struct {
+	RecipientKey  string            `json:"recipient_key"`
+	LastInboundID int64             `json:"last_inbound_id"`
+	Handled       []int64           `json:"handled,omitempty"` // inbound IDs, newest last
+	Scopes        map[string]string `json:"scopes"`            // scope -> opted_out / opted_in, as signalled
+	Recent        []KeywordEvent    `json:"recent"`            // newest last
+}
+
+// KeywordEvent is one handled keyword or staff change, for QueryConsent.
+type KeywordEvent struct {
+	At        time.Time `json:"at"`
+	Intent    Intent    `json:"intent"`
+	Keyword   string    `json:"keyword"`
+	Scope     string    `json:"scope"`
+	Cancelled int       `json:"cancelled_journeys,omitempty"`
+	Confirmed int       `json:"confirmed_journeys,omitempty"` // journeys told of a double opt-in confirmation
+	Reply     string    `json:"reply,omitempty"`              // sent, skipped reason, or "provider replied"
+	Source    string    `json:"source,omitempty"`             // "admin" for a staff change
+}
+
+// ReasonOptedOut is why a journey stopped or skipped a step after an
+// opt-out (JourneyStatus.Reason, CancelRequest.Reason).
+const ReasonOptedOut = "opted_out"
+
+// Application error types that workflows and retry policies refer to.
+const (
+	ErrBadInput          = "BadInput"          // not retryable: the input can never succeed
+	ErrProviderPermanent = "ProviderPermanent" // not retryable: the provider refuses for good
+	ErrNoSender          = "NoSender"          // not retryable: provider not configured
+)
