@@ -14,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -35,6 +37,7 @@ import (
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/temporalns"
 )
 
 func main() {
@@ -125,7 +128,13 @@ func run(args []string) error {
 		opts.Progress = func(n int64) { _ = bar.Set64(n) }
 	}
 	fmt.Fprintf(os.Stderr, "run %s: journey %q, audience %s\n", *runID, def.Name, *audiencePath)
-	sum, err := launch.Run(ctx, f, opts, launch.TemporalStarter{Client: c})
+	var waiting sync.Once
+	st := launch.TemporalStarter{Client: c, OnUnmapped: func(err error) {
+		waiting.Do(func() {
+			fmt.Fprintf(os.Stderr, "starter: %v\n  Temporal has not picked up the search attributes yet (namespace cache); retrying for up to %v\n", err, launch.UnmappedRetry)
+		})
+	}}
+	sum, err := launch.Run(ctx, f, opts, st)
 	if bar != nil {
 		_ = bar.Finish()
 		fmt.Fprintln(os.Stderr)
@@ -203,6 +212,11 @@ func dial(ctx context.Context, dev bool) (client.Client, error) {
 			addr = client.DefaultHostPort
 		}
 		return nil, fmt.Errorf("cannot reach Temporal at %s (set TEMPORAL_ADDRESS, or start `go run ./worker -dev`): %w", addr, err)
+	}
+	// Checked once here, or every row would fail with the same refusal.
+	if err := temporalns.Check(ctx, c, cmp.Or(opts.Namespace, client.DefaultNamespace)); err != nil {
+		c.Close()
+		return nil, err
 	}
 	return c, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/stopline/stopline/internal/sms/httpchannel"
 	"github.com/stopline/stopline/internal/sms/sinch"
 	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/internal/temporalns"
 )
 
 func main() {
@@ -39,7 +40,14 @@ func main() {
 	flag.StringVar(&cfg.SendersFile, "senders", env("STOPLINE_SENDERS", ""), "senders file: keyword handling and replies per sending number (STOPLINE_SENDERS)")
 	flag.StringVar(&cfg.Webhooks.PublicURL, "public-url", env("PUBLIC_URL", ""), "public base URL providers call, for signature checks (PUBLIC_URL)")
 	flag.BoolVar(&cfg.Webhooks.Insecure, "insecure-webhooks", false, "-dev only: accept unsigned webhooks")
+	flag.BoolVar(&cfg.CreateNamespace, "create-namespace", os.Getenv("STOPLINE_CREATE_NAMESPACE") == "true", "create the Temporal namespace if it does not exist (STOPLINE_CREATE_NAMESPACE=true)")
+	retention := flag.String("namespace-retention", env("STOPLINE_NAMESPACE_RETENTION", "30d"), "-create-namespace: how long Temporal keeps closed journeys (STOPLINE_NAMESPACE_RETENTION)")
 	flag.Parse()
+	var err error
+	if cfg.NamespaceRetention, err = temporalns.ParseRetention(*retention); err != nil {
+		fmt.Fprintln(os.Stderr, "stopline: -namespace-retention:", err)
+		os.Exit(2)
+	}
 	if cfg.Webhooks.Insecure && !cfg.Dev {
 		fmt.Fprintln(os.Stderr, "stopline: -insecure-webhooks is only allowed with -dev")
 		os.Exit(2)
@@ -56,6 +64,9 @@ func main() {
 	cfg.Webhooks.TwilioAuthToken = os.Getenv("TWILIO_AUTH_TOKEN")
 	cfg.Webhooks.SinchSecret = os.Getenv("SINCH_WEBHOOK_SECRET")
 	cfg.Webhooks.InboundSecret = os.Getenv("INBOUND_WEBHOOK_SECRET")
+	// Each slot is one Postgres connection of the webhook intake's pool.
+	cfg.Webhooks.IntakeSlots = envInt("WEBHOOK_INTAKE_SLOTS")
+	cfg.Webhooks.KeywordSlots = envInt("WEBHOOK_KEYWORD_SLOTS")
 	cfg.Sinch = sinch.Config{
 		ServicePlanID: os.Getenv("SINCH_SERVICE_PLAN_ID"),
 		APIToken:      os.Getenv("SINCH_API_TOKEN"),
@@ -105,4 +116,18 @@ func env(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// envInt reads a count; unset, empty or 0 means the default.
+func envInt(name string) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		fmt.Fprintf(os.Stderr, "stopline: %s %q: want a whole number\n", name, v)
+		os.Exit(2)
+	}
+	return n
 }

@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -53,6 +51,10 @@ type Config struct {
 	// Temporal, when set, is used instead of dialing (tests share one server).
 	Temporal  client.Client
 	Namespace string // namespace of Temporal; "" = default
+	// CreateNamespace creates a missing namespace with NamespaceRetention
+	// (0 = 30 days) instead of failing with how to create it.
+	CreateNamespace    bool
+	NamespaceRetention time.Duration
 
 	HTTPAddr string // health, webhooks and the admin API; "" = no HTTP server
 	// AdminAddr serves the admin API on a listener of its own, and not on
@@ -112,6 +114,8 @@ type App struct {
 
 	Redriver *inbound.Redriver
 	Metrics  *metrics.Set
+	// ID names this process among its peers (probe workflows, heartbeats).
+	ID string
 
 	cfg    Config
 	worker worker.Worker // nil until started (see retryWorker)
@@ -130,6 +134,10 @@ type App struct {
 	namespace     string
 	ownsClient    bool // dialed here: close on Stop, and let a worker that cannot reach it retry
 	closeClient   bool // a client of this App's own (dialed, or sharing a given one's connection)
+	// configHash, configDiffers, heartbeatDone: see heartbeat.go.
+	configHash    string
+	configDiffers atomic.Pointer[string]
+	heartbeatDone chan struct{}
 }
 
 // Start opens Postgres, starts the webhook bridge and the re-driver, then
@@ -139,11 +147,12 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+		cfg.Logger = log
 	}
 	if cfg.TaskQueue == "" {
 		cfg.TaskQueue = workflows.TaskQueue
 	}
-	a = &App{cfg: cfg}
+	a = &App{cfg: cfg, ID: instanceID()}
 	started := a // the error returns below set a to nil
 	defer func() {
 		if err != nil {
@@ -205,6 +214,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.stopBg = stopBg
 	a.Redriver = inbound.NewRedriver(a.Store, a.Temporal, cfg.TaskQueue, log)
 	go a.Redriver.Run(bg)
+	if a.configHash, err = a.computeConfigHash(); err != nil {
+		return nil, err
+	}
+	a.heartbeatDone = make(chan struct{})
+	go a.heartbeat(bg, log)
 
 	if cfg.HTTPAddr != "" {
 		wcfg := cfg.Webhooks
@@ -252,11 +266,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	return a, nil
 }
 
-// startWorker registers the search attributes and starts the worker.
+// startWorker prepares the namespace and starts the worker.
 func (a *App) startWorker(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 50*time.Second)
 	defer cancel()
-	if err := ensureSearchAttributes(ctx, a.Temporal, a.namespace); err != nil {
+	if err := a.prepareNamespace(ctx, a.cfg.Logger); err != nil {
 		return err
 	}
 	wopts := a.cfg.WorkerOptions
@@ -433,29 +447,6 @@ func buildSenders(cfg Config, store *consent.Store, log *slog.Logger) (map[strin
 	return senders, nil
 }
 
-// ensureSearchAttributes registers stopline's search attributes on the
-// namespace if they are missing (a no-op on an up-to-date namespace).
-func ensureSearchAttributes(ctx context.Context, c client.Client, ns string) error {
-	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
-	if err != nil {
-		return fmt.Errorf("temporal: list search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range workflows.SearchAttributes() {
-		if _, ok := have.GetCustomAttributes()[name]; !ok {
-			missing[name] = typ
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: ns, SearchAttributes: missing})
-	if err != nil {
-		return fmt.Errorf("temporal: add search attributes %v: %w", missing, err)
-	}
-	return nil
-}
-
 func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/", hooks)
@@ -496,6 +487,9 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
+		if d := a.configDiffers.Load(); d != nil {
+			_, _ = w.Write([]byte("warning: " + *d + "; see the worker log\n"))
+		}
 	})
 	srv, addr, err := a.serve(log, "HTTP server", a.cfg.HTTPAddr, mux)
 	if err != nil {
@@ -564,6 +558,9 @@ func (a *App) Stop() {
 	}
 	if a.bgDone != nil {
 		<-a.bgDone
+	}
+	if a.heartbeatDone != nil {
+		<-a.heartbeatDone
 	}
 	if a.worker != nil {
 		a.worker.Stop()

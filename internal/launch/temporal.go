@@ -3,6 +3,7 @@ package launch
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -10,18 +11,44 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/stopline/stopline/internal/temporalns"
 	"github.com/stopline/stopline/workflows"
 )
+
+// UnmappedRetry bounds how long a start refused for search attributes the
+// server has not picked up yet is retried: its namespace cache refreshes
+// in about 10 s.
+const UnmappedRetry = time.Minute
 
 // TemporalStarter starts journeys on a Temporal cluster.
 type TemporalStarter struct {
 	Client    client.Client
 	TaskQueue string
+	// OnUnmapped, if set, is told of each refusal that will be retried.
+	OnUnmapped func(error)
 }
 
 // Start implements Starter. The workflow ID is the journey's identity: a
 // second start of the same ID, running or closed, is refused by the server.
 func (t TemporalStarter) Start(ctx context.Context, id string, in workflows.JourneyInput) (bool, error) {
+	deadline := time.Now().Add(UnmappedRetry)
+	for {
+		started, err := t.start(ctx, id, in)
+		if !temporalns.IsUnmapped(err) || time.Now().After(deadline) {
+			return started, err
+		}
+		if t.OnUnmapped != nil {
+			t.OnUnmapped(err)
+		}
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (t TemporalStarter) start(ctx context.Context, id string, in workflows.JourneyInput) (bool, error) {
 	tq := t.TaskQueue
 	if tq == "" {
 		tq = workflows.TaskQueue
