@@ -22,12 +22,13 @@ import (
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Activities holds the dependencies of stopline's activities.
 type Activities struct {
-	Store *consent.Store
+	Store *store.Store
 	// Providers sends SMS, by journey sender provider: twilio, sinch, http, sandbox.
 	Providers map[string]sms.Sender
 	// Registry holds per-sender settings (reply texts, programs); nil = defaults.
@@ -104,7 +105,7 @@ func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error 
 			return err
 		}
 	}
-	j := consent.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: string(category(r.Category))}
+	j := store.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: string(category(r.Category))}
 	return a.Store.RegisterJourney(ctx, j, r.RecipientKey)
 }
 
@@ -161,7 +162,7 @@ func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (consent.
 
 // RequestOptIn puts the recipient in pending for the sender's double
 // opt-in program before a journey's opt_in step sends its request; see
-// consent.Store.RequestOptIn. A sender without double opt-in is an input
+// store.Store.RequestOptIn. A sender without double opt-in is an input
 // error: nobody would ever process the recipient's YES.
 func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
 	scope := a.Registry.ConsentScope(q.Scope)
@@ -192,7 +193,7 @@ type JourneysInput struct {
 // in scope to stop, except transactional journeys of programs whose STOP
 // blocks marketing only. It returns how many were signalled.
 func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int, error) {
-	n, err := a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j consent.ActiveJourney) bool {
+	n, err := a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j store.ActiveJourney) bool {
 		return !a.rule(j.Scope, policy.Category(j.Category)).OptOutAllows
 	})
 	if err == nil {
@@ -205,7 +206,7 @@ func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int,
 // that their double opt-in was confirmed, so one waiting at its opt_in step
 // goes on at once. It returns how many were signalled.
 func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int, error) {
-	return a.signalJourneys(ctx, in, contract.SignalConfirmed, nil, func(j consent.ActiveJourney) bool {
+	return a.signalJourneys(ctx, in, contract.SignalConfirmed, nil, func(j store.ActiveJourney) bool {
 		return policy.Category(j.Category) == policy.CategoryMarketing
 	})
 }
@@ -213,7 +214,7 @@ func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int
 // signalJourneys sends signalName to the recipient's registered journeys in
 // scope that match, 16 at a time. A workflow that no longer runs is
 // deregistered instead.
-func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signalName string, arg any, match func(consent.ActiveJourney) bool) (int, error) {
+func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signalName string, arg any, match func(store.ActiveJourney) bool) (int, error) {
 	scopes := []string{in.Scope}
 	if s := a.Registry.ConsentScope(in.Sender); in.Sender != "" && in.Scope != consent.AllScopes && s != in.Scope {
 		scopes = append(scopes, s) // as the intake recorded it (inbound.Intake)

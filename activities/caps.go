@@ -7,6 +7,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // ReasonFrequencyCap: a frequency cap of the recipient's state or of the
@@ -22,7 +23,7 @@ func (a *Activities) holdForCap(ctx context.Context, tx pgx.Tx, in SendInput, sc
 	if !in.FrequencyCap {
 		return SendResult{}, false, nil
 	}
-	send := consent.CountedSend{WorkflowID: in.LedgerKey, Step: in.Step, RecipientKey: in.RecipientKey, Scope: scope, Category: string(category(in.Category))}
+	send := store.CountedSend{WorkflowID: in.LedgerKey, Step: in.Step, RecipientKey: in.RecipientKey, Scope: scope, Category: string(category(in.Category))}
 	until, err := a.Store.CountSend(ctx, tx, send, a.caps(in.To, in.State, scope))
 	if err != nil || until.IsZero() {
 		return SendResult{}, false, err

@@ -13,11 +13,11 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/sms/smstest"
 	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 )
 
@@ -29,7 +29,7 @@ const (
 )
 
 type harness struct {
-	store *consent.Store
+	store *store.Store
 	fake  *smstest.FakeTwilio
 	tw    *twilio.Sender
 	acts  *activities.Activities
@@ -88,7 +88,7 @@ func (h *harness) send(in activities.SendInput) (activities.SendResult, error) {
 	return res, nil
 }
 
-func (h *harness) ledger(t *testing.T, step int) consent.LedgerEntry {
+func (h *harness) ledger(t *testing.T, step int) store.LedgerEntry {
 	t.Helper()
 	rows := pgtest.Ledger(t, h.store, wfID)
 	for _, r := range rows {
@@ -97,7 +97,7 @@ func (h *harness) ledger(t *testing.T, step int) consent.LedgerEntry {
 		}
 	}
 	t.Fatalf("no ledger row for step %d in %+v", step, rows)
-	return consent.LedgerEntry{}
+	return store.LedgerEntry{}
 }
 
 // newActivityEnv returns a test activity environment that does not log:

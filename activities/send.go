@@ -16,6 +16,7 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -77,7 +78,7 @@ type SendResult struct {
 // provider that cannot be asked gets no second call and the step is marked
 // "unknown".
 //
-// The provider call runs inside the fence (consent.Store.Fenced): under the recipient's
+// The provider call runs inside the fence (store.Store.Fenced): under the recipient's
 // lock and after a consent check made under it, so it cannot interleave with
 // an opt-out's commit.
 func (a *Activities) SendSMS(ctx context.Context, in SendInput) (SendResult, error) {
@@ -176,7 +177,7 @@ func (d *delivery) claim(ctx context.Context) (res SendResult, done bool, err er
 
 // resolve settles an attempt whose outcome is unknown. done is true when the
 // step must not be sent again.
-func (d *delivery) resolve(ctx context.Context, e consent.LedgerEntry) (SendResult, bool, error) {
+func (d *delivery) resolve(ctx context.Context, e store.LedgerEntry) (SendResult, bool, error) {
 	finder, ok := d.sender.(sms.Finder)
 	if !ok {
 		d.logger().Warn("send outcome unknown; not resending", "workflow", e.WorkflowID, "step", e.Step)
@@ -198,7 +199,7 @@ func (d *delivery) resolve(ctx context.Context, e consent.LedgerEntry) (SendResu
 
 // fence runs call only while the recipient may get the message: in a
 // transaction holding the recipient's lock in shared mode, after a consent
-// check made under it (consent.Store.Fenced), so no opt-out commits in
+// check made under it (store.Store.Fenced), so no opt-out commits in
 // between. Every check a send must pass under the lock belongs here.
 // Compliance replies are exempt: stopline's own suppression must not block
 // them.

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // config holds the flags. Defaults suit CI; -quick shrinks them.
@@ -76,7 +76,7 @@ func main() {
 	flag.BoolVar(&cfg.quick, "quick", false, "tiny sizes: all scenarios in under 2 minutes (smoke test; figures are not meaningful)")
 	flag.StringVar(&only, "only", "", "comma-separated scenarios to run: "+scenarioNames())
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of this process to `file` (child processes write file.<child>)")
-	flag.StringVar(&cfg.adminURL, "pg", envOr("STOPLINE_BENCH_DATABASE_URL", consent.DefaultURL),
+	flag.StringVar(&cfg.adminURL, "pg", envOr("STOPLINE_BENCH_DATABASE_URL", store.DefaultURL),
 		"Postgres server URL; the bench creates and drops databases stopline_bench_<pid>_* on it (STOPLINE_BENCH_DATABASE_URL)")
 	flag.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "upper bound of one scenario")
 	flag.IntVar(&cfg.journeys, "journeys", 1000, "journeys: number of journeys (N)")

@@ -13,10 +13,10 @@ import (
 
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/codec"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 )
 
@@ -72,22 +72,22 @@ func newDatabase(ctx context.Context, cfg *config, tag string) (string, func(), 
 
 // newStore is newDatabase, migrated, with a consent store on it; drop
 // closes the store and drops the database.
-func newStore(ctx context.Context, cfg *config, tag string) (*consent.Store, string, func(), error) {
+func newStore(ctx context.Context, cfg *config, tag string) (*store.Store, string, func(), error) {
 	dbURL, drop, err := newDatabase(ctx, cfg, tag)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	store, err := consent.Open(ctx, dbURL)
+	st, err := store.Open(ctx, dbURL)
 	if err == nil {
-		if err = store.Migrate(ctx); err != nil {
-			store.Close()
+		if err = st.Migrate(ctx); err != nil {
+			st.Close()
 		}
 	}
 	if err != nil {
 		drop()
 		return nil, "", nil, err
 	}
-	return store, dbURL, func() { store.Close(); drop() }, nil
+	return st, dbURL, func() { st.Close(); drop() }, nil
 }
 
 // number returns the i-th of many distinct numbers that phone.Normalize

@@ -17,9 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stopline/stopline/internal/app"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/sms/smstest"
 	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/webhook"
 )
 
@@ -39,13 +39,13 @@ func runWebhook(ctx context.Context, cfg *config) (row, error) {
 	a, fake, dbURL := st.App, st.Twilio, st.Config.DatabaseURL
 	stoplineURL := "http://" + a.HTTPAddr() + webhook.PathTwilio
 
-	// The baseline's pool comes from consent.Open too: same settings.
-	store, err := consent.Open(ctx, dbURL)
+	// The baseline's pool comes from store.Open too: same settings.
+	db, err := store.Open(ctx, dbURL)
 	if err != nil {
 		return row{}, err
 	}
-	defer store.Close()
-	baselineURL, stopBaseline, err := serveBaseline(ctx, store.Pool())
+	defer db.Close()
+	baselineURL, stopBaseline, err := serveBaseline(ctx, db.Pool())
 	if err != nil {
 		return row{}, err
 	}
@@ -155,7 +155,7 @@ func serveBaseline(ctx context.Context, pool *pgxpool.Pool) (string, func(), err
 
 // settle waits until every keyword signal was delivered and the fake
 // Twilio has had no new call (replies) for half a second.
-func settle(ctx context.Context, store *consent.Store, fake *smstest.FakeTwilio) error {
+func settle(ctx context.Context, store *store.Store, fake *smstest.FakeTwilio) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	last, stableSince := -1, time.Now()
 	for time.Now().Before(deadline) {

@@ -12,6 +12,7 @@ import (
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -68,13 +69,13 @@ func runConsent(args []string) error {
 	}
 	dbURL := os.Getenv("DATABASE_URL")
 	if dbURL == "" {
-		dbURL = consent.DefaultURL
+		dbURL = store.DefaultURL
 	}
-	store, err := consent.Open(ctx, dbURL)
+	st, err := store.Open(ctx, dbURL)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
 
 	needPhone := func() (string, error) {
 		if len(pos) != 1 {
@@ -89,7 +90,7 @@ func runConsent(args []string) error {
 			return err
 		}
 		to := map[string]consent.State{"optout": consent.OptedOut, "optin": consent.OptedIn, "confirm": consent.Confirmed}[cmd]
-		res, err := admin.SetConsent(ctx, store, keyer, registry, admin.ChangeRequest{Phone: p, Scope: *scope, Note: *note, Region: *region}, to)
+		res, err := admin.SetConsent(ctx, st, keyer, registry, admin.ChangeRequest{Phone: p, Scope: *scope, Note: *note, Region: *region}, to)
 		if err != nil {
 			return err
 		}
@@ -105,7 +106,7 @@ func runConsent(args []string) error {
 		if err != nil {
 			return err
 		}
-		report, err := admin.Access(ctx, store, keyer, p, *region)
+		report, err := admin.Access(ctx, st, keyer, p, *region)
 		if err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ func runConsent(args []string) error {
 		if err != nil {
 			return err
 		}
-		view, err := admin.Lookup(ctx, store, key)
+		view, err := admin.Lookup(ctx, st, key)
 		if err != nil {
 			return err
 		}
@@ -135,7 +136,7 @@ func runConsent(args []string) error {
 				return fmt.Errorf("-since: %w", err)
 			}
 		}
-		return admin.Export(ctx, store, os.Stdout, from)
+		return admin.Export(ctx, st, os.Stdout, from)
 	case "import":
 		if len(pos) != 1 {
 			return errors.New("consent import needs a CSV file\n" + consentUsage)
@@ -145,7 +146,7 @@ func runConsent(args []string) error {
 			return err
 		}
 		defer f.Close()
-		sum, err := admin.Import(ctx, store, keyer, registry, f, *scope, *region)
+		sum, err := admin.Import(ctx, st, keyer, registry, f, *scope, *region)
 		for _, e := range sum.Errors {
 			fmt.Fprintf(os.Stderr, "%s:%d: %v\n", pos[0], e.Line, e.Err)
 		}

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/store"
 )
 
 func TestCheckOptIn(t *testing.T) {
@@ -53,12 +53,12 @@ func TestSecretRequiredOutsideDev(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1") // nothing to signal
 	dbURL := pgtest.NewDatabase(t)
 	t.Setenv("DATABASE_URL", dbURL)
-	store, err := consent.Open(context.Background(), dbURL)
+	st, err := store.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	if err := store.Migrate(context.Background()); err != nil {
+	defer st.Close()
+	if err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	const number, sender = "+14155550101", "+15550001111"
@@ -82,7 +82,7 @@ func TestSecretRequiredOutsideDev(t *testing.T) {
 	}
 	// Only the -dev opt-out was recorded.
 	var events int
-	if err := store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM consent_events`).Scan(&events); err != nil {
+	if err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM consent_events`).Scan(&events); err != nil {
 		t.Fatal(err)
 	}
 	if events != 1 {

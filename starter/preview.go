@@ -11,10 +11,10 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/preview"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // runPreview implements `starter preview`: a dry run over the audience
@@ -58,11 +58,11 @@ func runPreview(args []string, stdout io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	store, err := consent.Open(ctx, databaseURL())
+	st, err := store.Open(ctx, databaseURL())
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer st.Close()
 	f, err := os.Open(*audiencePath)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func runPreview(args []string, stdout io.Writer) error {
 	defer f.Close()
 
 	rep, err := preview.Run(ctx, f, preview.Options{Journey: def, Region: *region, Keyer: keyer, Senders: reg,
-		Consent: store, At: start, Samples: *samples})
+		Consent: st, At: start, Samples: *samples})
 	if err != nil {
 		return fmt.Errorf("%s: %w", *audiencePath, err)
 	}

@@ -19,10 +19,10 @@ import (
 
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/codec"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/sms/httpchannel"
 	"github.com/stopline/stopline/internal/sms/sinch"
 	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/temporalns"
 )
 
@@ -35,7 +35,7 @@ func main() {
 	flag.StringVar(&cfg.TemporalAddr, "temporal-addr", "127.0.0.1:7233", "-dev: embedded Temporal frontend address")
 	flag.StringVar(&cfg.UIAddr, "ui-addr", "127.0.0.1:8233", "-dev: Temporal UI address (empty disables the UI)")
 	flag.StringVar(&cfg.DataDir, "data-dir", env("STOPLINE_DATA_DIR", ".stopline"), "-dev: directory for the embedded server's SQLite database (empty: in memory)")
-	flag.StringVar(&cfg.DatabaseURL, "database-url", env("DATABASE_URL", consent.DefaultURL), "Postgres connection URL (DATABASE_URL)")
+	flag.StringVar(&cfg.DatabaseURL, "database-url", env("DATABASE_URL", store.DefaultURL), "Postgres connection URL (DATABASE_URL)")
 	flag.StringVar(&cfg.TaskQueue, "task-queue", env("STOPLINE_TASK_QUEUE", "stopline"), "Temporal task queue (STOPLINE_TASK_QUEUE)")
 	flag.StringVar(&cfg.SendersFile, "senders", env("STOPLINE_SENDERS", ""), "senders file: keyword handling and replies per sending number (STOPLINE_SENDERS)")
 	flag.StringVar(&cfg.Webhooks.PublicURL, "public-url", env("PUBLIC_URL", ""), "public base URL providers call, for signature checks (PUBLIC_URL)")

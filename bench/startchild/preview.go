@@ -8,11 +8,11 @@ import (
 	"os"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/preview"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // Flags of the preview modes.
@@ -50,12 +50,12 @@ func runPreview(ctx context.Context, def *journey.Definition, secret, mode, csvP
 		if err != nil {
 			return err
 		}
-		store, err := consent.Open(ctx, databaseURL)
+		st, err := store.Open(ctx, databaseURL)
 		if err != nil {
 			return err
 		}
-		defer store.Close()
-		r, err := preview.Run(ctx, f, preview.Options{Journey: def, Region: "US", Keyer: keyer, Consent: store, At: at})
+		defer st.Close()
+		r, err := preview.Run(ctx, f, preview.Options{Journey: def, Region: "US", Keyer: keyer, Consent: st, At: at})
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // AccessReport is everything stopline holds on one number: the answer to a
@@ -76,7 +77,7 @@ type AccessSandbox struct {
 
 // Access gathers what the store holds on a number, or on a recipient key;
 // the sandbox outbox, kept by number, is searched only for a number.
-func Access(ctx context.Context, store *consent.Store, keyer phone.Keyer, phoneOrKey, region string) (*AccessReport, error) {
+func Access(ctx context.Context, store *store.Store, keyer phone.Keyer, phoneOrKey, region string) (*AccessReport, error) {
 	key, err := RecipientKey(keyer, phoneOrKey, region)
 	if err != nil {
 		return nil, err

@@ -8,31 +8,32 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 )
 
 // TestAccess fills every table for two people and checks that the access
 // report of one holds all of theirs and nothing of the other's.
 func TestAccess(t *testing.T) {
-	store, keyer, ctx := pgtest.NewStore(t), testkit.DevKeyer(), testContext(t)
+	st, keyer, ctx := pgtest.NewStore(t), testkit.DevKeyer(), testContext(t)
 	const person, other, sender = "+14155550177", "+14155550166", "+15550001111"
 	for i, num := range []string{person, other} {
 		key, tag := keyer.Key(num), []string{"person", "other"}[i]
-		if _, err := store.Record(ctx, consent.Change{RecipientKey: key, Scope: sender, To: consent.OptedOut, Source: consent.SourceAdmin, Note: "note of " + tag}); err != nil {
+		if _, err := st.Record(ctx, consent.Change{RecipientKey: key, Scope: sender, To: consent.OptedOut, Source: consent.SourceAdmin, Note: "note of " + tag}); err != nil {
 			t.Fatal(err)
 		}
-		in := consent.Inbound{Provider: "twilio", MessageID: "SM-" + tag, From: num, To: sender, Body: "body of " + tag,
+		in := store.Inbound{Provider: "twilio", MessageID: "SM-" + tag, From: num, To: sender, Body: "body of " + tag,
 			RecipientKey: key, Scope: sender, ReceivedAt: time.Now()}
-		if _, _, _, err := store.SaveInbound(ctx, in); err != nil {
+		if _, _, _, err := st.SaveInbound(ctx, in); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := store.BeginAttempt(ctx, "journey/r/"+key, 0, key, "twilio"); err != nil {
+		if _, _, err := st.BeginAttempt(ctx, "journey/r/"+key, 0, key, "twilio"); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: "journey/r/" + key, Scope: sender, Category: "marketing"}, key); err != nil {
+		if err := st.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: "journey/r/" + key, Scope: sender, Category: "marketing"}, key); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.SaveSandboxMessage(ctx, consent.SandboxMessage{MessageID: "sandbox-" + tag, To: num, Sender: sender, Body: "sms to " + tag}); err != nil {
+		if err := st.SaveSandboxMessage(ctx, store.SandboxMessage{MessageID: "sandbox-" + tag, To: num, Sender: sender, Body: "sms to " + tag}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,7 +48,7 @@ func TestAccess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Access(ctx, store, keyer, tt.ask, "US")
+			r, err := Access(ctx, st, keyer, tt.ask, "US")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +78,7 @@ func TestAccess(t *testing.T) {
 	}
 
 	// Someone stopline never saw: every category searched, all empty.
-	r, err := Access(ctx, store, keyer, "+14155550199", "US")
+	r, err := Access(ctx, st, keyer, "+14155550199", "US")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestAccess(t *testing.T) {
 			t.Errorf("%s is not an empty list: %s", field, doc)
 		}
 	}
-	if _, err := Access(ctx, store, keyer, "not a number", "US"); err == nil || !strings.Contains(err.Error(), "phone") {
+	if _, err := Access(ctx, st, keyer, "not a number", "US"); err == nil || !strings.Contains(err.Error(), "phone") {
 		t.Errorf("bad number: %v, want an error naming the phone", err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // ExportHeader is the header row of Export's CSV.
@@ -32,13 +32,13 @@ var ExportHeader = []string{
 //
 // Nothing is written when the query fails; an error after the first row
 // leaves a partial file, which callers must not present as complete.
-func Export(ctx context.Context, store *consent.Store, w io.Writer, since time.Time) error {
+func Export(ctx context.Context, st *store.Store, w io.Writer, since time.Time) error {
 	// cw buffers: when the query fails, not even the header reaches w.
 	cw := csv.NewWriter(w)
 	if err := cw.Write(ExportHeader); err != nil {
 		return err
 	}
-	err := store.EachEvent(ctx, since, func(e consent.Event) error {
+	err := st.EachEvent(ctx, since, func(e store.Event) error {
 		row := []string{
 			strconv.FormatInt(e.ID, 10), e.RecipientKey, e.Scope, string(e.From), string(e.To), string(e.Source),
 			e.Provider, e.ProviderMessageID, e.Sender, e.Note, e.RawText, e.At.UTC().Format(time.RFC3339Nano),

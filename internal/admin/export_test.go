@@ -12,6 +12,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 )
 
@@ -235,7 +236,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 }
 
-func importInto(t *testing.T, store *consent.Store, file string) {
+func importInto(t *testing.T, store *store.Store, file string) {
 	t.Helper()
 	sum, err := Import(testContext(t), store, testkit.DevKeyer(), nil, strings.NewReader(file), "", "US")
 	if err != nil || sum.Skipped != 0 || sum.Unchanged != 0 {
@@ -244,7 +245,7 @@ func importInto(t *testing.T, store *consent.Store, file string) {
 }
 
 // exportRows returns the data rows of an export of store.
-func exportRows(t *testing.T, store *consent.Store) [][]string {
+func exportRows(t *testing.T, store *store.Store) [][]string {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := Export(testContext(t), store, &buf, time.Time{}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/store"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -16,7 +17,7 @@ func testContext(t *testing.T) context.Context {
 }
 
 // mustAllowed returns whether the store lets key receive from scope.
-func mustAllowed(t *testing.T, s *consent.Store, key, scope string) bool {
+func mustAllowed(t *testing.T, s *store.Store, key, scope string) bool {
 	t.Helper()
 	d, err := s.Check(testContext(t), key, scope, consent.Rule{})
 	if err != nil {
@@ -25,7 +26,7 @@ func mustAllowed(t *testing.T, s *consent.Store, key, scope string) bool {
 	return d.Allowed
 }
 
-func mustEvents(t *testing.T, s *consent.Store, key string) []consent.Event {
+func mustEvents(t *testing.T, s *store.Store, key string) []store.Event {
 	t.Helper()
 	ev, err := s.Events(testContext(t), key)
 	if err != nil {

@@ -17,11 +17,12 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // Config configures the admin HTTP API.
 type Config struct {
-	Store *consent.Store
+	Store *store.Store
 	Keyer phone.Keyer
 	// Token is the bearer token every request must carry. Empty disables
 	// the API: every request gets 503.

@@ -1,7 +1,7 @@
 // Package admin is the support-staff and migration side of consent: import
 // existing opt-out lists (Import), export the audit log (Export), and an
 // authenticated HTTP API to opt a recipient out or in, look one up and export
-// (Handler). Every change goes through consent.Store.Record, so it takes the
+// (Handler). Every change goes through store.Store.Record, so it takes the
 // recipient's lock and appends an audit event like a keyword would; nothing
 // here updates or deletes events.
 package admin
@@ -18,6 +18,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // ImportSummary counts what Import did with the data rows of a file.
@@ -87,14 +88,14 @@ const (
 //
 // Scopes naming a program, or a sender of a program in scopes, are recorded
 // as the program's scope, which is what journeys check.
-func Import(ctx context.Context, store *consent.Store, keyer phone.Keyer, scopes *senders.Registry, r io.Reader, defaultScope, region string) (ImportSummary, error) {
+func Import(ctx context.Context, store *store.Store, keyer phone.Keyer, scopes *senders.Registry, r io.Reader, defaultScope, region string) (ImportSummary, error) {
 	return importCSV(ctx, r, keyer, defaultScope, region, func(ctx context.Context, c consent.Change) (bool, error) {
 		c.Scope = scopes.ResolveScope(c.Scope)
 		return store.Record(ctx, c)
 	})
 }
 
-// recordFunc records one change; consent.Store.Record in production.
+// recordFunc records one change; store.Store.Record in production.
 type recordFunc func(context.Context, consent.Change) (changed bool, err error)
 
 func importCSV(ctx context.Context, r io.Reader, keyer phone.Keyer, defaultScope, region string, record recordFunc) (ImportSummary, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // The operations support staff need, shared by the HTTP API and the
@@ -43,13 +44,13 @@ type Result struct {
 }
 
 // SetConsent records req as a change to state to from the admin source,
-// with an audit event, through consent.Store.Record: it waits for the
+// with an audit event, through store.Store.Record: it waits for the
 // recipient's in-flight sends, and no send starts after it returns.
 // Validation errors are InputErrors.
 //
 // A scope naming a program, or a sender of a program in the senders file,
 // is recorded as the program's scope, which is what journeys check.
-func SetConsent(ctx context.Context, store *consent.Store, keyer phone.Keyer, scopes *senders.Registry, req ChangeRequest, to consent.State) (Result, error) {
+func SetConsent(ctx context.Context, store *store.Store, keyer phone.Keyer, scopes *senders.Registry, req ChangeRequest, to consent.State) (Result, error) {
 	e164, err := normalize(req.Phone, req.Region)
 	if err != nil {
 		return Result{}, err
@@ -138,7 +139,7 @@ type EventJSON struct {
 }
 
 // Lookup returns a recipient's current states and consent events.
-func Lookup(ctx context.Context, store *consent.Store, key string) (ShowResponse, error) {
+func Lookup(ctx context.Context, store *store.Store, key string) (ShowResponse, error) {
 	states, err := store.States(ctx, key)
 	if err != nil {
 		return ShowResponse{}, err

@@ -35,6 +35,7 @@ import (
 	"github.com/stopline/stopline/internal/sms/sandbox"
 	"github.com/stopline/stopline/internal/sms/sinch"
 	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
 )
@@ -101,10 +102,10 @@ const (
 
 // App is a running stopline worker process.
 type App struct {
-	Store *consent.Store
+	Store *store.Store
 	// IntakeStore is the webhook bridge's own pool, so a flood of webhooks
 	// and the sends cannot take each other's connections.
-	IntakeStore *consent.Store
+	IntakeStore *store.Store
 	Temporal    client.Client
 	Dev         *devserver.Server
 	Activities  *activities.Activities
@@ -179,7 +180,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	a.Metrics = metrics.New(log)
-	if a.Store, err = consent.Open(ctx, cfg.DatabaseURL); err != nil {
+	if a.Store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
 	a.Metrics.Watch(a.Store)
@@ -225,7 +226,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		wcfg.Logger = log
 		wcfg.Dev = cfg.Dev
 		wcfg.Metrics = a.Metrics
-		if a.IntakeStore, err = consent.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
+		if a.IntakeStore, err = store.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
 		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake, Metrics: a.Metrics}
@@ -410,7 +411,7 @@ func checkProduction(cfg Config) error {
 	return nil
 }
 
-func buildSenders(cfg Config, store *consent.Store, log *slog.Logger) (map[string]sms.Sender, error) {
+func buildSenders(cfg Config, store *store.Store, log *slog.Logger) (map[string]sms.Sender, error) {
 	senders := map[string]sms.Sender{}
 	if cfg.Dev {
 		senders["sandbox"] = &sandbox.Sender{Store: store, Logger: log}
@@ -573,7 +574,7 @@ func (a *App) Stop() {
 	if a.Dev != nil {
 		a.Dev.Stop()
 	}
-	for _, st := range []*consent.Store{a.IntakeStore, a.Store} {
+	for _, st := range []*store.Store{a.IntakeStore, a.Store} {
 		if st != nil {
 			st.Close()
 		}

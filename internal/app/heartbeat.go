@@ -11,7 +11,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // Heartbeats: every worker records its config hash in Postgres, so one
@@ -120,7 +120,7 @@ func (a *App) beat(ctx context.Context, log *slog.Logger) {
 }
 
 // configMismatch says how many live peers have another hash, or "".
-func configMismatch(own string, peers []consent.Peer) string {
+func configMismatch(own string, peers []store.Peer) string {
 	differ := 0
 	for _, p := range peers {
 		if p.ConfigHash != own {

@@ -8,21 +8,21 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/codec"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/sms/twilio"
+	"github.com/stopline/stopline/internal/store"
 )
 
 func TestConfigMismatch(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
-		peers []consent.Peer
+		peers []store.Peer
 		want  string
 	}{
 		{"alone", nil, ""},
-		{"all agree", []consent.Peer{{WorkerID: "a", ConfigHash: "h1"}, {WorkerID: "b", ConfigHash: "h1"}}, ""},
-		{"one differs", []consent.Peer{{WorkerID: "a", ConfigHash: "h1"}, {WorkerID: "b", ConfigHash: "h2"}}, "config hash h1 differs from 1 of 2 live peers"},
-		{"all differ", []consent.Peer{{WorkerID: "a", ConfigHash: "h2"}}, "config hash h1 differs from 1 of 1 live peers"},
+		{"all agree", []store.Peer{{WorkerID: "a", ConfigHash: "h1"}, {WorkerID: "b", ConfigHash: "h1"}}, ""},
+		{"one differs", []store.Peer{{WorkerID: "a", ConfigHash: "h1"}, {WorkerID: "b", ConfigHash: "h2"}}, "config hash h1 differs from 1 of 2 live peers"},
+		{"all differ", []store.Peer{{WorkerID: "a", ConfigHash: "h2"}}, "config hash h1 differs from 1 of 1 live peers"},
 	} {
 		if got := configMismatch("h1", tt.peers); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/stack"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 )
@@ -115,11 +115,11 @@ func TestCrashNeverDuplicates(t *testing.T) {
 		}
 	}
 	// The ledger agrees with the provider.
-	store, err := consent.Open(context.Background(), e.Config.DatabaseURL)
+	st, err := store.Open(context.Background(), e.Config.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer st.Close()
 	// Steps the provider accepted before a kill, found (not resent) by the
 	// next worker: the case the ledger exists for.
 	out, _ := os.ReadFile(logPath)
@@ -133,7 +133,7 @@ func TestCrashNeverDuplicates(t *testing.T) {
 		t.Errorf("%d steps accepted and %d unknown, want %d in all", len(perStep), unknown, journeys*3)
 	}
 	var sent int
-	if err := store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM send_ledger WHERE status = 'sent'`).Scan(&sent); err != nil {
+	if err := st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM send_ledger WHERE status = 'sent'`).Scan(&sent); err != nil {
 		t.Fatal(err)
 	}
 	if sent != len(perStep) {

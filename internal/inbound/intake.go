@@ -15,13 +15,14 @@ import (
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Intake implements webhook.Intake.
 type Intake struct {
-	Store    *consent.Store
+	Store    *store.Store
 	Registry *senders.Registry // per-sender keyword settings; nil = defaults
 	Keyer    phone.Keyer
 	Logger   *slog.Logger
@@ -49,11 +50,11 @@ func (i *Intake) Urgent(m webhook.Inbound) bool {
 func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
 	to := withPlus(m.To)
 	sender := i.Registry.Lookup(to, m.MessagingServiceSID)
-	rec := consent.Inbound{
+	rec := store.Inbound{
 		Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: to, Body: m.Body,
 		NumMedia: m.NumMedia, ReceivedAt: m.ReceivedAt, Scope: sender.ConsentScope(),
 	}
-	var effects []consent.Effect
+	var effects []store.Effect
 	e164, err := phone.Normalize(withPlus(m.From), "")
 	switch {
 	case err != nil:
@@ -144,13 +145,13 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 }
 
 // effectsOf lists what a message may do, in order of preference (see
-// consent.Store.SaveInbound). Without double opt-in that is one effect.
+// store.Store.SaveInbound). Without double opt-in that is one effect.
 // With it, the sender's confirm word (YES) confirms an open request, or
 // else counts as what it is besides (YES is also an opt-in keyword), and an
 // opt-in leaves a confirmed recipient confirmed. A change is made in the
 // scope also as well, unless that is "".
-func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also string) []consent.Effect {
-	effect := func(intent contract.Intent, to consent.State) consent.Effect {
+func effectsOf(in keywords.Intent, rec store.Inbound, s senders.Sender, also string) []store.Effect {
+	effect := func(intent contract.Intent, to consent.State) store.Effect {
 		// The text stays in inbound_messages only, where encryption and
 		// expiry can reach it; the append-only event records why instead.
 		c := consent.Change{
@@ -158,7 +159,7 @@ func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also s
 			Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),
 			Rule: rec.Rule, Keyword: rec.Keyword,
 		}
-		e := consent.Effect{Intent: intent, Change: &c}
+		e := store.Effect{Intent: intent, Change: &c}
 		if also != "" {
 			a := c
 			a.Scope = also
@@ -166,7 +167,7 @@ func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also s
 		}
 		return e
 	}
-	var out []consent.Effect
+	var out []store.Effect
 	confirms := s.Confirms(rec.Body)
 	if confirms {
 		out = append(out, effect(contract.IntentConfirm, consent.Confirmed))
@@ -179,14 +180,14 @@ func effectsOf(in keywords.Intent, rec consent.Inbound, s senders.Sender, also s
 		// Already confirmed: START gets the usual opt-in reply, a repeated
 		// YES nothing.
 		if confirms {
-			out = append(out, consent.Effect{Intent: contract.IntentNone})
+			out = append(out, store.Effect{Intent: contract.IntentNone})
 		} else {
-			out = append(out, consent.Effect{Intent: intents[in.Kind]})
+			out = append(out, store.Effect{Intent: intents[in.Kind]})
 		}
 	case in.Kind == keywords.OptIn:
 		out = append(out, effect(intents[in.Kind], consent.OptedIn))
 	default:
-		out = append(out, consent.Effect{Intent: intents[in.Kind]})
+		out = append(out, store.Effect{Intent: intents[in.Kind]})
 	}
 	return out
 }

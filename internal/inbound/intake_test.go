@@ -14,6 +14,7 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/webhook"
 )
 
@@ -37,7 +38,7 @@ const (
 )
 
 type fixture struct {
-	store  *consent.Store
+	store  *store.Store
 	intake *inbound.Intake
 	acts   *activities.Activities
 	seq    int

@@ -7,8 +7,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/fanout"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -19,7 +19,7 @@ import (
 // and are delivered once it is back. A Postgres advisory lock keeps one
 // re-driver active across worker processes.
 type Redriver struct {
-	Store     *consent.Store
+	Store     *store.Store
 	Temporal  client.Client
 	TaskQueue string
 	Logger    *slog.Logger
@@ -30,7 +30,7 @@ type Redriver struct {
 }
 
 // NewRedriver returns a re-driver; call Run to start it.
-func NewRedriver(store *consent.Store, c client.Client, taskQueue string, log *slog.Logger) *Redriver {
+func NewRedriver(store *store.Store, c client.Client, taskQueue string, log *slog.Logger) *Redriver {
 	return &Redriver{Store: store, Temporal: c, TaskQueue: taskQueue, Logger: log, wake: make(chan struct{}, 1)}
 }
 
@@ -78,7 +78,7 @@ func (r *Redriver) Sweep(ctx context.Context) (delivered int, err error) {
 
 func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 	const size = 500
-	read, n, err := r.Store.Redrive(ctx, size, func(msgs []consent.Inbound) ([]int64, error) {
+	read, n, err := r.Store.Redrive(ctx, size, func(msgs []store.Inbound) ([]int64, error) {
 		return r.signalAll(ctx, msgs)
 	})
 	return n, read == size && err == nil, err
@@ -87,8 +87,8 @@ func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 // signalAll signals msgs (oldest first) with recipients in parallel and
 // each recipient's messages in order. A failure stops that recipient's
 // delivery only; its undelivered messages stay pending for the next sweep.
-func (r *Redriver) signalAll(ctx context.Context, msgs []consent.Inbound) ([]int64, error) {
-	var queues [][]consent.Inbound
+func (r *Redriver) signalAll(ctx context.Context, msgs []store.Inbound) ([]int64, error) {
+	var queues [][]store.Inbound
 	index := map[string]int{} // recipient key -> queue
 	for _, m := range msgs {
 		i, ok := index[m.RecipientKey]
@@ -118,7 +118,7 @@ func (r *Redriver) signalAll(ctx context.Context, msgs []consent.Inbound) ([]int
 	return done, err
 }
 
-func (r *Redriver) signal(ctx context.Context, m consent.Inbound) error {
+func (r *Redriver) signal(ctx context.Context, m store.Inbound) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	sig := contract.KeywordSignal{

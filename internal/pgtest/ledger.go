@@ -6,12 +6,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // Ledger returns the send ledger rows of one journey workflow, by step.
 // Production code never lists the ledger: a send reads only its own row.
-func Ledger(tb testing.TB, s *consent.Store, workflowID string) []consent.LedgerEntry {
+func Ledger(tb testing.TB, s *store.Store, workflowID string) []store.LedgerEntry {
 	tb.Helper()
 	rows, err := s.Pool().Query(context.Background(), `
 		SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
@@ -20,7 +20,7 @@ func Ledger(tb testing.TB, s *consent.Store, workflowID string) []consent.Ledger
 	if err != nil {
 		tb.Fatalf("send ledger: %v", err)
 	}
-	entries, err := pgx.CollectRows(rows, pgx.RowToStructByPos[consent.LedgerEntry])
+	entries, err := pgx.CollectRows(rows, pgx.RowToStructByPos[store.LedgerEntry])
 	if err != nil {
 		tb.Fatalf("send ledger: %v", err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // AdminURL is the server tests create their databases on.
@@ -25,7 +25,7 @@ func AdminURL() string {
 	if u := os.Getenv("STOPLINE_TEST_DATABASE_URL"); u != "" {
 		return u
 	}
-	return consent.DefaultURL
+	return store.DefaultURL
 }
 
 var seq atomic.Int64
@@ -81,11 +81,11 @@ func Create(ctx context.Context, adminURL, name string) (string, func(), error) 
 }
 
 // NewStore returns a migrated consent store on a fresh database.
-func NewStore(tb testing.TB) *consent.Store {
+func NewStore(tb testing.TB) *store.Store {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := consent.Open(ctx, NewDatabase(tb))
+	s, err := store.Open(ctx, NewDatabase(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func NewStore(tb testing.TB) *consent.Store {
 // WaitForLockWaiters polls until at least n sessions of the store's database
 // are blocked on a lock. It is how tests prove that an operation waits for a
 // lock (rather than merely being slow) before they release it.
-func WaitForLockWaiters(tb testing.TB, s *consent.Store, n int) {
+func WaitForLockWaiters(tb testing.TB, s *store.Store, n int) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -13,6 +13,7 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/preview"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/store"
 )
 
 const (
@@ -48,7 +49,7 @@ const welcome = `{"name": "welcome", "category": "marketing",
 	"steps": [{"sms": "Hi {{.first_name}}"}, {"wait": "24h"}, {"sms": "Code {{.code}} ✓"}]}`
 
 // record puts the recipient of e164 in state in scope.
-func record(t testing.TB, s *consent.Store, k phone.Keyer, e164, scope string, state consent.State) {
+func record(t testing.TB, s *store.Store, k phone.Keyer, e164, scope string, state consent.State) {
 	if _, err := s.Record(context.Background(), consent.Change{RecipientKey: k.Key(e164), Scope: scope, To: state, Source: consent.SourceAdmin}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,14 @@ import (
 	"encoding/hex"
 	"log/slog"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // Sender stores messages in the sandbox_messages table.
 type Sender struct {
-	Store  *consent.Store
+	Store  *store.Store
 	Logger *slog.Logger
 }
 
@@ -23,7 +23,7 @@ type Sender struct {
 func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
-	msg := consent.SandboxMessage{MessageID: "SB" + hex.EncodeToString(id), To: m.To, Sender: m.From + m.MessagingServiceSID, Body: m.Body}
+	msg := store.SandboxMessage{MessageID: "SB" + hex.EncodeToString(id), To: m.To, Sender: m.From + m.MessagingServiceSID, Body: m.Body}
 	if err := s.Store.SaveSandboxMessage(ctx, msg); err != nil {
 		return sms.Result{}, &sms.Error{Provider: "sandbox", Kind: sms.Temporary, Message: err.Error()}
 	}

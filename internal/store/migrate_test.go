@@ -1,4 +1,4 @@
-package consent_test
+package store_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // migrationVersions lists the versions of the migration files on disk, so
@@ -43,7 +43,7 @@ func migrationVersions(t *testing.T) []int {
 
 // appliedVersions returns every row of schema_migrations, duplicates
 // included (the primary key should forbid them, but that is what we check).
-func appliedVersions(t *testing.T, s *consent.Store) []int {
+func appliedVersions(t *testing.T, s *store.Store) []int {
 	t.Helper()
 	rows, err := s.Pool().Query(context.Background(), `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
@@ -56,9 +56,9 @@ func appliedVersions(t *testing.T, s *consent.Store) []int {
 	return got
 }
 
-func openStore(t *testing.T, url string) *consent.Store {
+func openStore(t *testing.T, url string) *store.Store {
 	t.Helper()
-	s, err := consent.Open(context.Background(), url)
+	s, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestMigrateConcurrently(t *testing.T) {
 	want := migrationVersions(t)
 
 	// Each migrator has its own pool, like separate worker processes.
-	stores := make([]*consent.Store, migrators)
+	stores := make([]*store.Store, migrators)
 	for i := range stores {
 		stores[i] = openStore(t, url)
 	}

@@ -1,4 +1,4 @@
-package consent
+package store
 
 // The re-driver queue: inbound messages whose keyword signal is committed
 // but not yet delivered to Temporal (inbound_messages.signal_pending).

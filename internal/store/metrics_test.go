@@ -1,4 +1,4 @@
-package consent_test
+package store_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // The scrape-time gauges: the keyword signals waiting for the re-driver and
@@ -26,9 +27,9 @@ func TestMetricsGauges(t *testing.T) {
 		t.Fatalf("empty backlog = %d, %v; want 0, 0", n, oldest)
 	}
 
-	stop := consent.Inbound{Provider: "twilio", MessageID: "SM1", From: "+14155550100", To: "+15550001111", Body: "STOP",
+	stop := store.Inbound{Provider: "twilio", MessageID: "SM1", From: "+14155550100", To: "+15550001111", Body: "STOP",
 		RecipientKey: "k1", Scope: "+15550001111", ReceivedAt: time.Now()}
-	if _, _, _, err := s.SaveInbound(ctx, stop, consent.Effect{Intent: "opt_out", Change: gaugeChange(optOut("k1", stop.Scope))}); err != nil {
+	if _, _, _, err := s.SaveInbound(ctx, stop, store.Effect{Intent: "opt_out", Change: gaugeChange(optOut("k1", stop.Scope))}); err != nil {
 		t.Fatal(err)
 	}
 	plain := stop
@@ -43,7 +44,7 @@ func TestMetricsGauges(t *testing.T) {
 	if n, oldest := backlog(); n != 1 || oldest < 2*time.Minute || oldest > 3*time.Minute {
 		t.Fatalf("backlog = %d, %v; want 1, about 2m", n, oldest)
 	}
-	_, _, err := s.Redrive(ctx, 10, func(msgs []consent.Inbound) ([]int64, error) {
+	_, _, err := s.Redrive(ctx, 10, func(msgs []store.Inbound) ([]int64, error) {
 		if len(msgs) != 1 || msgs[0].StoredAt.IsZero() {
 			t.Fatalf("pending signals %+v; want the STOP with its commit time", msgs)
 		}
@@ -57,7 +58,7 @@ func TestMetricsGauges(t *testing.T) {
 	}
 
 	for i, c := range []string{"marketing", "marketing", "transactional"} {
-		j := consent.ActiveJourney{WorkflowID: "journey/r/" + string(rune('a'+i)), Scope: stop.Scope, Category: c}
+		j := store.ActiveJourney{WorkflowID: "journey/r/" + string(rune('a'+i)), Scope: stop.Scope, Category: c}
 		if err := s.RegisterJourney(ctx, j, "k1"); err != nil {
 			t.Fatal(err)
 		}

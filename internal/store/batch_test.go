@@ -1,4 +1,4 @@
-package consent_test
+package store_test
 
 import (
 	"context"

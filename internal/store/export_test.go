@@ -1,4 +1,4 @@
-package consent
+package store
 
 // SetCapLock replaces the cap lock's SQL (its one argument is the lock
 // key) so a test can show what counting without it lets through.

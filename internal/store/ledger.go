@@ -1,4 +1,4 @@
-package consent
+package store
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/internal/consent"
 )
 
 // LedgerEntry is one row of the send ledger.
@@ -14,7 +16,7 @@ type LedgerEntry struct {
 	Step              int
 	RecipientKey      string
 	Provider          string
-	Status            SendStatus
+	Status            consent.SendStatus
 	ProviderMessageID string
 	Reason            string
 	Attempts          int
@@ -40,7 +42,7 @@ func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, r
 			// Wait for an attempt that holds the row (LockAttempt) to end,
 			// then only one claim moves a failed row back; it owns that
 			// attempt like a new row.
-			var prev SendStatus
+			var prev consent.SendStatus
 			if err := tx.QueryRow(ctx, `SELECT status FROM send_ledger WHERE workflow_id = $1 AND step = $2 FOR UPDATE`,
 				workflowID, step).Scan(&prev); err != nil {
 				return err
@@ -68,7 +70,7 @@ func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, r
 
 // FinishAttempt records the outcome of a step. Pass tx to make it atomic
 // with a Fenced section, or nil to use the pool.
-func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int, status SendStatus, providerMessageID, reason string) error {
+func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int, status consent.SendStatus, providerMessageID, reason string) error {
 	const q = `
 		UPDATE send_ledger
 		SET status = $3, provider_message_id = NULLIF($4, ''), reason = NULLIF($5, ''), updated_at = clock_timestamp()
@@ -88,9 +90,9 @@ func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string,
 // LockAttempt locks the ledger row of (workflowID, step) inside tx until tx
 // ends and returns its current status. A send holds it across the provider
 // call, so a retry racing a still-running attempt waits for its outcome.
-func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int) (SendStatus, string, string, error) {
+func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int) (consent.SendStatus, string, string, error) {
 	var (
-		status     SendStatus
+		status     consent.SendStatus
 		id, reason string
 	)
 	err := tx.QueryRow(ctx, `SELECT status, coalesce(provider_message_id, ''), coalesce(reason, '') FROM send_ledger

@@ -1,4 +1,4 @@
-package consent
+package store
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-// Package consent is stopline's system of record in Postgres, and the only
+// Package store is stopline's system of record in Postgres, and the only
 // package that speaks SQL. One file a table group: consent and its event log
 // (consentlog.go), inbound messages (inbound.go) and their re-driver queue
 // (redrive.go), the journey registry (journeys.go), the send ledger
@@ -10,7 +10,7 @@
 // check until the provider has answered, an opt-out takes it exclusively to
 // commit. So every send either was accepted before the opt-out committed, or
 // sees the opt-out.
-package consent
+package store
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package consent_test
+package store_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 )
 
@@ -394,7 +395,7 @@ func TestFencedFnErrorRollsBack(t *testing.T) {
 
 // recordThenCheck records changes for recipient rk, in order, and returns
 // the consent check of scope under the plain rule.
-func recordThenCheck(t *testing.T, s *consent.Store, rk string, changes []consent.Change, scope string) consent.Decision {
+func recordThenCheck(t *testing.T, s *store.Store, rk string, changes []consent.Change, scope string) consent.Decision {
 	t.Helper()
 	for _, c := range changes {
 		c.RecipientKey = rk

@@ -1,4 +1,4 @@
-package consent
+package store
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -34,12 +35,12 @@ type Inbound struct {
 // and the consent change (nil: none) that carries it out.
 type Effect struct {
 	Intent contract.Intent
-	Change *Change
+	Change *consent.Change
 	// Also holds the same change in other scopes the message reaches (a
 	// number's own scope besides its messaging service's). Those of the
 	// effect taken are applied, each as RecordTx decides, and do not decide
 	// which effect is taken.
-	Also []Change
+	Also []consent.Change
 }
 
 // SaveInbound stores m and, in the same transaction, carries out the first

@@ -1,4 +1,4 @@
-package consent_test
+package store_test
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // capped runs one send step as the send activity does: claim the ledger
 // row, then in the fenced transaction count it against caps (nil: not a
 // capped send, no CountSend) and, unless a cap is full, "call the
 // provider" (call) and record status.
-func capped(t testing.TB, s *consent.Store, c consent.CountedSend, status consent.SendStatus, call func(), caps []policy.Cap) (until time.Time) {
+func capped(t testing.TB, s *store.Store, c store.CountedSend, status consent.SendStatus, call func(), caps []policy.Cap) (until time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	if _, _, err := s.BeginAttempt(ctx, c.WorkflowID, c.Step, c.RecipientKey, "twilio"); err != nil {
@@ -48,15 +49,15 @@ func capped(t testing.TB, s *consent.Store, c consent.CountedSend, status consen
 	return until
 }
 
-func send(wf string, scope string) consent.CountedSend {
-	return consent.CountedSend{WorkflowID: wf, RecipientKey: key, Scope: scope, Category: "marketing"}
+func send(wf string, scope string) store.CountedSend {
+	return store.CountedSend{WorkflowID: wf, RecipientKey: key, Scope: scope, Category: "marketing"}
 }
 
 func TestCountSend(t *testing.T) {
 	s := pgtest.NewStore(t)
 	three := policy.Cap{Max: 3, Per: time.Hour}
 	type step struct {
-		send   consent.CountedSend
+		send   store.CountedSend
 		status consent.SendStatus // what the "provider call" records
 		caps   []policy.Cap
 		full   bool // want the send deferred
@@ -128,7 +129,7 @@ func TestCountSendRace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.lock != "" {
-				defer consent.SetCapLock(tt.lock)()
+				defer store.SetCapLock(tt.lock)()
 			}
 			s := pgtest.NewStore(t)
 			const recipients, sendsEach = 5, 6

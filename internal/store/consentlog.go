@@ -1,4 +1,4 @@
-package consent
+package store
 
 // The consent and consent_events tables: current consent per (recipient,
 // scope), and the append-only log of every change.
@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/internal/consent"
 )
 
 // Check answers whether recipientKey may receive from scope under rule. It
 // reads outside any lock; Fenced gives the answer that serialises with
 // opt-outs. An error is never consent: callers must treat it as "do not
 // send".
-func (s *Store) Check(ctx context.Context, recipientKey, scope string, rule Rule) (Decision, error) {
+func (s *Store) Check(ctx context.Context, recipientKey, scope string, rule consent.Rule) (consent.Decision, error) {
 	d, err := check(ctx, s.pool, recipientKey, scope)
 	if err == nil {
 		rule.Decide(&d)
@@ -24,11 +26,11 @@ func (s *Store) Check(ctx context.Context, recipientKey, scope string, rule Rule
 	return d, err
 }
 
-func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (Decision, error) {
+func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (consent.Decision, error) {
 	// The newest change among the sender's scope and '*' wins, so STOPALL
 	// then START on one sender re-enables only that sender. On a tie the
 	// opt-out wins.
-	var d Decision
+	var d consent.Decision
 	err := q.QueryRow(ctx, `
 		SELECT scope, state FROM consent
 		WHERE recipient_key = $1 AND scope IN ($2, '*')
@@ -36,9 +38,9 @@ func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (Decis
 		LIMIT 1`, recipientKey, scope).Scan(&d.Scope, &d.State)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return Decision{State: Unknown}, nil
+		return consent.Decision{State: consent.Unknown}, nil
 	case err != nil:
-		return Decision{}, fmt.Errorf("consent check: %w", err)
+		return consent.Decision{}, fmt.Errorf("consent check: %w", err)
 	}
 	return d, nil
 }
@@ -48,8 +50,8 @@ func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (Decis
 // check allows sending, and receives the transaction so it can record its
 // outcome atomically with the lock's release. No opt-out of the recipient
 // can commit while fn runs.
-func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, rule Rule, fn func(tx pgx.Tx) error) (Decision, error) {
-	var d Decision
+func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, rule consent.Rule, fn func(tx pgx.Tx) error) (consent.Decision, error) {
+	var d consent.Decision
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, recipientKey); err != nil {
 			return fmt.Errorf("consent lock: %w", err)
@@ -75,7 +77,7 @@ func (s *Store) Exempt(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // Record applies c in its own transaction. See RecordTx.
-func (s *Store) Record(ctx context.Context, c Change) (changed bool, err error) {
+func (s *Store) Record(ctx context.Context, c consent.Change) (changed bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		changed, err = RecordTx(ctx, tx, c)
 		return err
@@ -88,12 +90,12 @@ func (s *Store) Record(ctx context.Context, c Change) (changed bool, err error) 
 // event. It reports changed=false, and appends nothing, when the change does
 // not apply (see applies): in particular a change to the state already held
 // is a no-op, so redelivered keywords are idempotent.
-func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error) {
+func RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (changed bool, err error) {
 	if c.RecipientKey == "" || c.Scope == "" {
 		return false, errors.New("consent change: recipient key and scope are required")
 	}
 	switch c.To {
-	case OptedIn, OptedOut, Pending, Confirmed:
+	case consent.OptedIn, consent.OptedOut, consent.Pending, consent.Confirmed:
 	default:
 		return false, fmt.Errorf("consent change: invalid state %q", c.To)
 	}
@@ -101,15 +103,15 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 		return false, fmt.Errorf("consent lock: %w", err)
 	}
 	var (
-		from  State
+		from  consent.State
 		fresh bool // from was set within ConfirmWindow
 	)
 	err = tx.QueryRow(ctx, `SELECT state, updated_at > clock_timestamp() - make_interval(secs => $3) FROM consent WHERE recipient_key = $1 AND scope = $2`,
-		c.RecipientKey, c.Scope, ConfirmWindow.Seconds()).Scan(&from, &fresh)
+		c.RecipientKey, c.Scope, consent.ConfirmWindow.Seconds()).Scan(&from, &fresh)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("consent read: %w", err)
 	}
-	if from == c.To && c.To != Pending {
+	if from == c.To && c.To != consent.Pending {
 		// The row already says so; it is a no-op only if no newer row that
 		// competes with it ('*' for a scope, any scope for '*') says otherwise.
 		var overridden bool
@@ -125,7 +127,7 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 			return false, nil
 		}
 	}
-	if c.To == Confirmed && (c.Source == SourceKeyword || c.Source == SourceImport) {
+	if c.To == consent.Confirmed && (c.Source == consent.SourceKeyword || c.Source == consent.SourceImport) {
 		// A YES answers the open request only if nothing newer (a STOPALL)
 		// ended it; an imported confirmation must not lift one either.
 		d, err := check(ctx, tx, c.RecipientKey, c.Scope)
@@ -136,9 +138,9 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 			from = d.State
 		}
 	}
-	if c.To == Confirmed && c.Source == SourceImport && from == OptedOut {
+	if c.To == consent.Confirmed && c.Source == consent.SourceImport && from == consent.OptedOut {
 		// A list exported elsewhere may predate the recipient's STOP here.
-		return false, ErrOptedOut
+		return false, consent.ErrOptedOut
 	}
 	if !applies(c, from, fresh) {
 		return false, nil
@@ -163,13 +165,13 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c Change) (changed bool, err error
 // leaves a confirmed recipient confirmed, and restarts the window of a
 // pending one. The recipient's YES (Confirmed from a keyword) only answers a
 // request made within ConfirmWindow; staff and imports may confirm anyone.
-func applies(c Change, from State, fresh bool) bool {
+func applies(c consent.Change, from consent.State, fresh bool) bool {
 	switch c.To {
-	case Pending:
-		return from != Confirmed
-	case Confirmed:
-		if c.Source == SourceKeyword {
-			return from == Pending && fresh
+	case consent.Pending:
+		return from != consent.Confirmed
+	case consent.Confirmed:
+		if c.Source == consent.SourceKeyword {
+			return from == consent.Pending && fresh
 		}
 	}
 	return true
@@ -180,8 +182,8 @@ func applies(c Change, from State, fresh bool) bool {
 // recipient is opted out (in c.Scope or everywhere), when nothing changes,
 // or already confirmed, when nothing needs to. It returns the decision made
 // before the change, under an empty Rule.
-func (s *Store) RequestOptIn(ctx context.Context, c Change) (Decision, error) {
-	var d Decision
+func (s *Store) RequestOptIn(ctx context.Context, c consent.Change) (consent.Decision, error) {
+	var d consent.Decision
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
 			return fmt.Errorf("consent lock: %w", err)
@@ -190,8 +192,8 @@ func (s *Store) RequestOptIn(ctx context.Context, c Change) (Decision, error) {
 		if d, err = check(ctx, tx, c.RecipientKey, c.Scope); err != nil {
 			return err
 		}
-		(Rule{}).Decide(&d)
-		if !d.Allowed || d.State == Confirmed {
+		(consent.Rule{}).Decide(&d)
+		if !d.Allowed || d.State == consent.Confirmed {
 			return nil
 		}
 		_, err = RecordTx(ctx, tx, c)
@@ -205,8 +207,8 @@ type Event struct {
 	ID                int64
 	RecipientKey      string
 	Scope             string
-	From, To          State
-	Source            Source
+	From, To          consent.State
+	Source            consent.Source
 	RawText           string
 	Provider          string
 	ProviderMessageID string
@@ -264,8 +266,8 @@ func (s *Store) EachEvent(ctx context.Context, since time.Time, fn func(Event) e
 // ScopeState is a recipient's current consent in one scope.
 type ScopeState struct {
 	Scope     string
-	State     State
-	Source    Source
+	State     consent.State
+	Source    consent.Source
 	UpdatedAt time.Time
 }
 

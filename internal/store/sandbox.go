@@ -1,4 +1,4 @@
-package consent
+package store
 
 // The sandbox_messages table: the outbox of the development sandbox
 // provider (internal/sms/sandbox).

@@ -1,4 +1,4 @@
-package consent_test
+package store_test
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 )
 
@@ -23,12 +23,12 @@ func TestActiveJourneys(t *testing.T) {
 		{"journey/run3/" + key, key, scopeA},
 	}
 	for _, r := range regs {
-		if err := s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: r.wf, Scope: r.scope, Category: "marketing"}, r.key); err != nil {
+		if err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: r.wf, Scope: r.scope, Category: "marketing"}, r.key); err != nil {
 			t.Fatalf("RegisterJourney(%s): %v", r.wf, err)
 		}
 	}
 	// A replayed registration (local activity retry) is harmless.
-	if err := s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: regs[0].wf, Scope: scopeA, Category: "transactional"}, key); err != nil {
+	if err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: regs[0].wf, Scope: scopeA, Category: "transactional"}, key); err != nil {
 		t.Fatalf("re-register: %v", err)
 	}
 
@@ -81,13 +81,13 @@ func TestRegisterJourneyWaitsForOptOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := consent.RecordTx(ctx, tx, optOut(key, scopeA)); err != nil {
+	if _, err := store.RecordTx(ctx, tx, optOut(key, scopeA)); err != nil {
 		t.Fatal(err)
 	}
 
 	done := make(chan error, 1)
 	go func() {
-		done <- s.RegisterJourney(ctx, consent.ActiveJourney{WorkflowID: "journey/run1/" + key, Scope: scopeA, Category: "marketing"}, key)
+		done <- s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: "journey/run1/" + key, Scope: scopeA, Category: "marketing"}, key)
 	}()
 	pgtest.WaitForLockWaiters(t, s, 1)
 	select {

@@ -1,11 +1,11 @@
-package consent_test
+package store_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // The pool size: pool_max_conns in DATABASE_URL wins over the default, and
@@ -17,13 +17,13 @@ func TestPoolSize(t *testing.T) {
 		size int32
 		want int32
 	}{
-		{db, 0, consent.DefaultMaxConns},
+		{db, 0, store.DefaultMaxConns},
 		{db + "&pool_max_conns=4", 0, 4},
 		{db + "&pool_max_conns=64", 0, 64},
 		{db + "&pool_max_conns=4", 24, 24},
 	}
 	for _, tt := range tests {
-		s, err := consent.OpenSized(context.Background(), tt.url, tt.size)
+		s, err := store.OpenSized(context.Background(), tt.url, tt.size)
 		if err != nil {
 			t.Fatal(err)
 		}
