@@ -1,6 +1,6 @@
 // Package consent is stopline's consent vocabulary: a recipient's state in a
 // scope, the rule a send needs, the decision a consent check gives, a change
-// to record, and the outcome of a send step. It holds no storage.
+// to record, and the outcome of a send step. internal/store persists it.
 package consent
 
 import (
