@@ -155,11 +155,11 @@ func serveBaseline(ctx context.Context, pool *pgxpool.Pool) (string, func(), err
 
 // settle waits until every keyword signal was delivered and the fake
 // Twilio has had no new call (replies) for half a second.
-func settle(ctx context.Context, store *store.Store, fake *smstest.FakeTwilio) error {
+func settle(ctx context.Context, st *store.Store, fake *smstest.FakeTwilio) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	last, stableSince := -1, time.Now()
 	for time.Now().Before(deadline) {
-		pending, err := store.PendingSignalCount(ctx)
+		pending, err := st.PendingSignalCount(ctx)
 		if err != nil {
 			return err
 		}

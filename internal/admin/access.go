@@ -77,7 +77,7 @@ type AccessSandbox struct {
 
 // Access gathers what the store holds on a number, or on a recipient key;
 // the sandbox outbox, kept by number, is searched only for a number.
-func Access(ctx context.Context, store *store.Store, keyer phone.Keyer, phoneOrKey, region string) (*AccessReport, error) {
+func Access(ctx context.Context, st *store.Store, keyer phone.Keyer, phoneOrKey, region string) (*AccessReport, error) {
 	key, err := RecipientKey(keyer, phoneOrKey, region)
 	if err != nil {
 		return nil, err
@@ -86,13 +86,13 @@ func Access(ctx context.Context, store *store.Store, keyer phone.Keyer, phoneOrK
 	if key != phoneOrKey {
 		e164, _ = normalize(phoneOrKey, region) // RecipientKey accepted it
 	}
-	view, err := Lookup(ctx, store, key)
+	view, err := Lookup(ctx, st, key)
 	if err != nil {
 		return nil, err
 	}
 	r := &AccessReport{Phone: e164, RecipientKey: key, GeneratedAt: time.Now().UTC(), Consent: view.States, Events: view.Events,
 		InboundMessages: []AccessInbound{}, Sends: []AccessSend{}, RunningJourneys: []AccessJourney{}, SandboxMessages: []AccessSandbox{}}
-	inbound, err := store.InboundMessages(ctx, key)
+	inbound, err := st.InboundMessages(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("access report: inbound messages: %w", err)
 	}
@@ -101,7 +101,7 @@ func Access(ctx context.Context, store *store.Store, keyer phone.Keyer, phoneOrK
 			Body: m.Body, NumMedia: m.NumMedia, Scope: m.Scope, Intent: string(m.Intent), Keyword: m.Keyword, Language: m.Language,
 			Rule: m.Rule, ProviderHandled: m.ProviderHandled, ReceivedAt: m.ReceivedAt})
 	}
-	sends, err := store.Sends(ctx, key)
+	sends, err := st.Sends(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("access report: send ledger: %w", err)
 	}
@@ -109,7 +109,7 @@ func Access(ctx context.Context, store *store.Store, keyer phone.Keyer, phoneOrK
 		r.Sends = append(r.Sends, AccessSend{WorkflowID: e.WorkflowID, Step: e.Step, Provider: e.Provider, Status: string(e.Status),
 			ProviderMessageID: e.ProviderMessageID, Reason: e.Reason, Attempts: e.Attempts, AttemptedAt: e.AttemptedAt, UpdatedAt: e.UpdatedAt})
 	}
-	journeys, err := store.ActiveJourneys(ctx, key, consent.AllScopes)
+	journeys, err := st.ActiveJourneys(ctx, key, consent.AllScopes)
 	if err != nil {
 		return nil, fmt.Errorf("access report: running journeys: %w", err)
 	}
@@ -119,7 +119,7 @@ func Access(ctx context.Context, store *store.Store, keyer phone.Keyer, phoneOrK
 	if e164 == "" {
 		return r, nil
 	}
-	sandbox, err := store.SandboxMessagesTo(ctx, e164)
+	sandbox, err := st.SandboxMessagesTo(ctx, e164)
 	if err != nil {
 		return nil, fmt.Errorf("access report: sandbox messages: %w", err)
 	}

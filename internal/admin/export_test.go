@@ -236,19 +236,19 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 }
 
-func importInto(t *testing.T, store *store.Store, file string) {
+func importInto(t *testing.T, st *store.Store, file string) {
 	t.Helper()
-	sum, err := Import(testContext(t), store, testkit.DevKeyer(), nil, strings.NewReader(file), "", "US")
+	sum, err := Import(testContext(t), st, testkit.DevKeyer(), nil, strings.NewReader(file), "", "US")
 	if err != nil || sum.Skipped != 0 || sum.Unchanged != 0 {
 		t.Fatalf("Import = %+v, %v; want every row imported\n%s", sum, err, file)
 	}
 }
 
 // exportRows returns the data rows of an export of store.
-func exportRows(t *testing.T, store *store.Store) [][]string {
+func exportRows(t *testing.T, st *store.Store) [][]string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := Export(testContext(t), store, &buf, time.Time{}); err != nil {
+	if err := Export(testContext(t), st, &buf, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()

@@ -88,10 +88,10 @@ const (
 //
 // Scopes naming a program, or a sender of a program in scopes, are recorded
 // as the program's scope, which is what journeys check.
-func Import(ctx context.Context, store *store.Store, keyer phone.Keyer, scopes *senders.Registry, r io.Reader, defaultScope, region string) (ImportSummary, error) {
+func Import(ctx context.Context, st *store.Store, keyer phone.Keyer, scopes *senders.Registry, r io.Reader, defaultScope, region string) (ImportSummary, error) {
 	return importCSV(ctx, r, keyer, defaultScope, region, func(ctx context.Context, c consent.Change) (bool, error) {
 		c.Scope = scopes.ResolveScope(c.Scope)
-		return store.Record(ctx, c)
+		return st.Record(ctx, c)
 	})
 }
 

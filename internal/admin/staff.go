@@ -50,7 +50,7 @@ type Result struct {
 //
 // A scope naming a program, or a sender of a program in the senders file,
 // is recorded as the program's scope, which is what journeys check.
-func SetConsent(ctx context.Context, store *store.Store, keyer phone.Keyer, scopes *senders.Registry, req ChangeRequest, to consent.State) (Result, error) {
+func SetConsent(ctx context.Context, st *store.Store, keyer phone.Keyer, scopes *senders.Registry, req ChangeRequest, to consent.State) (Result, error) {
 	e164, err := normalize(req.Phone, req.Region)
 	if err != nil {
 		return Result{}, err
@@ -69,7 +69,7 @@ func SetConsent(ctx context.Context, store *store.Store, keyer phone.Keyer, scop
 		return Result{}, InputError(err.Error())
 	}
 	c := consent.Change{RecipientKey: keyer.Key(e164), Scope: scope, To: to, Source: consent.SourceAdmin, Note: note}
-	changed, err := store.Record(ctx, c)
+	changed, err := st.Record(ctx, c)
 	if err != nil {
 		return Result{}, err
 	}
@@ -139,12 +139,12 @@ type EventJSON struct {
 }
 
 // Lookup returns a recipient's current states and consent events.
-func Lookup(ctx context.Context, store *store.Store, key string) (ShowResponse, error) {
-	states, err := store.States(ctx, key)
+func Lookup(ctx context.Context, db *store.Store, key string) (ShowResponse, error) {
+	states, err := db.States(ctx, key)
 	if err != nil {
 		return ShowResponse{}, err
 	}
-	events, err := store.Events(ctx, key)
+	events, err := db.Events(ctx, key)
 	if err != nil {
 		return ShowResponse{}, err
 	}

@@ -411,10 +411,10 @@ func checkProduction(cfg Config) error {
 	return nil
 }
 
-func buildSenders(cfg Config, store *store.Store, log *slog.Logger) (map[string]sms.Sender, error) {
+func buildSenders(cfg Config, st *store.Store, log *slog.Logger) (map[string]sms.Sender, error) {
 	senders := map[string]sms.Sender{}
 	if cfg.Dev {
-		senders["sandbox"] = &sandbox.Sender{Store: store, Logger: log}
+		senders["sandbox"] = &sandbox.Sender{Store: st, Logger: log}
 	}
 	if cfg.Sinch.ServicePlanID != "" {
 		s, err := sinch.New(cfg.Sinch)

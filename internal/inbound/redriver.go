@@ -30,8 +30,8 @@ type Redriver struct {
 }
 
 // NewRedriver returns a re-driver; call Run to start it.
-func NewRedriver(store *store.Store, c client.Client, taskQueue string, log *slog.Logger) *Redriver {
-	return &Redriver{Store: store, Temporal: c, TaskQueue: taskQueue, Logger: log, wake: make(chan struct{}, 1)}
+func NewRedriver(st *store.Store, c client.Client, taskQueue string, log *slog.Logger) *Redriver {
+	return &Redriver{Store: st, Temporal: c, TaskQueue: taskQueue, Logger: log, wake: make(chan struct{}, 1)}
 }
 
 // Wake asks for a sweep now (non-blocking).
