@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
@@ -29,17 +31,20 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 	cases := []struct {
 		name    string
 		allowed bool
+		capped  bool // the first send comes back deferred by a frequency cap
 		send    activities.SendResult
 		sendErr error
 		want    map[string]string // outcome -> count
 	}{
-		{"both sent", true, activities.SendResult{Status: consent.Sent}, nil, map[string]string{"sent": "2"}},
-		{"unknown, then the next step", true, activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved}, nil,
+		{"both sent", true, false, activities.SendResult{Status: consent.Sent}, nil, map[string]string{"sent": "2"}},
+		{"capped once, then both sent", true, true, activities.SendResult{Status: consent.Sent}, nil,
+			map[string]string{"deferred_cap": "1", "sent": "2"}},
+		{"unknown, then the next step", true, false, activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved}, nil,
 			map[string]string{"unknown": "2"}},
-		{"opted out at the provider", true, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}, nil,
+		{"opted out at the provider", true, false, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}, nil,
 			map[string]string{"skipped_opted_out": "1"}},
-		{"consent refused", false, activities.SendResult{}, nil, map[string]string{"skipped_opted_out": "1"}},
-		{"provider refuses for good", true, activities.SendResult{},
+		{"consent refused", false, false, activities.SendResult{}, nil, map[string]string{"skipped_opted_out": "1"}},
+		{"provider refuses for good", true, false, activities.SendResult{},
 			temporal.NewNonRetryableApplicationError("bad sender", contract.ErrProviderPermanent, nil), map[string]string{"failed": "1"}},
 	}
 	for _, c := range cases {
@@ -61,8 +66,15 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(nil)
 			env.OnActivity(a.DeregisterJourney, mock.Anything, mock.Anything).Return(nil)
 			env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(consent.Decision{Allowed: c.allowed, Reason: consent.ReasonOptedOut}, nil)
+			calls := 0
 			env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(
-				func(context.Context, activities.SendInput) (activities.SendResult, error) { return c.send, c.sendErr })
+				func(context.Context, activities.SendInput) (activities.SendResult, error) {
+					if calls++; c.capped && calls == 1 {
+						return activities.SendResult{Status: activities.Deferred, Reason: activities.ReasonFrequencyCap,
+							DeferredUntil: daytime.Add(time.Hour)}, nil
+					}
+					return c.send, c.sendErr
+				})
 			env.ExecuteWorkflow(workflows.Journey, input())
 			if !env.IsWorkflowCompleted() {
 				t.Fatal("workflow did not complete")
@@ -81,6 +93,7 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 			for outcome, n := range c.want {
 				want = append(want, strings.Replace(series, "%s", outcome, 1)+n)
 			}
+			slices.Sort(want) // the exposition sorts series by their labels
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("counted:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
