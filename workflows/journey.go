@@ -402,11 +402,7 @@ func waitForWindow(ctx workflow.Context, status *contract.JourneyStatus, e164, s
 // the number's region and states, narrowed by the sender's hours, or
 // replaced by them with a legal_override.
 func sendingWindow(e164, state string, override *journey.QuietHours) policy.Window {
-	w := policy.LegalWindow(e164, state)
-	if override != nil {
-		w, _ = override.Apply(w) // validated with the journey
-	}
-	return w
+	return journey.SendingWindow(policy.LegalWindow(e164, state), override)
 }
 
 // windowCloses returns when the recipient's current sending window closes,
