@@ -109,11 +109,6 @@ func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error 
 	return a.Store.RegisterJourney(ctx, j, r.RecipientKey)
 }
 
-// CategoryOptInRequest is the category of a journey's opt_in step: the
-// double opt-in request itself, which needs no confirmation but respects
-// opt-outs.
-const CategoryOptInRequest policy.Category = "opt_in_request"
-
 // category reads a category from a workflow input; inputs from before
 // categories were passed are treated as marketing, the strictest.
 func category(c policy.Category) policy.Category {
@@ -126,15 +121,7 @@ func category(c policy.Category) policy.Category {
 // rule is what a message of category from a sender in consentScope needs
 // from consent, as the senders file configures the sender's program.
 func (a *Activities) rule(consentScope string, cat policy.Category) consent.Rule {
-	program := a.Registry.ScopeSender(consentScope)
-	switch category(cat) {
-	case policy.CategoryTransactional:
-		return consent.Rule{OptOutAllows: program.MarketingOnlyStop()}
-	case CategoryOptInRequest:
-		return consent.Rule{}
-	default:
-		return consent.Rule{NeedConfirmed: program.DoubleOptIn}
-	}
+	return a.Registry.ScopeSender(consentScope).ConsentRule(category(cat))
 }
 
 // DeregisterJourney forgets a journey that has ended.

@@ -53,7 +53,7 @@ func TestSendSMSConsentRules(t *testing.T) {
 		{from, policy.CategoryTransactional, consent.Sent, ""},
 		{clubSender, policy.CategoryMarketing, consent.Skipped, activities.ReasonNotConfirmed},
 		{clubSender, "", consent.Skipped, activities.ReasonNotConfirmed}, // older inputs: marketing
-		{clubSender, activities.CategoryOptInRequest, consent.Sent, ""},
+		{clubSender, policy.CategoryOptInRequest, consent.Sent, ""},
 		{clubSender, policy.CategoryTransactional, consent.Sent, ""},
 	}
 	for i, tt := range tests {
@@ -87,11 +87,11 @@ func TestRequestOptInNeedsDoubleOptInSender(t *testing.T) {
 	withPrograms(t, h)
 	env := newActivityEnv()
 	env.RegisterActivity(h.acts)
-	_, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: from, Category: activities.CategoryOptInRequest})
+	_, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: from, Category: policy.CategoryOptInRequest})
 	if ae := applicationError(err); ae == nil || ae.Type() != contract.ErrBadInput || !ae.NonRetryable() {
 		t.Fatalf("err = %v, want non-retryable BadInput", err)
 	}
-	val, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: clubSender, Category: activities.CategoryOptInRequest})
+	val, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: clubSender, Category: policy.CategoryOptInRequest})
 	var d consent.Decision
 	if err == nil {
 		err = val.Get(&d)

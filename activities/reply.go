@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -60,7 +61,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 	}
 	switch in.Kind {
 	case senders.ReplyOptIn, senders.ReplyOptInPending, confirmIntent, senders.ReplySuggestOptOut:
-		msg.Category = CategoryOptInRequest // blocked by an opt-out only
+		msg.Category = policy.CategoryOptInRequest // blocked by an opt-out only
 		return a.deliver(ctx, msg, false)
 	}
 	return a.deliver(ctx, msg, true)

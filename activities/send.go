@@ -29,7 +29,7 @@ type SendInput struct {
 	Step                int
 	RecipientKey        string
 	Scope               string          // the sender's address (its consent scope comes from the senders file)
-	Category            policy.Category // journey category or CategoryOptInRequest; "" is marketing
+	Category            policy.Category // journey category or policy.CategoryOptInRequest; "" is marketing
 	Provider            string          // twilio, sinch, http, sandbox
 	To                  string          // E.164
 	From                string

@@ -231,7 +231,7 @@ func (r *journeyRun) sms(i int) outcome {
 // optIn is an opt_in step: it makes the recipient pending (under the same
 // rules as a consent check), sends the request, then waits for the YES.
 func (r *journeyRun) optIn(i int) outcome {
-	res, o := r.send(i, r.query(activities.CategoryOptInRequest), acts.RequestOptIn)
+	res, o := r.send(i, r.query(policy.CategoryOptInRequest), acts.RequestOptIn)
 	if o.ended() || res.Status == alreadyConfirmed {
 		return o
 	}
@@ -272,7 +272,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		if o.ended() {
 			return activities.SendResult{}, o
 		}
-		if q.Category == activities.CategoryOptInRequest && d.State == consent.Confirmed {
+		if q.Category == policy.CategoryOptInRequest && d.State == consent.Confirmed {
 			return activities.SendResult{Status: alreadyConfirmed}, goOn
 		}
 		in := r.sendInput(i, q.Category)

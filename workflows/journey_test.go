@@ -128,7 +128,7 @@ func newWorld(t *testing.T) *world {
 	env.OnActivity(a.RequestOptIn, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, q activities.ConsentQuery) (consent.Decision, error) {
 			w.record("request opt-in")
-			if q.Category != activities.CategoryOptInRequest || q.Scope != sender {
+			if q.Category != policy.CategoryOptInRequest || q.Scope != sender {
 				return consent.Decision{}, temporal.NewNonRetryableApplicationError("bad opt-in query", "test", nil)
 			}
 			if w.optIn != nil {

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/policy"
@@ -34,20 +33,20 @@ func TestJourneyOptInStep(t *testing.T) {
 			name: "YES arrives: the welcome goes out", optIn: consent.Decision{Allowed: true}, signal: contract.SignalConfirmed,
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "send 1", "deregister " + workflowID},
-			category: []policy.Category{activities.CategoryOptInRequest, policy.CategoryMarketing},
+			category: []policy.Category{policy.CategoryOptInRequest, policy.CategoryMarketing},
 		},
 		{
 			name: "no answer in 24 hours: skipped", optIn: consent.Decision{Allowed: true},
 			final:    func(int) (consent.Decision, error) { return notConfirmed, nil },
 			want:     result(workflows.StateSkipped, 0, 1, consent.ReasonNotConfirmed, "sent 1, skipped at step 0: not_confirmed"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "deregister " + workflowID},
-			category: []policy.Category{activities.CategoryOptInRequest},
+			category: []policy.Category{policy.CategoryOptInRequest},
 		},
 		{
 			name: "signal lost but Postgres says confirmed: goes on", optIn: consent.Decision{Allowed: true},
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "check", "send 1", "deregister " + workflowID},
-			category: []policy.Category{activities.CategoryOptInRequest, policy.CategoryMarketing},
+			category: []policy.Category{policy.CategoryOptInRequest, policy.CategoryMarketing},
 		},
 		{
 			name: "already confirmed: nothing to ask", optIn: consent.Decision{Allowed: true, State: consent.Confirmed},
@@ -64,7 +63,7 @@ func TestJourneyOptInStep(t *testing.T) {
 			name: "STOP while waiting: stopped", optIn: consent.Decision{Allowed: true}, signal: contract.SignalCancel,
 			want:     result(workflows.StateStopped, 0, 1, contract.ReasonOptedOut, "sent 1, stopped: opted_out at step 0"),
 			events:   []string{"register", "request opt-in", "send 0", "deregister " + workflowID},
-			category: []policy.Category{activities.CategoryOptInRequest},
+			category: []policy.Category{policy.CategoryOptInRequest},
 		},
 	}
 	for _, tt := range tests {
@@ -108,7 +107,7 @@ func TestJourneyOptInStep(t *testing.T) {
 			if len(cats) != len(tt.category) || len(cats) > 0 && cats[0] != tt.category[0] || len(cats) > 1 && cats[1] != tt.category[1] {
 				t.Errorf("send categories %q, want %q", cats, tt.category)
 			}
-			waited := len(tt.category) > 0 && tt.category[0] == activities.CategoryOptInRequest
+			waited := len(tt.category) > 0 && tt.category[0] == policy.CategoryOptInRequest
 			if waited {
 				if want := daytime.Add(consent.ConfirmWindow); !confirmBy.Equal(want) {
 					t.Errorf("status confirm_by during the wait = %v, want %v", confirmBy, want)

@@ -16,6 +16,9 @@ type Category string
 const (
 	CategoryMarketing     Category = "marketing"
 	CategoryTransactional Category = "transactional"
+	// CategoryOptInRequest is a journey's opt_in step: the double opt-in
+	// request itself, which needs no confirmation but respects opt-outs.
+	CategoryOptInRequest Category = "opt_in_request"
 )
 
 // SenderType is a kind of sending address, as in journey definitions and

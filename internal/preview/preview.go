@@ -223,11 +223,9 @@ func FirstRule(def *journey.Definition, program senders.Sender) consent.Rule {
 		case st.IsWait():
 			continue
 		case st.IsOptIn():
-			return consent.Rule{}
-		case def.Category == policy.CategoryTransactional:
-			return consent.Rule{OptOutAllows: program.MarketingOnlyStop()}
+			return program.ConsentRule(policy.CategoryOptInRequest)
 		}
-		return consent.Rule{NeedConfirmed: program.DoubleOptIn}
+		return program.ConsentRule(def.Category)
 	}
 	return consent.Rule{}
 }
