@@ -179,3 +179,20 @@ func TestFuzzySetting(t *testing.T) {
 		t.Errorf("suggest_opt_out reply %q %v %v", got, ok, err)
 	}
 }
+
+// parseCase parses a senders file of a table case: it returns nil, after
+// checking the error, when the case wants one (wantErr != "").
+func parseCase(t *testing.T, file, wantErr string) *Registry {
+	t.Helper()
+	r, err := Parse([]byte(file))
+	if wantErr != "" {
+		if err == nil || err.Error() != wantErr {
+			t.Fatalf("err = %v, want %s", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

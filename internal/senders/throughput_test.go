@@ -20,15 +20,9 @@ func TestMaxPerSecond(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Parse([]byte(tt.json))
-			if tt.err != "" {
-				if err == nil || err.Error() != tt.err {
-					t.Fatalf("err = %v, want %s", err, tt.err)
-				}
+			r := parseCase(t, tt.json, tt.err)
+			if r == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := r.RateLimited(); !maps.Equal(got, tt.want) {
 				t.Errorf("RateLimited() = %v, want %v", got, tt.want)
