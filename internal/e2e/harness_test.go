@@ -8,6 +8,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -52,4 +54,24 @@ func newEnvWith(t *testing.T, o stack.Options, adjust ...func(*app.Config)) *env
 		o.Temporal = temporal
 	}
 	return &env{stack.New(t, o, adjust...)}
+}
+
+// call sends an HTTP request with a bearer token ("" = none) and returns
+// the status and body.
+func call(t *testing.T, method, url, token string, body io.Reader) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -352,17 +351,7 @@ func TestCodecServerListeners(t *testing.T) {
 				c.AdminAddr, c.Payload.Token = tt.adminAddr, token
 			})
 			decode := func(addr, token string) (int, string) {
-				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+codec.Path+"/decode", bytes.NewReader(body))
-				if token != "" {
-					req.Header.Set("Authorization", "Bearer "+token)
-				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return resp.StatusCode, string(b)
+				return call(t, http.MethodPost, "http://"+addr+codec.Path+"/decode", token, bytes.NewReader(body))
 			}
 			plain := base64.StdEncoding.EncodeToString([]byte(`"` + zoltana + `"`))
 			if code, b := decode(tt.codecOn(e.App), token); code != 200 || !strings.Contains(b, plain) {

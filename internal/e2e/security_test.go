@@ -108,15 +108,7 @@ func TestReadyzAndAdminListener(t *testing.T) {
 	e := newEnv(t, stack.Webhooks, func(c *app.Config) { c.AdminAddr, c.AdminToken = "127.0.0.1:0", token })
 	key := e.Key("+14155550123")
 	get := func(addr, path string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return call(t, http.MethodGet, "http://"+addr+path, token, nil)
 	}
 	if code, _ := get(e.App.AdminAddr(), "/v1/consent/"+key); code != 200 {
 		t.Errorf("admin listener: %d, want 200", code)
