@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/stopline/stopline/internal/fanout"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
@@ -100,15 +100,20 @@ func (r *Redriver) signalAll(ctx context.Context, msgs []store.Inbound) ([]int64
 		queues[i] = append(queues[i], m)
 	}
 	signaled := make([]int, len(queues)) // how many of each queue went out
-	err := fanout.Run(len(queues), 32, func(i int) error {
-		for _, m := range queues[i] {
-			if err := r.signal(ctx, m); err != nil {
-				return err
+	var g errgroup.Group                 // a failed recipient does not stop the others
+	g.SetLimit(32)
+	for i, q := range queues {
+		g.Go(func() error {
+			for _, m := range q {
+				if err := r.signal(ctx, m); err != nil {
+					return err
+				}
+				signaled[i]++
 			}
-			signaled[i]++
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	err := g.Wait()
 	var done []int64
 	for i, q := range queues {
 		for _, m := range q[:signaled[i]] {
