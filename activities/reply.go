@@ -67,7 +67,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 	return a.deliver(ctx, msg, true)
 }
 
-// confirmIntent is the Kind the OptOut workflow asks for after a YES (the
+// confirmIntent is the Kind the Recipient workflow asks for after a YES (the
 // intent's name); its template is ReplyConfirmed.
 const confirmIntent senders.ReplyKind = senders.ReplyKind(contract.IntentConfirm)
 

@@ -44,7 +44,7 @@ func TestStaffChanges(t *testing.T) {
 			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := s.NewTestWorkflowEnvironment()
 			env.SetStartTime(daytime)
-			env.RegisterWorkflow(workflows.OptOut)
+			workflows.Register(env)
 			env.RegisterActivity(&activities.Activities{})
 			var calls []string
 			env.OnActivity(a.CancelJourneys, mock.Anything, mock.Anything).Return(
@@ -65,7 +65,7 @@ func TestStaffChanges(t *testing.T) {
 			for i, sig := range tt.signals {
 				env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalKeyword, sig) }, time.Duration(i+1)*time.Second)
 			}
-			var st contract.OptOutState
+			var st contract.RecipientState
 			env.RegisterDelayedCallback(func() {
 				v, err := env.QueryWorkflow(contract.QueryConsent)
 				if err == nil {
@@ -75,7 +75,7 @@ func TestStaffChanges(t *testing.T) {
 					t.Errorf("consent query: %v", err)
 				}
 			}, time.Minute)
-			env.ExecuteWorkflow(workflows.OptOut, contract.OptOutState{RecipientKey: recipientKey})
+			env.ExecuteWorkflow(workflows.RecipientWorkflow, contract.RecipientState{RecipientKey: recipientKey})
 			if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 				t.Fatalf("completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 			}

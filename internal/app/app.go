@@ -284,8 +284,7 @@ func (a *App) startWorker(ctx context.Context) error {
 		wopts.MaxConcurrentActivityTaskPollers = 8
 	}
 	w := worker.New(a.Temporal, a.cfg.TaskQueue, wopts)
-	w.RegisterWorkflow(workflows.Journey)
-	w.RegisterWorkflow(workflows.OptOut)
+	workflows.Register(w)
 	w.RegisterActivity(a.Activities)
 	if err := a.startSendWorkers(); err != nil {
 		return err
@@ -453,7 +452,7 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux.Handle("/webhooks/", hooks)
 	adminAPI := admin.NewHandler(admin.Config{
 		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log, Senders: a.Activities.Registry,
-		// The recipient's OptOut workflow stops their running journeys at
+		// The recipient's Recipient workflow stops their running journeys at
 		// once, or frees those waiting for a double opt-in.
 		OnChange: func(ctx context.Context, c consent.Change) {
 			if err := workflows.TellRecipient(ctx, a.Temporal, a.cfg.TaskQueue, c); err != nil {

@@ -1,6 +1,6 @@
 // Package inbound is the durable side of the webhook bridge: it classifies
 // an inbound message, commits it with its consent effect to Postgres, and
-// delivers the keyword signal to the recipient's OptOut workflow (now, or
+// delivers the keyword signal to the recipient's Recipient workflow (now, or
 // later when Temporal is back).
 package inbound
 

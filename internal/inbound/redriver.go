@@ -13,7 +13,7 @@ import (
 	"github.com/stopline/stopline/workflows/contract"
 )
 
-// Redriver delivers committed keyword signals to the recipients' OptOut
+// Redriver delivers committed keyword signals to the recipients' Recipient
 // workflows with SignalWithStart. It is the only path signals take, so they
 // arrive in commit order; when Temporal is unreachable the rows stay pending
 // and are delivered once it is back. A Postgres advisory lock keeps one

@@ -53,7 +53,7 @@ func SendOutcome(status, reason string) string {
 }
 
 // CountReply counts the reply to an inbound keyword of intent, from what
-// the OptOut workflow recorded of it: "sent", "failed", "provider
+// the Recipient workflow recorded of it: "sent", "failed", "provider
 // replied" or "skipped: <reason>".
 func CountReply(ctx workflow.Context, intent, reply string) {
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{

@@ -22,7 +22,7 @@ type CancelRequest struct {
 // recipient confirmed the double opt-in. It has no payload.
 const SignalConfirmed = "confirmed"
 
-// SignalKeyword delivers a consent change to a recipient's OptOut workflow:
+// SignalKeyword delivers a consent change to a recipient's Recipient workflow:
 // an inbound keyword, from the webhook bridge's re-driver after the message
 // and its consent change were committed, or a change staff made.
 const SignalKeyword = "keyword"
@@ -85,12 +85,12 @@ type JourneyStatus struct {
 	ConfirmBy time.Time `json:"confirm_by,omitzero"`
 }
 
-// QueryConsent answers an OptOut workflow's OptOutState.
+// QueryConsent answers an Recipient workflow's RecipientState.
 const QueryConsent = "consent"
 
-// OptOutState is the answer to QueryConsent, and the OptOut workflow's
+// RecipientState is the answer to QueryConsent, and the Recipient workflow's
 // state carried across continue-as-new.
-type OptOutState struct {
+type RecipientState struct {
 	RecipientKey  string            `json:"recipient_key"`
 	LastInboundID int64             `json:"last_inbound_id"`
 	Handled       []int64           `json:"handled,omitempty"` // inbound IDs, newest last

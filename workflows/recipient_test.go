@@ -61,7 +61,7 @@ func TestOptOutWorkflow(t *testing.T) {
 			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := s.NewTestWorkflowEnvironment()
 			env.SetStartTime(daytime)
-			env.RegisterWorkflow(workflows.OptOut)
+			workflows.Register(env)
 			env.RegisterActivity(&activities.Activities{})
 			var (
 				mu    sync.Mutex
@@ -101,7 +101,7 @@ func TestOptOutWorkflow(t *testing.T) {
 			}
 			env.RegisterDelayedCallback(func() {
 				v, err := env.QueryWorkflow(contract.QueryConsent)
-				var st contract.OptOutState
+				var st contract.RecipientState
 				if err == nil {
 					err = v.Get(&st)
 				}
@@ -113,7 +113,7 @@ func TestOptOutWorkflow(t *testing.T) {
 				}
 			}, time.Minute)
 
-			env.ExecuteWorkflow(workflows.OptOut, contract.OptOutState{RecipientKey: recipientKey})
+			env.ExecuteWorkflow(workflows.RecipientWorkflow, contract.RecipientState{RecipientKey: recipientKey})
 			if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 				t.Fatalf("completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 			}
