@@ -30,7 +30,7 @@ import (
 type Activities struct {
 	Store *store.Store
 	// Providers sends SMS, by journey sender provider: twilio, sinch, http, sandbox.
-	Providers map[string]sms.Sender
+	Providers map[sms.Provider]sms.Sender
 	// Registry holds per-sender settings (reply texts, programs); nil = defaults.
 	Registry *senders.Registry
 	Temporal client.Client

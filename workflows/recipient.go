@@ -51,7 +51,7 @@ func Recipient(ctx workflow.Context, st contract.RecipientState) error {
 	ch := workflow.GetSignalChannel(ctx, contract.SignalKeyword)
 	handled := 0
 	for {
-		var sig contract.KeywordSignal
+		var sig contract.Inbound
 		got := false
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		workflow.NewSelector(ctx).
@@ -82,7 +82,7 @@ func Recipient(ctx workflow.Context, st contract.RecipientState) error {
 
 // handleKeyword applies one consent change, a keyword or (Source set) a
 // change staff made, and notes it for the consent query.
-func handleKeyword(ctx workflow.Context, st *contract.RecipientState, sig contract.KeywordSignal) {
+func handleKeyword(ctx workflow.Context, st *contract.RecipientState, sig contract.Inbound) {
 	staff := sig.Source != "" // no inbound message: nothing to redeliver or answer
 	if !staff && handledBefore(ctx, st, sig.InboundID) {
 		return // redelivered by the re-driver
@@ -102,9 +102,9 @@ func handleKeyword(ctx workflow.Context, st *contract.RecipientState, sig contra
 // tellJourneys records the new state and cancels the recipient's running
 // journeys in scope after an opt-out, or frees those waiting for a double
 // opt-in after a confirmation.
-func tellJourneys(ctx workflow.Context, st *contract.RecipientState, sig contract.KeywordSignal, ev *contract.KeywordEvent) {
+func tellJourneys(ctx workflow.Context, st *contract.RecipientState, sig contract.Inbound, ev *contract.KeywordEvent) {
 	actx := workflow.WithLocalActivityOptions(ctx, cancelOptions)
-	in := activities.JourneysInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.Sender, CommittedAt: sig.CommittedAt}
+	in := activities.JourneysInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.To, CommittedAt: sig.CommittedAt}
 	switch sig.Intent {
 	case contract.IntentOptOut:
 		st.Scopes[sig.Scope] = string(consent.OptedOut)
@@ -128,7 +128,7 @@ func tellJourneys(ctx workflow.Context, st *contract.RecipientState, sig contrac
 // Advanced Opt-Out) or the network (toll-free) already replied: a second
 // reply is the classic double reply. It returns what happened, for the
 // consent query.
-func reply(ctx workflow.Context, st *contract.RecipientState, sig contract.KeywordSignal) string {
+func reply(ctx workflow.Context, st *contract.RecipientState, sig contract.Inbound) string {
 	if providerReplied(sig) {
 		return "provider replied"
 	}
@@ -138,7 +138,7 @@ func reply(ctx workflow.Context, st *contract.RecipientState, sig contract.Keywo
 	}
 	in := activities.ReplyInput{
 		Key: sig.Provider + "/" + sig.MessageID, Kind: kind, Language: sig.Language,
-		Provider: sig.Provider, To: sig.Phone, Sender: sig.Sender, RecipientKey: st.RecipientKey, ReceivedAt: sig.ReceivedAt,
+		Provider: sig.Provider, To: sig.From, Sender: sig.To, RecipientKey: st.RecipientKey, ReceivedAt: sig.ReceivedAt,
 	}
 	var res activities.SendResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, replyOptions), acts.SendReply, in).Get(ctx, &res)
@@ -178,7 +178,7 @@ func handledBefore(ctx workflow.Context, st *contract.RecipientState, id int64) 
 // keyword itself. They answer their own keywords (STOP, START, YES, HELP),
 // also when stopline reads them as a double opt-in step, but not a confirm
 // word that is no keyword of theirs ("Y").
-func providerReplied(sig contract.KeywordSignal) bool {
+func providerReplied(sig contract.Inbound) bool {
 	switch sig.Intent {
 	case contract.IntentOptOut, contract.IntentOptIn, contract.IntentOptInPending, contract.IntentHelp:
 		return sig.ProviderHandled
@@ -205,18 +205,18 @@ var replyOptions = workflow.ActivityOptions{
 	HeartbeatTimeout:       10 * time.Second,
 }
 
-// SignalRecipient delivers sig to the recipient's Recipient workflow, starting
-// it if none runs. Every consent change reaches running journeys this way:
-// keywords through the webhook bridge's re-driver, staff changes through
-// TellRecipient.
-func SignalRecipient(ctx context.Context, c client.Client, taskQueue, recipientKey string, sig contract.KeywordSignal) error {
-	_, err := c.SignalWithStartWorkflow(ctx, RecipientID(recipientKey), contract.SignalKeyword, sig,
+// SignalRecipient delivers m to the Recipient workflow of m.RecipientKey,
+// starting it if none runs. Every consent change reaches running journeys
+// this way: keywords through the webhook bridge's re-driver, staff changes
+// through TellRecipient.
+func SignalRecipient(ctx context.Context, c client.Client, taskQueue string, m contract.Inbound) error {
+	_, err := c.SignalWithStartWorkflow(ctx, RecipientID(m.RecipientKey), contract.SignalKeyword, m,
 		client.StartWorkflowOptions{
 			TaskQueue:                taskQueue,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		},
-		RecipientWorkflow, contract.RecipientState{RecipientKey: recipientKey})
+		RecipientWorkflow, contract.RecipientState{RecipientKey: m.RecipientKey})
 	return err
 }
 
@@ -229,10 +229,10 @@ func SignalRecipient(ctx context.Context, c client.Client, taskQueue, recipientK
 func TellRecipient(ctx context.Context, c client.Client, taskQueue string, change consent.Change) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	sig := contract.KeywordSignal{
-		Intent: staffIntents[change.To], Scope: change.Scope, Source: string(change.Source), ReceivedAt: time.Now().UTC(),
-	}
-	return SignalRecipient(ctx, c, taskQueue, change.RecipientKey, sig)
+	return SignalRecipient(ctx, c, taskQueue, contract.Inbound{
+		RecipientKey: change.RecipientKey, Intent: staffIntents[change.To], Scope: change.Scope,
+		Source: string(change.Source), ReceivedAt: time.Now().UTC(),
+	})
 }
 
 // staffIntents maps the states staff can set to what they mean to journeys.

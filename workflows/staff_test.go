@@ -23,19 +23,19 @@ import (
 // query, but is never answered and, having no inbound ID, never taken for a
 // redelivery.
 func TestStaffChanges(t *testing.T) {
-	staff := func(intent contract.Intent, scope string) contract.KeywordSignal {
-		return contract.KeywordSignal{Intent: intent, Scope: scope, Source: string(consent.SourceAdmin), ReceivedAt: daytime}
+	staff := func(intent contract.Intent, scope string) contract.Inbound {
+		return contract.Inbound{Intent: intent, Scope: scope, Source: string(consent.SourceAdmin), ReceivedAt: daytime}
 	}
 	tests := []struct {
 		name    string
-		signals []contract.KeywordSignal
+		signals []contract.Inbound
 		want    string // calls in order
 		scopes  map[string]string
 	}{
-		{"opt-out cancels, no reply", []contract.KeywordSignal{staff(contract.IntentOptOut, "+15550001111")},
+		{"opt-out cancels, no reply", []contract.Inbound{staff(contract.IntentOptOut, "+15550001111")},
 			"cancel +15550001111", map[string]string{"+15550001111": "opted_out"}},
 		{"opt-in, opt-out, confirm: each applied in order",
-			[]contract.KeywordSignal{staff(contract.IntentOptIn, "*"), staff(contract.IntentOptOut, "*"), staff(contract.IntentConfirm, "program:club")},
+			[]contract.Inbound{staff(contract.IntentOptIn, "*"), staff(contract.IntentOptOut, "*"), staff(contract.IntentConfirm, "program:club")},
 			"cancel *|confirm program:club", map[string]string{"*": "opted_out", "program:club": "confirmed"}},
 	}
 	for _, tt := range tests {

@@ -410,37 +410,37 @@ func checkProduction(cfg Config) error {
 	return nil
 }
 
-func buildSenders(cfg Config, st *store.Store, log *slog.Logger) (map[string]sms.Sender, error) {
-	senders := map[string]sms.Sender{}
+func buildSenders(cfg Config, st *store.Store, log *slog.Logger) (map[sms.Provider]sms.Sender, error) {
+	senders := map[sms.Provider]sms.Sender{}
 	if cfg.Dev {
-		senders["sandbox"] = &sandbox.Sender{Store: st, Logger: log}
+		senders[sms.ProviderSandbox] = &sandbox.Sender{Store: st, Logger: log}
 	}
 	if cfg.Sinch.ServicePlanID != "" {
 		s, err := sinch.New(cfg.Sinch)
 		if err != nil {
 			return nil, err
 		}
-		senders["sinch"] = s
+		senders[sms.ProviderSinch] = s
 	}
 	if cfg.HTTPChannel.URL != "" {
 		s, err := httpchannel.New(cfg.HTTPChannel)
 		if err != nil {
 			return nil, err
 		}
-		senders["http"] = s
+		senders[sms.ProviderHTTP] = s
 	}
 	if cfg.Twilio.AccountSID != "" {
 		s, err := twilio.New(cfg.Twilio)
 		if err != nil {
 			return nil, err
 		}
-		senders["twilio"] = s
+		senders[sms.ProviderTwilio] = s
 	}
 	if cfg.Dev {
-		for _, p := range []string{"twilio", "sinch", "http"} {
+		for _, p := range []sms.Provider{sms.ProviderTwilio, sms.ProviderSinch, sms.ProviderHTTP} {
 			if senders[p] == nil {
 				log.Info("no credentials: provider uses the sandbox", "provider", p)
-				senders[p] = senders["sandbox"]
+				senders[p] = senders[sms.ProviderSandbox]
 			}
 		}
 	}

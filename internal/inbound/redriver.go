@@ -78,7 +78,7 @@ func (r *Redriver) Sweep(ctx context.Context) (delivered int, err error) {
 
 func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 	const size = 500
-	read, n, err := r.Store.Redrive(ctx, size, func(msgs []store.Inbound) ([]int64, error) {
+	read, n, err := r.Store.Redrive(ctx, size, func(msgs []contract.Inbound) ([]int64, error) {
 		return r.signalAll(ctx, msgs)
 	})
 	return n, read == size && err == nil, err
@@ -87,8 +87,8 @@ func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 // signalAll signals msgs (oldest first) with recipients in parallel and
 // each recipient's messages in order. A failure stops that recipient's
 // delivery only; its undelivered messages stay pending for the next sweep.
-func (r *Redriver) signalAll(ctx context.Context, msgs []store.Inbound) ([]int64, error) {
-	var queues [][]store.Inbound
+func (r *Redriver) signalAll(ctx context.Context, msgs []contract.Inbound) ([]int64, error) {
+	var queues [][]contract.Inbound
 	index := map[string]int{} // recipient key -> queue
 	for _, m := range msgs {
 		i, ok := index[m.RecipientKey]
@@ -123,13 +123,8 @@ func (r *Redriver) signalAll(ctx context.Context, msgs []store.Inbound) ([]int64
 	return done, err
 }
 
-func (r *Redriver) signal(ctx context.Context, m store.Inbound) error {
+func (r *Redriver) signal(ctx context.Context, m contract.Inbound) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	sig := contract.KeywordSignal{
-		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: m.Intent, Keyword: m.Keyword,
-		Language: m.Language, Scope: m.Scope, Phone: m.From, Sender: m.To, ProviderHandled: m.ProviderHandled,
-		ReceivedAt: m.ReceivedAt, CommittedAt: m.StoredAt,
-	}
-	return workflows.SignalRecipient(ctx, r.Temporal, r.TaskQueue, m.RecipientKey, sig)
+	return workflows.SignalRecipient(ctx, r.Temporal, r.TaskQueue, m)
 }
