@@ -84,7 +84,7 @@ func Recipient(ctx workflow.Context, st contract.RecipientState) error {
 // change staff made, and notes it for the consent query.
 func handleKeyword(ctx workflow.Context, st *contract.RecipientState, sig contract.Inbound) {
 	staff := sig.Source != "" // no inbound message: nothing to redeliver or answer
-	if !staff && handledBefore(ctx, st, sig.InboundID) {
+	if !staff && handledBefore(ctx, st, sig.ID) {
 		return // redelivered by the re-driver
 	}
 	ev := contract.KeywordEvent{At: sig.ReceivedAt, Intent: sig.Intent, Keyword: sig.Keyword, Scope: sig.Scope, Source: sig.Source}

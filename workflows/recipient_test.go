@@ -26,7 +26,7 @@ func TestOptOutWorkflow(t *testing.T) {
 	const program = "program:club"
 	sig := func(id int64, intent, keyword, scope string, providerHandled bool) contract.Inbound {
 		return contract.Inbound{
-			InboundID: id, Provider: "twilio", MessageID: fmt.Sprintf("SM%d", id), Intent: contract.Intent(intent), Keyword: keyword,
+			ID: id, Provider: "twilio", MessageID: fmt.Sprintf("SM%d", id), Intent: contract.Intent(intent), Keyword: keyword,
 			Scope: scope, From: recipient, To: sender, ProviderHandled: providerHandled, ReceivedAt: daytime,
 		}
 	}

@@ -77,7 +77,7 @@ func (f *fakeIntake) reset() {
 func (f *fakeIntake) calls() ([]contract.Inbound, []StatusEvent) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Inbound(nil), f.inbound...), append([]StatusEvent(nil), f.status...)
+	return append([]contract.Inbound(nil), f.inbound...), append([]StatusEvent(nil), f.status...)
 }
 
 // newHandler builds the handler with a fixed clock and, unless cfg has one,
