@@ -55,11 +55,11 @@ var StateRules = []StateRule{
 			"in the bill's text (flsenate.gov, SB 1120 as filed; the enrolled CS's title keeps both). § 501.059 (FTSA; its 2023 " +
 			"amendment was not read) governs consent for automated calls, not hours or counts."},
 	{State: "OK", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: checked,
-		Source: "Okla. Stat. tit. 15, § 775C.4 (Telephone Solicitation Act of 2022, HB 3168, in force 2022-11-01). " +
+		Source: "Okla. Stat. tit. 15, § 775C.1 et seq. (Telephone Solicitation Act of 2022, HB 3168, in force 2022-11-01). " +
 			"Secondary for the numbers: the enrolled bill's title (legiplex.com) was read and provides \"the time frame\" and " +
-			"\"a specified number of ... calls to a person over a specified time frame\", but the section's text was not found; " +
+			"\"a specified number of ... calls to a person over a specified time frame\", but the text of the sections with them was not found; " +
 			"8 a.m.-8 p.m. and three per 24 hours on the same matter come from the Oklahoma Senate's release (KFOR, " +
-			"Bartlesville Radio) and DNC.com's note. § 775C.2 (definitions) read: it covers text messages."},
+			"Bartlesville Radio) and DNC.com's note. § 775C.2 (definitions) read: its consent definition names text messages."},
 	{State: "MD", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: checked,
 		Source: "Md. Code, Com. Law § 14-4502 (Stop the Spam Calls Act of 2023, SB 90, ch. 413, in force 2024-01-01). " +
 			"Secondary for the hours and the cap: § 14-4501 (definitions; text messages included) and § 14-4502(a)(1)-(3) " +
