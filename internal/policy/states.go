@@ -75,7 +75,8 @@ var StateRules = []StateRule{
 		Checked: checked,
 		Source: "Tex. Bus. & Com. Code § 301.051 (telephone solicitation requirements). Secondary: the section exists (instalawyer.io " +
 			"chapter index) but its text was not found; 9 a.m.-9 p.m. Monday to Saturday and noon-9 p.m. Sunday come from " +
-			"a compliance guide (tcpaguide.org). §§ 304 and 305 (no-call list, fax hours) read; they set no text hours."},
+			"a compliance guide (tcpaguide.org). §§ 304 and 305 (no-call list, fax hours) read; they set no text hours. " +
+			"SB 140 (2025) applies chapter 302 (registration) to text messages from 2025-09-01, per a provider's note; not read."},
 	{State: "AL", Window: Window{Start: hm(8, 0), End: hm(20, 0), NoSundays: true,
 		Holidays: append(slices.Clone(usFederalHolidays), "04-Mon-4", "06-Mon-1")}, Checked: checked,
 		Source: "Ala. Admin. Code r. 770-X-5-.17(1)(b) (Public Service Commission, automated solicitation calls). Primary: \"No " +
