@@ -99,3 +99,21 @@ func FuzzParseState(f *testing.F) {
 		}
 	})
 }
+
+// The audience file's postal_code column is outside input too.
+func FuzzZIPState(f *testing.F) {
+	for _, s := range []string{"", "33101", "33101-1234", "331011234", "00601", "2134", "69401", "ABCDE", "\xff", "３３１０１"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		code, err := ZIPState(s)
+		switch {
+		case err != nil && code != "":
+			t.Fatalf("ZIPState(%q) = %q and error %v", s, code, err)
+		case err == nil && code != "" && stateNames[code] == "":
+			t.Fatalf("ZIPState(%q) = unknown code %q", s, code)
+		case err != nil && len(err.Error()) > 300:
+			t.Fatalf("error too long for a row report: %d bytes", len(err.Error()))
+		}
+	})
+}
