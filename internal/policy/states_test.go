@@ -213,17 +213,24 @@ func TestAreaCodeState(t *testing.T) {
 }
 
 func TestParseState(t *testing.T) {
-	for in, want := range map[string]string{"FL": "FL", "fl": "FL", " Florida ": "FL", "new york": "NY",
-		"Washington D.C.": "DC", "Washington State": "WA", "": "", "District": "!", "XX": "!", "Floridaa": "!"} {
-		got, err := ParseState(in)
+	checkStateReader(t, "ParseState", ParseState, map[string]string{"FL": "FL", "fl": "FL", " Florida ": "FL",
+		"new york": "NY", "Washington D.C.": "DC", "Washington State": "WA", "": "", "District": "!", "XX": "!", "Floridaa": "!"})
+}
+
+// checkStateReader is the runner of the audience-column readers' tables:
+// input -> USPS code, "" for none, "!" for an error.
+func checkStateReader(t *testing.T, name string, read func(string) (string, error), cases map[string]string) {
+	t.Helper()
+	for in, want := range cases {
+		got, err := read(in)
 		if want == "!" {
 			if err == nil {
-				t.Errorf("ParseState(%q) = %q; want an error", in, got)
+				t.Errorf("%s(%q) = %q; want an error", name, in, got)
 			}
 			continue
 		}
 		if err != nil || got != want {
-			t.Errorf("ParseState(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("%s(%q) = %q, %v; want %q", name, in, got, err, want)
 		}
 	}
 }

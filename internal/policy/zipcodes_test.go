@@ -3,7 +3,7 @@ package policy
 import "testing"
 
 func TestZIPState(t *testing.T) {
-	for zip, want := range map[string]string{
+	checkStateReader(t, "ZIPState", ZIPState, map[string]string{
 		"10001": "NY", "00501": "NY", "33101": "FL", "32801": "FL", "34102": "FL", "90210": "CA",
 		"60601": "IL", "73301": "TX", "75001": "TX", "79901": "TX", "88510": "TX", "73102": "OK",
 		"74103": "OK", "20500": "DC", "56901": "DC", "20166": "VA", "21201": "MD", "06103": "CT",
@@ -13,18 +13,7 @@ func TestZIPState(t *testing.T) {
 		"00601": "", "00802": "", "09001": "", "34002": "", "96201": "", "96910": "", // territories, military
 		"3310": "!", "ABCDE": "!", "33101-12": "!", "3310-11234": "!", "M5V 3L9": "!", "331012": "!",
 		"00001": "!", "69401": "!", "71501": "!", "73201": "!", "89901": "!",
-	} {
-		got, err := ZIPState(zip)
-		if want == "!" {
-			if err == nil {
-				t.Errorf("ZIPState(%q) = %q; want an error", zip, got)
-			}
-			continue
-		}
-		if err != nil || got != want {
-			t.Errorf("ZIPState(%q) = %q, %v; want %q", zip, got, err, want)
-		}
-	}
+	})
 	if _, err := ZIPState("2134"); err == nil || err.Error() != `"2134" is not a US ZIP Code (want 5 digits, or ZIP+4 like 33101-1234); a spreadsheet may have dropped its leading zero` {
 		t.Errorf("ZIPState(2134) error = %v", err)
 	}
