@@ -38,6 +38,12 @@ func JourneyID(runID, recipientKey string) string {
 	return "journey/" + runID + "/" + recipientKey
 }
 
+// TestSendID is the workflow ID of a test send (starter test) to a
+// recipient: its "test/" prefix keeps it apart from every journey's.
+func TestSendID(runID, recipientKey string) string {
+	return "test/" + runID + "/" + recipientKey
+}
+
 // OptOutID is the workflow ID of a recipient's OptOut workflow.
 func OptOutID(recipientKey string) string {
 	return "optout/" + recipientKey
