@@ -123,7 +123,7 @@ func TestTestSend(t *testing.T) {
 
 	t.Run("never reaches an opted-out number", func(t *testing.T) {
 		const n = "+14155557001"
-		record(n, "deals", consent.OptedOut)
+		record(n, "program:deals", consent.OptedOut)
 		id := e.testSend("optedout", deals, n, nil, true)
 		if res := e.resultOf(id); res.State != workflows.StateSkipped || res.Reason != consent.ReasonOptedOut {
 			t.Errorf("result %+v, want skipped: opted_out", res)
@@ -135,7 +135,7 @@ func TestTestSend(t *testing.T) {
 
 	t.Run("refused to an unconfirmed double opt-in number", func(t *testing.T) {
 		const unconfirmed, confirmed = "+14155557002", "+14155557003"
-		record(confirmed, "club", consent.Confirmed)
+		record(confirmed, "program:club", consent.Confirmed)
 		id := e.testSend("doi", club, unconfirmed, nil, false)
 		if res := e.resultOf(id); res.State != workflows.StateSkipped || res.Reason != consent.ReasonNotConfirmed {
 			t.Errorf("unconfirmed: result %+v, want skipped: not_confirmed", res)
