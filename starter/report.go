@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -32,11 +31,7 @@ func runReport(args []string, w io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	dbURL := os.Getenv("DATABASE_URL")
-	if dbURL == "" {
-		dbURL = store.DefaultURL
-	}
-	st, err := store.Open(ctx, dbURL)
+	st, err := openStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
@@ -24,15 +22,7 @@ import (
 // summary fails the test.
 func TestDevUIShowsStepSummaries(t *testing.T) {
 	chromium := chromiumPath(t)
-	ui := freeAddr(t)
-	a, err := app.Start(context.Background(), app.Config{
-		Dev: true, UIAddr: ui, HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(),
-		DatabaseURL: pgtest.NewDatabase(t), Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Stop)
+	a, ui := startDev(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
