@@ -129,6 +129,34 @@ func (a *Activities) DeregisterJourney(ctx context.Context, workflowID string) e
 	return a.Store.DeregisterJourney(ctx, workflowID)
 }
 
+// Outcome is how a journey ended, for the run report.
+type Outcome struct {
+	WorkflowID   string
+	RunID        string
+	Journey      string
+	RecipientKey string
+	State        string
+	Reason       string
+	Step         int // where it ended
+	Sent         int
+	Unknown      int
+	Deferrals    int
+}
+
+// FinishJourney deregisters a journey that has ended and records its
+// outcome, in one transaction. When it is the last journey a STOP asked to
+// close, the STOP is honoured in full: stopline_optout_closed_seconds.
+func (a *Activities) FinishJourney(ctx context.Context, o Outcome) error {
+	stop, last, err := a.Store.FinishJourney(ctx, store.JourneyOutcome{
+		WorkflowID: o.WorkflowID, RunID: o.RunID, Journey: o.Journey, RecipientKey: o.RecipientKey,
+		State: o.State, Reason: o.Reason, Step: o.Step, Sent: o.Sent, Unknown: o.Unknown, Deferrals: o.Deferrals,
+	})
+	if err == nil && last {
+		a.Metrics.OptOutClosed(stop)
+	}
+	return err
+}
+
 // ConsentQuery asks whether one recipient may get a message of Category
 // from one sender scope.
 type ConsentQuery struct {
@@ -182,6 +210,8 @@ type JourneysInput struct {
 func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int, error) {
 	n, err := a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j store.ActiveJourney) bool {
 		return !a.rule(j.Scope, policy.Category(j.Category)).OptOutAllows
+	}, func(ids []string) error {
+		return a.Store.MarkStopping(ctx, ids, in.CommittedAt) // before the signals: each journey's close finds it
 	})
 	if err == nil {
 		a.Metrics.OptOutCancelled(in.CommittedAt) // all signalled: once, whatever the retries before
@@ -195,13 +225,14 @@ func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int,
 func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int, error) {
 	return a.signalJourneys(ctx, in, contract.SignalConfirmed, nil, func(j store.ActiveJourney) bool {
 		return policy.Category(j.Category) == policy.CategoryMarketing
-	})
+	}, nil)
 }
 
 // signalJourneys sends signalName to the recipient's registered journeys in
-// scope that match, 16 at a time. A workflow that no longer runs is
-// deregistered instead.
-func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signalName string, arg any, match func(store.ActiveJourney) bool) (int, error) {
+// scope that match, 16 at a time, after before (if set) has seen their IDs.
+// A workflow that no longer runs is deregistered instead.
+func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signalName string, arg any,
+	match func(store.ActiveJourney) bool, before func(ids []string) error) (int, error) {
 	scopes := []string{in.Scope}
 	if s := a.Registry.ConsentScope(in.Sender); in.Sender != "" && in.Scope != consent.AllScopes && s != in.Scope {
 		scopes = append(scopes, s) // as the intake recorded it (inbound.Intake)
@@ -216,6 +247,11 @@ func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signa
 			if match(j) {
 				ids = append(ids, j.WorkflowID)
 			}
+		}
+	}
+	if before != nil {
+		if err := before(ids); err != nil {
+			return 0, err
 		}
 	}
 	var signaled atomic.Int32

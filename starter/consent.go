@@ -31,6 +31,15 @@ SCOPE is a sender (+15550001111, a messaging service SID), a program name from
 the senders file (-senders or STOPLINE_SENDERS; a program's senders map to
 it too), or * for every sender. Postgres comes from DATABASE_URL.`
 
+// openStore opens stopline's Postgres, named by DATABASE_URL.
+func openStore(ctx context.Context) (*store.Store, error) {
+	dbURL := os.Getenv("DATABASE_URL")
+	if dbURL == "" {
+		dbURL = store.DefaultURL
+	}
+	return store.Open(ctx, dbURL)
+}
+
 // runConsent implements `starter consent ...`.
 func runConsent(args []string) error {
 	if len(args) == 0 {
@@ -67,11 +76,7 @@ func runConsent(args []string) error {
 			return err
 		}
 	}
-	dbURL := os.Getenv("DATABASE_URL")
-	if dbURL == "" {
-		dbURL = store.DefaultURL
-	}
-	st, err := store.Open(ctx, dbURL)
+	st, err := openStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@
 //	starter preview -journey J -audience A [-n 5] [-at TIME] [-format json]  # a dry run
 //	starter validate -journey J [-senders S] [-audience A]                   # a start's checks, for CI
 //	starter test -journey J -to +14155550101 [-step K] [-attr k=v ...] [-now] # a test send to one number
+//	starter report -run-id ID [-format csv]   # a run's outcome from Postgres: states, sends per step, STOP-to-stop
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TLS and API key settings, profiles); RECIPIENT_KEY_SECRET and PAYLOAD_KEYS
@@ -62,6 +63,8 @@ func run(args []string) error {
 			return runValidate(args[1:], os.Stdout)
 		case "test":
 			return runTest(args[1:], os.Stdout)
+		case "report":
+			return runReport(args[1:], os.Stdout)
 		}
 	}
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)

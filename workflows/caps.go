@@ -23,6 +23,8 @@ const minCapWait = time.Second
 func waitOutCap(ctx workflow.Context, status *contract.JourneyStatus, res activities.SendResult) error {
 	status.DeferredUntil, status.DeferredReason = res.DeferredUntil, res.Reason
 	defer func() { status.DeferredUntil, status.DeferredReason = time.Time{}, "" }()
-	d := max(res.DeferredUntil.Sub(workflow.Now(ctx)), minCapWait)
-	return workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: "frequency cap full"}).Get(ctx, nil)
+	status.Deferrals++
+	now := workflow.Now(ctx)
+	d := max(res.DeferredUntil.Sub(now), minCapWait)
+	return sleep(ctx, d, capSummary(status.Step, now, now.Add(d), res.Reason))
 }

@@ -127,7 +127,7 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	r.recipient = activities.Recipient{Phone: in.Phone, Key: in.RecipientKey}
 	if r.recipient.Key == "" {
 		q := activities.RecipientInput{Phone: in.Phone, Region: in.Region}
-		if err := workflow.ExecuteLocalActivity(r.local(ctx), acts.ResolveRecipient, q).Get(ctx, &r.recipient); err != nil {
+		if err := workflow.ExecuteLocalActivity(summarised(ctx, localOptions, "resolve recipient"), acts.ResolveRecipient, q).Get(ctx, &r.recipient); err != nil {
 			return nil, err
 		}
 	}
@@ -148,14 +148,37 @@ func (r *journeyRun) register() error {
 	reg := activities.Registration{
 		WorkflowID: r.id, RecipientKey: r.recipient.Key, Phone: r.recipient.Phone, Scope: r.scope, Category: r.def.Category,
 	}
-	return workflow.ExecuteLocalActivity(r.local(r.ctx), acts.RegisterJourney, reg).Get(r.ctx, nil)
+	return workflow.ExecuteLocalActivity(summarised(r.ctx, localOptions, "register journey"), acts.RegisterJourney, reg).Get(r.ctx, nil)
 }
 
 // deregister runs on every exit path; a disconnected context survives
-// cancellation.
+// cancellation. Journeys record their outcome (for the run report) in the
+// same transaction; older ones only deregister.
 func (r *journeyRun) deregister() {
-	dctx, _ := workflow.NewDisconnectedContext(r.local(r.ctx))
-	_ = workflow.ExecuteLocalActivity(dctx, acts.DeregisterJourney, r.id).Get(dctx, nil)
+	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
+	if workflow.GetVersion(dctx, "journey-outcome", workflow.DefaultVersion, 1) == 1 {
+		dctx = summarised(dctx, localOptions, "record outcome: "+r.endState())
+		_ = workflow.ExecuteLocalActivity(dctx, acts.FinishJourney, r.endRecord()).Get(dctx, nil)
+		return
+	}
+	_ = workflow.ExecuteLocalActivity(r.local(dctx), acts.DeregisterJourney, r.id).Get(dctx, nil)
+}
+
+// endState is the state the journey ended in: one that failed before
+// reaching a state (a consent check failed for good) failed.
+func (r *journeyRun) endState() string {
+	if r.status.State == StateRunning {
+		return StateFailed
+	}
+	return r.status.State
+}
+
+func (r *journeyRun) endRecord() activities.Outcome {
+	return activities.Outcome{
+		WorkflowID: r.id, RunID: r.in.RunID, Journey: r.def.Name, RecipientKey: r.recipient.Key,
+		State: r.endState(), Reason: r.status.Reason, Step: r.status.Step, Sent: r.status.Sent, Unknown: r.status.Unknown,
+		Deferrals: r.status.Deferrals,
+	}
 }
 
 // listenForCancel makes the cancel signal cancel stepCtx: timers and
@@ -187,7 +210,7 @@ func (r *journeyRun) run() outcome {
 		var o outcome
 		switch {
 		case step.IsWait():
-			o = r.wait(step.WaitDuration())
+			o = r.wait(i, step)
 		case step.IsOptIn():
 			o = r.optIn(i)
 		default:
@@ -217,9 +240,10 @@ func (r *journeyRun) finish(o outcome) (JourneyResult, error) {
 }
 
 // wait is a wait step: a durable timer.
-func (r *journeyRun) wait(d time.Duration) outcome {
+func (r *journeyRun) wait(i int, step journey.Step) outcome {
+	d := step.WaitDuration()
 	r.status.WaitingUntil = workflow.Now(r.ctx).Add(d)
-	err := workflow.Sleep(r.stepCtx, d)
+	err := sleep(r.stepCtx, d, waitSummary(i, step))
 	r.status.WaitingUntil = time.Time{}
 	return afterTimer(err)
 }
@@ -249,7 +273,7 @@ func (r *journeyRun) optIn(i int) outcome {
 	}
 	// No signal in time; ask Postgres, which a lost signal cannot fool,
 	// before giving up.
-	_, o = r.gate(acts.CheckConsent, r.query(policy.CategoryMarketing))
+	_, o = r.gate(i, acts.CheckConsent, r.query(policy.CategoryMarketing))
 	return o
 }
 
@@ -274,7 +298,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 				return activities.SendResult{}, o
 			}
 		}
-		d, o := r.gate(check, q)
+		d, o := r.gate(i, check, q)
 		if o.ended() {
 			return activities.SendResult{}, o
 		}
@@ -292,7 +316,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			in.FrequencyCap, in.State = true, r.in.State
 		}
 		r.in.Test.mark(&in)
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.stepCtx, r.sendOpts), acts.SendSMS, in).Get(r.ctx, &res)
+		err := workflow.ExecuteActivity(r.sendCtx(i, q.Category), acts.SendSMS, in).Get(r.ctx, &res)
 		var canceled *temporal.CanceledError
 		switch {
 		case errors.As(err, &canceled):
@@ -313,11 +337,21 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		// The worker's clock may run ahead of workflow time: do not look
 		// for the next window before this one has closed here too.
 		if d := in.NotAfter.Sub(workflow.Now(r.ctx)); d > 0 {
-			if o := afterTimer(workflow.Sleep(r.stepCtx, d)); o.ended() {
+			if o := afterTimer(sleep(r.stepCtx, d, windowClosedSummary(i))); o.ended() {
 				return res, o
 			}
 		}
 	}
+}
+
+// sendCtx runs step i's send activity, with its summary.
+func (r *journeyRun) sendCtx(i int, category policy.Category) workflow.Context {
+	opts := r.sendOpts
+	opts.Summary = smsSummary(i, category)
+	if category == policy.CategoryOptInRequest {
+		opts.Summary = optInSummary(i)
+	}
+	return workflow.WithActivityOptions(r.stepCtx, opts)
 }
 
 func (r *journeyRun) sendInput(i int, category policy.Category) activities.SendInput {
@@ -332,9 +366,10 @@ func (r *journeyRun) sendInput(i int, category policy.Category) activities.SendI
 // step context. The journey ends there if it was cancelled while the check
 // ran (stopped), if consent refuses (skipped), or if the check failed for
 // good.
-func (r *journeyRun) gate(check any, q activities.ConsentQuery) (consent.Decision, outcome) {
+func (r *journeyRun) gate(i int, check any, q activities.ConsentQuery) (consent.Decision, outcome) {
 	var d consent.Decision
-	err := workflow.ExecuteLocalActivity(r.local(r.stepCtx), check, q).Get(r.stepCtx, &d)
+	ctx := summarised(r.stepCtx, localOptions, consentSummary(i, q.Category))
+	err := workflow.ExecuteLocalActivity(ctx, check, q).Get(r.stepCtx, &d)
 	switch {
 	case temporal.IsCanceledError(err):
 		return d, stopped
@@ -387,8 +422,10 @@ func waitForWindow(ctx workflow.Context, status *contract.JourneyStatus, e164, s
 		// its build, both of which can differ between workers and change
 		// with a deploy: record the answer in history, so a replay never
 		// recomputes it and a running journey keeps the decision it made.
-		err := workflow.SideEffect(ctx, func(workflow.Context) any {
-			return policy.NextAllowed(now, policy.RecipientZones(e164, state), sendingWindow(e164, state, override))
+		zones := policy.RecipientZones(e164, state)
+		opts := workflow.SideEffectOptions{Summary: fmt.Sprintf("sending window (step %d)", status.Step)}
+		err := workflow.SideEffectWithOptions(ctx, opts, func(workflow.Context) any {
+			return policy.NextAllowed(now, zones, sendingWindow(e164, state, override))
 		}).Get(&next)
 		if err != nil {
 			return err
@@ -399,7 +436,8 @@ func waitForWindow(ctx workflow.Context, status *contract.JourneyStatus, e164, s
 		}
 		metrics.CountSMS(ctx, metrics.SMSDeferredQuietHours)
 		status.DeferredUntil, status.DeferredReason = next, deferredSendingWindow
-		if err := workflow.Sleep(ctx, next.Sub(now)); err != nil {
+		status.Deferrals++
+		if err := sleep(ctx, next.Sub(now), quietHoursSummary(status.Step, now, next, zones)); err != nil {
 			return err
 		}
 	}
@@ -417,7 +455,8 @@ func sendingWindow(e164, state string, override *journey.QuietHours) policy.Wind
 func windowCloses(ctx workflow.Context, e164, state string, override *journey.QuietHours) time.Time {
 	now := workflow.Now(ctx)
 	var closes time.Time
-	_ = workflow.SideEffect(ctx, func(workflow.Context) any {
+	opts := workflow.SideEffectOptions{Summary: "sending window closes"}
+	_ = workflow.SideEffectWithOptions(ctx, opts, func(workflow.Context) any {
 		return policy.WindowCloses(now, policy.RecipientZones(e164, state), sendingWindow(e164, state, override))
 	}).Get(&closes)
 	return closes
@@ -428,7 +467,9 @@ func windowCloses(ctx workflow.Context, e164, state string, override *journey.Qu
 // marketing step's consent check still requires the confirmation, so a
 // stray signal cannot send anything.
 func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (confirmed bool, err error) {
-	status.ConfirmBy = workflow.Now(ctx).Add(consent.ConfirmWindow)
+	now := workflow.Now(ctx)
+	status.ConfirmBy = now.Add(consent.ConfirmWindow)
+	timer := workflow.TimerOptions{Summary: awaitYesSummary(status.Step, now, status.ConfirmBy)}
 	defer func() { status.ConfirmBy = time.Time{} }()
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
 	defer cancelTimer()
@@ -437,7 +478,7 @@ func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (co
 			c.Receive(ctx, nil)
 			confirmed = true
 		}).
-		AddFuture(workflow.NewTimer(timerCtx, consent.ConfirmWindow), func(f workflow.Future) { err = f.Get(ctx, nil) }).
+		AddFuture(workflow.NewTimerWithOptions(timerCtx, consent.ConfirmWindow, timer), func(f workflow.Future) { err = f.Get(ctx, nil) }).
 		Select(ctx)
 	return confirmed, err
 }

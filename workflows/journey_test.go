@@ -66,6 +66,7 @@ type world struct {
 	sends  []activities.SendInput // in call order
 	sentAt []time.Time            // workflow clock at each send
 	regs   []activities.Registration
+	ended  []activities.Outcome // FinishJourney's inputs
 
 	// consent answers the n-th consent check (0-based); default allowed.
 	consent func(n int) (consent.Decision, error)
@@ -98,9 +99,12 @@ func newWorld(t *testing.T) *world {
 			w.mu.Unlock()
 			return nil
 		})
-	env.OnActivity(a.DeregisterJourney, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, id string) error {
-			w.record("deregister " + id)
+	env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, o activities.Outcome) error {
+			w.record("deregister " + o.WorkflowID)
+			w.mu.Lock()
+			w.ended = append(w.ended, o)
+			w.mu.Unlock()
 			return nil
 		})
 	env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(
@@ -173,12 +177,33 @@ func (w *world) run(in workflows.JourneyInput) (workflows.JourneyResult, error) 
 	}
 	var res workflows.JourneyResult
 	if err := w.env.GetWorkflowError(); err != nil {
+		if len(w.ended) > 0 && w.ended[0].State != workflows.StateFailed {
+			w.t.Errorf("failed journey recorded outcome %+v, want state failed", w.ended[0])
+		}
 		return res, err
 	}
 	if err := w.env.GetWorkflowResult(&res); err != nil {
 		w.t.Fatal(err)
 	}
+	w.wantOutcome(in, res.JourneyStatus)
 	return res, nil
+}
+
+// wantOutcome checks the outcome the journey recorded at its end against
+// its result: the run report reads the one, the caller sees the other.
+func (w *world) wantOutcome(in workflows.JourneyInput, s contract.JourneyStatus) {
+	w.t.Helper()
+	key := in.RecipientKey
+	if len(w.regs) > 0 {
+		key = w.regs[0].RecipientKey // resolved by the journey
+	}
+	want := activities.Outcome{
+		WorkflowID: workflowID, RunID: in.RunID, Journey: in.Journey.Name, RecipientKey: key,
+		State: s.State, Reason: s.Reason, Step: s.Step, Sent: s.Sent, Unknown: s.Unknown, Deferrals: s.Deferrals,
+	}
+	if len(w.ended) != 1 || w.ended[0] != want {
+		w.t.Errorf("recorded outcomes %+v, want [%+v]", w.ended, want)
+	}
 }
 
 func (w *world) wantEvents(want ...string) {

@@ -64,7 +64,7 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 			env.RegisterWorkflow(workflows.Journey)
 			env.RegisterActivity(&activities.Activities{})
 			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(nil)
-			env.OnActivity(a.DeregisterJourney, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(nil)
 			env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(consent.Decision{Allowed: c.allowed, Reason: consent.ReasonOptedOut}, nil)
 			calls := 0
 			env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(

@@ -32,7 +32,7 @@ func TestJourneySendQueue(t *testing.T) {
 			env.RegisterWorkflow(workflows.Journey)
 			env.RegisterActivity(&activities.Activities{})
 			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(nil)
-			env.OnActivity(a.DeregisterJourney, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(nil)
 			env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(consent.Decision{Allowed: true}, nil)
 			env.OnActivity(a.SenderRateLimited, mock.Anything, sender).Return(tt.limited, nil)
 			var queues []string

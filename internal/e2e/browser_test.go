@@ -26,15 +26,7 @@ import (
 // endpoint shows only the encrypted payload.
 func TestDevUIDecodesPayloads(t *testing.T) {
 	chromium := chromiumPath(t)
-	codecUI := freeAddr(t)
-	a, err := app.Start(context.Background(), app.Config{
-		Dev: true, UIAddr: codecUI, HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(),
-		DatabaseURL: pgtest.NewDatabase(t), Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Stop)
+	a, codecUI := startDev(t)
 	plainUI, err := a.Dev.StartUI(freeAddr(t), "")
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +69,21 @@ func TestDevUIDecodesPayloads(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startDev starts `worker -dev` with its UI (and the codec endpoint) on a
+// free address.
+func startDev(t *testing.T) (*app.App, string) {
+	ui := freeAddr(t)
+	a, err := app.Start(context.Background(), app.Config{
+		Dev: true, UIAddr: ui, HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(),
+		DatabaseURL: pgtest.NewDatabase(t), Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Stop)
+	return a, ui
 }
 
 // chromiumPath finds Debian's chromium, which .ci/run installs.

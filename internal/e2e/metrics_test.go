@@ -156,8 +156,10 @@ func TestMetricsCoverDashboardAndAlerts(t *testing.T) {
 		`stopline_inbound_total{intent="help",outcome="committed",provider="twilio",rule="exact"}`:            1,
 		`stopline_inbound_total{intent="unknown",outcome="rejected_signature",provider="twilio",rule="none"}`: 1,
 		`stopline_optout_cancel_seconds_count`:                                                                2,
-		`stopline_journeys_active{category="marketing"}`:                                                      0,
-		`stopline_redriver_pending`: 0,
+		// Only the second STOP had a running journey to close.
+		`stopline_optout_closed_seconds_count`:           1,
+		`stopline_journeys_active{category="marketing"}`: 0,
+		`stopline_redriver_pending`:                      0,
 	}
 	check := func(when string, out string) {
 		t.Helper()

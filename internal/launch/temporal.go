@@ -60,6 +60,9 @@ func (t TemporalStarter) start(ctx context.Context, id string, in workflows.Jour
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		// Without this the SDK hands back the running workflow as if started.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		// What the Temporal UI shows of the journey at a glance: no PII.
+		StaticSummary: workflows.StaticSummary(&in.Journey, in.RunID),
+		StaticDetails: workflows.StaticDetails(&in.Journey, in.RunID),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SAJourneyName.ValueSet(in.Journey.Name),
 			workflows.SAJourneyRunID.ValueSet(in.RunID),

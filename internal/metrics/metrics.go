@@ -34,6 +34,7 @@ import (
 const (
 	NameInbound           = "stopline_inbound_total"
 	NameOptOutCancel      = "stopline_optout_cancel_seconds"
+	NameOptOutClosed      = "stopline_optout_closed_seconds"
 	NameSMS               = "stopline_sms_total"
 	NameProviderErrors    = "stopline_provider_errors_total"
 	NameConsentCheck      = "stopline_consent_check_seconds"
@@ -142,6 +143,7 @@ type Set struct {
 	log            *slog.Logger
 	inbound        *prometheus.CounterVec
 	optOutCancel   prometheus.Histogram
+	optOutClosed   prometheus.Histogram
 	sms            *prometheus.CounterVec
 	providerErrors *prometheus.CounterVec
 	consentCheck   *prometheus.HistogramVec
@@ -163,6 +165,8 @@ func New(log *slog.Logger) *Set {
 		Help: "Inbound webhook calls: messages committed or redelivered (by intent and keyword rule), and calls refused."}, inboundFamily.labels)
 	s.optOutCancel = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameOptOutCancel, Buckets: secondsBuckets,
 		Help: "Seconds from a STOP's commit to the moment every running journey of the recipient in scope has been signalled."})
+	s.optOutClosed = prometheus.NewHistogram(prometheus.HistogramOpts{Name: NameOptOutClosed, Buckets: secondsBuckets,
+		Help: "Seconds from a STOP's commit to the moment the last running journey it signalled has closed (recorded its end in Postgres)."})
 	s.sms = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameSMS,
 		Help: "Journey SMS steps by outcome, counted once when the outcome is known."}, smsFamily.labels)
 	s.providerErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameProviderErrors,
@@ -175,7 +179,7 @@ func New(log *slog.Logger) *Set {
 		Help: "Replies to inbound keywords (confirmation, help, opt_in, clarification) by outcome."}, repliesFamily.labels)
 	s.sourceErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameMetricsSourceFail,
 		Help: "Scrapes whose gauges could not be read from Postgres, by source."}, sourceFamily.labels)
-	s.reg.MustRegister(s.inbound, s.optOutCancel, s.sms, s.providerErrors, s.consentCheck, s.send, s.replies, s.sourceErrors,
+	s.reg.MustRegister(s.inbound, s.optOutCancel, s.optOutClosed, s.sms, s.providerErrors, s.consentCheck, s.send, s.replies, s.sourceErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
 }
@@ -242,6 +246,14 @@ func (s *Set) OptOutCancelled(committed time.Time) {
 		return
 	}
 	s.optOutCancel.Observe(max(time.Since(committed).Seconds(), 0))
+}
+
+// OptOutClosed observes a STOP once the last journey it signalled closed.
+func (s *Set) OptOutClosed(committed time.Time) {
+	if s == nil || committed.IsZero() {
+		return
+	}
+	s.optOutClosed.Observe(max(time.Since(committed).Seconds(), 0))
 }
 
 // ConsentChecked observes one consent check.

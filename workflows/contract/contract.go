@@ -103,6 +103,9 @@ type JourneyStatus struct {
 	// frequency cap may go; DeferredReason says which.
 	DeferredUntil  time.Time `json:"deferred_until,omitzero"`
 	DeferredReason string    `json:"deferred_reason,omitempty"`
+	// Deferrals counts how often the journey was held back (quiet hours,
+	// frequency caps).
+	Deferrals int `json:"deferrals,omitempty"`
 	// ConfirmBy is, at an opt_in step, when the wait for the recipient's
 	// YES ends.
 	ConfirmBy time.Time `json:"confirm_by,omitzero"`
