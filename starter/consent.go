@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,11 +68,7 @@ func runConsent(args []string) error {
 			return err
 		}
 	}
-	dbURL := os.Getenv("DATABASE_URL")
-	if dbURL == "" {
-		dbURL = store.DefaultURL
-	}
-	st, err := store.Open(ctx, dbURL)
+	st, err := openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -154,6 +151,12 @@ func runConsent(args []string) error {
 		return err
 	}
 	return fmt.Errorf("unknown consent command %q\n%s", cmd, consentUsage)
+}
+
+// openStore opens the consent store of DATABASE_URL (default: the local
+// Postgres).
+func openStore(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, cmp.Or(os.Getenv("DATABASE_URL"), store.DefaultURL))
 }
 
 func printJSON(v any) error {

@@ -7,6 +7,7 @@
 //	starter consent show|history|export|import ...
 //	starter preview -journey J -audience A [-n 5] [-at TIME] [-format json]  # a dry run
 //	starter validate -journey J [-senders S] [-audience A]                   # a start's checks, for CI
+//	starter pause|resume|stop -run-id ID [-note TEXT] [-by NAME]             # hold, go on or end a whole run
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TLS and API key settings, profiles); RECIPIENT_KEY_SECRET and PAYLOAD_KEYS
@@ -59,6 +60,8 @@ func run(args []string) error {
 			return runPreview(args[1:], os.Stdout)
 		case "validate":
 			return runValidate(args[1:], os.Stdout)
+		case "pause", "resume", "stop":
+			return runRunCommand(args[0], args[1:], os.Stdout)
 		}
 	}
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)
