@@ -81,7 +81,7 @@ type journeyRun struct {
 	id, scope string
 	status    contract.JourneyStatus
 	sendOpts  workflow.ActivityOptions // sendOptions, on the sender's send queue if it is rate-limited
-	runCtl    // the run's pause, resume and stop (run.go)
+	runCtl                             // the run's pause, resume and stop (run.go)
 }
 
 // outcome is where a step leaves the journey: the zero value goes on to the

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/journey"
@@ -170,6 +171,9 @@ func TestRunStoppedRerun(t *testing.T) {
 		t.Errorf("sent %q to a journey started after the stop", got)
 	}
 
+	e.replay(workflows.JourneyID(runID, e.Key(first)), "journey-run-stopped")
+	e.replay(workflows.JourneyID(runID, e.Key(later)), "journey-started-after-stop")
+
 	code, body = call(t, http.MethodGet, api, token, nil)
 	var view admin.RunView
 	if code != 200 || json.Unmarshal([]byte(body), &view) != nil {
@@ -179,4 +183,30 @@ func TestRunStoppedRerun(t *testing.T) {
 		view.Events[0].Command != "stop" || view.Events[0].By != "ops@example.com" || view.Events[0].Note != "wrong offer code" {
 		t.Errorf("run view %+v, want stopped with one stop event by ops@example.com, note kept", view)
 	}
+}
+
+// TestRunPauseResume pauses a run after a journey's first message: its
+// wait ends while paused, and it holds until the resume, then sends on.
+func TestRunPauseResume(t *testing.T) {
+	e := newEnv(t)
+	def := testkit.MustJourney(`{"name": "pauseresume", "category": "marketing", "sender": ` + testkit.AnyHourSender + `,
+		"steps": [{"sms": "first"}, {"wait": "1s"}, {"sms": "second"}]}`)
+	num := "+14155570101"
+	runID := e.Run("pauseresume")
+	e.Launch("pauseresume", def, "phone\n"+num+"\n")
+	testkit.Eventually(t, 30*time.Second, "first message", func() bool { return len(e.SentTo(num)) == 1 })
+	e.runCommand(runID, contract.RunPaused)
+	id := workflows.JourneyID(runID, e.Key(num))
+	testkit.Eventually(t, 30*time.Second, "held after the wait", func() bool {
+		return e.status("pauseresume", num).DeferredReason == activities.ReasonRunPaused
+	})
+	time.Sleep(time.Second)
+	if got := e.SentTo(num); len(got) != 1 {
+		t.Fatalf("sent %q while paused", got)
+	}
+	e.runCommand(runID, contract.RunRunning)
+	if r := e.Result("pauseresume", num); r.State != workflows.StateCompleted || r.Sent != 2 {
+		t.Errorf("after resume: %+v, want completed with 2 sent", r.JourneyStatus)
+	}
+	e.replay(id, "journey-paused-resumed")
 }
