@@ -90,12 +90,12 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, env: env}
 
 	env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, r activities.Registration) error {
+		func(_ context.Context, r activities.Registration) (contract.RunSignal, error) {
 			w.record("register")
 			w.mu.Lock()
 			w.regs = append(w.regs, r)
 			w.mu.Unlock()
-			return nil
+			return contract.RunSignal{}, nil
 		})
 	env.OnActivity(a.DeregisterJourney, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, id string) error {
