@@ -48,6 +48,11 @@ func TestSetRunState(t *testing.T) {
 func TestPauseWaitsForSend(t *testing.T) {
 	s := pgtest.NewStore(t)
 	ctx := context.Background()
+	// The run has its row, as once a journey registered: the send's lock,
+	// not its insert, must hold the pause.
+	if _, err := s.Pool().Exec(ctx, `INSERT INTO runs (run_id) VALUES ('run1')`); err != nil {
+		t.Fatal(err)
+	}
 	tx, err := s.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
