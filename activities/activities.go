@@ -94,19 +94,24 @@ type Registration struct {
 	Phone        string // E.164; "" in older workflows
 	Scope        string
 	Category     policy.Category // journey category; "" (older workflows) is marketing
+	RunID        string          `json:",omitempty"` // the journey's run; "" in older workflows
 }
 
-// RegisterJourney records a journey as running, so an opt-out finds it.
-// Workflows pass sender addresses as scopes; activities map them to consent
-// scopes (a sender's program), which only the worker's config knows.
-func (a *Activities) RegisterJourney(ctx context.Context, r Registration) error {
+// RegisterJourney records a journey as running, so an opt-out finds it,
+// and, for a journey of a run, returns the run's state (see
+// store.Store.RegisterJourney), so a journey started after a pause or stop
+// obeys it. Workflows pass sender addresses as scopes; activities map them
+// to consent scopes (a sender's program), which only the worker's config
+// knows.
+func (a *Activities) RegisterJourney(ctx context.Context, r Registration) (contract.RunSignal, error) {
 	if r.Phone != "" {
 		if err := a.checkKey(r.Phone, r.RecipientKey); err != nil {
-			return err
+			return contract.RunSignal{}, err
 		}
 	}
-	j := store.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: string(category(r.Category))}
-	return a.Store.RegisterJourney(ctx, j, r.RecipientKey)
+	j := store.ActiveJourney{WorkflowID: r.WorkflowID, Scope: a.Registry.ConsentScope(r.Scope), Category: string(category(r.Category)), RunID: r.RunID}
+	run, err := a.Store.RegisterJourney(ctx, j, r.RecipientKey)
+	return contract.RunSignal{State: run.State, Seq: run.Seq}, err
 }
 
 // category reads a category from a workflow input; inputs from before
@@ -229,8 +234,8 @@ func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int
 }
 
 // signalJourneys sends signalName to the recipient's registered journeys in
-// scope that match, 16 at a time, after before (if set) has seen their IDs.
-// A workflow that no longer runs is deregistered instead.
+// scope that match, after before (if set) has seen their IDs (see
+// SignalJourneys).
 func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signalName string, arg any,
 	match func(store.ActiveJourney) bool, before func(ids []string) error) (int, error) {
 	scopes := []string{in.Scope}
@@ -254,12 +259,20 @@ func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signa
 			return 0, err
 		}
 	}
+	return SignalJourneys(ctx, a.Temporal, a.Store, ids, signalName, arg)
+}
+
+// SignalJourneys sends signalName to the journeys ids, 16 at a time, and
+// returns how many were signalled. A workflow that no longer runs is
+// deregistered instead. Opt-out cancellation and run commands
+// (workflows.TellRun) share it.
+func SignalJourneys(ctx context.Context, c client.Client, st *store.Store, ids []string, signalName string, arg any) (int, error) {
 	var signaled atomic.Int32
 	var g errgroup.Group // a failed call does not stop the others
 	g.SetLimit(16)
 	for _, id := range ids {
 		g.Go(func() error {
-			err := a.Temporal.SignalWorkflow(ctx, id, "", signalName, arg)
+			err := c.SignalWorkflow(ctx, id, "", signalName, arg)
 			var notFound *serviceerror.NotFound
 			switch {
 			case err == nil:
@@ -267,7 +280,7 @@ func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signa
 			case errors.As(err, &notFound):
 				// The journey already ended (or was terminated before it could
 				// deregister itself).
-				err = a.Store.DeregisterJourney(ctx, id)
+				err = st.DeregisterJourney(ctx, id)
 			}
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", signalName, id, err)

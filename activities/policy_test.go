@@ -150,7 +150,7 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 		{"service", "MG00000000000000000000000000000001", policy.CategoryMarketing},
 		{"service-number", "+14155550177", policy.CategoryMarketing},
 	} {
-		if err := h.acts.RegisterJourney(ctx, activities.Registration{WorkflowID: j.id, RecipientKey: h.key, Scope: j.sender, Category: j.category}); err != nil {
+		if _, err := h.acts.RegisterJourney(ctx, activities.Registration{WorkflowID: j.id, RecipientKey: h.key, Scope: j.sender, Category: j.category}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -49,6 +49,9 @@ type SendInput struct {
 	// sent outside the sending window.
 	Test    bool `json:",omitempty"`
 	TestNow bool `json:",omitempty"`
+	// RunID, if set, is the journey's run: a send of a paused run holds,
+	// one of a stopped run is skipped (runs.go).
+	RunID string `json:",omitempty"`
 }
 
 // Deferred is a SendResult status, never stored: the sending window closed,
@@ -72,6 +75,9 @@ type SendResult struct {
 	Reason    string
 	// DeferredUntil is when a send held back by a frequency cap may go.
 	DeferredUntil time.Time `json:",omitzero"`
+	// RunSeq is the run's sequence number when a paused or stopped run
+	// held the send back (contract.RunSignal.Seq).
+	RunSeq int64 `json:",omitempty"`
 }
 
 // SendSMS sends one journey step at most once.
@@ -221,8 +227,9 @@ func (d *delivery) fence(ctx context.Context, call func(pgx.Tx) error) (consent.
 }
 
 // call hands the message to the provider, unless a concurrent attempt
-// finished while this one waited for the row or the sending window has
-// closed, and writes the verdict to the ledger row in tx.
+// finished while this one waited for the row, the sending window has
+// closed, the run is paused or stopped, or a frequency cap is full, and
+// writes the verdict to the ledger row in tx.
 func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
 	wf, step := d.in.LedgerKey, d.in.Step
 	status, id, reason, err := d.Store.LockAttempt(ctx, tx, wf, step)
@@ -235,6 +242,9 @@ func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
 		// Not sent, so "failed": the next attempt calls afresh.
 		return attempt{result: SendResult{Status: Deferred, Reason: ReasonWindowClosed}},
 			d.Store.FinishAttempt(ctx, tx, wf, step, consent.Failed, "", ReasonWindowClosed)
+	}
+	if res, held, err := d.holdForRun(ctx, tx, d.in); held || err != nil {
+		return attempt{result: res}, err
 	}
 	if res, held, err := d.holdForCap(ctx, tx, d.in, d.Registry.ConsentScope(d.in.Scope)); held || err != nil {
 		return attempt{result: res}, err

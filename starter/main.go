@@ -9,6 +9,7 @@
 //	starter validate -journey J [-senders S] [-audience A]                   # a start's checks, for CI
 //	starter test -journey J -to +14155550101 [-step K] [-attr k=v ...] [-now] # a test send to one number
 //	starter report -run-id ID [-format csv]   # a run's outcome from Postgres: states, sends per step, STOP-to-stop
+//	starter pause|resume|stop -run-id ID [-note TEXT] [-by NAME]             # hold, go on or end a whole run
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TLS and API key settings, profiles); RECIPIENT_KEY_SECRET and PAYLOAD_KEYS
@@ -65,6 +66,8 @@ func run(args []string) error {
 			return runTest(args[1:], os.Stdout)
 		case "report":
 			return runReport(args[1:], os.Stdout)
+		case "pause", "resume", "stop":
+			return runRunCommand(args[0], args[1:], os.Stdout)
 		}
 	}
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)

@@ -83,6 +83,7 @@ type journeyRun struct {
 	id, scope string
 	status    contract.JourneyStatus
 	sendOpts  workflow.ActivityOptions // sendOptions, on the sender's send queue if it is rate-limited
+	runCtl                             // the run's pause, resume and stop (run.go)
 }
 
 // outcome is where a step leaves the journey: the zero value goes on to the
@@ -146,9 +147,11 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 // opt-out from now on finds it.
 func (r *journeyRun) register() error {
 	reg := activities.Registration{
-		WorkflowID: r.id, RecipientKey: r.recipient.Key, Phone: r.recipient.Phone, Scope: r.scope, Category: r.def.Category,
+		WorkflowID: r.id, RecipientKey: r.recipient.Key, Phone: r.recipient.Phone, Scope: r.scope, Category: r.def.Category, RunID: r.in.RunID,
 	}
-	return workflow.ExecuteLocalActivity(summarised(r.ctx, localOptions, "register journey"), acts.RegisterJourney, reg).Get(r.ctx, nil)
+	// The answer is the run's state (none in histories from before runs
+	// could be paused): a journey started after a pause or stop obeys it.
+	return workflow.ExecuteLocalActivity(summarised(r.ctx, localOptions, "register journey"), acts.RegisterJourney, reg).Get(r.ctx, &r.runState)
 }
 
 // deregister runs on every exit path; a disconnected context survives
@@ -185,7 +188,7 @@ func (r *journeyRun) endRecord() activities.Outcome {
 // activities started under it stop at once.
 func (r *journeyRun) listenForCancel() {
 	stepCtx, cancel := workflow.WithCancel(r.ctx)
-	r.stepCtx = stepCtx
+	r.stepCtx, r.cancelSteps = stepCtx, cancel
 	workflow.Go(r.ctx, func(gctx workflow.Context) {
 		var req contract.CancelRequest
 		workflow.GetSignalChannel(gctx, contract.SignalCancel).Receive(gctx, &req)
@@ -193,8 +196,12 @@ func (r *journeyRun) listenForCancel() {
 		if r.status.Reason == "" {
 			r.status.Reason = contract.ReasonOptedOut
 		}
+		if req.Reason == contract.ReasonRunStopped {
+			r.countRunStopped()
+		}
 		cancel()
 	})
+	r.listenForRun()
 }
 
 // run runs the steps in order until one ends the journey.
@@ -298,6 +305,12 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 				return activities.SendResult{}, o
 			}
 		}
+		controlled := r.runControlled()
+		if controlled {
+			if o := r.holdWhilePaused(); o.ended() {
+				return activities.SendResult{}, o
+			}
+		}
 		d, o := r.gate(i, check, q)
 		if o.ended() {
 			return activities.SendResult{}, o
@@ -306,6 +319,9 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			return activities.SendResult{Status: alreadyConfirmed}, goOn
 		}
 		in := r.sendInput(i, q.Category)
+		if controlled {
+			in.RunID = r.in.RunID
+		}
 		if windowed && workflow.GetVersion(r.ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
 			if in.NotAfter = windowCloses(r.ctx, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours); in.NotAfter.IsZero() {
 				continue // the consent check outlasted the window
@@ -325,6 +341,9 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			metrics.CountSMS(r.ctx, metrics.SMSFailed)
 			r.status.Reason = "send failed"
 			return res, outcome{state: StateFailed, err: err}
+		case res.Status == activities.Deferred && res.Reason == activities.ReasonRunPaused:
+			r.adopt(contract.RunSignal{State: contract.RunPaused, Seq: res.RunSeq})
+			continue // hold until the run resumes, then start the step over
 		case res.Status != activities.Deferred:
 			return res, goOn
 		case !res.DeferredUntil.IsZero():
@@ -393,6 +412,10 @@ func (r *journeyRun) count(i int, res activities.SendResult) outcome {
 		r.status.Unknown++
 	case consent.Skipped:
 		r.status.Reason = res.Reason
+		if res.Reason == contract.ReasonRunStopped {
+			r.runStopCounted = true // counted above
+			return stopped
+		}
 		return skipped
 	}
 	if r.stepCtx.Err() != nil {

@@ -92,12 +92,12 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, env: env}
 
 	env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, r activities.Registration) error {
+		func(_ context.Context, r activities.Registration) (contract.RunSignal, error) {
 			w.record("register")
 			w.mu.Lock()
 			w.regs = append(w.regs, r)
 			w.mu.Unlock()
-			return nil
+			return contract.RunSignal{}, nil
 		})
 	env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, o activities.Outcome) error {
@@ -241,13 +241,13 @@ func TestJourneyRunsStepsInOrder(t *testing.T) {
 	for i, s := range w.sends {
 		wantIn := activities.SendInput{
 			LedgerKey: workflowID, Step: []int{0, 2}[i], RecipientKey: recipientKey, Scope: sender, Category: "marketing",
-			Provider: "twilio", To: recipient, From: sender, Body: bodies[i], NotAfter: notAfter[i], FrequencyCap: true,
+			Provider: "twilio", To: recipient, From: sender, Body: bodies[i], NotAfter: notAfter[i], FrequencyCap: true, RunID: "run1",
 		}
 		if s != wantIn {
 			t.Errorf("send %d = %+v, want %+v", i, s, wantIn)
 		}
 	}
-	if len(w.regs) != 1 || w.regs[0] != (activities.Registration{WorkflowID: workflowID, RecipientKey: recipientKey, Phone: recipient, Scope: sender, Category: "marketing"}) {
+	if len(w.regs) != 1 || w.regs[0] != (activities.Registration{WorkflowID: workflowID, RecipientKey: recipientKey, Phone: recipient, Scope: sender, Category: "marketing", RunID: "run1"}) {
 		t.Errorf("registrations = %+v", w.regs)
 	}
 

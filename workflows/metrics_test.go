@@ -63,7 +63,7 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID})
 			env.RegisterWorkflow(workflows.Journey)
 			env.RegisterActivity(&activities.Activities{})
-			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(contract.RunSignal{}, nil)
 			env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(nil)
 			env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(consent.Decision{Allowed: c.allowed, Reason: consent.ReasonOptedOut}, nil)
 			calls := 0

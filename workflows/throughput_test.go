@@ -11,6 +11,7 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // A sender with a max_per_second gets its sends on its own send queue; one
@@ -31,7 +32,7 @@ func TestJourneySendQueue(t *testing.T) {
 			env.SetStartTime(daytime)
 			env.RegisterWorkflow(workflows.Journey)
 			env.RegisterActivity(&activities.Activities{})
-			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(nil)
+			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(contract.RunSignal{}, nil)
 			env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(nil)
 			env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(consent.Decision{Allowed: true}, nil)
 			env.OnActivity(a.SenderRateLimited, mock.Anything, sender).Return(tt.limited, nil)

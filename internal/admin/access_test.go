@@ -31,7 +31,7 @@ func TestAccess(t *testing.T) {
 		if _, _, err := st.BeginAttempt(ctx, "journey/r/"+key, 0, key, "twilio"); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: "journey/r/" + key, Scope: sender, Category: "marketing"}, key); err != nil {
+		if _, err := st.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: "journey/r/" + key, Scope: sender, Category: "marketing"}, key); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.SaveSandboxMessage(ctx, store.SandboxMessage{MessageID: "sandbox-" + tag, To: num, Sender: sender, Body: "sms to " + tag}); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Config configures the admin HTTP API.
@@ -38,6 +39,10 @@ type Config struct {
 	OnChange func(ctx context.Context, c consent.Change)
 	// Senders maps program names and program senders to program scopes.
 	Senders *senders.Registry
+	// OnRun, if set, is called after a run command was committed; the
+	// worker tells the run's journeys (workflows.TellRun) and returns how
+	// many it signalled. Without it, sends still obey the run's state.
+	OnRun func(ctx context.Context, run store.Run) (signalled int, err error)
 }
 
 // NewHandler returns the admin API. Every request needs "Authorization:
@@ -49,6 +54,10 @@ type Config struct {
 //	POST /v1/consent/confirm same body                            -> confirmed double opt-in (a signed form, say)
 //	GET  /v1/consent/{phone}?region=US                            -> states per scope and events
 //	GET  /v1/consent/export?since=RFC3339                         -> CSV of events (see Export)
+//	POST /v1/runs/{run_id}/pause   {"note", "by"}                 -> the run's journeys hold before their next send
+//	POST /v1/runs/{run_id}/resume  same body                      -> they go on
+//	POST /v1/runs/{run_id}/stop    same body                      -> they end stopped: run_stopped (final)
+//	GET  /v1/runs/{run_id}                                        -> the run's state and its commands
 //
 // phone and scope are required; scope "*" means every sender, as STOPALL.
 // There is deliberately no default scope: an operator acting on "the"
@@ -76,6 +85,10 @@ func NewHandler(cfg Config) http.Handler {
 	h.mux.HandleFunc("GET /v1/consent/export", h.export)
 	h.mux.HandleFunc("POST /v1/consent/lookup", h.lookup)
 	h.mux.HandleFunc("GET /v1/consent/{key}", h.show)
+	h.mux.HandleFunc("POST /v1/runs/{run}/pause", h.runCommand(contract.RunPaused))
+	h.mux.HandleFunc("POST /v1/runs/{run}/resume", h.runCommand(contract.RunRunning))
+	h.mux.HandleFunc("POST /v1/runs/{run}/stop", h.runCommand(contract.RunStopped))
+	h.mux.HandleFunc("GET /v1/runs/{run}", h.showRun)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -170,6 +183,47 @@ func (h *handler) change(to consent.State) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, ChangeResponse{RecipientKey: c.RecipientKey, Scope: c.Scope, State: to, Changed: changed})
 	}
+}
+
+// runCommand answers once the command is committed and the journeys were
+// told: 200 with a RunResult, 409 for a pause or resume of a stopped run.
+func (h *handler) runCommand(to contract.RunState) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req RunRequest
+		if r.ContentLength != 0 && !readJSON(w, r, &req) { // the body is optional
+			return
+		}
+		req.RunID, req.By = r.PathValue("run"), cmp.Or(strings.TrimSpace(req.By), "admin-api")
+		res, err := SetRun(r.Context(), h.cfg.Store, req, to)
+		if errors.Is(err, ErrRunStopped) {
+			writeError(w, http.StatusConflict, "run "+req.RunID+": "+err.Error())
+			return
+		}
+		if err != nil {
+			h.fail(w, "admin run command", err)
+			return
+		}
+		if h.cfg.OnRun != nil {
+			// Committed: finish telling the journeys even if the client has gone.
+			n, err := h.cfg.OnRun(context.WithoutCancel(r.Context()), res.Committed)
+			res.Signalled = n
+			if err != nil {
+				h.cfg.Logger.Warn("admin run command: signalling journeys", "run", res.RunID, "err", err)
+				res.SignalError = "some journeys were not told at once; they obey the run at their next send. " + err.Error()
+			}
+		}
+		h.cfg.Logger.Info("admin run command", "run", res.RunID, "state", string(to), "changed", res.Changed, "by", req.By, "signalled", res.Signalled)
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func (h *handler) showRun(w http.ResponseWriter, r *http.Request) {
+	view, err := LookupRun(r.Context(), h.cfg.Store, r.PathValue("run"))
+	if err != nil {
+		h.fail(w, "admin run show", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
 }
 
 // LookupRequest names a recipient by phone number (or recipient key) in

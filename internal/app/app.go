@@ -459,6 +459,10 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 				log.Warn("admin consent change: signalling the recipient's workflow", "to", c.To, "err", err)
 			}
 		},
+		// The run's journeys hold, go on or stop at once.
+		OnRun: func(ctx context.Context, run store.Run) (int, error) {
+			return workflows.TellRun(ctx, a.Temporal, a.Store, run)
+		},
 	})
 	codecAPI := a.codecServer(log)
 	if a.cfg.MetricsAddr == "" {
@@ -466,10 +470,12 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	}
 	if a.cfg.AdminAddr == "" {
 		mux.Handle("/v1/consent/", adminAPI)
+		mux.Handle("/v1/runs/", adminAPI)
 		handleCodec(mux, codecAPI)
 	} else {
 		adminMux := http.NewServeMux()
 		adminMux.Handle("/v1/consent/", adminAPI)
+		adminMux.Handle("/v1/runs/", adminAPI)
 		handleCodec(adminMux, codecAPI)
 		srv, addr, err := a.serve(log, "admin API", a.cfg.AdminAddr, adminMux)
 		if err != nil {

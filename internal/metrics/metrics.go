@@ -85,7 +85,7 @@ const (
 	SMSSkippedInvalidNumber = "skipped_invalid_number"
 	SMSDeferredQuietHours   = "deferred_quiet_hours"
 	SMSDeferredCap          = "deferred_cap" // frequency caps (issue 14)
-	SMSRunStopped           = "run_stopped"  // a stopped journey run (issue 15)
+	SMSRunStopped           = "run_stopped"  // a step not sent because its run was stopped
 	SMSUnknown              = "unknown"      // the provider may or may not have it
 	SMSFailed               = "failed"       // the send failed for good
 )

@@ -122,6 +122,7 @@ func TestOutcomes(t *testing.T) {
 		{"skipped", "", SMSSkippedOptedOut}, // decisions from before reasons were opt-outs
 		{"skipped", "not_confirmed", SMSSkippedNotConfirmed},
 		{"skipped", "invalid_number", SMSSkippedInvalidNumber},
+		{"skipped", "run_stopped", SMSRunStopped},
 		{"skipped", "something new", Other},
 	}
 	for _, c := range sends {

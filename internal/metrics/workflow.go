@@ -50,6 +50,8 @@ func SendOutcome(status, reason string) string {
 		return SMSSkippedInvalidNumber
 	case "earlier_attempt_unresolved":
 		return SMSUnknown
+	case "run_stopped":
+		return SMSRunStopped
 	}
 	return Other
 }

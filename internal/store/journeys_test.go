@@ -23,12 +23,12 @@ func TestActiveJourneys(t *testing.T) {
 		{"journey/run3/" + key, key, scopeA},
 	}
 	for _, r := range regs {
-		if err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: r.wf, Scope: r.scope, Category: "marketing"}, r.key); err != nil {
+		if _, err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: r.wf, Scope: r.scope, Category: "marketing"}, r.key); err != nil {
 			t.Fatalf("RegisterJourney(%s): %v", r.wf, err)
 		}
 	}
 	// A replayed registration (local activity retry) is harmless.
-	if err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: regs[0].wf, Scope: scopeA, Category: "transactional"}, key); err != nil {
+	if _, err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: regs[0].wf, Scope: scopeA, Category: "transactional"}, key); err != nil {
 		t.Fatalf("re-register: %v", err)
 	}
 
@@ -87,7 +87,8 @@ func TestRegisterJourneyWaitsForOptOut(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		done <- s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: "journey/run1/" + key, Scope: scopeA, Category: "marketing"}, key)
+		_, err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: "journey/run1/" + key, Scope: scopeA, Category: "marketing"}, key)
+		done <- err
 	}()
 	pgtest.WaitForLockWaiters(t, s, 1)
 	select {

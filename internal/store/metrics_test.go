@@ -60,7 +60,7 @@ func TestMetricsGauges(t *testing.T) {
 
 	for i, c := range []string{"marketing", "marketing", "transactional"} {
 		j := store.ActiveJourney{WorkflowID: "journey/r/" + string(rune('a'+i)), Scope: stop.Scope, Category: c}
-		if err := s.RegisterJourney(ctx, j, "k1"); err != nil {
+		if _, err := s.RegisterJourney(ctx, j, "k1"); err != nil {
 			t.Fatal(err)
 		}
 	}

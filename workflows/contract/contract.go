@@ -18,6 +18,30 @@ type CancelRequest struct {
 	Reason string // "" reads as ReasonOptedOut
 }
 
+// SignalRun tells a journey that its run was paused or resumed. A stopped
+// run's journeys get SignalCancel with ReasonRunStopped instead, which
+// journeys of every version understand.
+const SignalRun = "run"
+
+// RunSignal is the payload of SignalRun: the run's state as committed, and
+// its sequence number there. Signals can arrive out of order (two fan-outs,
+// or a send's answer racing one): a journey keeps the highest Seq.
+type RunSignal struct {
+	State RunState `json:"state"`
+	Seq   int64    `json:"seq"`
+}
+
+// RunState is the state of a journey run, set by starter pause, resume and
+// stop (or the admin API) and kept in Postgres.
+type RunState string
+
+// Run states. Stopped is final.
+const (
+	RunRunning RunState = "running"
+	RunPaused  RunState = "paused"
+	RunStopped RunState = "stopped"
+)
+
 // SignalConfirmed tells a journey waiting at its opt_in step that the
 // recipient confirmed the double opt-in. It has no payload.
 const SignalConfirmed = "confirmed"
@@ -139,6 +163,10 @@ type KeywordEvent struct {
 // ReasonOptedOut is why a journey stopped or skipped a step after an
 // opt-out (JourneyStatus.Reason, CancelRequest.Reason).
 const ReasonOptedOut = "opted_out"
+
+// ReasonRunStopped is why a journey of a stopped run stopped, or why a
+// send of it was refused (JourneyStatus.Reason, CancelRequest.Reason).
+const ReasonRunStopped = "run_stopped"
 
 // Application error types that workflows and retry policies refer to.
 const (
