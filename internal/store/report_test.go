@@ -21,7 +21,7 @@ func TestRunReport(t *testing.T) {
 	const third = "rrecipient0000000000000000000003"
 	wf := func(run, k string) string { return "journey/" + run + "/" + k }
 	for _, j := range []struct{ run, key string }{{"r1", key}, {"r2", key}, {"r1", other}, {"r1", third}, {"r1/x", third}} {
-		if err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: wf(j.run, j.key), Scope: scopeA, Category: "marketing"}, j.key); err != nil {
+		if _, err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: wf(j.run, j.key), Scope: scopeA, Category: "marketing"}, j.key); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,7 +109,7 @@ func TestFinishJourneyLastOfStopUnderRace(t *testing.T) {
 		k := fmt.Sprintf("rrace%027d", r)
 		for j := range perRecipient {
 			id := fmt.Sprintf("journey/run%d/%s", j, k)
-			if err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: id, Scope: scopeA, Category: "marketing"}, k); err != nil {
+			if _, err := s.RegisterJourney(ctx, store.ActiveJourney{WorkflowID: id, Scope: scopeA, Category: "marketing"}, k); err != nil {
 				t.Fatal(err)
 			}
 			ids[r] = append(ids[r], id)
