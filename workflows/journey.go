@@ -60,7 +60,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{}, err
 	}
 	defer r.deregister()
-	if r.sendOpts, err = sendActivityOptions(ctx, r.scope); err != nil {
+	if r.sendOpts, err = sendActivityOptions(ctx, r.def.Sender.Provider, r.scope); err != nil {
 		return JourneyResult{}, err
 	}
 	r.listenForCancel()
@@ -80,7 +80,7 @@ type journeyRun struct {
 	recipient activities.Recipient
 	id, scope string
 	status    contract.JourneyStatus
-	sendOpts  workflow.ActivityOptions // sendOptions, on the sender's send queue if it is rate-limited
+	sendOpts  workflow.ActivityOptions // sendOptions, on the provider's (or rate-limited sender's) send queue
 }
 
 // outcome is where a step leaves the journey: the zero value goes on to the
@@ -281,11 +281,10 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 				continue // the consent check outlasted the window
 			}
 		}
-		var res activities.SendResult
 		if marketing && workflow.GetVersion(r.ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
 			in.FrequencyCap, in.State = true, r.in.State
 		}
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.stepCtx, r.sendOpts), acts.SendSMS, in).Get(r.ctx, &res)
+		res, err := r.executeSend(in)
 		var canceled *temporal.CanceledError
 		switch {
 		case errors.As(err, &canceled):
