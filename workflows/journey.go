@@ -60,7 +60,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{}, err
 	}
 	defer r.deregister()
-	if r.sendOpts, err = sendActivityOptions(ctx, r.def.Sender.Provider, r.scope); err != nil {
+	if r.sendOpts, err = sendActivityOptions(ctx, string(r.def.Sender.Provider), r.scope); err != nil {
 		return JourneyResult{}, err
 	}
 	r.listenForCancel()
@@ -416,7 +416,7 @@ func windowCloses(ctx workflow.Context, e164, state string, override *journey.Qu
 }
 
 // awaitConfirmation waits at an opt_in step for the recipient's YES, which
-// the OptOut workflow signals, for at most consent.ConfirmWindow. The next
+// the Recipient workflow signals, for at most consent.ConfirmWindow. The next
 // marketing step's consent check still requires the confirmation, so a
 // stray signal cannot send anything.
 func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (confirmed bool, err error) {

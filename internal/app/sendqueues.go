@@ -50,7 +50,7 @@ func (a *App) providers() []string {
 	var ps []string
 	for p, s := range a.Activities.Providers {
 		if s != nil {
-			ps = append(ps, p)
+			ps = append(ps, string(p))
 		}
 	}
 	slices.Sort(ps)
