@@ -12,6 +12,7 @@ import (
 	"github.com/stopline/stopline/internal/sms/smstest"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows"
 )
 
 // Sends go only to workers that have their provider. Two workers share a
@@ -91,4 +92,5 @@ func TestProviderQueues(t *testing.T) {
 	if st := e.status("sinch", waiting); st.DeferredReason != "" {
 		t.Errorf("finished Sinch journey still says %q", st.DeferredReason)
 	}
+	e.replay(workflows.JourneyID(e.Run("sinch"), e.Key(waiting)), "journey-waited-for-provider")
 }
