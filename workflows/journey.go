@@ -27,7 +27,7 @@ type JourneyInput struct {
 	RecipientKey string             `json:"recipient_key,omitempty"`
 	Attributes   map[string]string  `json:"attributes,omitempty"`
 	// State is the US state the recipient lives in (USPS code, from the
-	// audience file's state column), or "". Its rule applies on top of the
+	// audience file's state or postal_code column), or "". Its rule applies on top of the
 	// number's area-code state: the stricter wins.
 	State string `json:"state,omitempty"`
 }
