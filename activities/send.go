@@ -45,6 +45,10 @@ type SendInput struct {
 	// residence, as in JourneyInput, for the state's cap.
 	FrequencyCap bool   `json:",omitempty"`
 	State        string `json:",omitempty"`
+	// Test marks a test send's (starter test) ledger row; TestNow, one
+	// sent outside the sending window.
+	Test    bool `json:",omitempty"`
+	TestNow bool `json:",omitempty"`
 }
 
 // Deferred is a SendResult status, never stored: the sending window closed,
@@ -157,6 +161,11 @@ func (a *Activities) newDelivery(in SendInput, exempt bool) (*delivery, error) {
 // reached the provider was found there, or cannot be asked about.
 func (d *delivery) claim(ctx context.Context) (res SendResult, done bool, err error) {
 	entry, fresh, err := d.Store.BeginAttempt(ctx, d.in.LedgerKey, d.in.Step, d.in.RecipientKey, string(d.in.Provider))
+	if err == nil && d.in.Test {
+		// Before any provider call, and again on a retry: marking is
+		// idempotent.
+		err = d.Store.MarkTest(ctx, d.in.LedgerKey, d.in.Step, d.in.TestNow)
+	}
 	switch {
 	case err != nil:
 		return SendResult{}, true, err

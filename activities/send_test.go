@@ -282,7 +282,7 @@ func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
 			h := newHarness(t)
 			ctx := t.Context()
 			in := h.input(0)
-			if _, _, err := h.store.BeginAttempt(ctx, in.LedgerKey, in.Step, in.RecipientKey, in.Provider); err != nil {
+			if _, _, err := h.store.BeginAttempt(ctx, in.LedgerKey, in.Step, in.RecipientKey, string(in.Provider)); err != nil {
 				t.Fatal(err)
 			}
 			var earlier string
@@ -321,7 +321,7 @@ func TestSendSMSUnresolvableAttemptIsNotResent(t *testing.T) {
 	h.acts.Providers["fake"] = fs
 	in := h.input(0)
 	in.Provider = "fake"
-	if _, _, err := h.store.BeginAttempt(t.Context(), in.LedgerKey, in.Step, in.RecipientKey, in.Provider); err != nil {
+	if _, _, err := h.store.BeginAttempt(t.Context(), in.LedgerKey, in.Step, in.RecipientKey, string(in.Provider)); err != nil {
 		t.Fatal(err)
 	}
 	for attempt := 1; attempt <= 2; attempt++ {

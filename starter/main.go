@@ -7,6 +7,7 @@
 //	starter consent show|history|export|import ...
 //	starter preview -journey J -audience A [-n 5] [-at TIME] [-format json]  # a dry run
 //	starter validate -journey J [-senders S] [-audience A]                   # a start's checks, for CI
+//	starter test -journey J -to +14155550101 [-step K] [-attr k=v ...] [-now] # a test send to one number
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TLS and API key settings, profiles); RECIPIENT_KEY_SECRET and PAYLOAD_KEYS
@@ -59,6 +60,8 @@ func run(args []string) error {
 			return runPreview(args[1:], os.Stdout)
 		case "validate":
 			return runValidate(args[1:], os.Stdout)
+		case "test":
+			return runTest(args[1:], os.Stdout)
 		}
 	}
 	fs := flag.NewFlagSet("starter", flag.ContinueOnError)

@@ -30,6 +30,8 @@ type JourneyInput struct {
 	// audience file's state or postal_code column), or "". Its rule applies on top of the
 	// number's area-code state: the stricter wins.
 	State string `json:"state,omitempty"`
+	// Test, if set, makes this journey a test send to Phone (TestSend).
+	Test *TestSend `json:"test,omitempty"`
 }
 
 // Journey states, also the JourneyState search attribute.
@@ -179,6 +181,9 @@ func (r *journeyRun) run() outcome {
 		if r.stepCtx.Err() != nil {
 			return stopped
 		}
+		if r.in.Test.skips(i, step) {
+			continue
+		}
 		var o outcome
 		switch {
 		case step.IsWait():
@@ -208,7 +213,7 @@ func (r *journeyRun) finish(o outcome) (JourneyResult, error) {
 	if o.err != nil {
 		return JourneyResult{}, o.err
 	}
-	return JourneyResult{JourneyStatus: r.status, Summary: summary(r.status)}, nil
+	return JourneyResult{JourneyStatus: r.status, Summary: r.in.Test.label(summary(r.status))}, nil
 }
 
 // wait is a wait step: a durable timer.
@@ -262,8 +267,9 @@ func (r *journeyRun) query(category policy.Category) activities.ConsentQuery {
 // starts over.
 func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activities.SendResult, outcome) {
 	marketing := r.def.Category == policy.CategoryMarketing
+	windowed := marketing && r.in.Test.windowed()
 	for {
-		if marketing {
+		if windowed {
 			if o := afterTimer(waitForWindow(r.stepCtx, &r.status, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours)); o.ended() {
 				return activities.SendResult{}, o
 			}
@@ -276,7 +282,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			return activities.SendResult{Status: alreadyConfirmed}, goOn
 		}
 		in := r.sendInput(i, q.Category)
-		if marketing && workflow.GetVersion(r.ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
+		if windowed && workflow.GetVersion(r.ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
 			if in.NotAfter = windowCloses(r.ctx, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours); in.NotAfter.IsZero() {
 				continue // the consent check outlasted the window
 			}
@@ -284,6 +290,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		if marketing && workflow.GetVersion(r.ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
 			in.FrequencyCap, in.State = true, r.in.State
 		}
+		r.in.Test.mark(&in)
 		res, err := r.executeSend(in)
 		var canceled *temporal.CanceledError
 		switch {

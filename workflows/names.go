@@ -39,6 +39,12 @@ func JourneyID(runID, recipientKey string) string {
 	return "journey/" + runID + "/" + recipientKey
 }
 
+// TestSendID is the workflow ID of a test send (starter test) to a
+// recipient: its "test/" prefix keeps it apart from every journey's.
+func TestSendID(runID, recipientKey string) string {
+	return "test/" + runID + "/" + recipientKey
+}
+
 // RecipientID is the workflow ID of a recipient's Recipient workflow; it
 // keeps the prefix of the name the workflow is registered under.
 func RecipientID(recipientKey string) string {

@@ -57,6 +57,8 @@ type AccessSend struct {
 	Attempts          int       `json:"attempts"`
 	AttemptedAt       time.Time `json:"attempted_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
+	Test              bool      `json:"test,omitempty"`     // a test send (starter test)
+	TestNow           bool      `json:"test_now,omitempty"` // sent outside the sending window
 }
 
 // AccessJourney is a running journey of the person.
@@ -107,7 +109,8 @@ func Access(ctx context.Context, st *store.Store, keyer phone.Keyer, phoneOrKey,
 	}
 	for _, e := range sends {
 		r.Sends = append(r.Sends, AccessSend{WorkflowID: e.WorkflowID, Step: e.Step, Provider: e.Provider, Status: string(e.Status),
-			ProviderMessageID: e.ProviderMessageID, Reason: e.Reason, Attempts: e.Attempts, AttemptedAt: e.AttemptedAt, UpdatedAt: e.UpdatedAt})
+			ProviderMessageID: e.ProviderMessageID, Reason: e.Reason, Attempts: e.Attempts, AttemptedAt: e.AttemptedAt, UpdatedAt: e.UpdatedAt,
+			Test: e.Test, TestNow: e.TestNow})
 	}
 	journeys, err := st.ActiveJourneys(ctx, key, consent.AllScopes)
 	if err != nil {

@@ -58,15 +58,7 @@ func (e *env) allowed(number, from string, category policy.Category) bool {
 
 func (e *env) status(runID, number string) contract.JourneyStatus {
 	e.T.Helper()
-	var st contract.JourneyStatus
-	v, err := e.Client().QueryWorkflow(context.Background(), workflows.JourneyID(e.Run(runID), e.Key(number)), "", contract.QueryStatus)
-	if err == nil {
-		err = v.Get(&st)
-	}
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	return st
+	return e.statusOf(workflows.JourneyID(e.Run(runID), e.Key(number)))
 }
 
 // Double opt-in end to end, through signed webhooks and the real worker:

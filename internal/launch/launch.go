@@ -314,14 +314,26 @@ func columns(header []string, needed []string) (columnMap, error) {
 // row builds the journey input of one CSV record and renders its bodies,
 // or says why it can't.
 func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, []string, string) {
-	e164, err := phone.Normalize(strings.TrimSpace(rec[cols.phone]), o.Region)
+	attrs := make(map[string]string, len(cols.attrs))
+	for name, i := range cols.attrs {
+		attrs[name] = rec[i]
+	}
+	return o.input(rec[cols.phone], attrs)
+}
+
+// input builds the journey input of one recipient, a number and its
+// attributes (trimmed in place), and renders its bodies, or says why it
+// can't.
+func (o Options) input(number string, attrs map[string]string) (workflows.JourneyInput, []string, string) {
+	e164, err := phone.Normalize(strings.TrimSpace(number), o.Region)
 	if err != nil {
 		return workflows.JourneyInput{}, nil, "phone: " + err.Error()
 	}
-	// An empty cell counts as missing: a blank must not reach an SMS.
-	attrs := make(map[string]string, len(cols.attrs))
-	for name, i := range cols.attrs {
-		if v := strings.TrimSpace(rec[i]); v != "" {
+	// An empty value counts as missing: a blank must not reach an SMS.
+	for name, v := range attrs {
+		if v = strings.TrimSpace(v); v == "" {
+			delete(attrs, name)
+		} else {
 			attrs[name] = v
 		}
 	}

@@ -53,7 +53,7 @@ func (t TemporalStarter) start(ctx context.Context, id string, in workflows.Jour
 	if tq == "" {
 		tq = workflows.TaskQueue
 	}
-	_, err := t.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                tq,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
@@ -66,7 +66,14 @@ func (t TemporalStarter) start(ctx context.Context, id string, in workflows.Jour
 			workflows.SARecipientKey.ValueSet(in.RecipientKey),
 			workflows.SAJourneyState.ValueSet(workflows.StateRunning),
 		),
-	}, workflows.Journey, in)
+	}
+	if in.Test != nil {
+		opts.StaticSummary = "test send"
+		if in.Test.Now {
+			opts.StaticSummary += " (now: sending window ignored)"
+		}
+	}
+	_, err := t.Client.ExecuteWorkflow(ctx, opts, workflows.Journey, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		return false, nil

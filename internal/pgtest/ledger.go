@@ -13,10 +13,8 @@ import (
 // Production code never lists the ledger: a send reads only its own row.
 func Ledger(tb testing.TB, s *store.Store, workflowID string) []store.LedgerEntry {
 	tb.Helper()
-	rows, err := s.Pool().Query(context.Background(), `
-		SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
-		       coalesce(reason, ''), attempts, attempted_at, updated_at
-		FROM send_ledger WHERE workflow_id = $1 ORDER BY step`, workflowID)
+	rows, err := s.Pool().Query(context.Background(),
+		`SELECT `+store.LedgerColumns+` FROM send_ledger WHERE workflow_id = $1 ORDER BY step`, workflowID)
 	if err != nil {
 		tb.Fatalf("send ledger: %v", err)
 	}

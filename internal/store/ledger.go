@@ -22,7 +22,13 @@ type LedgerEntry struct {
 	Attempts          int
 	AttemptedAt       time.Time
 	UpdatedAt         time.Time
+	Test              bool // a test send's (starter test)
+	TestNow           bool // a test send's, sent outside the sending window
 }
+
+// LedgerColumns selects a LedgerEntry, in its fields' order.
+const LedgerColumns = `workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
+	coalesce(reason, ''), attempts, attempted_at, updated_at, test, test_now`
 
 // BeginAttempt claims (workflowID, step) for a provider call. fresh is true
 // when this call created the row. Otherwise the existing entry is returned
@@ -55,12 +61,12 @@ func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, r
 			}
 			fresh = tag.RowsAffected() == 1
 		}
-		return tx.QueryRow(ctx, `
-			SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
-			       coalesce(reason, ''), attempts, attempted_at, updated_at
-			FROM send_ledger WHERE workflow_id = $1 AND step = $2`, workflowID, step).Scan(
-			&e.WorkflowID, &e.Step, &e.RecipientKey, &e.Provider, &e.Status, &e.ProviderMessageID,
-			&e.Reason, &e.Attempts, &e.AttemptedAt, &e.UpdatedAt)
+		rows, err := tx.Query(ctx, `SELECT `+LedgerColumns+` FROM send_ledger WHERE workflow_id = $1 AND step = $2`, workflowID, step)
+		if err != nil {
+			return err
+		}
+		e, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[LedgerEntry])
+		return err
 	})
 	if err != nil {
 		return LedgerEntry{}, false, fmt.Errorf("send ledger: %w", err)
@@ -87,6 +93,16 @@ func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string,
 	return nil
 }
 
+// MarkTest marks the ledger row of (workflowID, step) as a test send's;
+// now says it was sent outside the sending window.
+func (s *Store) MarkTest(ctx context.Context, workflowID string, step int, now bool) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE send_ledger SET test = true, test_now = $3 WHERE workflow_id = $1 AND step = $2`,
+		workflowID, step, now); err != nil {
+		return fmt.Errorf("send ledger: %w", err)
+	}
+	return nil
+}
+
 // LockAttempt locks the ledger row of (workflowID, step) inside tx until tx
 // ends and returns its current status. A send holds it across the provider
 // call, so a retry racing a still-running attempt waits for its outcome.
@@ -105,9 +121,7 @@ func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, s
 
 // Sends returns a recipient's send ledger rows, oldest attempt first.
 func (s *Store) Sends(ctx context.Context, recipientKey string) ([]LedgerEntry, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
-		       coalesce(reason, ''), attempts, attempted_at, updated_at
+	rows, err := s.pool.Query(ctx, `SELECT `+LedgerColumns+`
 		FROM send_ledger WHERE recipient_key = $1 ORDER BY attempted_at, workflow_id, step`, recipientKey)
 	if err != nil {
 		return nil, fmt.Errorf("send ledger: %w", err)
