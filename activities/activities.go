@@ -43,6 +43,9 @@ type Activities struct {
 	// (policy.StateCapPeriod); 0 keeps it. For tests only.
 	StateCapPeriod time.Duration
 	Metrics        *metrics.Set // nil: not measured
+	// ProviderWait is how long a send waits for a worker of its provider
+	// before its journey reports waiting_provider; 0 = DefaultProviderWait.
+	ProviderWait time.Duration
 }
 
 func (a *Activities) logger() *slog.Logger {

@@ -62,7 +62,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{}, err
 	}
 	defer r.deregister()
-	if r.sendOpts, err = sendActivityOptions(ctx, r.scope); err != nil {
+	if r.sendOpts, err = sendActivityOptions(ctx, string(r.def.Sender.Provider), r.scope); err != nil {
 		return JourneyResult{}, err
 	}
 	r.listenForCancel()
@@ -82,7 +82,7 @@ type journeyRun struct {
 	recipient activities.Recipient
 	id, scope string
 	status    contract.JourneyStatus
-	sendOpts  workflow.ActivityOptions // sendOptions, on the sender's send queue if it is rate-limited
+	sendOpts  workflow.ActivityOptions // sendOptions, on the provider's (or rate-limited sender's) send queue
 	runCtl                             // the run's pause, resume and stop (run.go)
 }
 
@@ -327,12 +327,11 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 				continue // the consent check outlasted the window
 			}
 		}
-		var res activities.SendResult
 		if marketing && workflow.GetVersion(r.ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
 			in.FrequencyCap, in.State = true, r.in.State
 		}
 		r.in.Test.mark(&in)
-		err := workflow.ExecuteActivity(r.sendCtx(i, q.Category), acts.SendSMS, in).Get(r.ctx, &res)
+		res, err := r.executeSend(r.sendOptions(i, q.Category), in)
 		var canceled *temporal.CanceledError
 		switch {
 		case errors.As(err, &canceled):
@@ -363,14 +362,14 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 	}
 }
 
-// sendCtx runs step i's send activity, with its summary.
-func (r *journeyRun) sendCtx(i int, category policy.Category) workflow.Context {
+// sendOptions are step i's send activity options, with its summary.
+func (r *journeyRun) sendOptions(i int, category policy.Category) workflow.ActivityOptions {
 	opts := r.sendOpts
 	opts.Summary = smsSummary(i, category)
 	if category == policy.CategoryOptInRequest {
 		opts.Summary = optInSummary(i)
 	}
-	return workflow.WithActivityOptions(r.stepCtx, opts)
+	return opts
 }
 
 func (r *journeyRun) sendInput(i int, category policy.Category) activities.SendInput {

@@ -141,7 +141,7 @@ func reply(ctx workflow.Context, st *contract.RecipientState, sig contract.Inbou
 		Provider: sig.Provider, To: sig.From, Sender: sig.To, RecipientKey: st.RecipientKey, ReceivedAt: sig.ReceivedAt,
 	}
 	var res activities.SendResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, replyOptions), acts.SendReply, in).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, replyActivityOptions(ctx, sig.Provider)), acts.SendReply, in).Get(ctx, &res)
 	switch {
 	case err != nil:
 		return "failed"

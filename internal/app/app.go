@@ -85,6 +85,10 @@ type Config struct {
 	// MetricsAddr serves GET /metrics on a listener of its own, and not on
 	// HTTPAddr; "" = on HTTPAddr.
 	MetricsAddr string
+	// ProviderWait is how long a send waits for a worker of its provider
+	// before its journey reports waiting_provider; 0 =
+	// activities.DefaultProviderWait (tests shorten it).
+	ProviderWait time.Duration
 	// StateCapPeriod shortens the state frequency caps' 24 hours (e2e
 	// tests); 0 keeps them.
 	StateCapPeriod time.Duration
@@ -135,8 +139,8 @@ type App struct {
 	namespace     string
 	ownsClient    bool // dialed here: close on Stop, and let a worker that cannot reach it retry
 	closeClient   bool // a client of this App's own (dialed, or sharing a given one's connection)
-	// configHash, configDiffers, heartbeatDone: see heartbeat.go.
-	configHash    string
+	// configHashes (by task queue), configDiffers, heartbeatDone: see heartbeat.go.
+	configHashes  map[string]string
 	configDiffers atomic.Pointer[string]
 	heartbeatDone chan struct{}
 }
@@ -205,7 +209,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.connectTemporal(ctx, log); err != nil {
 		return nil, err
 	}
-	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log, Metrics: a.Metrics, StateCapPeriod: cfg.StateCapPeriod}
+	a.Activities = &activities.Activities{Store: a.Store, Providers: smsSenders, Registry: registry, Temporal: a.Temporal, Keyer: a.Keyer, Logger: log, Metrics: a.Metrics,
+		StateCapPeriod: cfg.StateCapPeriod, ProviderWait: cfg.ProviderWait}
+	a.Metrics.WatchQueues(a)
 
 	// The webhook bridge needs only Postgres: it answers 2xx for messages
 	// it committed, and the re-driver signals them once Temporal answers.
@@ -215,7 +221,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.stopBg = stopBg
 	a.Redriver = inbound.NewRedriver(a.Store, a.Temporal, cfg.TaskQueue, log)
 	go a.Redriver.Run(bg)
-	if a.configHash, err = a.computeConfigHash(); err != nil {
+	if a.configHashes, err = a.computeConfigHashes(); err != nil {
 		return nil, err
 	}
 	a.heartbeatDone = make(chan struct{})

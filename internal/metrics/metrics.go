@@ -58,11 +58,11 @@ var (
 
 	inboundOutcomes = vocab(InboundCommitted, InboundDuplicate, InboundRejectedSignature, InboundMalformed, InboundUnavailable)
 	smsOutcomes     = vocab(SMSSent, SMSSkippedOptedOut, SMSSkippedNotConfirmed, SMSSkippedInvalidNumber,
-		SMSDeferredQuietHours, SMSDeferredCap, SMSRunStopped, SMSUnknown, SMSFailed)
+		SMSDeferredQuietHours, SMSDeferredCap, SMSWaitingProvider, SMSRunStopped, SMSUnknown, SMSFailed)
 	replyKinds    = vocab("confirmation", "help", "opt_in", "clarification")
 	replyOutcomes = vocab("sent", "provider_replied", "skipped_opted_out", "skipped_window_passed", "skipped_disabled", "unknown", "failed")
 	checkOutcomes = vocab("allowed", "refused", "error")
-	sourceNames   = vocab("redriver", "journeys")
+	sourceNames   = vocab("redriver", "journeys", "provider_queues")
 )
 
 // Outcomes of an inbound webhook call.
@@ -84,10 +84,11 @@ const (
 	SMSSkippedNotConfirmed  = "skipped_not_confirmed"
 	SMSSkippedInvalidNumber = "skipped_invalid_number"
 	SMSDeferredQuietHours   = "deferred_quiet_hours"
-	SMSDeferredCap          = "deferred_cap" // frequency caps (issue 14)
-	SMSRunStopped           = "run_stopped"  // a step not sent because its run was stopped
-	SMSUnknown              = "unknown"      // the provider may or may not have it
-	SMSFailed               = "failed"       // the send failed for good
+	SMSDeferredCap          = "deferred_cap"     // frequency caps (issue 14)
+	SMSWaitingProvider      = "waiting_provider" // no worker has the journey's provider (yet)
+	SMSRunStopped           = "run_stopped"      // a stopped journey run (issue 15)
+	SMSUnknown              = "unknown"          // the provider may or may not have it
+	SMSFailed               = "failed"           // the send failed for good
 )
 
 // family is one labelled metric and the vocabulary of each label.
@@ -178,7 +179,7 @@ func New(log *slog.Logger) *Set {
 	s.replies = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameReplies,
 		Help: "Replies to inbound keywords (confirmation, help, opt_in, clarification) by outcome."}, repliesFamily.labels)
 	s.sourceErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameMetricsSourceFail,
-		Help: "Scrapes whose gauges could not be read from Postgres, by source."}, sourceFamily.labels)
+		Help: "Scrapes whose gauges could not be read (from Postgres, or Temporal for provider_queues), by source."}, sourceFamily.labels)
 	s.reg.MustRegister(s.inbound, s.optOutCancel, s.optOutClosed, s.sms, s.providerErrors, s.consentCheck, s.send, s.replies, s.sourceErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s

@@ -12,13 +12,13 @@ type Peer struct {
 	ConfigHash string
 }
 
-// Heartbeat records that workerID is alive with configHash, and returns the
+// Heartbeat records that workerID is alive on taskQueue with configHash, and returns the
 // other workers of taskQueue seen within live. Times are the database's,
 // so workers' clocks need not agree.
 func (s *Store) Heartbeat(ctx context.Context, workerID, taskQueue, configHash string, live time.Duration) ([]Peer, error) {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO worker_heartbeats (worker_id, task_queue, config_hash) VALUES ($1, $2, $3)
-		ON CONFLICT (worker_id) DO UPDATE SET config_hash = $3, task_queue = $2, seen_at = now()`,
+		ON CONFLICT (worker_id, task_queue) DO UPDATE SET config_hash = $3, seen_at = now()`,
 		workerID, taskQueue, configHash)
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat: %w", err)
