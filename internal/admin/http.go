@@ -38,6 +38,9 @@ type Config struct {
 	OnChange func(ctx context.Context, c consent.Change)
 	// Senders maps program names and program senders to program scopes.
 	Senders *senders.Registry
+	// Erase removes a forgotten recipient's workflows from Temporal; nil:
+	// forget erases in Postgres only and says so.
+	Erase Eraser
 }
 
 // NewHandler returns the admin API. Every request needs "Authorization:
@@ -49,6 +52,7 @@ type Config struct {
 //	POST /v1/consent/confirm same body                            -> confirmed double opt-in (a signed form, say)
 //	GET  /v1/consent/{phone}?region=US                            -> states per scope and events
 //	GET  /v1/consent/export?since=RFC3339                         -> CSV of events (see Export)
+//	POST /v1/consent/forget  {"phone", "by", "note", "region"}    -> erase the person, keep the opt-out (see Forget)
 //
 // phone and scope are required; scope "*" means every sender, as STOPALL.
 // There is deliberately no default scope: an operator acting on "the"
@@ -74,6 +78,7 @@ func NewHandler(cfg Config) http.Handler {
 	h.mux.HandleFunc("POST /v1/consent/optin", h.change(consent.OptedIn))
 	h.mux.HandleFunc("POST /v1/consent/confirm", h.change(consent.Confirmed))
 	h.mux.HandleFunc("GET /v1/consent/export", h.export)
+	h.mux.HandleFunc("POST /v1/consent/forget", h.forget)
 	h.mux.HandleFunc("POST /v1/consent/lookup", h.lookup)
 	h.mux.HandleFunc("GET /v1/consent/{key}", h.show)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -170,6 +175,25 @@ func (h *handler) change(to consent.State) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, ChangeResponse{RecipientKey: c.RecipientKey, Scope: c.Scope, State: to, Changed: changed})
 	}
+}
+
+func (h *handler) forget(w http.ResponseWriter, r *http.Request) {
+	var req ForgetRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	req.Region = cmp.Or(req.Region, h.cfg.Region)
+	tell := h.cfg.OnChange
+	// Once the erasure has begun, finish it even if the client has gone.
+	res, err := Forget(context.WithoutCancel(r.Context()), h.cfg.Store, h.cfg.Keyer, req, tell, h.cfg.Erase)
+	if err != nil {
+		h.fail(w, "admin consent forget", err)
+		return
+	}
+	h.cfg.Logger.Info("admin consent forget", "phone", phone.Mask(res.phone), "recipient_key", res.RecipientKey, "by", req.By,
+		"opted_out", res.OptedOut, "data_key_destroyed", res.DataKeyDestroyed, "journeys_cancelled", res.JourneysCancelled,
+		"executions_deleted", res.ExecutionsDeleted, "temporal_error", res.TemporalError)
+	writeJSON(w, http.StatusOK, res)
 }
 
 // LookupRequest names a recipient by phone number (or recipient key) in

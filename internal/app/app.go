@@ -85,6 +85,9 @@ type Config struct {
 	// MetricsAddr serves GET /metrics on a listener of its own, and not on
 	// HTTPAddr; "" = on HTTPAddr.
 	MetricsAddr string
+	// InboundRetention is how long inbound message bodies are kept
+	// (INBOUND_RETENTION); 0 = DefaultInboundRetention.
+	InboundRetention time.Duration
 	// StateCapPeriod shortens the state frequency caps' 24 hours (e2e
 	// tests); 0 keeps them.
 	StateCapPeriod time.Duration
@@ -184,7 +187,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 	a.Metrics.Watch(a.Store)
+	a.useKeyring(a.Store)
 	if err = a.Store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err = a.sealPlaintext(ctx, log); err != nil {
 		return nil, err
 	}
 
@@ -220,6 +227,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.heartbeatDone = make(chan struct{})
 	go a.heartbeat(bg, log)
+	go a.purgeInbound(bg, log)
 
 	if cfg.HTTPAddr != "" {
 		wcfg := cfg.Webhooks
@@ -229,6 +237,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if a.IntakeStore, err = store.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
+		a.useKeyring(a.IntakeStore)
 		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake, Metrics: a.Metrics}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
@@ -459,6 +468,10 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 			if err := workflows.TellRecipient(ctx, a.Temporal, a.cfg.TaskQueue, c); err != nil {
 				log.Warn("admin consent change: signalling the recipient's workflow", "to", c.To, "err", err)
 			}
+		},
+		Erase: func(ctx context.Context, key string, journeys []string) (int, int, error) {
+			e, err := workflows.EraseRecipient(ctx, a.Temporal, a.namespace, key, journeys, 30*time.Second)
+			return e.Cancelled, e.Deleted, err
 		},
 	})
 	codecAPI := a.codecServer(log)
