@@ -3,11 +3,11 @@ package main
 import (
 	"cmp"
 	"context"
-	"log/slog"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 

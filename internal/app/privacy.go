@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/store"

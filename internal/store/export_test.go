@@ -22,9 +22,9 @@ func OpensUnderAnyKey(ctx context.Context, s *Store, sealed []byte, recipientKey
 		return false, err
 	}
 	type row struct {
-		id           int64
-		rk, kid      string
-		wrapped      []byte
+		id      int64
+		rk, kid string
+		wrapped []byte
 	}
 	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 		var x row

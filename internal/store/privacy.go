@@ -207,7 +207,7 @@ func (s *Store) SealPlaintext(ctx context.Context, actor string) (Sealed, error)
 			return nil // another worker did it
 		}
 		return appendAudit(ctx, tx, AuditEntry{Action: "seal_plaintext", Actor: actor,
-			Note: "plain numbers and texts sealed under per-recipient data keys; consent_events' append-only trigger lifted for this transaction only",
+			Note:    "plain numbers and texts sealed under per-recipient data keys; consent_events' append-only trigger lifted for this transaction only",
 			Details: map[string]any{"inbound_messages": done.InboundMessages, "consent_events": done.ConsentEvents}})
 	})
 	if err != nil {
