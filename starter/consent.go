@@ -11,14 +11,15 @@ import (
 	"os"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/contrib/envconfig"
 )
 
 const consentUsage = `usage:
