@@ -417,7 +417,7 @@ func windowCloses(ctx workflow.Context, e164, state string, override *journey.Qu
 }
 
 // awaitConfirmation waits at an opt_in step for the recipient's YES, which
-// the OptOut workflow signals, for at most consent.ConfirmWindow. The next
+// the Recipient workflow signals, for at most consent.ConfirmWindow. The next
 // marketing step's consent check still requires the confirmation, so a
 // stray signal cannot send anything.
 func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (confirmed bool, err error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 )
@@ -49,7 +50,7 @@ func def() *journey.Definition {
 	return &journey.Definition{
 		Name:     "welcome",
 		Category: policy.CategoryMarketing,
-		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: "+14155550100", Type: policy.TypeLongCode},
+		Sender:   journey.Sender{Provider: sms.ProviderTwilio, From: "+14155550100", Type: policy.TypeLongCode},
 		Steps:    []journey.Step{{SMS: "Hi {{.first_name}}, use {{.code}}. Reply STOP to opt out."}},
 	}
 }

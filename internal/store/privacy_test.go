@@ -68,8 +68,8 @@ func TestScanCoversEveryTable(t *testing.T) {
 	}
 }
 
-func inbound(id, body string) store.Inbound {
-	return store.Inbound{Provider: "twilio", MessageID: id, From: forgetNumber, To: scopeA, Body: body,
+func inbound(id, body string) contract.Inbound {
+	return contract.Inbound{Provider: "twilio", MessageID: id, From: forgetNumber, To: scopeA, Body: body,
 		RecipientKey: testkit.DevKeyer().Key(forgetNumber), Scope: scopeA, ReceivedAt: time.Now()}
 }
 
@@ -295,7 +295,7 @@ func TestRetention(t *testing.T) {
 	ctx := context.Background()
 	key := testkit.DevKeyer().Key(forgetNumber)
 	stop := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}
-	old, _, _, err := s.SaveInbound(ctx, store.Inbound{Provider: "twilio", MessageID: "SMold", From: forgetNumber, To: scopeA, Body: "stop please",
+	old, _, _, err := s.SaveInbound(ctx, contract.Inbound{Provider: "twilio", MessageID: "SMold", From: forgetNumber, To: scopeA, Body: "stop please",
 		RecipientKey: key, Scope: scopeA, Keyword: "STOP", Rule: "courtesy", ReceivedAt: time.Now()}, store.Effect{Intent: contract.IntentOptOut, Change: &stop})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // redriverLock is the advisory lock key that keeps one re-driver active
@@ -21,7 +23,7 @@ const redriverLock = 0x72656472697665 // "redrive"
 // nothing, and reports read=0, when another process holds the lock. The
 // returned IDs are marked even when deliver also fails for others, or they
 // would all be delivered again; err joins deliver's error.
-func (s *Store) Redrive(ctx context.Context, limit int, deliver func([]Inbound) ([]int64, error)) (read, marked int, err error) {
+func (s *Store) Redrive(ctx context.Context, limit int, deliver func([]contract.Inbound) ([]int64, error)) (read, marked int, err error) {
 	var deliverErr error
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		msgs, locked, err := s.pendingSignals(ctx, tx, limit)
@@ -43,7 +45,7 @@ func (s *Store) Redrive(ctx context.Context, limit int, deliver func([]Inbound) 
 
 // pendingSignals returns the inbound messages whose signal is not yet
 // delivered, oldest first, if tx holds the re-driver lock.
-func (s *Store) pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, locked bool, err error) {
+func (s *Store) pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []contract.Inbound, locked bool, err error) {
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(redriverLock)).Scan(&locked); err != nil || !locked {
 		return nil, false, err
 	}
@@ -53,7 +55,7 @@ func (s *Store) pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs 
 		return nil, true, fmt.Errorf("pending signals: %w", err)
 	}
 	o := s.opener()
-	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
+	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (contract.Inbound, error) {
 		m, err := o.scanInbound(r)
 		if m.From == Erased {
 			m.From = "" // forgotten: no reply goes out
