@@ -22,7 +22,7 @@ type Erased struct {
 // EraseRecipient removes a forgotten recipient from Temporal: it cancels
 // their running journeys (those in registered, from the journey registry,
 // and those visibility lists under the RecipientKey search attribute),
-// waits up to wait for them to close, terminates their OptOut workflow, and
+// waits up to wait for them to close, terminates their per-recipient workflow, and
 // deletes all those executions with DeleteWorkflowExecution. What it misses
 // (visibility is eventually consistent) is removed by the namespace's
 // retention once closed.
@@ -40,7 +40,7 @@ func EraseRecipient(ctx context.Context, c client.Client, namespace, recipientKe
 	for _, id := range registered {
 		add(id, "")
 	}
-	query := fmt.Sprintf("%s = '%s' OR WorkflowId = '%s'", SARecipientKey.GetName(), recipientKey, OptOutID(recipientKey))
+	query := fmt.Sprintf("%s = '%s' OR WorkflowId = '%s'", SARecipientKey.GetName(), recipientKey, RecipientID(recipientKey))
 	var token []byte
 	for {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace, Query: query, NextPageToken: token})
@@ -54,12 +54,12 @@ func EraseRecipient(ctx context.Context, c client.Client, namespace, recipientKe
 			break
 		}
 	}
-	add(OptOutID(recipientKey), "")
+	add(RecipientID(recipientKey), "")
 
 	var errs []error
 	var journeys []execution
 	for _, e := range execs {
-		if e.id == OptOutID(recipientKey) {
+		if e.id == RecipientID(recipientKey) {
 			continue
 		}
 		err := c.CancelWorkflow(ctx, e.id, e.run)
@@ -82,8 +82,8 @@ func EraseRecipient(ctx context.Context, c client.Client, namespace, recipientKe
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	if err := c.TerminateWorkflow(ctx, OptOutID(recipientKey), "", "recipient forgotten"); err != nil && !closed(err) {
-		errs = append(errs, fmt.Errorf("terminate %s: %w", OptOutID(recipientKey), err))
+	if err := c.TerminateWorkflow(ctx, RecipientID(recipientKey), "", "recipient forgotten"); err != nil && !closed(err) {
+		errs = append(errs, fmt.Errorf("terminate %s: %w", RecipientID(recipientKey), err))
 	}
 	for _, e := range execs {
 		_, err := c.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
