@@ -11,7 +11,6 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/sms"
-	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -495,7 +494,7 @@ func TestSendSMSRacingAttemptsReportSameOutcome(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tx.Rollback(ctx)
-			if _, err := store.RecordTx(ctx, tx, consent.Change{
+			if _, err := h.store.RecordTx(ctx, tx, consent.Change{
 				RecipientKey: h.key, Scope: "+14155550199", To: consent.OptedOut, Source: consent.SourceKeyword,
 			}); err != nil {
 				t.Fatal(err)

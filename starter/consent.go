@@ -1,15 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/stopline/stopline/internal/admin"
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
@@ -24,6 +30,9 @@ const consentUsage = `usage:
   starter consent history PHONE|KEY                        the audit log
   starter consent access  PHONE|KEY                        everything held on the number, as one JSON document
                                                            (a subject-access request, GDPR Art. 15)
+  starter consent forget  PHONE|KEY -by WHO [-note TEXT]   erase the person (GDPR Art. 17) and keep them opted out
+                                                           everywhere: their stored numbers and texts become
+                                                           unreadable, their journeys and workflow histories go
   starter consent export -since 2026-01-01T00:00:00Z > events.csv
   starter consent import FILE.csv [-scope SCOPE]           import an opt-out list (phone[,scope][,note][,state]);
                                                            state opted_out (default) or confirmed (double opt-in)
@@ -50,6 +59,7 @@ func runConsent(args []string) error {
 	dev := devFlag(fs)
 	scope := fs.String("scope", "", "sender scope, or * for all senders")
 	note := fs.String("note", "", "why (kept in the audit log)")
+	by := fs.String("by", os.Getenv("USER"), "forget: who asks for the erasure (kept in the audit log; default $USER)")
 	region := fs.String("region", "US", "default region for numbers without a country code")
 	since := fs.String("since", "", "export: RFC 3339 time")
 	sendersFile := fs.String("senders", os.Getenv("STOPLINE_SENDERS"), "senders file, to map programs and their senders to program scopes (STOPLINE_SENDERS)")
@@ -81,6 +91,15 @@ func runConsent(args []string) error {
 		return err
 	}
 	defer st.Close()
+	// The data keys that seal numbers and texts are wrapped by the payload
+	// keyring.
+	pc, err := codec.Load(codec.FromEnv(), *dev, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return err
+	}
+	if pc != nil {
+		st.UseKeyring(pc)
+	}
 
 	needPhone := func() (string, error) {
 		if len(pos) != 1 {
@@ -105,6 +124,36 @@ func runConsent(args []string) error {
 		}
 		fmt.Printf("recorded: %s %s in scope %s\n", res.Change.RecipientKey, to, res.Change.Scope)
 		signalRunning(ctx, res.Change, *dev)
+		return nil
+	case "forget":
+		p, err := needPhone()
+		if err != nil {
+			return err
+		}
+		var erase admin.Eraser
+		tc, err := dial(ctx, *dev)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "note: journeys and workflow histories not removed:", err)
+		} else {
+			defer tc.Close()
+			erase = func(ctx context.Context, key string, journeys []string) (int, int, error) {
+				e, err := workflows.EraseRecipient(ctx, tc, namespace(), key, journeys, 30*time.Second)
+				return e.Cancelled, e.Deleted, err
+			}
+		}
+		tell := func(ctx context.Context, c consent.Change) {
+			if tc == nil {
+				return
+			}
+			if err := workflows.TellRecipient(ctx, tc, workflows.TaskQueue, c); err != nil {
+				fmt.Fprintln(os.Stderr, "note: signalling running journeys:", err)
+			}
+		}
+		res, err := admin.Forget(ctx, st, keyer, admin.ForgetRequest{Phone: p, By: *by, Note: *note, Region: *region}, tell, erase)
+		if err != nil {
+			return err
+		}
+		fmt.Println(res)
 		return nil
 	case "access":
 		p, err := needPhone()
@@ -185,4 +234,13 @@ func signalRunning(ctx context.Context, c consent.Change, dev bool) {
 		return
 	}
 	fmt.Printf("running journeys told through workflow %s\n", workflows.RecipientID(c.RecipientKey))
+}
+
+// namespace is the Temporal namespace dial connects to.
+func namespace() string {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return client.DefaultNamespace
+	}
+	return cmp.Or(opts.Namespace, client.DefaultNamespace)
 }

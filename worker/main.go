@@ -42,10 +42,15 @@ func main() {
 	flag.BoolVar(&cfg.Webhooks.Insecure, "insecure-webhooks", false, "-dev only: accept unsigned webhooks")
 	flag.BoolVar(&cfg.CreateNamespace, "create-namespace", os.Getenv("STOPLINE_CREATE_NAMESPACE") == "true", "create the Temporal namespace if it does not exist (STOPLINE_CREATE_NAMESPACE=true)")
 	retention := flag.String("namespace-retention", env("STOPLINE_NAMESPACE_RETENTION", "30d"), "-create-namespace: how long Temporal keeps closed journeys (STOPLINE_NAMESPACE_RETENTION)")
+	inboundRetention := flag.String("inbound-retention", env("INBOUND_RETENTION", "90d"), "how long inbound message bodies are kept before the worker purges them (INBOUND_RETENTION)")
 	flag.Parse()
 	var err error
 	if cfg.NamespaceRetention, err = temporalns.ParseRetention(*retention); err != nil {
 		fmt.Fprintln(os.Stderr, "stopline: -namespace-retention:", err)
+		os.Exit(2)
+	}
+	if cfg.InboundRetention, err = temporalns.ParseRetention(*inboundRetention); err != nil {
+		fmt.Fprintln(os.Stderr, "stopline: -inbound-retention (INBOUND_RETENTION):", err)
 		os.Exit(2)
 	}
 	if cfg.Webhooks.Insecure && !cfg.Dev {

@@ -35,7 +35,8 @@ type AccessInbound struct {
 	MessageID       string    `json:"message_id"`
 	From            string    `json:"from"`
 	To              string    `json:"to"`
-	Body            string    `json:"body"`
+	Body            string    `json:"body"`                  // "erased" once the person was forgotten
+	BodyPurged      bool      `json:"body_purged,omitempty"` // older than INBOUND_RETENTION
 	NumMedia        int       `json:"num_media"`
 	Scope           string    `json:"scope,omitempty"`
 	Intent          string    `json:"intent"`
@@ -100,7 +101,7 @@ func Access(ctx context.Context, st *store.Store, keyer phone.Keyer, phoneOrKey,
 	}
 	for _, m := range inbound {
 		r.InboundMessages = append(r.InboundMessages, AccessInbound{Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: m.To,
-			Body: m.Body, NumMedia: m.NumMedia, Scope: m.Scope, Intent: string(m.Intent), Keyword: m.Keyword, Language: m.Language,
+			Body: m.Body, BodyPurged: m.BodyPurged, NumMedia: m.NumMedia, Scope: m.Scope, Intent: string(m.Intent), Keyword: m.Keyword, Language: m.Language,
 			Rule: m.Rule, ProviderHandled: m.ProviderHandled, ReceivedAt: m.ReceivedAt})
 	}
 	sends, err := st.Sends(ctx, key)

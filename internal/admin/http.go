@@ -43,6 +43,9 @@ type Config struct {
 	// worker tells the run's journeys (workflows.TellRun) and returns how
 	// many it signalled. Without it, sends still obey the run's state.
 	OnRun func(ctx context.Context, run store.Run) (signalled int, err error)
+	// Erase removes a forgotten recipient's workflows from Temporal; nil:
+	// forget erases in Postgres only and says so.
+	Erase Eraser
 }
 
 // NewHandler returns the admin API. Every request needs "Authorization:
@@ -58,6 +61,7 @@ type Config struct {
 //	POST /v1/runs/{run_id}/resume  same body                      -> they go on
 //	POST /v1/runs/{run_id}/stop    same body                      -> they end stopped: run_stopped (final)
 //	GET  /v1/runs/{run_id}                                        -> the run's state and its commands
+//	POST /v1/consent/forget  {"phone", "by", "note", "region"}    -> erase the person, keep the opt-out (see Forget)
 //
 // phone and scope are required; scope "*" means every sender, as STOPALL.
 // There is deliberately no default scope: an operator acting on "the"
@@ -83,6 +87,7 @@ func NewHandler(cfg Config) http.Handler {
 	h.mux.HandleFunc("POST /v1/consent/optin", h.change(consent.OptedIn))
 	h.mux.HandleFunc("POST /v1/consent/confirm", h.change(consent.Confirmed))
 	h.mux.HandleFunc("GET /v1/consent/export", h.export)
+	h.mux.HandleFunc("POST /v1/consent/forget", h.forget)
 	h.mux.HandleFunc("POST /v1/consent/lookup", h.lookup)
 	h.mux.HandleFunc("GET /v1/consent/{key}", h.show)
 	h.mux.HandleFunc("POST /v1/runs/{run}/pause", h.runCommand(contract.RunPaused))
@@ -224,6 +229,25 @@ func (h *handler) showRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, view)
+}
+
+func (h *handler) forget(w http.ResponseWriter, r *http.Request) {
+	var req ForgetRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	req.Region = cmp.Or(req.Region, h.cfg.Region)
+	tell := h.cfg.OnChange
+	// Once the erasure has begun, finish it even if the client has gone.
+	res, err := Forget(context.WithoutCancel(r.Context()), h.cfg.Store, h.cfg.Keyer, req, tell, h.cfg.Erase)
+	if err != nil {
+		h.fail(w, "admin consent forget", err)
+		return
+	}
+	h.cfg.Logger.Info("admin consent forget", "phone", phone.Mask(res.phone), "recipient_key", res.RecipientKey, "by", req.By,
+		"opted_out", res.OptedOut, "data_key_destroyed", res.DataKeyDestroyed, "journeys_cancelled", res.JourneysCancelled,
+		"executions_deleted", res.ExecutionsDeleted, "temporal_error", res.TemporalError)
+	writeJSON(w, http.StatusOK, res)
 }
 
 // LookupRequest names a recipient by phone number (or recipient key) in

@@ -89,6 +89,9 @@ type Config struct {
 	// before its journey reports waiting_provider; 0 =
 	// activities.DefaultProviderWait (tests shorten it).
 	ProviderWait time.Duration
+	// InboundRetention is how long inbound message bodies are kept
+	// (INBOUND_RETENTION); 0 = DefaultInboundRetention.
+	InboundRetention time.Duration
 	// StateCapPeriod shortens the state frequency caps' 24 hours (e2e
 	// tests); 0 keeps them.
 	StateCapPeriod time.Duration
@@ -188,7 +191,11 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 	a.Metrics.Watch(a.Store)
+	a.useKeyring(a.Store)
 	if err = a.Store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if err = a.sealPlaintext(ctx, log); err != nil {
 		return nil, err
 	}
 
@@ -226,6 +233,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.heartbeatDone = make(chan struct{})
 	go a.heartbeat(bg, log)
+	go a.purgeInbound(bg, log)
 
 	if cfg.HTTPAddr != "" {
 		wcfg := cfg.Webhooks
@@ -235,6 +243,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		if a.IntakeStore, err = store.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
 			return nil, err
 		}
+		a.useKeyring(a.IntakeStore)
 		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake, Metrics: a.Metrics}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
@@ -468,6 +477,10 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 		// The run's journeys hold, go on or stop at once.
 		OnRun: func(ctx context.Context, run store.Run) (int, error) {
 			return workflows.TellRun(ctx, a.Temporal, a.Store, run)
+		},
+		Erase: func(ctx context.Context, key string, journeys []string) (int, int, error) {
+			e, err := workflows.EraseRecipient(ctx, a.Temporal, a.namespace, key, journeys, 30*time.Second)
+			return e.Cancelled, e.Deleted, err
 		},
 	})
 	codecAPI := a.codecServer(log)

@@ -2,11 +2,15 @@ package app
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/stopline/stopline/internal/codec"
+	"github.com/stopline/stopline/internal/store"
 )
 
 // loadCodec returns the payload codec of this process (nil: plain
@@ -65,4 +69,57 @@ func browsable(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// useKeyring has st wrap its data keys with the payload keyring.
+func (a *App) useKeyring(st *store.Store) {
+	if a.Codec != nil {
+		st.UseKeyring(a.Codec)
+	}
+}
+
+// sealPlaintext seals rows stored before data keys existed (see
+// store.SealPlaintext); a no-op after the first start.
+func (a *App) sealPlaintext(ctx context.Context, log *slog.Logger) error {
+	done, err := a.Store.SealPlaintext(ctx, "worker "+a.ID)
+	if err != nil {
+		return fmt.Errorf("sealing stored phone numbers and texts: %w", err)
+	}
+	if done != (store.Sealed{}) {
+		log.Info("sealed stored phone numbers and texts under per-recipient data keys",
+			"inbound_messages", done.InboundMessages, "consent_events", done.ConsentEvents)
+	}
+	return nil
+}
+
+// DefaultInboundRetention is how long inbound message bodies are kept.
+const DefaultInboundRetention = 90 * 24 * time.Hour
+
+// purgeEvery is how often the worker purges bodies past retention, and
+// seals what workers of an older version wrote in plain text.
+const purgeEvery = time.Hour
+
+// purgeInbound purges inbound bodies older than the retention, now and
+// every purgeEvery, until ctx ends. Every worker runs it; the store keeps
+// them from doing the same rows.
+func (a *App) purgeInbound(ctx context.Context, log *slog.Logger) {
+	retention := cmp.Or(a.cfg.InboundRetention, DefaultInboundRetention)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := a.Store.PurgeBodies(ctx, retention); err != nil {
+			log.Warn("inbound retention: purging old bodies", "err", err)
+		} else if n > 0 {
+			log.Info("inbound retention: purged message bodies", "count", n, "older_than", retention)
+		}
+		if err := a.sealPlaintext(ctx, log); err != nil && ctx.Err() == nil {
+			log.Warn("sealing plain text", "err", err)
+		}
+		t.Reset(purgeEvery)
+	}
 }

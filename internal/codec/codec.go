@@ -197,3 +197,37 @@ func Apply(opts *client.Options, c *Codec) {
 	opts.DataConverter = DataConverter(c)
 	opts.FailureConverter = FailureConverter(c)
 }
+
+// Seal encrypts plain under the key that encrypts, for data other than
+// Temporal payloads (the store's data keys). The key ID and aad are bound
+// to the ciphertext, so it opens only under that key ID and for that aad.
+func (c *Codec) Seal(aad, plain []byte) (keyID string, sealed []byte, err error) {
+	aead := c.keys[c.encrypt]
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", nil, fmt.Errorf("seal: nonce: %w", err)
+	}
+	return c.encrypt, aead.Seal(nonce, nonce, plain, sealAAD(c.encrypt, aad)), nil
+}
+
+// Open decrypts what Seal returned. Errors name the key ID and nothing else.
+func (c *Codec) Open(keyID string, aad, sealed []byte) ([]byte, error) {
+	aead, ok := c.keys[keyID]
+	if !ok {
+		return nil, fmt.Errorf("sealed with unknown key ID %q: add that key to PAYLOAD_KEYS", keyID)
+	}
+	if len(sealed) < aead.NonceSize() {
+		return nil, fmt.Errorf("sealed under key ID %q: too short", keyID)
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], sealAAD(keyID, aad))
+	if err != nil {
+		return nil, fmt.Errorf("sealed under key ID %q: cannot decrypt (another key with that ID, or damaged)", keyID)
+	}
+	return plain, nil
+}
+
+// sealAAD keeps Seal's additional data apart from Encode's (the bare key
+// ID), so a sealed value never passes for a payload or the reverse.
+func sealAAD(keyID string, aad []byte) []byte {
+	return append([]byte("seal\x00"+keyID+"\x00"), aad...)
+}

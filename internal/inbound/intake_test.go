@@ -327,13 +327,12 @@ func TestIntakeRecordsRule(t *testing.T) {
 			f := newFixture(t)
 			number := fmt.Sprintf("+1415555%04d", 4000+i)
 			f.text(t, number, senderD, tt.body)
-			var intent, rule, keyword, body string
-			err := f.store.Pool().QueryRow(context.Background(),
-				`SELECT intent, coalesce(rule, ''), coalesce(keyword, ''), body FROM inbound_messages ORDER BY id DESC LIMIT 1`).
-				Scan(&intent, &rule, &keyword, &body)
-			if err != nil {
-				t.Fatal(err)
+			msgs, err := f.store.InboundMessages(context.Background(), f.acts.Keyer.Key(number))
+			if err != nil || len(msgs) == 0 {
+				t.Fatalf("inbound messages: %d, %v", len(msgs), err)
 			}
+			m := msgs[len(msgs)-1]
+			intent, rule, keyword, body := string(m.Intent), m.Rule, m.Keyword, m.Body
 			if intent != tt.intent || rule != tt.rule || keyword != tt.keyword || body != tt.body {
 				t.Errorf("inbound row = %q, %q, %q, %q; want %q, %q, %q, %q", intent, rule, keyword, body, tt.intent, tt.rule, tt.keyword, tt.body)
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/store"
 )
 
@@ -93,7 +94,18 @@ func NewStore(tb testing.TB) *store.Store {
 	if err := s.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
+	s.UseKeyring(Keyring())
 	return s
+}
+
+// Keyring is the keyring test stores wrap their data keys with: the -dev
+// keyring.
+func Keyring() *codec.Codec {
+	c, err := codec.Parse(codec.DevKeys)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // WaitForLockWaiters polls until at least n sessions of the store's database

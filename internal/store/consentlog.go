@@ -79,7 +79,7 @@ func (s *Store) Exempt(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // Record applies c in its own transaction. See RecordTx.
 func (s *Store) Record(ctx context.Context, c consent.Change) (changed bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		changed, err = RecordTx(ctx, tx, c)
+		changed, err = s.RecordTx(ctx, tx, c)
 		return err
 	})
 	return changed, err
@@ -89,8 +89,9 @@ func (s *Store) Record(ctx context.Context, c consent.Change) (changed bool, err
 // (waiting for in-flight sends), updates the current state and appends an
 // event. It reports changed=false, and appends nothing, when the change does
 // not apply (see applies): in particular a change to the state already held
-// is a no-op, so redelivered keywords are idempotent.
-func RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (changed bool, err error) {
+// is a no-op, so redelivered keywords are idempotent. The event's raw text
+// and note are sealed under the recipient's data key.
+func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (changed bool, err error) {
 	if c.RecipientKey == "" || c.Scope == "" {
 		return false, errors.New("consent change: recipient key and scope are required")
 	}
@@ -152,10 +153,20 @@ func RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (changed bool, e
 		c.RecipientKey, c.Scope, c.To, c.Source); err != nil {
 		return false, fmt.Errorf("consent write: %w", err)
 	}
+	var raw, note []byte
+	if c.RawText != "" || c.Note != "" {
+		// Not through the intake's cache: under the recipient's lock this
+		// sees a Forget that committed before.
+		key, err := s.writeKey(ctx, tx, c.RecipientKey)
+		if err != nil {
+			return false, fmt.Errorf("consent event: %w", err)
+		}
+		raw, note = key.seal(labelEventRaw, c.RecipientKey, c.RawText), key.seal(labelEventNote, c.RecipientKey, c.Note)
+	}
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO consent_events (recipient_key, scope, from_state, to_state, source, raw_text, provider, provider_message_id, sender, note, rule, keyword)
-		VALUES ($1, $2, NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), NULLIF($12, ''))`,
-		c.RecipientKey, c.Scope, string(from), c.To, c.Source, c.RawText, c.Provider, c.ProviderMessageID, c.Sender, c.Note, c.Rule, c.Keyword); err != nil {
+		INSERT INTO consent_events (recipient_key, scope, from_state, to_state, source, raw_text_sealed, provider, provider_message_id, sender, note_sealed, rule, keyword)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10, NULLIF($11, ''), NULLIF($12, ''))`,
+		c.RecipientKey, c.Scope, string(from), c.To, c.Source, raw, c.Provider, c.ProviderMessageID, c.Sender, note, c.Rule, c.Keyword); err != nil {
 		return false, fmt.Errorf("consent event: %w", err)
 	}
 	return true, nil
@@ -196,7 +207,7 @@ func (s *Store) RequestOptIn(ctx context.Context, c consent.Change) (consent.Dec
 		if !d.Allowed || d.State == consent.Confirmed {
 			return nil
 		}
-		_, err = RecordTx(ctx, tx, c)
+		_, err = s.RecordTx(ctx, tx, c)
 		return err
 	})
 	return d, err
@@ -219,37 +230,60 @@ type Event struct {
 	At                time.Time
 }
 
-const eventColumns = `id, recipient_key, scope, coalesce(from_state, ''), to_state, source, coalesce(raw_text, ''),
-	coalesce(provider, ''), coalesce(provider_message_id, ''), coalesce(sender, ''), coalesce(note, ''),
-	coalesce(rule, ''), coalesce(keyword, ''), created_at`
+const (
+	eventColumns = `e.id, e.recipient_key, e.scope, coalesce(e.from_state, ''), e.to_state, e.source, e.raw_text, e.raw_text_sealed,
+	coalesce(e.provider, ''), coalesce(e.provider_message_id, ''), coalesce(e.sender, ''), e.note, e.note_sealed,
+	coalesce(e.rule, ''), coalesce(e.keyword, ''), e.created_at, ` + keyColumns
+	eventFrom = `consent_events e LEFT JOIN data_keys k ON k.recipient_key = e.recipient_key`
+)
 
-func scanEvent(r pgx.Row) (Event, error) {
-	var e Event
-	err := r.Scan(&e.ID, &e.RecipientKey, &e.Scope, &e.From, &e.To, &e.Source, &e.RawText,
-		&e.Provider, &e.ProviderMessageID, &e.Sender, &e.Note, &e.Rule, &e.Keyword, &e.At)
+// scanEvent reads a row of eventColumns, opening its raw text and note.
+func (o *opener) scanEvent(r pgx.Row) (Event, error) {
+	var (
+		e                     Event
+		raw, note             *string
+		rawSealed, noteSealed []byte
+		rk                    rowKey
+	)
+	err := r.Scan(&e.ID, &e.RecipientKey, &e.Scope, &e.From, &e.To, &e.Source, &raw, &rawSealed,
+		&e.Provider, &e.ProviderMessageID, &e.Sender, &note, &noteSealed, &e.Rule, &e.Keyword, &e.At,
+		&rk.id, &rk.keyID, &rk.wrapped)
+	if err != nil {
+		return e, err
+	}
+	if e.RawText, err = o.text(rk, e.RecipientKey, labelEventRaw, raw, rawSealed); err != nil {
+		return e, err
+	}
+	e.Note, err = o.text(rk, e.RecipientKey, labelEventNote, note, noteSealed)
 	return e, err
 }
 
 // Events returns a recipient's consent events, oldest first.
 func (s *Store) Events(ctx context.Context, recipientKey string) ([]Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM consent_events WHERE recipient_key = $1 ORDER BY id`, recipientKey)
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM `+eventFrom+` WHERE e.recipient_key = $1 ORDER BY e.id`, recipientKey)
 	if err != nil {
 		return nil, fmt.Errorf("consent events: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+	o := s.opener()
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return o.scanEvent(r) })
+	if err != nil {
+		return nil, fmt.Errorf("consent events: %w", err)
+	}
+	return events, nil
 }
 
 // EachEvent calls fn with every consent event created at or after since,
 // oldest first, streaming: the log can be far larger than memory. It stops
 // at fn's first error. The log has no update or delete path anywhere.
 func (s *Store) EachEvent(ctx context.Context, since time.Time, fn func(Event) error) error {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM consent_events WHERE created_at >= $1 ORDER BY id`, since)
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM `+eventFrom+` WHERE e.created_at >= $1 ORDER BY e.id`, since)
 	if err != nil {
 		return fmt.Errorf("consent events: %w", err)
 	}
 	defer rows.Close()
+	o := s.opener()
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := o.scanEvent(rows)
 		if err != nil {
 			return fmt.Errorf("consent events: %w", err)
 		}

@@ -37,22 +37,26 @@ func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...
 	}
 	taken = effects[0]
 	m.Intent = taken.Intent
+	key, err := s.cachedWriteKey(ctx, m.RecipientKey)
+	if err != nil {
+		return 0, false, taken, fmt.Errorf("inbound: %w", err)
+	}
 	if taken.Change == nil {
 		// One statement is atomic on its own: no BEGIN/COMMIT round trips
 		// for the messages (most of them) that change no consent.
-		id, inserted, err = insertInbound(ctx, s.pool, m)
+		id, inserted, err = insertInbound(ctx, s.pool, key, m)
 		return id, inserted, taken, err
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if id, inserted, err = insertInbound(ctx, tx, m); err != nil || !inserted {
+		if id, inserted, err = insertInbound(ctx, tx, key, m); err != nil || !inserted {
 			return err
 		}
 		taken = effects[len(effects)-1]
 		for _, e := range effects {
 			applied := true
 			if e.Change != nil {
-				if applied, err = RecordTx(ctx, tx, *e.Change); err != nil {
+				if applied, err = s.RecordTx(ctx, tx, *e.Change); err != nil {
 					return err
 				}
 			}
@@ -64,7 +68,7 @@ func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...
 		// Also whether the main change applied or not: a STOP to a scope
 		// already opted out must still reach the other.
 		for _, c := range taken.Also {
-			if _, err := RecordTx(ctx, tx, c); err != nil {
+			if _, err := s.RecordTx(ctx, tx, c); err != nil {
 				return err
 			}
 		}
@@ -78,16 +82,18 @@ func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...
 	return id, inserted, taken, err
 }
 
-// insertInbound inserts m unless its (provider, message ID) exists.
-func insertInbound(ctx context.Context, q rowQuerier, m contract.Inbound) (id int64, inserted bool, err error) {
+// insertInbound inserts m, its number and body sealed under key, unless its
+// (provider, message ID) exists.
+func insertInbound(ctx context.Context, q rowQuerier, key dataKey, m contract.Inbound) (id int64, inserted bool, err error) {
 	signal := m.RecipientKey != "" && m.Intent != contract.IntentNone
 	err = q.QueryRow(ctx, `
-		INSERT INTO inbound_messages (provider, message_id, from_number, to_number, body, num_media, recipient_key,
+		INSERT INTO inbound_messages (provider, message_id, from_sealed, to_number, body_sealed, num_media, recipient_key,
 			scope, intent, keyword, language, provider_handled, received_at, signal_pending, rule)
 		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14, NULLIF($15, ''))
 		ON CONFLICT (provider, message_id) DO NOTHING
 		RETURNING id`,
-		m.Provider, m.MessageID, m.From, m.To, m.Body, m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
+		m.Provider, m.MessageID, key.seal(labelInboundFrom, m.RecipientKey, m.From), m.To,
+		key.seal(labelInboundBody, m.RecipientKey, m.Body), m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
 		m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal, m.Rule).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil // redelivery
@@ -107,18 +113,43 @@ func (s *Store) PendingSignalCount(ctx context.Context) (int, error) {
 
 // InboundMessages returns the messages a recipient sent, oldest first.
 func (s *Store) InboundMessages(ctx context.Context, recipientKey string) ([]contract.Inbound, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
-		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), coalesce(rule, ''),
-		       provider_handled, received_at
-		FROM inbound_messages WHERE recipient_key = $1 ORDER BY received_at, id`, recipientKey)
+	rows, err := s.pool.Query(ctx, `SELECT `+inboundColumns+` FROM `+inboundFrom+`
+		WHERE m.recipient_key = $1 ORDER BY m.received_at, m.id`, recipientKey)
 	if err != nil {
 		return nil, fmt.Errorf("inbound: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (contract.Inbound, error) {
-		var m contract.Inbound
-		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
-			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.Rule, &m.ProviderHandled, &m.ReceivedAt)
+	o := s.opener()
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contract.Inbound, error) { return o.scanInbound(r) })
+	if err != nil {
+		return nil, fmt.Errorf("inbound: %w", err)
+	}
+	return msgs, nil
+}
+
+const (
+	inboundColumns = `m.id, m.provider, m.message_id, m.from_number, m.from_sealed, m.to_number, m.body, m.body_sealed,
+		m.body_purged_at IS NOT NULL, m.num_media, coalesce(m.recipient_key, ''), coalesce(m.scope, ''), m.intent,
+		coalesce(m.keyword, ''), coalesce(m.language, ''), coalesce(m.rule, ''), m.provider_handled, m.received_at, m.stored_at, ` + keyColumns
+	inboundFrom = `inbound_messages m LEFT JOIN data_keys k ON k.recipient_key = coalesce(m.recipient_key, '')`
+)
+
+// scanInbound reads a row of inboundColumns, opening its number and body.
+func (o *opener) scanInbound(r pgx.Row) (contract.Inbound, error) {
+	var (
+		m                    contract.Inbound
+		from, body           *string
+		fromSealed, bodySeal []byte
+		rk                   rowKey
+	)
+	err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &from, &fromSealed, &m.To, &body, &bodySeal, &m.BodyPurged,
+		&m.NumMedia, &m.RecipientKey, &m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.Rule, &m.ProviderHandled,
+		&m.ReceivedAt, &m.CommittedAt, &rk.id, &rk.keyID, &rk.wrapped)
+	if err != nil {
 		return m, err
-	})
+	}
+	if m.From, err = o.text(rk, m.RecipientKey, labelInboundFrom, from, fromSealed); err != nil {
+		return m, err
+	}
+	m.Body, err = o.text(rk, m.RecipientKey, labelInboundBody, body, bodySeal)
+	return m, err
 }

@@ -81,7 +81,7 @@ func TestRegisterJourneyWaitsForOptOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := store.RecordTx(ctx, tx, optOut(key, scopeA)); err != nil {
+	if _, err := s.RecordTx(ctx, tx, optOut(key, scopeA)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -26,7 +26,7 @@ const redriverLock = 0x72656472697665 // "redrive"
 func (s *Store) Redrive(ctx context.Context, limit int, deliver func([]contract.Inbound) ([]int64, error)) (read, marked int, err error) {
 	var deliverErr error
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		msgs, locked, err := pendingSignals(ctx, tx, limit)
+		msgs, locked, err := s.pendingSignals(ctx, tx, limit)
 		if err != nil || !locked {
 			return err
 		}
@@ -45,21 +45,21 @@ func (s *Store) Redrive(ctx context.Context, limit int, deliver func([]contract.
 
 // pendingSignals returns the inbound messages whose signal is not yet
 // delivered, oldest first, if tx holds the re-driver lock.
-func pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []contract.Inbound, locked bool, err error) {
+func (s *Store) pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []contract.Inbound, locked bool, err error) {
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(redriverLock)).Scan(&locked); err != nil || !locked {
 		return nil, false, err
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
-		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), provider_handled, received_at, stored_at
-		FROM inbound_messages WHERE signal_pending ORDER BY id LIMIT $1`, limit)
+	rows, err := tx.Query(ctx, `SELECT `+inboundColumns+` FROM `+inboundFrom+`
+		WHERE m.signal_pending ORDER BY m.id LIMIT $1`, limit)
 	if err != nil {
 		return nil, true, fmt.Errorf("pending signals: %w", err)
 	}
+	o := s.opener()
 	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (contract.Inbound, error) {
-		var m contract.Inbound
-		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
-			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt, &m.CommittedAt)
+		m, err := o.scanInbound(r)
+		if m.From == Erased {
+			m.From = "" // forgotten: no reply goes out
+		}
 		return m, err
 	})
 	return msgs, true, err

@@ -17,7 +17,7 @@ func (s *Store) RecordStatusOptOut(ctx context.Context, provider, messageID stri
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		changed, err = RecordTx(ctx, tx, c)
+		changed, err = s.RecordTx(ctx, tx, c)
 		return err
 	})
 	return changed, err

@@ -3,7 +3,9 @@
 // (consentlog.go), inbound messages (inbound.go) and their re-driver queue
 // (redrive.go), the journey registry (journeys.go), the send ledger
 // (ledger.go), status-callback opt-outs (statusoptouts.go), the sandbox
-// outbox (sandbox.go) and the migrations (migrate.go).
+// outbox (sandbox.go), the per-recipient data keys that seal personal data
+// (datakeys.go), erasure, retention and the audit log (privacy.go) and the
+// migrations (migrate.go).
 //
 // Sends and consent changes of one recipient are serialised with a Postgres
 // advisory lock on the recipient key: a send holds it shared from its consent
@@ -28,7 +30,9 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // Store is the Postgres consent store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	keyring Keyring  // wraps data keys; nil: stored unwrapped
+	keys    keyCache // the intake's unwrapped data keys
 }
 
 // DefaultMaxConns bounds the pool when DATABASE_URL does not: a send holds a

@@ -93,6 +93,9 @@ type Inbound struct {
 	// clock), as the re-driver reads it back; zero in signals from before
 	// it was sent and in staff changes.
 	CommittedAt time.Time `json:"committed_at,omitzero"`
+	// BodyPurged: read back by the store, the body was older than
+	// INBOUND_RETENTION and is gone. Never signalled.
+	BodyPurged bool `json:"-"`
 }
 
 // Intent is what an inbound message asks for, as stored with it and
