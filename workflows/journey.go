@@ -60,7 +60,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{}, err
 	}
 	defer r.deregister()
-	if r.sendOpts, err = sendActivityOptions(ctx, r.scope); err != nil {
+	if r.sendOpts, err = sendActivityOptions(ctx, r.scope, r.fewerCommands); err != nil {
 		return JourneyResult{}, err
 	}
 	r.listenForCancel()
@@ -81,7 +81,19 @@ type journeyRun struct {
 	id, scope string
 	status    contract.JourneyStatus
 	sendOpts  workflow.ActivityOptions // sendOptions, on the sender's send queue if it is rate-limited
+	// fewerCommands: the journey started on code that asks the server for
+	// less (see fewerCommandsVersion).
+	fewerCommands bool
 }
+
+// fewerCommandsVersion is the one version check a journey makes when it
+// starts. Each first GetVersion of a change ID costs a marker and a
+// TemporalChangeVersion search-attribute upsert (a visibility write), so
+// journeys started on this code take every earlier change (send-queue,
+// send-window-bound, frequency-cap) as made, without asking, and do not
+// upsert search attributes the start already carries. Histories from before
+// it have no marker for it and replay the earlier checks.
+const fewerCommandsVersion = "perf16-fewer-commands"
 
 // outcome is where a step leaves the journey: the zero value goes on to the
 // next step; otherwise the journey ends in state, or fails with err.
@@ -114,6 +126,7 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	// Counted facts carry the journey's provider and category.
 	ctx = metrics.ForJourney(ctx, in.Journey.Sender.Provider, string(in.Journey.Category))
 	r := &journeyRun{ctx: ctx, stepCtx: ctx, in: in, def: in.Journey}
+	r.fewerCommands = workflow.GetVersion(ctx, fewerCommandsVersion, workflow.DefaultVersion, 1) == 1
 	if err := r.def.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
 	}
@@ -135,9 +148,33 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.JourneyStatus, error) { return r.status, nil }); err != nil {
 		return nil, err
 	}
+	if r.fewerCommands && r.searchAttributesAtStart() {
+		return r, nil
+	}
 	return r, workflow.UpsertTypedSearchAttributes(ctx,
 		SAJourneyName.ValueSet(r.def.Name), SAJourneyRunID.ValueSet(in.RunID),
 		SARecipientKey.ValueSet(r.recipient.Key), SAJourneyState.ValueSet(StateRunning))
+}
+
+// searchAttributesAtStart reports whether the start set the search
+// attributes the journey would upsert, as the starter does.
+func (r *journeyRun) searchAttributesAtStart() bool {
+	sa := workflow.GetTypedSearchAttributes(r.ctx)
+	for _, kv := range []struct {
+		key  temporal.SearchAttributeKeyKeyword
+		want string
+	}{{SAJourneyName, r.def.Name}, {SAJourneyRunID, r.in.RunID}, {SARecipientKey, r.recipient.Key}, {SAJourneyState, StateRunning}} {
+		if got, ok := sa.GetKeyword(kv.key); !ok || got != kv.want {
+			return false
+		}
+	}
+	return true
+}
+
+// changed reports whether the change id applies: always for journeys on
+// fewerCommandsVersion, else as recorded (GetVersion).
+func (r *journeyRun) changed(id string) bool {
+	return r.fewerCommands || workflow.GetVersion(r.ctx, id, workflow.DefaultVersion, 1) == 1
 }
 
 // register records the journey as running before its first step, so an
@@ -276,13 +313,13 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			return activities.SendResult{Status: alreadyConfirmed}, goOn
 		}
 		in := r.sendInput(i, q.Category)
-		if marketing && workflow.GetVersion(r.ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
+		if marketing && r.changed("send-window-bound") {
 			if in.NotAfter = windowCloses(r.ctx, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours); in.NotAfter.IsZero() {
 				continue // the consent check outlasted the window
 			}
 		}
 		var res activities.SendResult
-		if marketing && workflow.GetVersion(r.ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
+		if marketing && r.changed("frequency-cap") {
 			in.FrequencyCap, in.State = true, r.in.State
 		}
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(r.stepCtx, r.sendOpts), acts.SendSMS, in).Get(r.ctx, &res)

@@ -9,10 +9,11 @@ import (
 // sendActivityOptions are a journey's send options: on its sender's send
 // queue (activities.SendQueue), which the Temporal server rate-limits
 // across all workers, when the senders file gives the sender a
-// max_per_second. Asked once per journey, and recorded.
-func sendActivityOptions(ctx workflow.Context, sender string) (workflow.ActivityOptions, error) {
+// max_per_second. Asked once per journey, and recorded. current: the
+// journey takes the send-queue change as made (fewerCommandsVersion).
+func sendActivityOptions(ctx workflow.Context, sender string, current bool) (workflow.ActivityOptions, error) {
 	opts := sendOptions
-	if workflow.GetVersion(ctx, "send-queue", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !current && workflow.GetVersion(ctx, "send-queue", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return opts, nil
 	}
 	var (
