@@ -14,9 +14,9 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/fanout"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
@@ -30,7 +30,7 @@ import (
 type Activities struct {
 	Store *store.Store
 	// Providers sends SMS, by journey sender provider: twilio, sinch, http, sandbox.
-	Providers map[string]sms.Sender
+	Providers map[sms.Provider]sms.Sender
 	// Registry holds per-sender settings (reply texts, programs); nil = defaults.
 	Registry *senders.Registry
 	Temporal client.Client
@@ -219,21 +219,26 @@ func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signa
 		}
 	}
 	var signaled atomic.Int32
-	err := fanout.Run(len(ids), 16, func(i int) error {
-		err := a.Temporal.SignalWorkflow(ctx, ids[i], "", signalName, arg)
-		var notFound *serviceerror.NotFound
-		switch {
-		case err == nil:
-			signaled.Add(1)
-		case errors.As(err, &notFound):
-			// The journey already ended (or was terminated before it could
-			// deregister itself).
-			err = a.Store.DeregisterJourney(ctx, ids[i])
-		}
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", signalName, ids[i], err)
-		}
-		return nil
-	})
+	var g errgroup.Group // a failed call does not stop the others
+	g.SetLimit(16)
+	for _, id := range ids {
+		g.Go(func() error {
+			err := a.Temporal.SignalWorkflow(ctx, id, "", signalName, arg)
+			var notFound *serviceerror.NotFound
+			switch {
+			case err == nil:
+				signaled.Add(1)
+			case errors.As(err, &notFound):
+				// The journey already ended (or was terminated before it could
+				// deregister itself).
+				err = a.Store.DeregisterJourney(ctx, id)
+			}
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", signalName, id, err)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
 	return int(signaled.Load()), err
 }

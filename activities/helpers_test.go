@@ -53,7 +53,7 @@ func newHarness(t *testing.T) *harness {
 		key:   keyer.Key(to),
 		acts: &activities.Activities{
 			Store:       store,
-			Providers:   map[string]sms.Sender{"twilio": tw},
+			Providers:   map[sms.Provider]sms.Sender{"twilio": tw},
 			Keyer:       keyer,
 			Logger:      slog.New(slog.DiscardHandler),
 			SendTimeout: 5 * time.Second,

@@ -7,6 +7,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -52,7 +53,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 	}
 	msg := SendInput{
 		LedgerKey: "reply/" + in.Key, Step: 0, RecipientKey: in.RecipientKey, Scope: sender.Scope(),
-		Provider: in.Provider, To: in.To, Body: body,
+		Provider: sms.Provider(in.Provider), To: in.To, Body: body,
 	}
 	if sender.MessagingServiceSID != "" {
 		msg.MessagingServiceSID = sender.MessagingServiceSID
@@ -67,7 +68,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 	return a.deliver(ctx, msg, true)
 }
 
-// confirmIntent is the Kind the OptOut workflow asks for after a YES (the
+// confirmIntent is the Kind the Recipient workflow asks for after a YES (the
 // intent's name); its template is ReplyConfirmed.
 const confirmIntent senders.ReplyKind = senders.ReplyKind(contract.IntentConfirm)
 

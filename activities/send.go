@@ -30,8 +30,8 @@ type SendInput struct {
 	RecipientKey        string
 	Scope               string          // the sender's address (its consent scope comes from the senders file)
 	Category            policy.Category // journey category or policy.CategoryOptInRequest; "" is marketing
-	Provider            string          // twilio, sinch, http, sandbox
-	To                  string          // E.164
+	Provider            sms.Provider
+	To                  string // E.164
 	From                string
 	MessagingServiceSID string
 	Body                string
@@ -156,7 +156,7 @@ func (a *Activities) newDelivery(in SendInput, exempt bool) (*delivery, error) {
 // is settled: it was before (a retry), or an earlier attempt that may have
 // reached the provider was found there, or cannot be asked about.
 func (d *delivery) claim(ctx context.Context) (res SendResult, done bool, err error) {
-	entry, fresh, err := d.Store.BeginAttempt(ctx, d.in.LedgerKey, d.in.Step, d.in.RecipientKey, d.in.Provider)
+	entry, fresh, err := d.Store.BeginAttempt(ctx, d.in.LedgerKey, d.in.Step, d.in.RecipientKey, string(d.in.Provider))
 	switch {
 	case err != nil:
 		return SendResult{}, true, err
@@ -288,7 +288,7 @@ func (d *delivery) record(ctx context.Context, decision consent.Decision, att at
 func (d *delivery) recordProviderOptOut(ctx context.Context, note string) error {
 	_, err := d.Store.Record(ctx, consent.Change{
 		RecipientKey: d.in.RecipientKey, Scope: d.Registry.ConsentScope(d.in.Scope), To: consent.OptedOut,
-		Source: consent.SourceProvider, Provider: d.in.Provider, Sender: d.in.From + d.in.MessagingServiceSID, Note: note,
+		Source: consent.SourceProvider, Provider: string(d.in.Provider), Sender: d.in.From + d.in.MessagingServiceSID, Note: note,
 	})
 	return err
 }

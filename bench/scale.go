@@ -150,7 +150,7 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 			last = max(last, c.Sub(t0))
 		}
 		sLat = append(sLat, last)
-		p, err := optOutPath(ctx, tc, workflows.OptOutID(key), t0)
+		p, err := optOutPath(ctx, tc, workflows.RecipientID(key), t0)
 		if err != nil {
 			return row{}, err
 		}
@@ -300,7 +300,7 @@ func closeTime(d *workflowservice.DescribeWorkflowExecutionResponse) time.Time {
 // stopPath is when each stage of a STOP's way was reached, from the post.
 type stopPath struct {
 	answered time.Duration // the webhook answered 200
-	signaled time.Duration // the keyword signal reached the OptOut workflow
+	signaled time.Duration // the keyword signal reached the Recipient workflow
 	// cancelled: CancelJourneys has signalled the journeys (activity
 	// completed, or the workflow task recording its local activity
 	// completed); 0 when not found.
@@ -308,7 +308,7 @@ type stopPath struct {
 	closed    time.Duration // the recipient's last journey closed
 }
 
-// optOutPath reads the stages from the recipient's OptOut workflow history.
+// optOutPath reads the stages from the recipient's Recipient workflow history.
 func optOutPath(ctx context.Context, c client.Client, id string, t0 time.Time) (stopPath, error) {
 	var p stopPath
 	var cancelID int64
@@ -357,7 +357,7 @@ func medianPath(paths []stopPath) string {
 		}
 		return ms(percentile(ds, 50))
 	}
-	return fmt.Sprintf("200 OK %s, signal at OptOut %s, journeys signalled %s, journeys closed %s",
+	return fmt.Sprintf("200 OK %s, signal at the Recipient workflow %s, journeys signalled %s, journeys closed %s",
 		stage(func(p stopPath) time.Duration { return p.answered }),
 		stage(func(p stopPath) time.Duration { return p.signaled }),
 		stage(func(p stopPath) time.Duration { return p.cancelled }),

@@ -3,7 +3,7 @@ package main
 // Scenario "webhook": signed Twilio inbound requests (unique MessageSids,
 // STOP / HELP / plain text from many numbers) posted at a fixed
 // concurrency to the worker's webhook bridge (internal/app, with its
-// re-driver and OptOut workflows running), against a bare net/http handler
+// re-driver and Recipient workflows running), against a bare net/http handler
 // that inserts one row into Postgres through a pool with the same settings.
 
 import (
@@ -79,7 +79,7 @@ func runWebhook(ctx context.Context, cfg *config) (row, error) {
 	}
 
 	// Rounds B S S B (see journeys). Each stopline round is followed by a
-	// wait for its asynchronous work (keyword signals, OptOut workflows,
+	// wait for its asynchronous work (keyword signals, Recipient workflows,
 	// replies) to finish, so it does not run during a baseline round.
 	var sLat, bLat []time.Duration
 	var sTime, bTime time.Duration

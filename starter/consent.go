@@ -162,7 +162,7 @@ func printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// signalRunning hands the change to the recipient's OptOut workflow, which
+// signalRunning hands the change to the recipient's Recipient workflow, which
 // stops their running journeys at once after an opt-out, or lets those
 // waiting for a double opt-in go on after a confirmation, and lists it in
 // its consent query. It is best effort: without Temporal, journeys still
@@ -179,5 +179,5 @@ func signalRunning(ctx context.Context, c consent.Change, dev bool) {
 		fmt.Fprintln(os.Stderr, "note: signalling running journeys:", err)
 		return
 	}
-	fmt.Printf("running journeys told through workflow %s\n", workflows.OptOutID(c.RecipientKey))
+	fmt.Printf("running journeys told through workflow %s\n", workflows.RecipientID(c.RecipientKey))
 }

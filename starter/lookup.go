@@ -25,7 +25,7 @@ func printKey(w io.Writer, k phone.Keyer, raw, region, ui string) error {
 	key := k.Key(e164)
 	q := fmt.Sprintf(`RecipientKey = %q`, key)
 	fmt.Fprintf(w, "number:        %s\nrecipient key: %s\nUI query:      %s\njourneys:      %s/namespaces/default/workflows?query=%s\nopt-out:       workflow ID %s\n",
-		phone.Mask(e164), key, q, ui, queryEscape(q), workflows.OptOutID(key))
+		phone.Mask(e164), key, q, ui, queryEscape(q), workflows.RecipientID(key))
 	return nil
 }
 

@@ -27,7 +27,7 @@ type JourneyInput struct {
 	RecipientKey string             `json:"recipient_key,omitempty"`
 	Attributes   map[string]string  `json:"attributes,omitempty"`
 	// State is the US state the recipient lives in (USPS code, from the
-	// audience file's state column), or "". Its rule applies on top of the
+	// audience file's state or postal_code column), or "". Its rule applies on top of the
 	// number's area-code state: the stricter wins.
 	State string `json:"state,omitempty"`
 }
@@ -454,7 +454,7 @@ func windowCloses(ctx workflow.Context, e164, state string, override *journey.Qu
 }
 
 // awaitConfirmation waits at an opt_in step for the recipient's YES, which
-// the OptOut workflow signals, for at most consent.ConfirmWindow. The next
+// the Recipient workflow signals, for at most consent.ConfirmWindow. The next
 // marketing step's consent check still requires the confirmation, so a
 // stray signal cannot send anything.
 func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (confirmed bool, err error) {

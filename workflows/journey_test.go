@@ -21,6 +21,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -40,7 +41,7 @@ func welcome() journey.Definition {
 	return journey.Definition{
 		Name:     "welcome",
 		Category: policy.CategoryMarketing,
-		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: sender, Type: policy.TypeLongCode},
+		Sender:   journey.Sender{Provider: sms.ProviderTwilio, From: sender, Type: policy.TypeLongCode},
 		Steps: []journey.Step{
 			{SMS: "Hi {{.first_name}}, your code is {{.code}}. Reply STOP to opt out."},
 			{Wait: "24h"},

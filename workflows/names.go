@@ -1,5 +1,5 @@
 // Package workflows holds stopline's Temporal workflows: Journey, one per
-// (journey run, recipient), and OptOut, one per recipient, plus the IDs
+// (journey run, recipient), and Recipient, one per recipient, plus the IDs
 // and search attributes that tie them to the worker, the starter and the
 // webhook bridge. Their signals, queries and payloads are in contract.
 package workflows
@@ -7,6 +7,7 @@ package workflows
 import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 )
 
 // TaskQueue is the queue the stopline worker polls.
@@ -38,7 +39,22 @@ func JourneyID(runID, recipientKey string) string {
 	return "journey/" + runID + "/" + recipientKey
 }
 
-// OptOutID is the workflow ID of a recipient's OptOut workflow.
-func OptOutID(recipientKey string) string {
+// RecipientID is the workflow ID of a recipient's Recipient workflow; it
+// keeps the prefix of the name the workflow is registered under.
+func RecipientID(recipientKey string) string {
 	return "optout/" + recipientKey
+}
+
+// Registry is where workflows are registered: a worker, a replayer or a
+// test environment.
+type Registry interface {
+	RegisterWorkflow(w any)
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// Register registers Journey and Recipient under the names running
+// workflows and recorded histories hold.
+func Register(r Registry) {
+	r.RegisterWorkflow(Journey)
+	r.RegisterWorkflowWithOptions(Recipient, workflow.RegisterOptions{Name: RecipientWorkflow})
 }

@@ -38,8 +38,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.RegisterWorkflow(workflows.Journey)
-		r.RegisterWorkflow(workflows.OptOut)
+		workflows.Register(r)
 		for _, f := range files {
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Errorf("%s: %s: %v", tt.name, f, err)

@@ -23,19 +23,19 @@ import (
 // query, but is never answered and, having no inbound ID, never taken for a
 // redelivery.
 func TestStaffChanges(t *testing.T) {
-	staff := func(intent contract.Intent, scope string) contract.KeywordSignal {
-		return contract.KeywordSignal{Intent: intent, Scope: scope, Source: string(consent.SourceAdmin), ReceivedAt: daytime}
+	staff := func(intent contract.Intent, scope string) contract.Inbound {
+		return contract.Inbound{Intent: intent, Scope: scope, Source: string(consent.SourceAdmin), ReceivedAt: daytime}
 	}
 	tests := []struct {
 		name    string
-		signals []contract.KeywordSignal
+		signals []contract.Inbound
 		want    string // calls in order
 		scopes  map[string]string
 	}{
-		{"opt-out cancels, no reply", []contract.KeywordSignal{staff(contract.IntentOptOut, "+15550001111")},
+		{"opt-out cancels, no reply", []contract.Inbound{staff(contract.IntentOptOut, "+15550001111")},
 			"cancel +15550001111", map[string]string{"+15550001111": "opted_out"}},
 		{"opt-in, opt-out, confirm: each applied in order",
-			[]contract.KeywordSignal{staff(contract.IntentOptIn, "*"), staff(contract.IntentOptOut, "*"), staff(contract.IntentConfirm, "program:club")},
+			[]contract.Inbound{staff(contract.IntentOptIn, "*"), staff(contract.IntentOptOut, "*"), staff(contract.IntentConfirm, "program:club")},
 			"cancel *|confirm program:club", map[string]string{"*": "opted_out", "program:club": "confirmed"}},
 	}
 	for _, tt := range tests {
@@ -44,7 +44,7 @@ func TestStaffChanges(t *testing.T) {
 			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := s.NewTestWorkflowEnvironment()
 			env.SetStartTime(daytime)
-			env.RegisterWorkflow(workflows.OptOut)
+			workflows.Register(env)
 			env.RegisterActivity(&activities.Activities{})
 			var calls []string
 			env.OnActivity(a.CancelJourneys, mock.Anything, mock.Anything).Return(
@@ -65,7 +65,7 @@ func TestStaffChanges(t *testing.T) {
 			for i, sig := range tt.signals {
 				env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalKeyword, sig) }, time.Duration(i+1)*time.Second)
 			}
-			var st contract.OptOutState
+			var st contract.RecipientState
 			env.RegisterDelayedCallback(func() {
 				v, err := env.QueryWorkflow(contract.QueryConsent)
 				if err == nil {
@@ -75,7 +75,7 @@ func TestStaffChanges(t *testing.T) {
 					t.Errorf("consent query: %v", err)
 				}
 			}, time.Minute)
-			env.ExecuteWorkflow(workflows.OptOut, contract.OptOutState{RecipientKey: recipientKey})
+			env.ExecuteWorkflow(workflows.RecipientWorkflow, contract.RecipientState{RecipientKey: recipientKey})
 			if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 				t.Fatalf("completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 			}

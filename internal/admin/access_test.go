@@ -10,6 +10,7 @@ import (
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // TestAccess fills every table for two people and checks that the access
@@ -22,7 +23,7 @@ func TestAccess(t *testing.T) {
 		if _, err := st.Record(ctx, consent.Change{RecipientKey: key, Scope: sender, To: consent.OptedOut, Source: consent.SourceAdmin, Note: "note of " + tag}); err != nil {
 			t.Fatal(err)
 		}
-		in := store.Inbound{Provider: "twilio", MessageID: "SM-" + tag, From: num, To: sender, Body: "body of " + tag,
+		in := contract.Inbound{Provider: "twilio", MessageID: "SM-" + tag, From: num, To: sender, Body: "body of " + tag,
 			RecipientKey: key, Scope: sender, ReceivedAt: time.Now()}
 		if _, _, _, err := st.SaveInbound(ctx, in); err != nil {
 			t.Fatal(err)

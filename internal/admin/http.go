@@ -32,7 +32,7 @@ type Config struct {
 	Region string
 	Logger *slog.Logger
 	// OnChange, if set, is called after a change was committed; the worker
-	// hands it to the recipient's OptOut workflow (workflows.TellRecipient),
+	// hands it to the recipient's Recipient workflow (workflows.TellRecipient),
 	// which cancels running journeys at once. Without it they stop at their
 	// next consent check, which sees the change.
 	OnChange func(ctx context.Context, c consent.Change)

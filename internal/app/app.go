@@ -288,8 +288,7 @@ func (a *App) startWorker(ctx context.Context) error {
 		wopts.MaxConcurrentActivityTaskPollers = 8
 	}
 	w := worker.New(a.Temporal, a.cfg.TaskQueue, wopts)
-	w.RegisterWorkflow(workflows.Journey)
-	w.RegisterWorkflow(workflows.OptOut)
+	workflows.Register(w)
 	w.RegisterActivity(a.Activities)
 	if err := a.startSendWorkers(); err != nil {
 		return err
@@ -415,37 +414,37 @@ func checkProduction(cfg Config) error {
 	return nil
 }
 
-func buildSenders(cfg Config, st *store.Store, log *slog.Logger) (map[string]sms.Sender, error) {
-	senders := map[string]sms.Sender{}
+func buildSenders(cfg Config, st *store.Store, log *slog.Logger) (map[sms.Provider]sms.Sender, error) {
+	senders := map[sms.Provider]sms.Sender{}
 	if cfg.Dev {
-		senders["sandbox"] = &sandbox.Sender{Store: st, Logger: log}
+		senders[sms.ProviderSandbox] = &sandbox.Sender{Store: st, Logger: log}
 	}
 	if cfg.Sinch.ServicePlanID != "" {
 		s, err := sinch.New(cfg.Sinch)
 		if err != nil {
 			return nil, err
 		}
-		senders["sinch"] = s
+		senders[sms.ProviderSinch] = s
 	}
 	if cfg.HTTPChannel.URL != "" {
 		s, err := httpchannel.New(cfg.HTTPChannel)
 		if err != nil {
 			return nil, err
 		}
-		senders["http"] = s
+		senders[sms.ProviderHTTP] = s
 	}
 	if cfg.Twilio.AccountSID != "" {
 		s, err := twilio.New(cfg.Twilio)
 		if err != nil {
 			return nil, err
 		}
-		senders["twilio"] = s
+		senders[sms.ProviderTwilio] = s
 	}
 	if cfg.Dev {
-		for _, p := range []string{"twilio", "sinch", "http"} {
+		for _, p := range []sms.Provider{sms.ProviderTwilio, sms.ProviderSinch, sms.ProviderHTTP} {
 			if senders[p] == nil {
 				log.Info("no credentials: provider uses the sandbox", "provider", p)
-				senders[p] = senders["sandbox"]
+				senders[p] = senders[sms.ProviderSandbox]
 			}
 		}
 	}
@@ -457,7 +456,7 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 	mux.Handle("/webhooks/", hooks)
 	adminAPI := admin.NewHandler(admin.Config{
 		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log, Senders: a.Activities.Registry,
-		// The recipient's OptOut workflow stops their running journeys at
+		// The recipient's Recipient workflow stops their running journeys at
 		// once, or frees those waiting for a double opt-in.
 		OnChange: func(ctx context.Context, c consent.Change) {
 			if err := workflows.TellRecipient(ctx, a.Temporal, a.cfg.TaskQueue, c); err != nil {

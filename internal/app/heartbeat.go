@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/store"
 )
 
@@ -26,16 +27,16 @@ const (
 // queue. Secrets appear only as "set or not", except the recipient key
 // secret, through a hash keyed with itself.
 type configSummary struct {
-	Namespace    string            `json:"namespace"`
-	TaskQueue    string            `json:"task_queue"`
-	Providers    []string          `json:"providers"`
-	ProviderURLs map[string]string `json:"provider_urls"`
-	SendersFile  string            `json:"senders_file_sha256"`
-	RecipientKey string            `json:"recipient_key_check"`
-	PublicURL    string            `json:"public_url"`
-	TrustProxy   bool              `json:"trust_proxy"`
-	PayloadKey   string            `json:"payload_key_id"` // "" = payloads in plain text
-	Secrets      map[string]bool   `json:"secrets_set"`
+	Namespace    string                  `json:"namespace"`
+	TaskQueue    string                  `json:"task_queue"`
+	Providers    []sms.Provider          `json:"providers"`
+	ProviderURLs map[sms.Provider]string `json:"provider_urls"`
+	SendersFile  string                  `json:"senders_file_sha256"`
+	RecipientKey string                  `json:"recipient_key_check"`
+	PublicURL    string                  `json:"public_url"`
+	TrustProxy   bool                    `json:"trust_proxy"`
+	PayloadKey   string                  `json:"payload_key_id"` // "" = payloads in plain text
+	Secrets      map[string]bool         `json:"secrets_set"`
 }
 
 // ConfigHash is the hash this worker records in its heartbeat.
@@ -45,7 +46,7 @@ func (a *App) computeConfigHash() (string, error) {
 	c := a.cfg
 	sum := configSummary{
 		Namespace: a.namespace, TaskQueue: c.TaskQueue,
-		ProviderURLs: map[string]string{"twilio": c.Twilio.APIURL, "sinch": c.Sinch.APIURL, "http": c.HTTPChannel.URL},
+		ProviderURLs: map[sms.Provider]string{sms.ProviderTwilio: c.Twilio.APIURL, sms.ProviderSinch: c.Sinch.APIURL, sms.ProviderHTTP: c.HTTPChannel.URL},
 		RecipientKey: a.Keyer.Key("stopline-config-check"),
 		PublicURL:    c.Webhooks.PublicURL, TrustProxy: c.Webhooks.TrustProxy,
 		Secrets: map[string]bool{

@@ -137,7 +137,7 @@ func TestDoubleOptIn(t *testing.T) {
 	e.replay(workflows.JourneyID(e.Run("ask"), e.Key(ada)), "journey-optin-confirmed")
 	e.replay(workflows.JourneyID(e.Run("ask"), e.Key(bob)), "journey-optin-stopped")
 	e.replay(workflows.JourneyID(e.Run("before-yes"), e.Key(cy)), "journey-not-confirmed")
-	e.replay(workflows.OptOutID(e.Key(cy)), "optout-start-yes")
+	e.replay(workflows.RecipientID(e.Key(cy)), "optout-start-yes")
 }
 
 // A program whose STOP blocks marketing only: the STOP cancels the

@@ -9,13 +9,13 @@ import (
 )
 
 // describeOptOut logs where a recipient's STOP got to: its inbound row, its
-// OptOut workflow's history and its reply ledger rows.
+// Recipient workflow's history and its reply ledger rows.
 func describeOptOut(t *testing.T, e *env, num string) {
 	var signaled *time.Time
 	var pending bool
 	_ = e.App.Store.Pool().QueryRow(context.Background(), `SELECT signal_pending, signaled_at FROM inbound_messages WHERE from_number=$1 ORDER BY id DESC LIMIT 1`, num).Scan(&pending, &signaled)
 	t.Logf("%s: pending %v signaled %v", num, pending, signaled)
-	h := e.Client().GetWorkflowHistory(context.Background(), workflows.OptOutID(e.Key(num)), "", false, 0)
+	h := e.Client().GetWorkflowHistory(context.Background(), workflows.RecipientID(e.Key(num)), "", false, 0)
 	for h.HasNext() {
 		ev, err := h.Next()
 		if err != nil {

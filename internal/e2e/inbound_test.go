@@ -28,11 +28,11 @@ func (e *env) consentOf(number string) consent.Decision {
 	return d
 }
 
-// optOutView queries the recipient's OptOut workflow.
-func (e *env) optOutView(number string) contract.OptOutState {
+// optOutView queries the recipient's Recipient workflow.
+func (e *env) optOutView(number string) contract.RecipientState {
 	e.T.Helper()
-	var st contract.OptOutState
-	v, err := e.Client().QueryWorkflow(context.Background(), workflows.OptOutID(e.Key(number)), "", contract.QueryConsent)
+	var st contract.RecipientState
+	v, err := e.Client().QueryWorkflow(context.Background(), workflows.RecipientID(e.Key(number)), "", contract.QueryConsent)
 	if err == nil {
 		err = v.Get(&st)
 	}
@@ -117,8 +117,8 @@ func TestHelpStartAndProviderHandledStop(t *testing.T) {
 		t.Fatalf("answered %d", code)
 	}
 	testkit.Eventually(t, 10*time.Second, "opt-out workflow handled it", func() bool {
-		v, err := e.Client().QueryWorkflow(context.Background(), workflows.OptOutID(e.Key(alan)), "", contract.QueryConsent)
-		var st contract.OptOutState
+		v, err := e.Client().QueryWorkflow(context.Background(), workflows.RecipientID(e.Key(alan)), "", contract.QueryConsent)
+		var st contract.RecipientState
 		return err == nil && v.Get(&st) == nil && len(st.Recent) == 1
 	})
 	if e.consentOf(alan).Allowed {
@@ -191,6 +191,6 @@ func TestStopCommittedAfterLaterHelp(t *testing.T) {
 	if got := e.SentTo(num); !strings.Contains(got[1]+got[2], "unsubscribed") || !strings.Contains(got[1]+got[2], "Msg & data rates") {
 		t.Errorf("SMS to recipient: %q", got)
 	}
-	e.replay(workflows.OptOutID(e.Key(num)), "optout-stop-after-later-help")
+	e.replay(workflows.RecipientID(e.Key(num)), "optout-stop-after-later-help")
 	e.replay(workflows.JourneyID(e.Run("drip"), e.Key(num)), "journey-stopped-by-late-stop")
 }

@@ -33,8 +33,7 @@ func (e *env) replay(workflowID, name string) {
 		hist.Events = append(hist.Events, ev)
 	}
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflow(workflows.Journey)
-	r.RegisterWorkflow(workflows.OptOut)
+	workflows.Register(r)
 	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
 		e.T.Fatalf("replay of %s (%d events): %v", name, len(hist.Events), err)
 	}

@@ -58,8 +58,8 @@ func TestForgedSinchKeywordsChangeNothing(t *testing.T) {
 	if n := len(e.Twilio.Accepted()); n != 0 {
 		t.Errorf("%d replies sent, want 0", n)
 	}
-	if _, err := e.Client().DescribeWorkflowExecution(context.Background(), workflows.OptOutID(e.Key(victim)), ""); err == nil {
-		t.Error("the victim's OptOut workflow was started")
+	if _, err := e.Client().DescribeWorkflowExecution(context.Background(), workflows.RecipientID(e.Key(victim)), ""); err == nil {
+		t.Error("the victim's Recipient workflow was started")
 	}
 }
 

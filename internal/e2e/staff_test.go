@@ -15,7 +15,7 @@ import (
 )
 
 // An opt-out staff record through the admin API goes through the
-// recipient's OptOut workflow, like a STOP: the waiting journey is
+// recipient's Recipient workflow, like a STOP: the waiting journey is
 // cancelled at once, no reply goes out, and the workflow's consent query
 // lists the change.
 func TestStaffOptOutThroughRecipientWorkflow(t *testing.T) {
@@ -45,8 +45,8 @@ func TestStaffOptOutThroughRecipientWorkflow(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var st contract.OptOutState
-	v, err := e.Client().QueryWorkflow(ctx, workflows.OptOutID(e.Key(ada)), "", contract.QueryConsent)
+	var st contract.RecipientState
+	v, err := e.Client().QueryWorkflow(ctx, workflows.RecipientID(e.Key(ada)), "", contract.QueryConsent)
 	if err == nil {
 		err = v.Get(&st)
 	}

@@ -1,6 +1,6 @@
 // Package inbound is the durable side of the webhook bridge: it classifies
 // an inbound message, commits it with its consent effect to Postgres, and
-// delivers the keyword signal to the recipient's OptOut workflow (now, or
+// delivers the keyword signal to the recipient's Recipient workflow (now, or
 // later when Temporal is back).
 package inbound
 
@@ -37,7 +37,7 @@ var _ webhook.Intake = (*Intake)(nil)
 
 // Urgent reports whether m is a keyword for its sender (or a confirmation
 // word): the bridge keeps intake capacity for those.
-func (i *Intake) Urgent(m webhook.Inbound) bool {
+func (i *Intake) Urgent(m contract.Inbound) bool {
 	sender := i.Registry.Lookup(withPlus(m.To), m.MessagingServiceSID)
 	if !sender.ProcessesKeywords() {
 		return false
@@ -47,13 +47,11 @@ func (i *Intake) Urgent(m webhook.Inbound) bool {
 }
 
 // Inbound commits m and its consent effect before the bridge answers 2xx.
-func (i *Intake) Inbound(ctx context.Context, m webhook.Inbound) error {
+func (i *Intake) Inbound(ctx context.Context, m contract.Inbound) error {
 	to := withPlus(m.To)
 	sender := i.Registry.Lookup(to, m.MessagingServiceSID)
-	rec := store.Inbound{
-		Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: to, Body: m.Body,
-		NumMedia: m.NumMedia, ReceivedAt: m.ReceivedAt, Scope: sender.ConsentScope(),
-	}
+	rec := m // as committed, and as the re-driver will signal it
+	rec.To, rec.Scope = to, sender.ConsentScope()
 	var effects []store.Effect
 	e164, err := phone.Normalize(withPlus(m.From), "")
 	switch {
@@ -131,7 +129,7 @@ func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 // classify decides the intent. Twilio's OptOutType means Twilio already
 // acted (and replied): it decides, except that Twilio reads STOPALL as a STOP
 // for the one sender, and the body's wider reach must not be lost.
-func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
+func classify(m contract.Inbound, s senders.Sender) (keywords.Intent, bool) {
 	if in, ok := keywords.FromTwilioOptOutType(m.OptOutType); ok {
 		if body := keywords.Classify(m.Body, s.Keywords); in.Kind == keywords.OptOut && body.Kind == keywords.OptOut && body.Scope == keywords.All {
 			return body, true
@@ -150,7 +148,7 @@ func classify(m webhook.Inbound, s senders.Sender) (keywords.Intent, bool) {
 // else counts as what it is besides (YES is also an opt-in keyword), and an
 // opt-in leaves a confirmed recipient confirmed. A change is made in the
 // scope also as well, unless that is "".
-func effectsOf(in keywords.Intent, rec store.Inbound, s senders.Sender, also string) []store.Effect {
+func effectsOf(in keywords.Intent, rec contract.Inbound, s senders.Sender, also string) []store.Effect {
 	effect := func(intent contract.Intent, to consent.State) store.Effect {
 		// The text stays in inbound_messages only, where encryption and
 		// expiry can reach it; the append-only event records why instead.

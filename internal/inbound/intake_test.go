@@ -16,6 +16,7 @@ import (
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/webhook"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Senders A and B form program "acme", C is program "other", D has none.
@@ -70,11 +71,11 @@ func (f *fixture) text(t *testing.T, from, to, body string) {
 // is the keyword Twilio acted on ("" when it did not).
 func (f *fixture) textTwilio(t *testing.T, from, to, body, optOutType string) {
 	t.Helper()
-	f.inbound(t, webhook.Inbound{From: from, To: to, Body: body, OptOutType: optOutType})
+	f.inbound(t, contract.Inbound{From: from, To: to, Body: body, OptOutType: optOutType})
 }
 
 // inbound delivers m as a new Twilio message.
-func (f *fixture) inbound(t *testing.T, m webhook.Inbound) {
+func (f *fixture) inbound(t *testing.T, m contract.Inbound) {
 	t.Helper()
 	f.seq++
 	m.Provider, m.MessageID, m.ReceivedAt = "twilio", fmt.Sprintf("SM%d", f.seq), time.Now()
@@ -145,7 +146,7 @@ func TestScopeMatrix(t *testing.T) {
 // changes consent once; every accepted keyword waits for its signal.
 func TestRedeliveryIsIdempotent(t *testing.T) {
 	f := newFixture(t)
-	m := webhook.Inbound{Provider: "twilio", MessageID: "SMdup", From: "+14155550100", To: senderD, Body: "STOP", ReceivedAt: time.Now()}
+	m := contract.Inbound{Provider: "twilio", MessageID: "SMdup", From: "+14155550100", To: senderD, Body: "STOP", ReceivedAt: time.Now()}
 	for range 3 {
 		if err := f.intake.Inbound(context.Background(), m); err != nil {
 			t.Fatal(err)
@@ -165,7 +166,7 @@ func TestRedeliveryIsIdempotent(t *testing.T) {
 func TestIntakeUnavailable(t *testing.T) {
 	f := newFixture(t)
 	f.store.Close()
-	err := f.intake.Inbound(context.Background(), webhook.Inbound{Provider: "twilio", MessageID: "SMx", From: "+14155550100", To: senderA, Body: "STOP", ReceivedAt: time.Now()})
+	err := f.intake.Inbound(context.Background(), contract.Inbound{Provider: "twilio", MessageID: "SMx", From: "+14155550100", To: senderA, Body: "STOP", ReceivedAt: time.Now()})
 	if !errors.Is(err, webhook.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
@@ -264,7 +265,7 @@ func TestMessagingServiceNumber(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			from := fmt.Sprintf("+1415555%04d", 3100+i)
-			f.inbound(t, webhook.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "STOP"})
+			f.inbound(t, contract.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "STOP"})
 			for _, s := range tt.blocked {
 				if f.allowed(t, from, s) {
 					t.Errorf("after STOP, %s may still send", s)
@@ -275,7 +276,7 @@ func TestMessagingServiceNumber(t *testing.T) {
 					t.Errorf("after STOP, %s may not send", s)
 				}
 			}
-			f.inbound(t, webhook.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "START"})
+			f.inbound(t, contract.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "START"})
 			for _, s := range tt.blocked {
 				if !f.allowed(t, from, s) {
 					t.Errorf("after START, %s may not send", s)
@@ -287,13 +288,13 @@ func TestMessagingServiceNumber(t *testing.T) {
 				To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
 				t.Fatal(err)
 			}
-			f.inbound(t, webhook.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "STOP"})
+			f.inbound(t, contract.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "STOP"})
 			for _, s := range tt.blocked {
 				if f.allowed(t, from, s) {
 					t.Errorf("after the second STOP, %s may still send", s)
 				}
 			}
-			f.inbound(t, webhook.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "START"})
+			f.inbound(t, contract.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "START"})
 			for _, s := range tt.blocked {
 				if !f.allowed(t, from, s) {
 					t.Errorf("after START, %s may not send", s)

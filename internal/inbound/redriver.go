@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/stopline/stopline/internal/fanout"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
-// Redriver delivers committed keyword signals to the recipients' OptOut
+// Redriver delivers committed keyword signals to the recipients' Recipient
 // workflows with SignalWithStart. It is the only path signals take, so they
 // arrive in commit order; when Temporal is unreachable the rows stay pending
 // and are delivered once it is back. A Postgres advisory lock keeps one
@@ -78,7 +78,7 @@ func (r *Redriver) Sweep(ctx context.Context) (delivered int, err error) {
 
 func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 	const size = 500
-	read, n, err := r.Store.Redrive(ctx, size, func(msgs []store.Inbound) ([]int64, error) {
+	read, n, err := r.Store.Redrive(ctx, size, func(msgs []contract.Inbound) ([]int64, error) {
 		return r.signalAll(ctx, msgs)
 	})
 	return n, read == size && err == nil, err
@@ -87,8 +87,8 @@ func (r *Redriver) batch(ctx context.Context) (n int, more bool, err error) {
 // signalAll signals msgs (oldest first) with recipients in parallel and
 // each recipient's messages in order. A failure stops that recipient's
 // delivery only; its undelivered messages stay pending for the next sweep.
-func (r *Redriver) signalAll(ctx context.Context, msgs []store.Inbound) ([]int64, error) {
-	var queues [][]store.Inbound
+func (r *Redriver) signalAll(ctx context.Context, msgs []contract.Inbound) ([]int64, error) {
+	var queues [][]contract.Inbound
 	index := map[string]int{} // recipient key -> queue
 	for _, m := range msgs {
 		i, ok := index[m.RecipientKey]
@@ -100,15 +100,20 @@ func (r *Redriver) signalAll(ctx context.Context, msgs []store.Inbound) ([]int64
 		queues[i] = append(queues[i], m)
 	}
 	signaled := make([]int, len(queues)) // how many of each queue went out
-	err := fanout.Run(len(queues), 32, func(i int) error {
-		for _, m := range queues[i] {
-			if err := r.signal(ctx, m); err != nil {
-				return err
+	var g errgroup.Group                 // a failed recipient does not stop the others
+	g.SetLimit(32)
+	for i, q := range queues {
+		g.Go(func() error {
+			for _, m := range q {
+				if err := r.signal(ctx, m); err != nil {
+					return err
+				}
+				signaled[i]++
 			}
-			signaled[i]++
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	err := g.Wait()
 	var done []int64
 	for i, q := range queues {
 		for _, m := range q[:signaled[i]] {
@@ -118,13 +123,8 @@ func (r *Redriver) signalAll(ctx context.Context, msgs []store.Inbound) ([]int64
 	return done, err
 }
 
-func (r *Redriver) signal(ctx context.Context, m store.Inbound) error {
+func (r *Redriver) signal(ctx context.Context, m contract.Inbound) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	sig := contract.KeywordSignal{
-		InboundID: m.ID, Provider: m.Provider, MessageID: m.MessageID, Intent: m.Intent, Keyword: m.Keyword,
-		Language: m.Language, Scope: m.Scope, Phone: m.From, Sender: m.To, ProviderHandled: m.ProviderHandled,
-		ReceivedAt: m.ReceivedAt, CommittedAt: m.StoredAt,
-	}
-	return workflows.SignalRecipient(ctx, r.Temporal, r.TaskQueue, m.RecipientKey, sig)
+	return workflows.SignalRecipient(ctx, r.Temporal, r.TaskQueue, m)
 }

@@ -39,7 +39,7 @@ func TestRedriverKeepsDeliveredSignalsWhenOneFails(t *testing.T) {
 	const ok, failing = "+14155553201", "+14155553202"
 	f.text(t, ok, senderA, "STOP")
 	f.text(t, failing, senderA, "STOP")
-	c := &signalClient{failFor: map[string]bool{workflows.OptOutID(f.acts.Keyer.Key(failing)): true}}
+	c := &signalClient{failFor: map[string]bool{workflows.RecipientID(f.acts.Keyer.Key(failing)): true}}
 	r := inbound.NewRedriver(f.store, c, "q", slog.New(slog.DiscardHandler))
 
 	delivered, err := r.Sweep(t.Context())

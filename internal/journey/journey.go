@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/sms"
 )
 
 // Definition is a parsed journey file.
@@ -29,8 +30,7 @@ type Definition struct {
 
 // Sender says who sends the journey's messages.
 type Sender struct {
-	// Provider is one of the Provider* constants.
-	Provider string `json:"provider"`
+	Provider sms.Provider `json:"provider"`
 	// From is the sending number, short code or alphanumeric ID. Exactly one
 	// of From and MessagingServiceSID is set.
 	From string `json:"from,omitempty"`
@@ -73,14 +73,6 @@ type QuietHours struct {
 	// input, so every journey's history records it.
 	LegalOverride string `json:"legal_override,omitempty"`
 }
-
-// Providers.
-const (
-	ProviderTwilio  = "twilio"
-	ProviderSinch   = "sinch"
-	ProviderHTTP    = "http"
-	ProviderSandbox = "sandbox"
-)
 
 // Scope returns the consent scope of the sender: an opt-out received by this
 // sender suppresses messages from it. It is From or, for a Twilio Messaging

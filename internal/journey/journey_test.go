@@ -14,6 +14,7 @@ import (
 
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/sms"
 )
 
 // doc builds a journey document from valid defaults. over replaces a
@@ -402,7 +403,7 @@ func TestDecodeEveryField(t *testing.T) {
 	full := Definition{
 		Name: "welcome", Category: policy.CategoryMarketing,
 		Sender: Sender{
-			Provider: ProviderTwilio, From: "+15550001111", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
+			Provider: sms.ProviderTwilio, From: "+15550001111", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
 			Type: policy.TypeLongCode, Language: "fr", Footer: "STOP au 36173", AltInstruction: "Call 0800 123 456 to opt out",
 			ShortCodeKeywords: true,
 			QuietHours:        &QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true, LegalOverride: "test numbers"},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/sms"
 )
 
 // MaxWait is the longest wait step. Anything longer is almost surely a typo,
@@ -118,7 +119,6 @@ func countSet(fields ...string) int {
 // The values a field may take; Validate and the JSON Schema read them here.
 var (
 	categories  = []policy.Category{policy.CategoryMarketing, policy.CategoryTransactional}
-	providers   = []string{ProviderTwilio, ProviderSinch, ProviderHTTP, ProviderSandbox}
 	senderTypes = []policy.SenderType{policy.TypeLongCode, policy.TypeTollFree, policy.TypeShortCode, policy.TypeAlphanumeric}
 	languages   = []string{"en", "fr", "es", "pt", "de"}
 )
@@ -138,8 +138,8 @@ func (s Sender) validate() []error {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
 	}
 
-	if !slices.Contains(providers, s.Provider) {
-		add("sender.provider", "must be one of %s, got %q", strings.Join(providers, ", "), s.Provider)
+	if !slices.Contains(sms.Providers, s.Provider) {
+		add("sender.provider", "must be one of %s, got %q", strings.Join(strs(sms.Providers), ", "), s.Provider)
 	}
 	validType := slices.Contains(senderTypes, s.Type)
 	if !validType {
@@ -152,7 +152,7 @@ func (s Sender) validate() []error {
 	case s.MessagingServiceSID != "":
 		// Only Twilio has Messaging Services; an unknown provider is
 		// reported above, not twice.
-		if s.Provider != ProviderTwilio && slices.Contains(providers, s.Provider) {
+		if s.Provider != sms.ProviderTwilio && slices.Contains(sms.Providers, s.Provider) {
 			add("sender.messaging_service_sid", "only valid with provider twilio")
 		}
 		if !messagingServiceSIDRE.MatchString(s.MessagingServiceSID) {

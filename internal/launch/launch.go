@@ -239,9 +239,41 @@ type job struct {
 	in   workflows.JourneyInput
 }
 
-// stateColumn is the audience column naming the US state the recipient
-// lives in ("FL" or "Florida").
-const stateColumn = "state"
+// stateColumn and postalCodeColumn are the optional audience columns
+// saying where the recipient lives: a US state ("FL" or "Florida") and a
+// ZIP Code ("33101"). Both are attributes too.
+const (
+	stateColumn      = "state"
+	postalCodeColumn = "postal_code"
+)
+
+// residence returns the US state the recipient lives in, from the state
+// column or the ZIP Code's prefix, whose rules the journey adds to those
+// of the number's area code; "" if neither says. A value that is not a
+// state or a ZIP Code, or a ZIP Code in another state than the state
+// column's, skips the row (the reason names the column) rather than
+// silently dropping a stricter rule. postal_code is read as a ZIP Code
+// only for US numbers, so a French audience's postcodes stay attributes.
+func residence(e164 string, attrs map[string]string) (state, reason string) {
+	state, err := policy.ParseState(attrs[stateColumn])
+	if err != nil {
+		return "", stateColumn + ": " + err.Error()
+	}
+	zip := attrs[postalCodeColumn]
+	if zip == "" || !policy.IsUS(e164) {
+		return state, ""
+	}
+	zipState, err := policy.ZIPState(zip)
+	switch {
+	case err != nil:
+		return "", postalCodeColumn + ": " + err.Error()
+	case state == "":
+		return zipState, ""
+	case zipState != "" && zipState != state:
+		return "", fmt.Sprintf("%s: ZIP Code %s is in %s, but %s says %s", postalCodeColumn, zip, zipState, stateColumn, state)
+	}
+	return state, ""
+}
 
 type columnMap struct {
 	phone int
@@ -299,12 +331,9 @@ func (o Options) row(rec []string, cols columnMap) (workflows.JourneyInput, []st
 	if err != nil {
 		return workflows.JourneyInput{}, nil, err.Error()
 	}
-	// The optional state column (also an attribute) adds the recipient's
-	// state's sending rules. A value that is not a state skips the row
-	// rather than silently dropping a stricter rule.
-	state, err := policy.ParseState(attrs[stateColumn])
-	if err != nil {
-		return workflows.JourneyInput{}, nil, stateColumn + ": " + err.Error()
+	state, reason := residence(e164, attrs)
+	if reason != "" {
+		return workflows.JourneyInput{}, nil, reason
 	}
 	return workflows.JourneyInput{
 		RunID: o.RunID, Journey: *o.Journey, Phone: e164, Region: o.Region,

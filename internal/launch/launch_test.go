@@ -13,6 +13,7 @@ import (
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 )
@@ -49,7 +50,7 @@ func def() *journey.Definition {
 	return &journey.Definition{
 		Name:     "welcome",
 		Category: policy.CategoryMarketing,
-		Sender:   journey.Sender{Provider: journey.ProviderTwilio, From: "+14155550100", Type: policy.TypeLongCode},
+		Sender:   journey.Sender{Provider: sms.ProviderTwilio, From: "+14155550100", Type: policy.TypeLongCode},
 		Steps:    []journey.Step{{SMS: "Hi {{.first_name}}, use {{.code}}. Reply STOP to opt out."}},
 	}
 }
@@ -178,25 +179,61 @@ func TestRunStartsWhatTheRowSays(t *testing.T) {
 	}
 }
 
-// The state column becomes the journey's State, whose rules the workflow
-// adds; a value that is not a state skips the row.
-func TestRunStateColumn(t *testing.T) {
-	st := newStarter()
-	csv := "phone,first_name,code,state\n" +
-		"+12125550123,Ada,A1,FL\n" + // 2
-		"+12125550124,Bob,B2, florida \n" + // 3
-		"+12125550125,Cy,C3,\n" + // 4: empty, no state
-		"+12125550126,Di,D4,Atlantis\n" // 5
-	sum, err := launch.Run(t.Context(), strings.NewReader(csv), options(t, "run1"), st)
-	if err != nil {
-		t.Fatal(err)
+// The state and postal_code columns become the journey's State, whose
+// rules the workflow adds; a value that is neither skips the row, naming
+// the column, and so does a ZIP Code in another state than the state
+// column's. postal_code is a ZIP Code only for US numbers.
+func TestRunResidenceColumns(t *testing.T) {
+	tests := []struct {
+		name    string
+		csv     string
+		want    map[string]string // phone -> State
+		skipped []rowErr
+	}{
+		{"state", "phone,first_name,code,state\n" +
+			"+12125550123,Ada,A1,FL\n" + // 2
+			"+12125550124,Bob,B2, florida \n" + // 3
+			"+12125550125,Cy,C3,\n" + // 4: empty, no state
+			"+12125550126,Di,D4,Atlantis\n", // 5
+			map[string]string{"+12125550123": "FL", "+12125550124": "FL", "+12125550125": ""},
+			[]rowErr{{5, `state: "Atlantis" is not a US state`}}},
+		{"postal_code", "phone,first_name,code,postal_code\n" +
+			"+12125550123,Ada,A1,33101\n" + // 2: a New York number living in Miami
+			"+12125550124,Bob,B2,73301-0001\n" + // 3: ZIP+4, Austin
+			"+12125550125,Cy,C3,\n" + // 4: empty
+			"+12125550126,Di,D4,3310\n" + // 5
+			"+12125550127,Ed,E5,00601\n" + // 6: Puerto Rico: no state rule
+			"+33612345678,Flo,F6,75001\n" + // 7: a Paris postcode on a French number stays an attribute
+			"+12125550128,Gus,G7,69401\n", // 8: unassigned prefix
+			map[string]string{"+12125550123": "FL", "+12125550124": "TX", "+12125550125": "", "+12125550127": "",
+				"+33612345678": ""},
+			[]rowErr{{5, `postal_code: "3310" is not a US ZIP Code`}, {8, `postal_code: ZIP Code 69401: the prefix 694 is not assigned`}}},
+		{"both", "phone,first_name,code,state,postal_code\n" +
+			"+12125550123,Ada,A1,FL,33101\n" + // 2: agree
+			"+12125550124,Bob,B2,,33101\n" + // 3: the ZIP Code alone
+			"+12125550125,Cy,C3,NY,33101\n" + // 4: disagree
+			"+12125550126,Di,D4,TX,00601\n", // 5: a territory ZIP Code adds nothing to the state
+			map[string]string{"+12125550123": "FL", "+12125550124": "FL", "+12125550126": "TX"},
+			[]rowErr{{4, "postal_code: ZIP Code 33101 is in FL, but state says NY"}}},
 	}
-	checkRows(t, "Skipped", sum.Skipped, []rowErr{{5, `state: "Atlantis" is not a US state`}})
-	for phone, want := range map[string]string{"+12125550123": "FL", "+12125550124": "FL", "+12125550125": ""} {
-		in, ok := st.started[workflows.JourneyID("run1", testkit.DevKeyer().Key(phone))]
-		if !ok || in.State != want {
-			t.Errorf("%s: started %v, State %q; want %q", phone, ok, in.State, want)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStarter()
+			sum, err := launch.Run(t.Context(), strings.NewReader(tt.csv), options(t, "run1"), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRows(t, "Skipped", sum.Skipped, tt.skipped)
+			for phone, want := range tt.want {
+				in, ok := st.started[workflows.JourneyID("run1", testkit.DevKeyer().Key(phone))]
+				if !ok || in.State != want {
+					t.Errorf("%s: started %v, State %q; want %q", phone, ok, in.State, want)
+				}
+			}
+			if len(st.started) != len(tt.want) {
+				t.Errorf("started %d journeys; want %d", len(st.started), len(tt.want))
+			}
+		})
 	}
 }
 

@@ -30,7 +30,7 @@ func (s *Set) Watch(src Source) {
 
 var (
 	pendingDesc = prometheus.NewDesc(NameRedriverPending,
-		"Committed keyword signals (STOP, START, HELP, ...) not yet delivered to the recipients' OptOut workflows.", nil, nil)
+		"Committed keyword signals (STOP, START, HELP, ...) not yet delivered to the recipients' Recipient workflows.", nil, nil)
 	oldestDesc = prometheus.NewDesc(NameRedriverOldest,
 		"Seconds the oldest undelivered keyword signal has waited since its commit; 0 when none waits.", nil, nil)
 	journeysDesc = prometheus.NewDesc(NameJourneysActive,

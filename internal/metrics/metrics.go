@@ -50,7 +50,7 @@ const Other = "other"
 
 // Label vocabularies.
 var (
-	providers  = vocab("twilio", "sinch", "http", "sandbox")
+	providers  = vocab(sms.Providers...)
 	categories = vocab("marketing", "transactional", "opt_in_request")
 	intents    = vocab("none", "opt_out", "opt_in", "help", "suggest_opt_out", "opt_in_pending", "confirm", IntentUnknown)
 	rules      = vocab("none", "exact", "courtesy", "object", "typo", "phrase", "question", "unclear")
@@ -108,10 +108,10 @@ func (f family) values(raw ...string) []string {
 	return out
 }
 
-func vocab(words ...string) map[string]bool {
+func vocab[T ~string](words ...T) map[string]bool {
 	m := make(map[string]bool, len(words))
 	for _, w := range words {
-		m[w] = true
+		m[string(w)] = true
 	}
 	return m
 }

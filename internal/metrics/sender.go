@@ -9,11 +9,11 @@ import (
 
 // Sender times every provider call of s and counts its errors (with
 // provider as label), keeping s's ability to look messages up.
-func (m *Set) Sender(provider string, s sms.Sender) sms.Sender {
+func (m *Set) Sender(provider sms.Provider, s sms.Sender) sms.Sender {
 	if m == nil {
 		return s
 	}
-	t := timed{provider: provider, next: s, m: m}
+	t := timed{provider: string(provider), next: s, m: m}
 	if f, ok := s.(sms.Finder); ok {
 		return timedFinder{t, f}
 	}

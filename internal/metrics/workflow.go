@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/stopline/stopline/internal/sms"
 )
 
 // Workflow code counts through workflow.GetMetricsHandler, which records
@@ -17,8 +19,8 @@ type journeyLabels struct{ provider, category string }
 
 // ForJourney returns ctx carrying the journey's provider and category, the
 // labels CountSMS adds to an outcome.
-func ForJourney(ctx workflow.Context, provider, category string) workflow.Context {
-	return workflow.WithValue(ctx, journeyKey{}, journeyLabels{provider, category})
+func ForJourney(ctx workflow.Context, provider sms.Provider, category string) workflow.Context {
+	return workflow.WithValue(ctx, journeyKey{}, journeyLabels{string(provider), category})
 }
 
 // CountSMS counts one outcome of an SMS step of the journey in ctx (see
@@ -53,7 +55,7 @@ func SendOutcome(status, reason string) string {
 }
 
 // CountReply counts the reply to an inbound keyword of intent, from what
-// the OptOut workflow recorded of it: "sent", "failed", "provider
+// the Recipient workflow recorded of it: "sent", "failed", "provider
 // replied" or "skipped: <reason>".
 func CountReply(ctx workflow.Context, intent, reply string) {
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{

@@ -83,14 +83,7 @@ func FuzzParseState(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		code, err := ParseState(s)
-		switch {
-		case err != nil && code != "":
-			t.Fatalf("ParseState(%q) = %q and error %v", s, code, err)
-		case err == nil && code != "" && stateNames[code] == "":
-			t.Fatalf("ParseState(%q) = unknown code %q", s, code)
-		case err != nil && len(err.Error()) > 300:
-			t.Fatalf("error too long for a row report: %d bytes", len(err.Error()))
-		}
+		checkStateRead(t, "ParseState", s, code, err)
 		if err == nil && code != "" {
 			if again, err := ParseState(code); err != nil || again != code {
 				t.Fatalf("ParseState(%q) = %q, %v; not stable", code, again, err)
@@ -98,4 +91,29 @@ func FuzzParseState(f *testing.F) {
 			_ = Rule(code).Window.Validate()
 		}
 	})
+}
+
+// The audience file's postal_code column is outside input too.
+func FuzzZIPState(f *testing.F) {
+	for _, s := range []string{"", "33101", "33101-1234", "331011234", "00601", "2134", "69401", "ABCDE", "\xff", "３３１０１"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		code, err := ZIPState(s)
+		checkStateRead(t, "ZIPState", s, code, err)
+	})
+}
+
+// checkStateRead checks one reading of an audience column: a known state
+// or an error short enough for a row report, never both.
+func checkStateRead(t *testing.T, name, in, code string, err error) {
+	t.Helper()
+	switch {
+	case err != nil && code != "":
+		t.Fatalf("%s(%q) = %q and error %v", name, in, code, err)
+	case err == nil && code != "" && stateNames[code] == "":
+		t.Fatalf("%s(%q) = unknown code %q", name, in, code)
+	case err != nil && len(err.Error()) > 300:
+		t.Fatalf("error too long for a row report: %d bytes", len(err.Error()))
+	}
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,7 +17,14 @@ type holiday struct {
 	offset  int          // for easter
 	weekday time.Weekday // Nth weekday of month
 	nth     int          // 1-5, or -1 for the last
+	// observed also closes the weekday the holiday is observed on when it
+	// falls on a weekend: the Friday before a Saturday, the Monday after a
+	// Sunday (5 U.S.C. § 6103(b)). The date itself stays closed too.
+	observed bool
 }
+
+// observedSuffix marks a holiday rule that is also kept on its observed day.
+const observedSuffix = " observed"
 
 var weekdays = map[string]time.Weekday{"Sun": time.Sunday, "Mon": time.Monday, "Tue": time.Tuesday,
 	"Wed": time.Wednesday, "Thu": time.Thursday, "Fri": time.Friday, "Sat": time.Saturday}
@@ -24,7 +32,7 @@ var weekdays = map[string]time.Weekday{"Sun": time.Sunday, "Mon": time.Monday, "
 var holidayCache sync.Map // rule string -> holiday; closedDay runs in tight loops
 
 // parseHoliday parses "MM-DD", "easter+N" / "easter-N", "MM-Www-N" or
-// "MM-Www-L".
+// "MM-Www-L", each optionally followed by " observed".
 func parseHoliday(s string) (holiday, error) {
 	if h, ok := holidayCache.Load(s); ok {
 		return h.(holiday), nil
@@ -37,7 +45,17 @@ func parseHoliday(s string) (holiday, error) {
 }
 
 func parseHolidayUncached(s string) (holiday, error) {
-	bad := fmt.Errorf(`%q is not a holiday rule ("12-25", "easter+1", "11-Thu-4", "05-Mon-L")`, s)
+	rule, observed := strings.CutSuffix(s, observedSuffix)
+	h, err := parseDateRule(rule)
+	if err != nil {
+		return holiday{}, fmt.Errorf(`%q is not a holiday rule ("12-25", "07-04 observed", "easter+1", "11-Thu-4", "05-Mon-L")`, s)
+	}
+	h.observed = observed
+	return h, nil
+}
+
+func parseDateRule(s string) (holiday, error) {
+	bad := errors.New("bad rule")
 	if rest, ok := strings.CutPrefix(s, "easter"); ok {
 		n, err := strconv.Atoi(rest)
 		if err != nil || rest == "" || (rest[0] != '+' && rest[0] != '-') || n < -60 || n > 60 {
@@ -77,9 +95,30 @@ func parseHolidayUncached(s string) (holiday, error) {
 	return holiday{}, bad
 }
 
-// on reports whether the local date of lt is the holiday.
+// on reports whether the local date of lt is the holiday or, for an
+// observed rule, the weekday it is observed on.
 func (h holiday) on(lt time.Time) bool {
 	y, m, d := lt.Date()
+	if h.onDate(y, m, d) {
+		return true
+	}
+	if !h.observed {
+		return false
+	}
+	switch lt.Weekday() {
+	case time.Friday: // a Saturday holiday
+		return h.onDate(y, m, d+1)
+	case time.Monday: // a Sunday holiday
+		return h.onDate(y, m, d-1)
+	}
+	return false
+}
+
+// onDate reports whether the calendar date y-m-d (normalised, so day 0 or
+// 32 rolls into the next month or year) is the holiday.
+func (h holiday) onDate(y int, m time.Month, d int) bool {
+	date := time.Date(y, m, d, 12, 0, 0, 0, time.UTC)
+	y, m, d = date.Date()
 	switch {
 	case h.easter:
 		ey, em, ed := Easter(y).AddDate(0, 0, h.offset).Date()
@@ -88,7 +127,7 @@ func (h holiday) on(lt time.Time) bool {
 		return false
 	case h.day != 0:
 		return d == h.day
-	case lt.Weekday() != h.weekday:
+	case date.Weekday() != h.weekday:
 		return false
 	case h.nth == -1:
 		return d+7 > time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()

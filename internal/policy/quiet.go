@@ -26,10 +26,12 @@ type Window struct {
 	Days map[time.Weekday]Hours
 	// NoSundays forbids Sundays entirely.
 	NoSundays bool
-	// Holidays are days forbidden entirely, as rules (see holidayOn):
+	// Holidays are days forbidden entirely, as rules (see parseHoliday):
 	// "MM-DD" a fixed date, "easter+N" N days after Western Easter Sunday,
 	// "MM-Www-N" the Nth weekday Www of month MM ("11-Thu-4") and
-	// "MM-Www-L" the last one ("05-Mon-L").
+	// "MM-Www-L" the last one ("05-Mon-L"). A rule ending in " observed"
+	// ("07-04 observed") closes, besides its date, the Friday before it
+	// when it falls on a Saturday and the Monday after when on a Sunday.
 	Holidays []string
 }
 

@@ -162,12 +162,13 @@ func TestWindowValidate(t *testing.T) {
 		{Window{Start: 9 * time.Hour, End: 9 * time.Hour}, "end: 9h0m0s must be after start 9h0m0s and at most 24h"},
 		{Window{Start: -time.Hour, End: 9 * time.Hour}, "start: -1h0m0s is not a time of day (want 00:00 to 23:59)"},
 		{Window{Start: 8 * time.Hour, End: 25 * time.Hour}, "end: 25h0m0s must be after start 8h0m0s and at most 24h"},
-		{Window{Start: 8 * time.Hour, End: 20 * time.Hour, Holidays: []string{"12-25", "25-12", "1-1", "easter+1", "05-Mon-L", "11-Thu-4", "easter", "05-Mon-6", "13-Mon-1"}},
-			"holidays[1]: \"25-12\" is not a holiday rule (\"12-25\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
-				"holidays[2]: \"1-1\" is not a holiday rule (\"12-25\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
-				"holidays[6]: \"easter\" is not a holiday rule (\"12-25\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
-				"holidays[7]: \"05-Mon-6\" is not a holiday rule (\"12-25\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
-				"holidays[8]: \"13-Mon-1\" is not a holiday rule (\"12-25\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")"},
+		{Window{Start: 8 * time.Hour, End: 20 * time.Hour, Holidays: []string{"12-25", "25-12", "1-1", "easter+1", "05-Mon-L", "11-Thu-4", "easter", "05-Mon-6", "13-Mon-1", "07-04 observed", "07-04observed"}},
+			"holidays[1]: \"25-12\" is not a holiday rule (\"12-25\", \"07-04 observed\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
+				"holidays[2]: \"1-1\" is not a holiday rule (\"12-25\", \"07-04 observed\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
+				"holidays[6]: \"easter\" is not a holiday rule (\"12-25\", \"07-04 observed\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
+				"holidays[7]: \"05-Mon-6\" is not a holiday rule (\"12-25\", \"07-04 observed\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
+				"holidays[8]: \"13-Mon-1\" is not a holiday rule (\"12-25\", \"07-04 observed\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")\n" +
+				"holidays[10]: \"07-04observed\" is not a holiday rule (\"12-25\", \"07-04 observed\", \"easter+1\", \"11-Thu-4\", \"05-Mon-L\")"},
 		{Window{Start: 8 * time.Hour, End: 20 * time.Hour, Days: map[time.Weekday]Hours{time.Sunday: {12 * time.Hour, 25 * time.Hour}}},
 			"days[Sunday]: 12h0m0s-25h0m0s is not within a day"},
 	}

@@ -22,14 +22,7 @@ type LegalRule struct {
 // rules of the number's area code and of the residence. A state without a
 // row of its own adds nothing to the federal rule and is left out.
 func LegalRules(e164, residence string) []LegalRule {
-	num, err := phonenumbers.Parse(e164, "")
-	region := ""
-	if err == nil {
-		region = phonenumbers.GetRegionCodeForNumber(num)
-		if (region == "" || region == phonenumbers.UNKNOWN_REGION) && num.GetCountryCode() == 1 {
-			region = "US" // an unplaceable +1 number may be in any state (Zones agrees)
-		}
-	}
+	num, region := parseRegion(e164)
 	rules := []LegalRule{{Name: regionRuleName(region), Window: DefaultWindow(region)}}
 	add := func(state string) {
 		r := Rule(state)
@@ -49,6 +42,28 @@ func LegalRules(e164, residence string) []LegalRule {
 		add(residence)
 	}
 	return rules
+}
+
+// parseRegion parses an E.164 number and returns its region, "US" for a
+// +1 number phonenumbers cannot place, since it may be in any state (Zones
+// agrees), and "" if it does not parse.
+func parseRegion(e164 string) (*phonenumbers.PhoneNumber, string) {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return nil, ""
+	}
+	region := phonenumbers.GetRegionCodeForNumber(num)
+	if (region == "" || region == phonenumbers.UNKNOWN_REGION) && num.GetCountryCode() == 1 {
+		region = "US"
+	}
+	return num, region
+}
+
+// IsUS reports whether state rules apply to a number's area code: a US
+// number, or a +1 number phonenumbers cannot place.
+func IsUS(e164 string) bool {
+	_, region := parseRegion(e164)
+	return region == "US"
 }
 
 func regionRuleName(region string) string {

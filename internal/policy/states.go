@@ -24,55 +24,76 @@ type StateRule struct {
 	Checked string
 }
 
-// usFederalHolidays are the legal public holidays of 5 U.S.C. § 6103(a), on
-// their dates rather than the Friday or Monday they are observed on. States
-// that ban "holidays" observe at least these.
-var usFederalHolidays = []string{"01-01", "01-Mon-3", "02-Mon-3", "05-Mon-L", "06-19", "07-04",
-	"09-Mon-1", "10-Mon-2", "11-11", "11-Thu-4", "12-25"}
+// usFederalHolidays are the legal public holidays of 5 U.S.C. § 6103(a).
+// The fixed-date ones are closed on their date and on the day they are
+// observed when they fall on a weekend (§ 6103(b): Saturday -> the Friday
+// before, Sunday -> the Monday after), since "holidays" in a state statute
+// may be read either way. States that ban "holidays" observe at least these.
+var usFederalHolidays = []string{"01-01 observed", "01-Mon-3", "02-Mon-3", "05-Mon-L", "06-19 observed",
+	"07-04 observed", "09-Mon-1", "10-Mon-2", "11-11 observed", "11-Thu-4", "12-25 observed"}
 
 func hm(h, m int) time.Duration { return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute }
+
+// checked is the date every row below was last checked against its
+// sources.
+const checked = "2026-12-01"
 
 // StateRules are the states whose law is stricter than the TCPA's
 // 08:00-21:00 (47 CFR § 64.1200(c)(1)), which applies to every other state.
 // The README's compliance table lists the same rows; keep them together.
-// A row's Source says whether its text was read in a primary source or only
-// in secondary ones; rows are not legal advice.
+// Each Source names the section, says whether the rule was read in the
+// statute's text ("primary") or only in secondary sources (news, law-firm
+// and compliance guides), and which parts. Where only secondary sources
+// were found the row keeps their reading, which is the stricter one.
+// Rows are not legal advice.
 var StateRules = []StateRule{
-	{State: "FL", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: "2026-12-01",
-		Source: "Fla. Stat. § 501.616(6) as amended by ch. 2021-185 (SB 1120): (a) no commercial telephone solicitation " +
-			"before 8 a.m. or after 8 p.m. local time at the called person's location; (b) not \"more than three commercial " +
-			"telephone solicitation phone calls from any number to a person over a 24-hour period on the same subject matter " +
-			"or issue, regardless of the phone number used\". Verified in the bill's text (flsenate.gov, SB 1120 as filed; " +
-			"the enrolled CS keeps both in its title); the codified section's current text was not read."},
-	{State: "OK", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: "2026-12-01",
-		Source: "Okla. Stat. tit. 15, § 775C.1 et seq. (Telephone Solicitation Act of 2022, HB 3168, in force 2022-11-01): " +
-			"8 a.m.-8 p.m., at most 3 commercial telephone solicitation calls per 24 hours on the same subject. The enrolled " +
-			"bill's title (legiplex copy) confirms a time frame and \"a specified number of calls over a specified time frame\"; " +
-			"the hours and the number 3 come from the Oklahoma Senate's release (via KFOR) and Lerman Senter: partly verified."},
-	{State: "MD", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: "2026-12-01",
-		Source: "Md. Code, Com. Law § 14-4502 (Stop the Spam Calls Act of 2023, SB 90, in force 2024-01-01): 8 a.m.-8 p.m. " +
-			"in the called party's time zone, 3 telephone solicitations per 24 hours on the same subject. § 14-4502(a)(1)-(3) " +
-			"read (lexace copy; exemptions, written consent); the hours and the cap, in the same section's later " +
-			"paragraphs, from secondary sources (WMAR, DNC.com, Kelley Drye): not verified in the text."},
-	{State: "CT", Window: Window{Start: hm(9, 0), End: hm(20, 0)}, Checked: "2026-12-01",
-		Source: "Conn. Gen. Stat. § 42-288a as amended by P.A. 23-98 (SB 1058, in force 2023-10-01), text messages included: " +
-			"\"between the hours of nine o'clock a.m. and eight o'clock p.m. local time\", as quoted by Klein Moynihan Turco; " +
-			"the section's current text (cga.ct.gov) was not read that far: partly verified."},
+	{State: "FL", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: checked,
+		Source: "Fla. Stat. § 501.616(6)(a)-(b) (Florida Telemarketing Act, as amended by ch. 2021-185, CS/SB 1120). " +
+			"Primary: (a) \"before 8 a.m. or after 8 p.m. local time in the called person's time zone\" read in the codified " +
+			"section (lawserver.com copy); (b) \"More than three commercial telephone solicitation phone calls from any number " +
+			"to a person over a 24-hour period on the same subject matter or issue, regardless of the phone number used\" read " +
+			"in the bill's text (flsenate.gov, SB 1120 as filed; the enrolled CS's title keeps both). § 501.059 (FTSA; its 2023 " +
+			"amendment was not read) governs consent for automated calls, not hours or counts."},
+	{State: "OK", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: checked,
+		Source: "Okla. Stat. tit. 15, § 775C.1 et seq. (Telephone Solicitation Act of 2022, HB 3168, in force 2022-11-01). " +
+			"Secondary for the numbers: the enrolled bill's title (legiplex.com) was read and provides \"the time frame\" and " +
+			"\"a specified number of ... calls to a person over a specified time frame\", but the text of the sections with them was not found; " +
+			"8 a.m.-8 p.m. and three per 24 hours on the same matter come from the Oklahoma Senate's release (KFOR, " +
+			"Bartlesville Radio) and DNC.com's note. § 775C.2 (definitions) read: its consent definition names text messages."},
+	{State: "MD", Window: Window{Start: hm(8, 0), End: hm(20, 0)}, FrequencyCap: 3, Checked: checked,
+		Source: "Md. Code, Com. Law § 14-4502 (Stop the Spam Calls Act of 2023, SB 90, ch. 413, in force 2024-01-01). " +
+			"Secondary for the hours and the cap: § 14-4501 (definitions; text messages included) and § 14-4502(a)(1)-(3) " +
+			"(exemptions, written consent) were read (self-law.org, lexace.ai copies) and the General Assembly's bill page says " +
+			"the Act restricts \"methods, times\", but the paragraphs with the hours and the count were not found; 8 a.m.-8 p.m. " +
+			"in the called party's time zone and three per 24 hours on the same subject come from WMAR and WBAL news reports."},
+	{State: "CT", Window: Window{Start: hm(9, 0), End: hm(20, 0)}, Checked: checked,
+		Source: "Conn. Gen. Stat. § 42-288a as amended by P.A. 23-98 (SB 1058, in force 2023-10-01). Secondary for the hours: " +
+			"the section's definitions were read (lawserver.com copy: \"marketing or sales solicitation\" includes a text or " +
+			"media message), and § 42-288(c) (rebuttable presumption for Connecticut area codes, self-law.org copy), but the " +
+			"hours paragraph was not found; \"nine o'clock a.m. and eight o'clock p.m.\" is as quoted by Klein Moynihan Turco."},
 	{State: "TX", Window: Window{Start: hm(9, 0), End: hm(21, 0), Days: map[time.Weekday]Hours{time.Sunday: {hm(12, 0), hm(21, 0)}}},
-		Checked: "2026-12-01",
-		Source: "Tex. Bus. & Com. Code § 301.051: 9 a.m.-9 p.m. Monday to Saturday, noon-9 p.m. Sunday. " +
-			"Not verified: the statute's text was not found; one secondary source agrees on Sundays from noon."},
+		Checked: checked,
+		Source: "Tex. Bus. & Com. Code § 301.051 (telephone solicitation requirements). Secondary: the section exists (instalawyer.io " +
+			"chapter index) but its text was not found; 9 a.m.-9 p.m. Monday to Saturday and noon-9 p.m. Sunday come from " +
+			"a compliance guide (tcpaguide.org). §§ 304 and 305 (no-call list, fax hours) read; they set no text hours. " +
+			"SB 140 (2025) applies chapter 302 (registration) to text messages from 2025-09-01, per a provider's note; not read."},
 	{State: "AL", Window: Window{Start: hm(8, 0), End: hm(20, 0), NoSundays: true,
-		Holidays: append(slices.Clone(usFederalHolidays), "04-Mon-4", "06-Mon-1")}, Checked: "2026-12-01",
-		Source: "Ala. Admin. Code r. 770-X-5-.17(1)(b) (Public Service Commission, automated solicitation calls): " +
-			"\"No solicitation calls are allowed on Sundays or holidays ... none will be placed prior to 8 a.m. or after 8 p.m.\" " +
-			"Verified in the rule's text. Holidays: federal ones plus Confederate Memorial Day and Jefferson Davis' birthday " +
-			"(Ala. Code § 1-3-8, from secondary sources, not verified); Mardi Gras (Mobile and Baldwin counties only) is not included."},
+		Holidays: append(slices.Clone(usFederalHolidays), "04-Mon-4", "06-Mon-1")}, Checked: checked,
+		Source: "Ala. Admin. Code r. 770-X-5-.17(1)(b) (Public Service Commission, automated solicitation calls). Primary: \"No " +
+			"solicitation calls are allowed on Sundays or holidays ... none will be placed prior to 8 a.m. or after 8 p.m.\" " +
+			"Holidays: Ala. Code § 1-3-8(a), primary (uslawyerdatabase.com copy; the same text in HB 155 of 2025, legiplex.com): " +
+			"the federal ones plus Confederate Memorial Day (4th Monday of April) and Jefferson Davis' birthday (1st Monday of " +
+			"June); \"If any holiday falls on Sunday, the following day is the holiday. If any holiday falls on Saturday, the " +
+			"preceding day is the holiday.\" Mardi Gras (Mobile and Baldwin counties only) is not included. Ala. Code § 8-19A " +
+			"(Telemarketing Act) was not read."},
 	{State: "LA", Window: Window{Start: hm(8, 0), End: hm(20, 0), NoSundays: true,
-		Holidays: append(slices.Clone(usFederalHolidays), "easter-47", "easter-2")}, Checked: "2026-12-01",
+		Holidays: append(slices.Clone(usFederalHolidays), "01-08", "easter-47", "easter-2", "08-30", "11-01")}, Checked: checked,
 		Source: "La. R.S. 45:811 (automatic dialing and announcing equipment): only 8:00 a.m.-8:00 p.m. Monday to Saturday, " +
-			"never on Sundays or state holidays. Verified in the section's text. Holidays: federal ones plus Mardi Gras and " +
-			"Good Friday (La. R.S. 1:55, not verified; the governor may declare more, which this table cannot know)."},
+			"never on Sundays or state holidays; primary (the section's text). Holidays: La. R.S. 1:55(A)(1), primary " +
+			"(legis.la.gov): the federal ones plus January 8 (Battle of New Orleans), Mardi Gras, Good Friday, August 30 " +
+			"(Huey P. Long Day) and November 1 (All Saints' Day). Not encoded: the governor's proclaimed holidays, Inauguration " +
+			"Day in Baton Rouge, and the Saturdays that § 1:55 makes legal holidays in Orleans and some other parishes. " +
+			"La. R.S. 45:844.1 ff. (Telephone Solicitation Relief Act) was not read."},
 }
 
 // UnknownUS is the rule for a US number whose area code names no state
@@ -81,7 +102,7 @@ var StateRules = []StateRule{
 // recipient may live in any of them. It comes to 09:00-20:00, no Sundays,
 // every state's holidays, 3 per 24 hours.
 var UnknownUS = func() StateRule {
-	r := StateRule{Window: DefaultWindow("US"), Checked: "2026-12-01",
+	r := StateRule{Window: DefaultWindow("US"), Checked: checked,
 		Source: "derived: the intersection of every state row and the TCPA"}
 	for _, s := range StateRules {
 		r.Window = Intersect(r.Window, s.Window)

@@ -12,10 +12,11 @@ import (
 // Independent readings of each state's rule, hour by hour, written from
 // the statutes rather than from StateRules, so a wrong row fails.
 var (
-	federal2026 = []string{"2026-01-01", "2026-01-19", "2026-02-16", "2026-05-25", "2026-06-19", "2026-07-04",
+	// July 4, 2026 is a Saturday: observed on Friday July 3.
+	federal2026 = []string{"2026-01-01", "2026-01-19", "2026-02-16", "2026-05-25", "2026-06-19", "2026-07-03", "2026-07-04",
 		"2026-09-07", "2026-10-12", "2026-11-11", "2026-11-26", "2026-12-25"}
 	alabama2026   = append([]string{"2026-04-27", "2026-06-01"}, federal2026...)
-	louisiana2026 = append([]string{"2026-02-17", "2026-04-03"}, federal2026...)
+	louisiana2026 = append([]string{"2026-01-08", "2026-02-17", "2026-04-03", "2026-08-30", "2026-11-01"}, federal2026...)
 )
 
 func hours(from, to int) func(time.Time) bool {
@@ -56,16 +57,16 @@ var stateCases = []struct {
 		return hours(9, 21)(lt) && (lt.Weekday() != time.Sunday || lt.Hour() >= 12)
 	}},
 	{"unknown US (toll-free)", "+18005550123", "",
-		restDays(append(append([]string{}, alabama2026...), "2026-02-17", "2026-04-03"), hours(9, 20))},
+		restDays(append(append([]string{}, alabama2026...), louisiana2026...), hours(9, 20))},
 	{"unknown US (invalid +1 number)", "+15550001111", "",
-		restDays(append(append([]string{}, alabama2026...), "2026-02-17", "2026-04-03"), hours(9, 20))},
+		restDays(append(append([]string{}, alabama2026...), louisiana2026...), hours(9, 20))},
 	{"unknown US (5XX)", "+15005550123", "",
-		restDays(append(append([]string{}, alabama2026...), "2026-02-17", "2026-04-03"), hours(9, 20))},
+		restDays(append(append([]string{}, alabama2026...), louisiana2026...), hours(9, 20))},
 }
 
 // Weeks around the 2026 US DST changes and some holidays.
 var stateWeeks = []string{"2026-03-05T00:00:00Z", "2026-10-29T00:00:00Z", "2026-05-21T00:00:00Z",
-	"2026-03-31T00:00:00Z", "2026-11-22T00:00:00Z"}
+	"2026-03-31T00:00:00Z", "2026-11-22T00:00:00Z", "2026-06-30T00:00:00Z", "2026-01-05T00:00:00Z"}
 
 // TestStateRules checks, minute by minute across each week, that the legal
 // window of a number is open exactly when the statute's reading is in every
@@ -126,6 +127,51 @@ func checkWeek(t *testing.T, from time.Time, zones []string, w Window, want func
 	}
 }
 
+// Holidays that fall on a weekend close their observed weekday too (the
+// Friday before a Saturday, the Monday after a Sunday; 5 U.S.C. § 6103(b),
+// Ala. Code § 1-3-8(a)), across years and a year's end; the date itself
+// stays closed. Dates read from a calendar, not computed.
+func TestObservedHolidays(t *testing.T) {
+	tests := []struct {
+		state, date string
+		closed      bool
+		why         string
+	}{
+		{"AL", "2026-07-03", true, "July 4, 2026 is a Saturday"},
+		{"AL", "2026-07-04", true, "the date itself"},
+		{"AL", "2026-07-06", false, "a Saturday holiday moves to Friday, not Monday"},
+		{"LA", "2026-07-03", true, "July 4, 2026 is a Saturday"},
+		{"", "2026-07-03", true, "unknown US keeps every state's holidays"},
+		{"TX", "2026-07-03", false, "Texas bans no holidays"},
+		{"AL", "2026-12-28", false, "Christmas 2026 is a Friday"},
+		{"AL", "2027-06-18", true, "Juneteenth 2027 is a Saturday"},
+		{"AL", "2027-07-05", true, "July 4, 2027 is a Sunday"},
+		{"AL", "2027-12-24", true, "Christmas 2027 is a Saturday"},
+		{"AL", "2027-12-27", false, "a Saturday holiday moves to Friday"},
+		{"AL", "2027-12-31", true, "January 1, 2028 is a Saturday: observed the year before"},
+		{"AL", "2028-01-03", false, "nor the Monday after"},
+		{"LA", "2027-11-01", true, "All Saints' Day, a Monday in 2027"},
+		{"LA", "2027-01-08", true, "Battle of New Orleans, a Friday in 2027"},
+		{"AL", "2022-12-26", true, "Christmas 2022 is a Sunday"},
+		{"AL", "2023-01-02", true, "January 1, 2023 is a Sunday"},
+		{"AL", "2023-11-10", true, "Veterans Day 2023 is a Saturday"},
+		{"AL", "2021-06-18", true, "Juneteenth 2021 is a Saturday"},
+		{"AL", "2022-06-20", true, "Juneteenth 2022 is a Sunday"},
+		{"AL", "2026-11-11", true, "Veterans Day 2026, a Wednesday"},
+		{"AL", "2026-11-12", false, "the day after a weekday holiday"},
+	}
+	for _, tt := range tests {
+		d, err := time.Parse(time.DateOnly, tt.date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noon := d.Add(12 * time.Hour)
+		if got := closedDay(noon, Rule(tt.state).Window); got != tt.closed {
+			t.Errorf("%s %s (%s): closed %v; want %v", tt.state, tt.date, tt.why, got, tt.closed)
+		}
+	}
+}
+
 func TestFranceMovingHolidays(t *testing.T) {
 	fr, paris := DefaultWindow("FR"), []string{"Europe/Paris"}
 	closed := map[string]bool{
@@ -167,17 +213,24 @@ func TestAreaCodeState(t *testing.T) {
 }
 
 func TestParseState(t *testing.T) {
-	for in, want := range map[string]string{"FL": "FL", "fl": "FL", " Florida ": "FL", "new york": "NY",
-		"Washington D.C.": "DC", "Washington State": "WA", "": "", "District": "!", "XX": "!", "Floridaa": "!"} {
-		got, err := ParseState(in)
+	checkStateReader(t, "ParseState", ParseState, map[string]string{"FL": "FL", "fl": "FL", " Florida ": "FL",
+		"new york": "NY", "Washington D.C.": "DC", "Washington State": "WA", "": "", "District": "!", "XX": "!", "Floridaa": "!"})
+}
+
+// checkStateReader is the runner of the audience-column readers' tables:
+// input -> USPS code, "" for none, "!" for an error.
+func checkStateReader(t *testing.T, name string, read func(string) (string, error), cases map[string]string) {
+	t.Helper()
+	for in, want := range cases {
+		got, err := read(in)
 		if want == "!" {
 			if err == nil {
-				t.Errorf("ParseState(%q) = %q; want an error", in, got)
+				t.Errorf("%s(%q) = %q; want an error", name, in, got)
 			}
 			continue
 		}
 		if err != nil || got != want {
-			t.Errorf("ParseState(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("%s(%q) = %q, %v; want %q", name, in, got, err, want)
 		}
 	}
 }

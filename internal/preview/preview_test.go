@@ -129,6 +129,17 @@ func TestPreview(t *testing.T) {
 			},
 		},
 		{
+			name:    "a postal_code is read as a start reads it: a New York number living in Hartford waits for Connecticut's 09:00",
+			journey: welcome,
+			csv:     "phone,first_name,code,postal_code\n" + ny + ",Ada,A1,06103\n" + ct + ",Bo,B1,ABCDE\n",
+			at:      at,
+			checks: []check{
+				counts(2, 1, 0, 1),
+				skipped(`postal_code: "ABCDE" is not a US ZIP Code (want 5 digits, or ZIP+4 like 33101-1234)`, 1, 3),
+				deferred("CT", 1, time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)),
+			},
+		},
+		{
 			name:    "the sender's quiet hours, when they open after the law",
 			journey: strings.Replace(welcome, `"type": "long_code"}`, `"type": "long_code", "quiet_hours": {"start": "10:00", "end": "20:00"}}`, 1),
 			csv:     "phone,first_name,code\n" + ny + ",Ada,A1\n" + ct + ",Bo,B1\n",

@@ -15,12 +15,13 @@ import (
 
 	"github.com/stopline/stopline/internal/keywords"
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/internal/sms"
 )
 
 // Sender is one entry of the senders file.
 type Sender struct {
 	Name                string            `json:"name"`
-	Provider            string            `json:"provider"` // twilio, sinch, http, sandbox
+	Provider            sms.Provider      `json:"provider"`
 	From                string            `json:"from,omitempty"`
 	MessagingServiceSID string            `json:"messaging_service_sid,omitempty"`
 	Type                policy.SenderType `json:"type"`
@@ -233,10 +234,12 @@ func Parse(data []byte) (*Registry, error) {
 }
 
 func (s Sender) validate() error {
-	switch s.Provider {
-	case "twilio", "sinch", "http", "sandbox":
-	default:
-		return fmt.Errorf(".provider: must be one of twilio, sinch, http, sandbox, got %q", s.Provider)
+	if !slices.Contains(sms.Providers, s.Provider) {
+		names := make([]string, len(sms.Providers))
+		for i, p := range sms.Providers {
+			names[i] = string(p)
+		}
+		return fmt.Errorf(".provider: must be one of %s, got %q", strings.Join(names, ", "), s.Provider)
 	}
 	if (s.From == "") == (s.MessagingServiceSID == "") {
 		return errors.New(`: set exactly one of "from" or "messaging_service_sid"`)

@@ -20,8 +20,8 @@ import (
 // message with plain net/http (Sinch, the HTTP channel). Each provider keeps
 // its own request body, credentials and error table.
 type JSONPoster struct {
-	Provider string // sms.Error.Provider
-	Name     string // how messages call the provider: "Sinch"
+	Provider Provider // sms.Error.Provider
+	Name     string   // how messages call the provider: "Sinch"
 	URL      string
 	Timeout  time.Duration // bounds one Post, whatever the caller's context allows
 	client   *http.Client
@@ -30,7 +30,7 @@ type JSONPoster struct {
 // NewJSONPoster returns a poster whose client follows no redirect: a
 // redirect would carry credentials or a signed message elsewhere, so it
 // counts as the answer.
-func NewJSONPoster(provider, name, url string, timeout time.Duration) *JSONPoster {
+func NewJSONPoster(provider Provider, name, url string, timeout time.Duration) *JSONPoster {
 	return &JSONPoster{Provider: provider, Name: name, URL: url, Timeout: timeout, client: &http.Client{
 		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
 		Timeout:       timeout,

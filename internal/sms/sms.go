@@ -77,7 +77,7 @@ func (k Kind) String() string {
 
 // Error is a classified provider failure.
 type Error struct {
-	Provider   string // "twilio", "sinch", "http", "sandbox"
+	Provider   Provider
 	Kind       Kind
 	Code       int    // provider error code, 0 when the body had none
 	HTTPStatus int    // 0 when no response was received

@@ -4,32 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows/contract"
 )
-
-// Inbound is an inbound message as stored by the webhook bridge.
-type Inbound struct {
-	ID              int64
-	Provider        string
-	MessageID       string
-	From, To        string
-	Body            string
-	NumMedia        int
-	RecipientKey    string // "" when From is not a phone number
-	Scope           string // consent scope the intent applies to ("*" for STOPALL)
-	Intent          contract.Intent
-	Keyword         string
-	Language        string
-	Rule            string // why: keywords.Intent.Explanation ("courtesy", "exact+signature_stripped")
-	ProviderHandled bool   // the provider already replied (Twilio Advanced Opt-Out, toll-free)
-	ReceivedAt      time.Time
-	StoredAt        time.Time // commit time (Postgres's clock); read by Redrive only
-}
 
 // Effect is one thing an inbound message may do: the intent stored with it
 // and the consent change (nil: none) that carries it out.
@@ -51,7 +31,7 @@ type Effect struct {
 // unless the intent taken is contract.IntentNone or there is no recipient. A
 // redelivery of the same (provider, message ID) changes nothing and reports
 // inserted=false.
-func (s *Store) SaveInbound(ctx context.Context, m Inbound, effects ...Effect) (id int64, inserted bool, taken Effect, err error) {
+func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...Effect) (id int64, inserted bool, taken Effect, err error) {
 	if len(effects) == 0 {
 		effects = []Effect{{Intent: contract.IntentNone}}
 	}
@@ -99,7 +79,7 @@ func (s *Store) SaveInbound(ctx context.Context, m Inbound, effects ...Effect) (
 }
 
 // insertInbound inserts m unless its (provider, message ID) exists.
-func insertInbound(ctx context.Context, q rowQuerier, m Inbound) (id int64, inserted bool, err error) {
+func insertInbound(ctx context.Context, q rowQuerier, m contract.Inbound) (id int64, inserted bool, err error) {
 	signal := m.RecipientKey != "" && m.Intent != contract.IntentNone
 	err = q.QueryRow(ctx, `
 		INSERT INTO inbound_messages (provider, message_id, from_number, to_number, body, num_media, recipient_key,
@@ -126,7 +106,7 @@ func (s *Store) PendingSignalCount(ctx context.Context) (int, error) {
 }
 
 // InboundMessages returns the messages a recipient sent, oldest first.
-func (s *Store) InboundMessages(ctx context.Context, recipientKey string) ([]Inbound, error) {
+func (s *Store) InboundMessages(ctx context.Context, recipientKey string) ([]contract.Inbound, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, provider, message_id, from_number, to_number, body, num_media, coalesce(recipient_key, ''),
 		       coalesce(scope, ''), intent, coalesce(keyword, ''), coalesce(language, ''), coalesce(rule, ''),
@@ -135,8 +115,8 @@ func (s *Store) InboundMessages(ctx context.Context, recipientKey string) ([]Inb
 	if err != nil {
 		return nil, fmt.Errorf("inbound: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
-		var m Inbound
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (contract.Inbound, error) {
+		var m contract.Inbound
 		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
 			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.Rule, &m.ProviderHandled, &m.ReceivedAt)
 		return m, err

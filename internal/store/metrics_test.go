@@ -8,6 +8,7 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The scrape-time gauges: the keyword signals waiting for the re-driver and
@@ -27,7 +28,7 @@ func TestMetricsGauges(t *testing.T) {
 		t.Fatalf("empty backlog = %d, %v; want 0, 0", n, oldest)
 	}
 
-	stop := store.Inbound{Provider: "twilio", MessageID: "SM1", From: "+14155550100", To: "+15550001111", Body: "STOP",
+	stop := contract.Inbound{Provider: "twilio", MessageID: "SM1", From: "+14155550100", To: "+15550001111", Body: "STOP",
 		RecipientKey: "k1", Scope: "+15550001111", ReceivedAt: time.Now()}
 	if _, _, _, err := s.SaveInbound(ctx, stop, store.Effect{Intent: "opt_out", Change: gaugeChange(optOut("k1", stop.Scope))}); err != nil {
 		t.Fatal(err)
@@ -44,8 +45,8 @@ func TestMetricsGauges(t *testing.T) {
 	if n, oldest := backlog(); n != 1 || oldest < 2*time.Minute || oldest > 3*time.Minute {
 		t.Fatalf("backlog = %d, %v; want 1, about 2m", n, oldest)
 	}
-	_, _, err := s.Redrive(ctx, 10, func(msgs []store.Inbound) ([]int64, error) {
-		if len(msgs) != 1 || msgs[0].StoredAt.IsZero() {
+	_, _, err := s.Redrive(ctx, 10, func(msgs []contract.Inbound) ([]int64, error) {
+		if len(msgs) != 1 || msgs[0].CommittedAt.IsZero() {
 			t.Fatalf("pending signals %+v; want the STOP with its commit time", msgs)
 		}
 		return []int64{msgs[0].ID}, nil

@@ -9,6 +9,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // redriverLock is the advisory lock key that keeps one re-driver active
@@ -21,7 +23,7 @@ const redriverLock = 0x72656472697665 // "redrive"
 // nothing, and reports read=0, when another process holds the lock. The
 // returned IDs are marked even when deliver also fails for others, or they
 // would all be delivered again; err joins deliver's error.
-func (s *Store) Redrive(ctx context.Context, limit int, deliver func([]Inbound) ([]int64, error)) (read, marked int, err error) {
+func (s *Store) Redrive(ctx context.Context, limit int, deliver func([]contract.Inbound) ([]int64, error)) (read, marked int, err error) {
 	var deliverErr error
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		msgs, locked, err := pendingSignals(ctx, tx, limit)
@@ -43,7 +45,7 @@ func (s *Store) Redrive(ctx context.Context, limit int, deliver func([]Inbound) 
 
 // pendingSignals returns the inbound messages whose signal is not yet
 // delivered, oldest first, if tx holds the re-driver lock.
-func pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, locked bool, err error) {
+func pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []contract.Inbound, locked bool, err error) {
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(redriverLock)).Scan(&locked); err != nil || !locked {
 		return nil, false, err
 	}
@@ -54,10 +56,10 @@ func pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs []Inbound, 
 	if err != nil {
 		return nil, true, fmt.Errorf("pending signals: %w", err)
 	}
-	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Inbound, error) {
-		var m Inbound
+	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (contract.Inbound, error) {
+		var m contract.Inbound
 		err := r.Scan(&m.ID, &m.Provider, &m.MessageID, &m.From, &m.To, &m.Body, &m.NumMedia, &m.RecipientKey,
-			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt, &m.StoredAt)
+			&m.Scope, &m.Intent, &m.Keyword, &m.Language, &m.ProviderHandled, &m.ReceivedAt, &m.CommittedAt)
 		return m, err
 	})
 	return msgs, true, err

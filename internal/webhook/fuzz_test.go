@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stopline/stopline/internal/sms/httpchannel"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Each fuzzer posts a correctly signed body, so the parser behind the
@@ -27,7 +28,7 @@ func checkFuzzAnswer(t *testing.T, code int, body []byte, errBody string) {
 	}
 }
 
-func checkFuzzInbound(t *testing.T, got []Inbound) {
+func checkFuzzInbound(t *testing.T, got []contract.Inbound) {
 	t.Helper()
 	if len(got) != 1 {
 		t.Fatalf("200 but the intake got %d messages", len(got))

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // heldIntake holds every Inbound call until released.
@@ -16,7 +18,7 @@ type heldIntake struct {
 	release chan struct{}
 }
 
-func (h *heldIntake) Inbound(ctx context.Context, m Inbound) error {
+func (h *heldIntake) Inbound(ctx context.Context, m contract.Inbound) error {
 	h.entered <- m.Body
 	<-h.release
 	return h.fakeIntake.Inbound(ctx, m)

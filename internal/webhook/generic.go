@@ -5,7 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/sms/httpchannel"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // generic receives the generic channel's MO callback, signed as httpchannel
@@ -50,24 +52,24 @@ type genericMO struct {
 	ReceivedAt string `json:"received_at"`
 }
 
-func parseGeneric(raw []byte, now time.Time) (Inbound, error) {
+func parseGeneric(raw []byte, now time.Time) (contract.Inbound, error) {
 	var mo genericMO
 	if err := decodeJSON(raw, &mo); err != nil {
-		return Inbound{}, err
+		return contract.Inbound{}, err
 	}
-	m := Inbound{
-		Provider:  ProviderHTTP,
+	m := contract.Inbound{
+		Provider:  string(sms.ProviderHTTP),
 		MessageID: strings.TrimSpace(clean(mo.ID)),
 		From:      strings.TrimSpace(clean(mo.From)),
 		To:        strings.TrimSpace(clean(mo.To)),
 		Body:      clean(mo.Body),
 	}
 	if err := missing([2]string{"id", m.MessageID}, [2]string{"from", m.From}, [2]string{"to", m.To}); err != nil {
-		return Inbound{}, err
+		return contract.Inbound{}, err
 	}
 	var err error
 	if m.ReceivedAt, err = parseTime("received_at", strings.TrimSpace(mo.ReceivedAt), now); err != nil {
-		return Inbound{}, err
+		return contract.Inbound{}, err
 	}
 	return m, nil
 }

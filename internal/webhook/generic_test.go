@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/sms/httpchannel"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const genericStop = `{"id":"gw-7f3a","from":"+14155550123","to":"+15005550006","body":"stop please",` +
 	`"received_at":"2026-03-01T11:59:30+01:00","carrier":"example","extra":{"nested":[1,2]}}`
 
-var genericInbound = Inbound{
+var genericInbound = contract.Inbound{
 	Provider: "http", MessageID: "gw-7f3a", From: "+14155550123", To: "+15005550006", Body: "stop please",
 	ReceivedAt: time.Date(2026, 3, 1, 10, 59, 30, 0, time.UTC),
 }
@@ -30,13 +31,13 @@ func TestGeneric(t *testing.T) {
 		intakeErr error
 		wantCode  int
 		wantErr   string
-		want      *Inbound
+		want      *contract.Inbound
 	}{
 		{name: "signed", body: genericStop, wantCode: 200, want: &genericInbound},
 		{name: "no received_at, empty body", body: `{"id":"1","from":"+14155550123","to":"+15005550006"}`, wantCode: 200,
-			want: &Inbound{Provider: "http", MessageID: "1", From: "+14155550123", To: "+15005550006", ReceivedAt: testNow}},
+			want: &contract.Inbound{Provider: "http", MessageID: "1", From: "+14155550123", To: "+15005550006", ReceivedAt: testNow}},
 		{name: "escaped NUL dropped", body: `{"id":"1","from":"a","to":"b","body":"ST\u0000OP"}`, wantCode: 200,
-			want: &Inbound{Provider: "http", MessageID: "1", From: "a", To: "b", Body: "STOP", ReceivedAt: testNow}},
+			want: &contract.Inbound{Provider: "http", MessageID: "1", From: "a", To: "b", Body: "STOP", ReceivedAt: testNow}},
 
 		{name: "unsigned", body: genericStop, header: map[string]string{}, wantCode: 403, wantErr: "missing X-Stopline-Signature"},
 		{name: "wrong secret", body: genericStop,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/sms/smstest"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Obviously fake credentials.
@@ -33,12 +34,12 @@ var (
 // fakeIntake records every call and answers err.
 type fakeIntake struct {
 	mu      sync.Mutex
-	inbound []Inbound
+	inbound []contract.Inbound
 	status  []StatusEvent
 	err     error
 }
 
-func (f *fakeIntake) Inbound(_ context.Context, m Inbound) error {
+func (f *fakeIntake) Inbound(_ context.Context, m contract.Inbound) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inbound = append(f.inbound, m)
@@ -53,7 +54,7 @@ func (f *fakeIntake) Status(_ context.Context, e StatusEvent) error {
 }
 
 // Urgent treats a bare STOP, START or HELP as a keyword.
-func (f *fakeIntake) Urgent(m Inbound) bool {
+func (f *fakeIntake) Urgent(m contract.Inbound) bool {
 	switch strings.ToUpper(strings.TrimSpace(m.Body)) {
 	case "STOP", "START", "HELP":
 		return true
@@ -73,10 +74,10 @@ func (f *fakeIntake) reset() {
 	f.inbound, f.status, f.err = nil, nil, nil
 }
 
-func (f *fakeIntake) calls() ([]Inbound, []StatusEvent) {
+func (f *fakeIntake) calls() ([]contract.Inbound, []StatusEvent) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Inbound(nil), f.inbound...), append([]StatusEvent(nil), f.status...)
+	return append([]contract.Inbound(nil), f.inbound...), append([]StatusEvent(nil), f.status...)
 }
 
 // newHandler builds the handler with a fixed clock and, unless cfg has one,
@@ -157,14 +158,14 @@ func form(raw string, kv ...string) string {
 }
 
 // checkInbound compares everything, ReceivedAt by instant.
-func checkInbound(t *testing.T, got, want Inbound) {
+func checkInbound(t *testing.T, got, want contract.Inbound) {
 	t.Helper()
 	if !got.ReceivedAt.Equal(want.ReceivedAt) {
 		t.Errorf("ReceivedAt = %v, want %v", got.ReceivedAt, want.ReceivedAt)
 	}
 	got.ReceivedAt, want.ReceivedAt = time.Time{}, time.Time{}
 	if got != want {
-		t.Errorf("Inbound =\n  %+v\nwant\n  %+v", got, want)
+		t.Errorf("contract.Inbound =\n  %+v\nwant\n  %+v", got, want)
 	}
 }
 

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Sinch HMAC headers.
@@ -51,7 +54,7 @@ func (s *server) sinch(w http.ResponseWriter, r *http.Request) *reqError {
 	if s.cfg.SinchSecret == "" && !s.cfg.Insecure {
 		// Unsigned Sinch callbacks would let anyone opt anyone in or out,
 		// in any scope, and make stopline text numbers of their choosing.
-		return notConfigured("sinch", "SINCH_WEBHOOK_SECRET")
+		return notConfigured(string(sms.ProviderSinch), "SINCH_WEBHOOK_SECRET")
 	}
 	verify := !s.cfg.Insecure
 	if verify {
@@ -139,30 +142,30 @@ type sinchMO struct {
 // parseSinch maps a Sinch callback to an Inbound. ok is false for delivery
 // reports, which the same callback URL may receive and which are
 // acknowledged without reaching the Intake.
-func parseSinch(raw []byte, now time.Time) (m Inbound, ok bool, err error) {
+func parseSinch(raw []byte, now time.Time) (m contract.Inbound, ok bool, err error) {
 	var mo sinchMO
 	if err := decodeJSON(raw, &mo); err != nil {
-		return Inbound{}, false, err
+		return contract.Inbound{}, false, err
 	}
 	typ := strings.TrimSpace(clean(mo.Type))
 	if typ == "" {
-		return Inbound{}, false, errors.New(`missing field "type"`)
+		return contract.Inbound{}, false, errors.New(`missing field "type"`)
 	}
 	if strings.Contains(typ, "delivery_report") {
-		return Inbound{}, false, nil
+		return contract.Inbound{}, false, nil
 	}
-	m = Inbound{
-		Provider:  ProviderSinch,
+	m = contract.Inbound{
+		Provider:  string(sms.ProviderSinch),
 		MessageID: strings.TrimSpace(clean(mo.ID)),
 		From:      strings.TrimSpace(clean(mo.From)),
 		To:        strings.TrimSpace(clean(mo.To)),
 		Type:      typ,
 	}
 	if err := missing([2]string{"id", m.MessageID}, [2]string{"from", m.From}, [2]string{"to", m.To}); err != nil {
-		return Inbound{}, false, err
+		return contract.Inbound{}, false, err
 	}
 	if m.Body, err = sinchBody(typ, mo.Body); err != nil {
-		return Inbound{}, false, err
+		return contract.Inbound{}, false, err
 	}
 	m.Body = clean(m.Body)
 	if typ == "mo_binary" || typ == "mo_media" {
@@ -170,7 +173,7 @@ func parseSinch(raw []byte, now time.Time) (m Inbound, ok bool, err error) {
 		m.NumMedia = 1
 	}
 	if m.ReceivedAt, err = parseTime("received_at", mo.ReceivedAt, now); err != nil {
-		return Inbound{}, false, err
+		return contract.Inbound{}, false, err
 	}
 	return m, true, nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Sinch MO fixtures, shaped like the SMS REST API's inbound callbacks.
@@ -23,7 +25,7 @@ const (
 	sinchReport = `{"type":"delivery_report_sms","batch_id":"01FC66621XXXXX119Z8PMV1QPQ","statuses":[{"code":0,"status":"Delivered","count":1}],"total_message_count":1}`
 )
 
-var sinchTextInbound = Inbound{
+var sinchTextInbound = contract.Inbound{
 	Provider: "sinch", MessageID: "01FC66621VHDBN119Z8PMV1QPA", From: "14155550123", To: "12345",
 	Body: "STOP", Type: "mo_text", ReceivedAt: time.Date(2026, 3, 1, 11, 59, 58, 542e6, time.UTC),
 }
@@ -39,17 +41,17 @@ func TestSinch(t *testing.T) {
 		intakeErr error
 		wantCode  int
 		wantErr   string
-		want      *Inbound // nil with 200: acknowledged, not passed on
+		want      *contract.Inbound // nil with 200: acknowledged, not passed on
 	}{
 		{name: "mo_text STOP", body: sinchText, header: signed(sinchText), wantCode: 200, want: &sinchTextInbound},
 		{name: "mo_binary not text", body: sinchBinary, header: signed(sinchBinary), wantCode: 200,
-			want: &Inbound{Provider: "sinch", MessageID: "01FC66621VHDBN119Z8PMV1QPB", From: "14155550123", To: "12345",
+			want: &contract.Inbound{Provider: "sinch", MessageID: "01FC66621VHDBN119Z8PMV1QPB", From: "14155550123", To: "12345",
 				Body: "AAECAwQ=", Type: "mo_binary", NumMedia: 1, ReceivedAt: time.Date(2026, 3, 1, 11, 59, 58, 0, time.UTC)}},
 		{name: "mo_media caption", body: sinchMedia, header: signed(sinchMedia), wantCode: 200,
-			want: &Inbound{Provider: "sinch", MessageID: "01FC66621VHDBN119Z8PMV1QPC", From: "14155550123", To: "12345",
+			want: &contract.Inbound{Provider: "sinch", MessageID: "01FC66621VHDBN119Z8PMV1QPC", From: "14155550123", To: "12345",
 				Body: "STOP", Type: "mo_media", NumMedia: 1, ReceivedAt: time.Date(2026, 3, 1, 11, 59, 58, 0, time.UTC)}},
 		{name: "no received_at: now", body: `{"type":"mo_text","id":"a","from":"1","to":"2","body":""}`, cfg: insecure,
-			wantCode: 200, want: &Inbound{Provider: "sinch", MessageID: "a", From: "1", To: "2", Type: "mo_text", ReceivedAt: testNow}},
+			wantCode: 200, want: &contract.Inbound{Provider: "sinch", MessageID: "a", From: "1", To: "2", Type: "mo_text", ReceivedAt: testNow}},
 		{name: "delivery report acknowledged", body: sinchReport, header: signed(sinchReport), wantCode: 200},
 
 		// Signatures.

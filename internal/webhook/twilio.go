@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // emptyTwiML answers an inbound message without a reply: stopline sends its
@@ -59,10 +62,10 @@ func (s *server) twilioStatus(w http.ResponseWriter, r *http.Request) *reqError 
 // twilioForm reads, parses and authenticates a Twilio form POST.
 func (s *server) twilioForm(w http.ResponseWriter, r *http.Request) (url.Values, *reqError) {
 	if s.cfg.TwilioAuthToken == "" && !s.cfg.Insecure {
-		return nil, notConfigured("twilio", "TWILIO_AUTH_TOKEN")
+		return nil, notConfigured(string(sms.ProviderTwilio), "TWILIO_AUTH_TOKEN")
 	}
 	if !s.knowsURL() && !s.cfg.Insecure {
-		return nil, notConfigured("twilio", "PUBLIC_URL (or TRUST_PROXY=true behind a proxy)")
+		return nil, notConfigured(string(sms.ProviderTwilio), "PUBLIC_URL (or TRUST_PROXY=true behind a proxy)")
 	}
 	sig := r.Header.Get(twilioSignatureHeader)
 	if sig == "" && !s.cfg.Insecure {
@@ -176,9 +179,9 @@ func redactQuery(u string) string {
 // parseTwilioInbound maps an authenticated inbound form to an Inbound.
 // OptOutType is upper-cased; a value Twilio may add later passes through for
 // keywords.FromTwilioOptOutType to ignore.
-func parseTwilioInbound(f url.Values, now time.Time) (Inbound, error) {
-	m := Inbound{
-		Provider:            ProviderTwilio,
+func parseTwilioInbound(f url.Values, now time.Time) (contract.Inbound, error) {
+	m := contract.Inbound{
+		Provider:            string(sms.ProviderTwilio),
 		MessageID:           strings.TrimSpace(clean(f.Get("MessageSid"))),
 		From:                strings.TrimSpace(clean(f.Get("From"))),
 		To:                  strings.TrimSpace(clean(f.Get("To"))),
@@ -188,14 +191,14 @@ func parseTwilioInbound(f url.Values, now time.Time) (Inbound, error) {
 		ReceivedAt:          now,
 	}
 	if err := missing([2]string{"MessageSid", m.MessageID}, [2]string{"From", m.From}, [2]string{"To", m.To}); err != nil {
-		return Inbound{}, err
+		return contract.Inbound{}, err
 	}
 	n, err := optionalInt("NumMedia", f.Get("NumMedia"))
 	if err != nil {
-		return Inbound{}, err
+		return contract.Inbound{}, err
 	}
 	if n < 0 {
-		return Inbound{}, fmt.Errorf("invalid NumMedia %d: negative", n)
+		return contract.Inbound{}, fmt.Errorf("invalid NumMedia %d: negative", n)
 	}
 	m.NumMedia = n
 	return m, nil
@@ -204,7 +207,7 @@ func parseTwilioInbound(f url.Values, now time.Time) (Inbound, error) {
 // parseTwilioStatus maps an authenticated status callback to a StatusEvent.
 func parseTwilioStatus(f url.Values) (StatusEvent, error) {
 	e := StatusEvent{
-		Provider:            ProviderTwilio,
+		Provider:            string(sms.ProviderTwilio),
 		MessageID:           strings.TrimSpace(clean(f.Get("MessageSid"))),
 		MessageStatus:       strings.TrimSpace(clean(f.Get("MessageStatus"))),
 		To:                  strings.TrimSpace(clean(f.Get("To"))),

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Twilio inbound fixtures, shaped like real webhooks (field order and the
@@ -35,7 +37,7 @@ const (
 	twilioStatusURL = publicBase + PathTwilioStatus
 )
 
-var stopInbound = Inbound{
+var stopInbound = contract.Inbound{
 	Provider:            "twilio",
 	MessageID:           "SM0a1b2c3d4e5f60718293a4b5c6d7e8f9",
 	From:                "+14155550123",
@@ -46,7 +48,7 @@ var stopInbound = Inbound{
 	ReceivedAt:          testNow,
 }
 
-func with(m Inbound, edit func(*Inbound)) *Inbound {
+func with(m contract.Inbound, edit func(*contract.Inbound)) *contract.Inbound {
 	edit(&m)
 	return &m
 }
@@ -62,28 +64,28 @@ func TestTwilioInbound(t *testing.T) {
 		header    map[string]string
 		intakeErr error
 		wantCode  int
-		wantErr   string   // in the error body
-		want      *Inbound // what the intake got, for 200
+		wantErr   string            // in the error body
+		want      *contract.Inbound // what the intake got, for 200
 	}{
 		{name: "advanced opt-out STOP with extra fields", body: twilioStop, signFor: twilioURL,
 			wantCode: 200, want: &stopInbound},
 		{name: "START lower case", body: form(twilioStop, "Body", "start", "OptOutType", "start"), signFor: twilioURL,
-			wantCode: 200, want: with(stopInbound, func(m *Inbound) { m.Body, m.OptOutType = "start", "START" })},
+			wantCode: 200, want: with(stopInbound, func(m *contract.Inbound) { m.Body, m.OptOutType = "start", "START" })},
 		{name: "HELP", body: form(twilioStop, "Body", "help", "OptOutType", "HELP"), signFor: twilioURL,
-			wantCode: 200, want: with(stopInbound, func(m *Inbound) { m.Body, m.OptOutType = "help", "HELP" })},
+			wantCode: 200, want: with(stopInbound, func(m *contract.Inbound) { m.Body, m.OptOutType = "help", "HELP" })},
 		{name: "no Advanced Opt-Out", body: form(twilioStop, "Body", "Stop.+Thank+you", "OptOutType", "-", "MessagingServiceSid", "-"), signFor: twilioURL,
-			wantCode: 200, want: with(stopInbound, func(m *Inbound) { m.Body, m.OptOutType, m.MessagingServiceSID = "Stop. Thank you", "", "" })},
+			wantCode: 200, want: with(stopInbound, func(m *contract.Inbound) { m.Body, m.OptOutType, m.MessagingServiceSID = "Stop. Thank you", "", "" })},
 		{name: "media only", body: twilioMMS, signFor: twilioURL, wantCode: 200,
-			want: &Inbound{Provider: "twilio", MessageID: "MM11111111111111111111111111111111", From: "+447700900123",
+			want: &contract.Inbound{Provider: "twilio", MessageID: "MM11111111111111111111111111111111", From: "+447700900123",
 				To: "+15005550006", NumMedia: 2, ReceivedAt: testNow}},
 		{name: "empty body field", body: form(twilioStop, "Body", "", "OptOutType", "-"), signFor: twilioURL,
-			wantCode: 200, want: with(stopInbound, func(m *Inbound) { m.Body, m.OptOutType = "", "" })},
+			wantCode: 200, want: with(stopInbound, func(m *contract.Inbound) { m.Body, m.OptOutType = "", "" })},
 		{name: "unknown future field", body: form(twilioStop, "BrandNewField2027", "x%26y"), signFor: twilioURL,
 			wantCode: 200, want: &stopInbound},
 		{name: "invalid UTF-8 and NUL cleaned", body: form(twilioStop, "Body", "ST%00OP%FF"), signFor: twilioURL,
-			wantCode: 200, want: with(stopInbound, func(m *Inbound) { m.Body = "STOP\uFFFD" })},
+			wantCode: 200, want: with(stopInbound, func(m *contract.Inbound) { m.Body = "STOP\uFFFD" })},
 		{name: "short code To", body: form(twilioStop, "To", "12345"), signFor: twilioURL,
-			wantCode: 200, want: with(stopInbound, func(m *Inbound) { m.To = "12345" })},
+			wantCode: 200, want: with(stopInbound, func(m *contract.Inbound) { m.To = "12345" })},
 
 		// Signatures.
 		{name: "unsigned", body: twilioStop, wantCode: 403, wantErr: "missing X-Twilio-Signature"},
@@ -341,7 +343,7 @@ type slowIntake struct {
 	alive   chan bool
 }
 
-func (s *slowIntake) Inbound(ctx context.Context, m Inbound) error {
+func (s *slowIntake) Inbound(ctx context.Context, m contract.Inbound) error {
 	<-s.release
 	s.alive <- ctx.Err() == nil
 	return s.fakeIntake.Inbound(ctx, m)

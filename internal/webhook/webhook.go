@@ -24,14 +24,9 @@ import (
 
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/sms/twilio"
-)
-
-// Provider names, as set in Inbound.Provider and StatusEvent.Provider.
-const (
-	ProviderTwilio = "twilio"
-	ProviderSinch  = "sinch"
-	ProviderHTTP   = "http"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Route paths served by the handler New returns.
@@ -44,21 +39,6 @@ const (
 
 // MaxBodyBytes bounds a callback body. Real ones are a few hundred bytes.
 const MaxBodyBytes = 64 << 10
-
-// Inbound is one inbound (mobile-originated) message.
-type Inbound struct {
-	Provider   string // "twilio", "sinch", "http"
-	MessageID  string // provider's message ID (Twilio MessageSid, Sinch id, generic id); required
-	From       string // sender's number as the provider gave it (not validated here)
-	To         string // our number / short code as given
-	Body       string
-	NumMedia   int    // media attachments (Twilio NumMedia; Sinch mo_media/mo_binary -> 1)
-	Type       string // Sinch type ("mo_text", "mo_binary", "mo_media"); "" otherwise
-	OptOutType string // Twilio Advanced Opt-Out: "STOP" | "START" | "HELP" | ""
-	// MessagingServiceSID is Twilio's MessagingServiceSid, if any.
-	MessagingServiceSID string
-	ReceivedAt          time.Time // provider's timestamp if given (Sinch received_at, generic received_at), else now
-}
 
 // StatusEvent is a delivery status callback (Twilio).
 type StatusEvent struct {
@@ -73,11 +53,11 @@ func (e StatusEvent) OptedOut() bool { return e.ErrorCode == twilio.CodeUnsubscr
 // Intake makes an inbound message durable. It returns nil only once the
 // message (and its consent effect) is committed; ErrUnavailable (wrapped) when the store is down.
 type Intake interface {
-	Inbound(ctx context.Context, m Inbound) error
+	Inbound(ctx context.Context, m contract.Inbound) error
 	Status(ctx context.Context, e StatusEvent) error
 	// Urgent reports whether m may change consent or needs a reply (a
 	// keyword): such messages get intake capacity kept for them.
-	Urgent(m Inbound) bool
+	Urgent(m contract.Inbound) bool
 }
 
 // ErrUnavailable, wrapped in an Intake error, makes the handler answer 503.
@@ -183,10 +163,10 @@ func newServer(cfg Config, intake Intake) (*server, error) {
 
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST "+PathTwilio, s.route(ProviderTwilio, s.twilioInbound))
-	mux.Handle("POST "+PathTwilioStatus, s.route(ProviderTwilio, s.twilioStatus))
-	mux.Handle("POST "+PathSinch, s.route(ProviderSinch, s.sinch))
-	mux.Handle("POST "+PathInbound, s.route(ProviderHTTP, s.generic))
+	mux.Handle("POST "+PathTwilio, s.route(sms.ProviderTwilio, s.twilioInbound))
+	mux.Handle("POST "+PathTwilioStatus, s.route(sms.ProviderTwilio, s.twilioStatus))
+	mux.Handle("POST "+PathSinch, s.route(sms.ProviderSinch, s.sinch))
+	mux.Handle("POST "+PathInbound, s.route(sms.ProviderHTTP, s.generic))
 	return mux
 }
 
@@ -243,7 +223,7 @@ func badRequest(err error) *reqError {
 
 // route adapts a handler that returns a *reqError, so every refusal is
 // answered and logged the same way.
-func (s *server) route(provider string, h func(http.ResponseWriter, *http.Request) *reqError) http.Handler {
+func (s *server) route(provider sms.Provider, h func(http.ResponseWriter, *http.Request) *reqError) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := h(w, r)
 		if e == nil {
@@ -258,7 +238,7 @@ func (s *server) route(provider string, h func(http.ResponseWriter, *http.Reques
 			attrs = append(attrs, "detail", e.detail)
 		}
 		s.log.Log(r.Context(), level, "webhook refused", attrs...)
-		s.cfg.Metrics.WebhookRefused(provider, e.status)
+		s.cfg.Metrics.WebhookRefused(string(provider), e.status)
 		if e == busy {
 			w.Header().Set("Retry-After", intakeRetryAfterSecs)
 		}
@@ -323,7 +303,7 @@ func (s *server) commit(ctx context.Context, urgent bool, do func(context.Contex
 	return nil
 }
 
-func (s *server) deliver(ctx context.Context, m Inbound) *reqError {
+func (s *server) deliver(ctx context.Context, m contract.Inbound) *reqError {
 	if e := s.commit(ctx, s.intake.Urgent(m), func(ctx context.Context) error { return s.intake.Inbound(ctx, m) }); e != nil {
 		return e
 	}

@@ -22,29 +22,52 @@ type CancelRequest struct {
 // recipient confirmed the double opt-in. It has no payload.
 const SignalConfirmed = "confirmed"
 
-// SignalKeyword delivers a consent change to a recipient's OptOut workflow:
-// an inbound keyword, from the webhook bridge's re-driver after the message
-// and its consent change were committed, or a change staff made.
+// SignalKeyword delivers a consent change to a recipient's Recipient
+// workflow: an inbound keyword, from the webhook bridge's re-driver after the
+// message and its consent change were committed, or a change staff made.
 const SignalKeyword = "keyword"
 
-// KeywordSignal is the payload of SignalKeyword.
-type KeywordSignal struct {
-	InboundID       int64     `json:"inbound_id"` // unique: used to drop redeliveries; 0 for a staff change
-	Provider        string    `json:"provider"`
-	MessageID       string    `json:"message_id"`
-	Intent          Intent    `json:"intent"`
-	Keyword         string    `json:"keyword"`
-	Language        string    `json:"language"`
-	Scope           string    `json:"scope"`  // sender scope, or "*" (STOPALL)
-	Phone           string    `json:"phone"`  // recipient, E.164, for the reply
-	Sender          string    `json:"sender"` // the number the recipient wrote to
-	ProviderHandled bool      `json:"provider_handled"`
-	ReceivedAt      time.Time `json:"received_at"`
+// Inbound is one inbound message along its whole path, and the payload of
+// SignalKeyword: the webhook handler parses it, the intake classifies it and
+// commits it (a row of inbound_messages), and the re-driver signals that
+// row. A change staff made travels as an Inbound too, with Source set and no
+// ID. Only the fields with a JSON name travel in the signal; the body, the
+// recipient key and the provider's parse details stay in Postgres.
+type Inbound struct {
+	ID        int64  `json:"inbound_id"` // unique: used to drop redeliveries; 0 until committed, and for a staff change
+	Provider  string `json:"provider"`   // an sms.Provider
+	MessageID string `json:"message_id"` // provider's message ID (Twilio MessageSid, Sinch id, generic id); required
+	// From is the recipient as the provider gave it (not validated by the
+	// webhook); E.164 once the intake read a keyword: the reply goes there.
+	From string `json:"phone"`
+	To   string `json:"sender"` // the number the recipient wrote to
+	Body string `json:"-"`
+	// NumMedia counts media attachments (Twilio NumMedia; Sinch
+	// mo_media/mo_binary -> 1).
+	NumMedia int `json:"-"`
+
+	// Read from the callback by the webhook, for the intake only.
+	Type                string `json:"-"` // Sinch type ("mo_text", "mo_binary", "mo_media"); "" otherwise
+	OptOutType          string `json:"-"` // Twilio Advanced Opt-Out: "STOP" | "START" | "HELP" | ""
+	MessagingServiceSID string `json:"-"` // Twilio's MessagingServiceSid, if any
+
+	// Set by the intake.
+	RecipientKey    string `json:"-"`     // "" when From is not a phone number
+	Scope           string `json:"scope"` // consent scope the intent applies to, or "*" (STOPALL)
+	Intent          Intent `json:"intent"`
+	Keyword         string `json:"keyword"`
+	Language        string `json:"language"`
+	Rule            string `json:"-"`                // why: keywords.Intent.Explanation ("courtesy", "exact+signature_stripped")
+	ProviderHandled bool   `json:"provider_handled"` // the provider already replied (Twilio Advanced Opt-Out, toll-free)
+	// ReceivedAt is the provider's timestamp if given (Sinch received_at,
+	// generic received_at), else when the webhook read it.
+	ReceivedAt time.Time `json:"received_at"`
 	// Source is "admin" for a change staff made (no inbound message, no
 	// reply); "" for a keyword.
 	Source string `json:"source,omitempty"`
 	// CommittedAt is when the intake committed the message (Postgres's
-	// clock); zero in signals from before it was sent and in staff changes.
+	// clock), as the re-driver reads it back; zero in signals from before
+	// it was sent and in staff changes.
 	CommittedAt time.Time `json:"committed_at,omitzero"`
 }
 
@@ -85,12 +108,12 @@ type JourneyStatus struct {
 	ConfirmBy time.Time `json:"confirm_by,omitzero"`
 }
 
-// QueryConsent answers an OptOut workflow's OptOutState.
+// QueryConsent answers an Recipient workflow's RecipientState.
 const QueryConsent = "consent"
 
-// OptOutState is the answer to QueryConsent, and the OptOut workflow's
+// RecipientState is the answer to QueryConsent, and the Recipient workflow's
 // state carried across continue-as-new.
-type OptOutState struct {
+type RecipientState struct {
 	RecipientKey  string            `json:"recipient_key"`
 	LastInboundID int64             `json:"last_inbound_id"`
 	Handled       []int64           `json:"handled,omitempty"` // inbound IDs, newest last

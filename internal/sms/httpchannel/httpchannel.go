@@ -41,7 +41,7 @@ const (
 	// StatusAccepted is Result.Status when the channel names no status.
 	StatusAccepted = "accepted"
 
-	provider = "http"
+	provider = sms.ProviderHTTP
 )
 
 // Config configures a Sender.

@@ -35,7 +35,7 @@ const (
 	// has no status word of its own (delivery comes later, in reports).
 	StatusAccepted = "accepted"
 
-	provider = "sinch"
+	provider = sms.ProviderSinch
 )
 
 // Config configures a Sender.
@@ -82,7 +82,7 @@ func New(cfg Config) (*Sender, error) {
 	case base.RawQuery != "" || base.Fragment != "":
 		return nil, fmt.Errorf("sinch: APIURL %q must not have a query or fragment", raw)
 	}
-	timeout, err := sms.SendTimeout("sinch", cfg.Timeout, DefaultTimeout)
+	timeout, err := sms.SendTimeout(string(provider), cfg.Timeout, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

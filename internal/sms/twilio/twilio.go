@@ -27,7 +27,7 @@ const (
 	// DefaultTimeout bounds one Send or Find when Config.Timeout is zero.
 	DefaultTimeout = 10 * time.Second
 
-	provider = "twilio"
+	provider = sms.ProviderTwilio
 )
 
 // Config configures a Sender.
@@ -86,7 +86,7 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("twilio: APIURL: %w", err)
 	}
-	timeout, err := sms.SendTimeout("twilio", cfg.Timeout, DefaultTimeout)
+	timeout, err := sms.SendTimeout(string(provider), cfg.Timeout, DefaultTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -24,35 +24,35 @@ import (
 // for. Replies to keywords the provider already answered are never sent.
 func TestOptOutWorkflow(t *testing.T) {
 	const program = "program:club"
-	sig := func(id int64, intent, keyword, scope string, providerHandled bool) contract.KeywordSignal {
-		return contract.KeywordSignal{
-			InboundID: id, Provider: "twilio", MessageID: fmt.Sprintf("SM%d", id), Intent: contract.Intent(intent), Keyword: keyword,
-			Scope: scope, Phone: recipient, Sender: sender, ProviderHandled: providerHandled, ReceivedAt: daytime,
+	sig := func(id int64, intent, keyword, scope string, providerHandled bool) contract.Inbound {
+		return contract.Inbound{
+			ID: id, Provider: "twilio", MessageID: fmt.Sprintf("SM%d", id), Intent: contract.Intent(intent), Keyword: keyword,
+			Scope: scope, From: recipient, To: sender, ProviderHandled: providerHandled, ReceivedAt: daytime,
 		}
 	}
 	tests := []struct {
 		name    string
-		signals []contract.KeywordSignal
+		signals []contract.Inbound
 		want    []string // calls in order
 		scopes  map[string]string
 	}{
-		{"STOP cancels, then confirms once", []contract.KeywordSignal{sig(1, "opt_out", "STOP", program, false)},
+		{"STOP cancels, then confirms once", []contract.Inbound{sig(1, "opt_out", "STOP", program, false)},
 			[]string{"cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}},
-		{"STOPALL confirms for all programs", []contract.KeywordSignal{sig(1, "opt_out", "STOPALL", consent.AllScopes, false)},
+		{"STOPALL confirms for all programs", []contract.Inbound{sig(1, "opt_out", "STOPALL", consent.AllScopes, false)},
 			[]string{"cancel *", "reply opt_out_all SM1"}, map[string]string{"*": "opted_out"}},
-		{"provider-handled STOP: no second reply", []contract.KeywordSignal{sig(1, "opt_out", "STOP", program, true)},
+		{"provider-handled STOP: no second reply", []contract.Inbound{sig(1, "opt_out", "STOP", program, true)},
 			[]string{"cancel program:club"}, map[string]string{program: "opted_out"}},
 		{"a redelivered signal is dropped, an earlier message committed later is not",
-			[]contract.KeywordSignal{sig(2, "help", "HELP", program, false), sig(2, "help", "HELP", program, false), sig(1, "opt_out", "STOP", program, false), sig(1, "opt_out", "STOP", program, false)},
+			[]contract.Inbound{sig(2, "help", "HELP", program, false), sig(2, "help", "HELP", program, false), sig(1, "opt_out", "STOP", program, false), sig(1, "opt_out", "STOP", program, false)},
 			[]string{"reply help SM2", "cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}},
 		{"double opt-in: START asks, YES confirms and frees waiting journeys",
-			[]contract.KeywordSignal{sig(1, "opt_in_pending", "START", program, false), sig(2, "confirm", "YES", program, false)},
+			[]contract.Inbound{sig(1, "opt_in_pending", "START", program, false), sig(2, "confirm", "YES", program, false)},
 			[]string{"reply opt_in_pending SM1", "confirm program:club", "reply confirm SM2"}, map[string]string{program: "confirmed"}},
 		{"provider answered START and YES itself",
-			[]contract.KeywordSignal{sig(1, "opt_in_pending", "START", program, true), sig(2, "confirm", "YES", program, true)},
+			[]contract.Inbound{sig(1, "opt_in_pending", "START", program, true), sig(2, "confirm", "YES", program, true)},
 			[]string{"confirm program:club"}, map[string]string{program: "confirmed"}},
 		{"a confirm word that is no provider keyword gets stopline's reply",
-			[]contract.KeywordSignal{sig(1, "confirm", "", program, true)},
+			[]contract.Inbound{sig(1, "confirm", "", program, true)},
 			[]string{"confirm program:club", "reply confirm SM1"}, map[string]string{program: "confirmed"}},
 	}
 	for _, tt := range tests {
@@ -61,7 +61,7 @@ func TestOptOutWorkflow(t *testing.T) {
 			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := s.NewTestWorkflowEnvironment()
 			env.SetStartTime(daytime)
-			env.RegisterWorkflow(workflows.OptOut)
+			workflows.Register(env)
 			env.RegisterActivity(&activities.Activities{})
 			var (
 				mu    sync.Mutex
@@ -101,7 +101,7 @@ func TestOptOutWorkflow(t *testing.T) {
 			}
 			env.RegisterDelayedCallback(func() {
 				v, err := env.QueryWorkflow(contract.QueryConsent)
-				var st contract.OptOutState
+				var st contract.RecipientState
 				if err == nil {
 					err = v.Get(&st)
 				}
@@ -113,7 +113,7 @@ func TestOptOutWorkflow(t *testing.T) {
 				}
 			}, time.Minute)
 
-			env.ExecuteWorkflow(workflows.OptOut, contract.OptOutState{RecipientKey: recipientKey})
+			env.ExecuteWorkflow(workflows.RecipientWorkflow, contract.RecipientState{RecipientKey: recipientKey})
 			if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 				t.Fatalf("completed %v, error %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 			}
