@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -27,9 +28,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stopline/stopline/internal/app"
-	"github.com/stopline/stopline/internal/fanout"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/store"
@@ -166,7 +167,7 @@ func runCounts(ctx context.Context, cfg *config) (row, error) {
 			if err := post(ctx, hc, stoplineURL, signedInbound(fmt.Sprintf("SMcount%s%026d", name, i), from(i), text)); err != nil {
 				return err
 			}
-			optOuts = append(optOuts, workflows.OptOutID(a.Keyer.Key(from(i))))
+			optOuts = append(optOuts, workflows.RecipientID(a.Keyer.Key(from(i))))
 		}
 		var closed []string
 		if ids != nil {
@@ -252,7 +253,7 @@ func runCounts(ctx context.Context, cfg *config) (row, error) {
 		waiters = append(waiters, id)
 	}
 	time.Sleep(2 * time.Second)
-	if err := fanout.Run(len(waiters), 16, func(i int) error { return tc.SignalWorkflow(ctx, waiters[i], "", "cancel", nil) }); err != nil {
+	if err := parallel(len(waiters), 16, func(i int) error { return tc.SignalWorkflow(ctx, waiters[i], "", "cancel", nil) }); err != nil {
 		return row{}, err
 	}
 	if err := waitAll(ctx, tc, waiters); err != nil {
@@ -277,9 +278,30 @@ func runCounts(ctx context.Context, cfg *config) (row, error) {
 	return row{notes: fmt.Sprintf("counts table above; each figure is the mean over %d units", n)}, nil
 }
 
+// parallel calls f for 0..n-1, limit at a time; a failed call does not
+// stop the others.
+func parallel(n, limit int, f func(int) error) error {
+	var g errgroup.Group
+	g.SetLimit(limit)
+	var mu sync.Mutex
+	var errs []error
+	for i := range n {
+		g.Go(func() error {
+			if err := f(i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
+}
+
 // waitAll waits for the workflows to close.
 func waitAll(ctx context.Context, c client.Client, ids []string) error {
-	return fanout.Run(len(ids), 32, func(i int) error { return c.GetWorkflow(ctx, ids[i], "").Get(ctx, nil) })
+	return parallel(len(ids), 32, func(i int) error { return c.GetWorkflow(ctx, ids[i], "").Get(ctx, nil) })
 }
 
 // settleCounts waits until the app's asynchronous work is done: no signal
@@ -336,7 +358,7 @@ type historyCount map[enumspb.EventType]int
 func histories(ctx context.Context, c client.Client, ids []string, keep eventFilter) (historyCount, error) {
 	var mu sync.Mutex
 	hc := historyCount{}
-	err := fanout.Run(len(ids), 16, func(i int) error {
+	err := parallel(len(ids), 16, func(i int) error {
 		it := c.GetWorkflowHistory(ctx, ids[i], "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		seen := false
 		for j := 0; it.HasNext(); j++ {

@@ -24,7 +24,6 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/stopline/stopline/internal/fanout"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/internal/webhook"
@@ -172,7 +171,7 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 			waiters[j] = cancelWaiter(r, j)
 		}
 		t0 = time.Now()
-		if err := fanout.Run(per, 16, func(j int) error { return tc.SignalWorkflow(ctx, waiters[j], "", "cancel", nil) }); err != nil {
+		if err := parallel(per, 16, func(j int) error { return tc.SignalWorkflow(ctx, waiters[j], "", "cancel", nil) }); err != nil {
 			return row{}, err
 		}
 		closed, err = closeTimes(ctx, tc, waiters, nil)
