@@ -490,8 +490,8 @@ func (p *pgCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trac
 
 func (p *pgCounter) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryEndData) {
 	sql, _ := ctx.Value(sqlKey{}).(string)
-	if strings.Contains(sql, "worker_heartbeats") {
-		return
+	if strings.Contains(sql, "worker_heartbeats") || strings.HasPrefix(strings.TrimSpace(sql), "SELECT count(*)") {
+		return // background, or the bench's own polling (settle, waitRegistered)
 	}
 	l := label(sql)
 	p.mu.Lock()

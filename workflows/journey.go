@@ -90,9 +90,8 @@ type journeyRun struct {
 // starts. Each first GetVersion of a change ID costs a marker and a
 // TemporalChangeVersion search-attribute upsert (a visibility write), so
 // journeys started on this code take every earlier change (send-queue,
-// send-window-bound, frequency-cap) as made, without asking, and do not
-// upsert search attributes the start already carries. Histories from before
-// it have no marker for it and replay the earlier checks.
+// send-window-bound, frequency-cap) as made, without asking. Histories
+// from before it have no marker for it and replay the earlier checks.
 const fewerCommandsVersion = "perf16-fewer-commands"
 
 // outcome is where a step leaves the journey: the zero value goes on to the
@@ -148,27 +147,9 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.JourneyStatus, error) { return r.status, nil }); err != nil {
 		return nil, err
 	}
-	if r.fewerCommands && r.searchAttributesAtStart() {
-		return r, nil
-	}
 	return r, workflow.UpsertTypedSearchAttributes(ctx,
 		SAJourneyName.ValueSet(r.def.Name), SAJourneyRunID.ValueSet(in.RunID),
 		SARecipientKey.ValueSet(r.recipient.Key), SAJourneyState.ValueSet(StateRunning))
-}
-
-// searchAttributesAtStart reports whether the start set the search
-// attributes the journey would upsert, as the starter does.
-func (r *journeyRun) searchAttributesAtStart() bool {
-	sa := workflow.GetTypedSearchAttributes(r.ctx)
-	for _, kv := range []struct {
-		key  temporal.SearchAttributeKeyKeyword
-		want string
-	}{{SAJourneyName, r.def.Name}, {SAJourneyRunID, r.in.RunID}, {SARecipientKey, r.recipient.Key}, {SAJourneyState, StateRunning}} {
-		if got, ok := sa.GetKeyword(kv.key); !ok || got != kv.want {
-			return false
-		}
-	}
-	return true
 }
 
 // changed reports whether the change id applies: always for journeys on

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -697,49 +696,3 @@ func TestJourneyResidenceState(t *testing.T) {
 		t.Errorf("NotAfter = %v, want %v (Florida's 20:00 EDT)", got.UTC(), want)
 	}
 }
-
-// A journey upserts its search attributes at start only when the start did
-// not set them, as the starter does: each upsert is a visibility write.
-func TestJourneySearchAttributesAtStart(t *testing.T) {
-	starters := temporal.NewSearchAttributes(
-		workflows.SAJourneyName.ValueSet("welcome"), workflows.SAJourneyRunID.ValueSet("run1"),
-		workflows.SARecipientKey.ValueSet(recipientKey), workflows.SAJourneyState.ValueSet(workflows.StateRunning))
-	for _, tt := range []struct {
-		name    string
-		atStart *temporal.SearchAttributes
-		want    []string // the keys of each upsert
-	}{
-		{"set by the starter", &starters, []string{"JourneyState"}},
-		{"none (Temporal UI)", nil, []string{"JourneyName JourneyRunID JourneyState RecipientKey", "JourneyState"}},
-		{"another run's", ptr(temporal.NewSearchAttributes(
-			workflows.SAJourneyName.ValueSet("welcome"), workflows.SAJourneyRunID.ValueSet("run0"),
-			workflows.SARecipientKey.ValueSet(recipientKey), workflows.SAJourneyState.ValueSet(workflows.StateRunning))),
-			[]string{"JourneyName JourneyRunID JourneyState RecipientKey", "JourneyState"}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t)
-			if tt.atStart != nil {
-				if err := w.env.SetTypedSearchAttributesOnStart(*tt.atStart); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var got []string
-			w.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-				var keys []string
-				for k := range args.Get(0).(temporal.SearchAttributes).GetUntypedValues() {
-					keys = append(keys, k.GetName())
-				}
-				slices.Sort(keys)
-				got = append(got, strings.Join(keys, " "))
-			}).Return(nil)
-			if _, err := w.run(input()); err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("upserts %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func ptr[T any](v T) *T { return &v }
