@@ -82,9 +82,22 @@ func SignalWaiterWorkflow(ctx workflow.Context) (time.Time, error) {
 	return observed, err
 }
 
+// CancelWaiterWorkflow waits on a 1h timer, as a journey at a wait step
+// does, until the signal "cancel" ends it: the fair baseline of STOP → a
+// recipient's journeys closed.
+func CancelWaiterWorkflow(ctx workflow.Context) error {
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	workflow.NewSelector(ctx).
+		AddReceive(workflow.GetSignalChannel(ctx, "cancel"), func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) }).
+		AddFuture(workflow.NewTimer(timerCtx, time.Hour), func(workflow.Future) {}).
+		Select(ctx)
+	cancelTimer()
+	return nil
+}
+
 // childWorker is a stopline worker process (internal/app with its webhook
 // bridge and a fake Twilio) plus a baseline worker for SignalWaiterWorkflow
-// on queue-signal. It prints "ready <http addr>".
+// and CancelWaiterWorkflow on queue-signal. It prints "ready <http addr>".
 func childWorker(ctx context.Context, addr, ns, queue, db string) error {
 	ts, err := dial(ctx, addr, ns)
 	if err != nil {
@@ -99,6 +112,7 @@ func childWorker(ctx context.Context, addr, ns, queue, db string) error {
 	defer st.Close()
 	w := worker.New(ts.Client, queue+"-signal", workerOptions)
 	w.RegisterWorkflowWithOptions(SignalWaiterWorkflow, workflow.RegisterOptions{Name: "BenchSignalWaiter"})
+	w.RegisterWorkflowWithOptions(CancelWaiterWorkflow, workflow.RegisterOptions{Name: "BenchCancelWaiter"})
 	if err := w.Start(); err != nil {
 		return err
 	}

@@ -61,6 +61,7 @@ var scenarios = []scenario{
 	{"consent", runConsent},
 	{"starter", runStarter},
 	{"scale", runScale},
+	{"counts", runCounts},
 	{"preview", runPreview},
 }
 

@@ -62,7 +62,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{}, err
 	}
 	defer r.deregister()
-	if r.sendOpts, err = sendActivityOptions(ctx, string(r.def.Sender.Provider), r.scope); err != nil {
+	if r.sendOpts, err = sendActivityOptions(ctx, string(r.def.Sender.Provider), r.scope, r.fewerCommands); err != nil {
 		return JourneyResult{}, err
 	}
 	r.listenForCancel()
@@ -84,7 +84,18 @@ type journeyRun struct {
 	status    contract.JourneyStatus
 	sendOpts  workflow.ActivityOptions // sendOptions, on the provider's (or rate-limited sender's) send queue
 	runCtl                             // the run's pause, resume and stop (run.go)
+	// fewerCommands: the journey started on code that asks the server for
+	// less (see fewerCommandsVersion).
+	fewerCommands bool
 }
+
+// fewerCommandsVersion is the one version check a journey makes when it
+// starts. Each first GetVersion of a change ID costs a marker and a
+// TemporalChangeVersion search-attribute upsert (a visibility write), so
+// journeys started on this code take every earlier change (send-queue,
+// send-window-bound, frequency-cap) as made, without asking. Histories
+// from before it have no marker for it and replay the earlier checks.
+const fewerCommandsVersion = "perf16-fewer-commands"
 
 // outcome is where a step leaves the journey: the zero value goes on to the
 // next step; otherwise the journey ends in state, or fails with err.
@@ -117,6 +128,7 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	// Counted facts carry the journey's provider and category.
 	ctx = metrics.ForJourney(ctx, in.Journey.Sender.Provider, string(in.Journey.Category))
 	r := &journeyRun{ctx: ctx, stepCtx: ctx, in: in, def: in.Journey}
+	r.fewerCommands = workflow.GetVersion(ctx, fewerCommandsVersion, workflow.DefaultVersion, 1) == 1
 	if err := r.def.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
 	}
@@ -141,6 +153,12 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	return r, workflow.UpsertTypedSearchAttributes(ctx,
 		SAJourneyName.ValueSet(r.def.Name), SAJourneyRunID.ValueSet(in.RunID),
 		SARecipientKey.ValueSet(r.recipient.Key), SAJourneyState.ValueSet(StateRunning))
+}
+
+// changed reports whether the change id applies: always for journeys on
+// fewerCommandsVersion, else as recorded (GetVersion).
+func (r *journeyRun) changed(id string) bool {
+	return r.fewerCommands || workflow.GetVersion(r.ctx, id, workflow.DefaultVersion, 1) == 1
 }
 
 // register records the journey as running before its first step, so an
@@ -322,12 +340,12 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		if controlled {
 			in.RunID = r.in.RunID
 		}
-		if windowed && workflow.GetVersion(r.ctx, "send-window-bound", workflow.DefaultVersion, 1) == 1 {
+		if windowed && r.changed("send-window-bound") {
 			if in.NotAfter = windowCloses(r.ctx, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours); in.NotAfter.IsZero() {
 				continue // the consent check outlasted the window
 			}
 		}
-		if marketing && workflow.GetVersion(r.ctx, "frequency-cap", workflow.DefaultVersion, 1) == 1 {
+		if marketing && r.changed("frequency-cap") {
 			in.FrequencyCap, in.State = true, r.in.State
 		}
 		r.in.Test.mark(&in)

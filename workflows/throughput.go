@@ -18,10 +18,11 @@ import (
 // gives the sender a max_per_second (the Temporal server rate-limits that
 // queue across all workers). Asked once per journey, and recorded.
 // Histories from before provider queues keep the journey's task queue, or
-// the sender's queue of the time (activities.SendQueue).
-func sendActivityOptions(ctx workflow.Context, provider, sender string) (workflow.ActivityOptions, error) {
+// the sender's queue of the time (activities.SendQueue). current: the
+// journey takes the send-queue change as made (fewerCommandsVersion).
+func sendActivityOptions(ctx workflow.Context, provider, sender string, current bool) (workflow.ActivityOptions, error) {
 	opts := sendOptions
-	if workflow.GetVersion(ctx, "send-queue", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if !current && workflow.GetVersion(ctx, "send-queue", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return opts, nil
 	}
 	var a *activities.Activities

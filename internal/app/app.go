@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -95,6 +96,9 @@ type Config struct {
 	// StateCapPeriod shortens the state frequency caps' 24 hours (e2e
 	// tests); 0 keeps them.
 	StateCapPeriod time.Duration
+	// DBTracer sees every statement of the app's Postgres pools (the
+	// bench counts round trips with it); nil = none.
+	DBTracer pgx.QueryTracer
 }
 
 // HTTP server bounds. A request must arrive whole within the read timeout,
@@ -187,7 +191,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 
 	a.Metrics = metrics.New(log)
-	if a.Store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+	if a.Store, err = store.OpenTraced(ctx, cfg.DatabaseURL, 0, cfg.DBTracer); err != nil {
 		return nil, err
 	}
 	a.Metrics.Watch(a.Store)
@@ -240,7 +244,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		wcfg.Logger = log
 		wcfg.Dev = cfg.Dev
 		wcfg.Metrics = a.Metrics
-		if a.IntakeStore, err = store.OpenSized(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns())); err != nil {
+		if a.IntakeStore, err = store.OpenTraced(ctx, cfg.DatabaseURL, int32(wcfg.IntakeConns()), cfg.DBTracer); err != nil {
 			return nil, err
 		}
 		a.useKeyring(a.IntakeStore)

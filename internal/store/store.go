@@ -48,12 +48,21 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 // a pool kept apart for one kind of work, such as webhook intake, so that
 // it and the sends cannot take each other's connections.
 func OpenSized(ctx context.Context, databaseURL string, maxConns int32) (*Store, error) {
+	return OpenTraced(ctx, databaseURL, maxConns, nil)
+}
+
+// OpenTraced is OpenSized with tracer (nil: none) seeing every statement,
+// so a benchmark can count the round trips stopline makes.
+func OpenTraced(ctx context.Context, databaseURL string, maxConns int32, tracer pgx.QueryTracer) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer
 	}
 	switch {
 	case maxConns > 0:
