@@ -13,7 +13,7 @@ import (
 func describeOptOut(t *testing.T, e *env, num string) {
 	var signaled *time.Time
 	var pending bool
-	_ = e.App.Store.Pool().QueryRow(context.Background(), `SELECT signal_pending, signaled_at FROM inbound_messages WHERE from_number=$1 ORDER BY id DESC LIMIT 1`, num).Scan(&pending, &signaled)
+	_ = e.App.Store.Pool().QueryRow(context.Background(), `SELECT signal_pending, signaled_at FROM inbound_messages WHERE recipient_key=$1 ORDER BY id DESC LIMIT 1`, e.Key(num)).Scan(&pending, &signaled)
 	t.Logf("%s: pending %v signaled %v", num, pending, signaled)
 	h := e.Client().GetWorkflowHistory(context.Background(), workflows.RecipientID(e.Key(num)), "", false, 0)
 	for h.HasNext() {

@@ -1,14 +1,14 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/sms/smstest"
@@ -175,11 +175,12 @@ func TestStopCommittedAfterLaterHelp(t *testing.T) {
 	if !stopAt.After(helpAt) {
 		t.Fatalf("the STOP was answered before the HELP (%v): the race this test is about did not happen", helpAt.Sub(stopAt))
 	}
-	rows, err := e.App.Store.Pool().Query(context.Background(), `SELECT body FROM inbound_messages WHERE from_number = $1 ORDER BY id`, num)
-	if err != nil {
-		t.Fatal(err)
+	msgs, err := e.App.Store.InboundMessages(context.Background(), e.Key(num))
+	slices.SortFunc(msgs, func(a, b contract.Inbound) int { return cmp.Compare(a.ID, b.ID) })
+	var bodies []string
+	for _, m := range msgs {
+		bodies = append(bodies, m.Body)
 	}
-	bodies, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil || strings.Join(bodies, ",") != "STOP,HELP" {
 		t.Fatalf("inbound messages by ID: %q, %v; want STOP then HELP", bodies, err)
 	}
