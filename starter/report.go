@@ -36,11 +36,11 @@ func runReport(args []string, w io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	prefix := workflows.JourneyID(*runID, "")
+	prefixes := []string{workflows.JourneyID(*runID, ""), workflows.TestSendID(*runID, "")}
 	if *format == "csv" {
-		return writeOutcomesCSV(ctx, w, st, *runID, prefix)
+		return writeOutcomesCSV(ctx, w, st, *runID, prefixes)
 	}
-	r, err := st.Report(ctx, *runID, prefix)
+	r, err := st.Report(ctx, *runID, prefixes...)
 	if err != nil {
 		return err
 	}
@@ -88,10 +88,10 @@ func printReport(w io.Writer, runID string, r *store.RunReport) error {
 }
 
 // writeOutcomesCSV writes one row per journey of the run, ended or running.
-func writeOutcomesCSV(ctx context.Context, w io.Writer, st *store.Store, runID, prefix string) error {
+func writeOutcomesCSV(ctx context.Context, w io.Writer, st *store.Store, runID string, prefixes []string) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"workflow_id", "run_id", "recipient_key", "state", "reason", "step", "sent", "unknown", "deferrals", "stop_committed_at", "ended_at"})
-	err := st.JourneyOutcomes(ctx, runID, prefix, func(o store.JourneyOutcome) error {
+	err := st.JourneyOutcomes(ctx, runID, prefixes, func(o store.JourneyOutcome) error {
 		return cw.Write([]string{o.WorkflowID, o.RunID, o.RecipientKey, o.State, o.Reason, step(o.Step),
 			strconv.Itoa(o.Sent), strconv.Itoa(o.Unknown), strconv.Itoa(o.Deferrals), rfc3339(o.StopCommittedAt), rfc3339(o.EndedAt)})
 	})

@@ -44,17 +44,19 @@ type Latency struct {
 	Median, P99 time.Duration
 }
 
-// runFilter selects a run's rows by workflow ID: JourneyID is
-// prefix + recipient key, and a key has no "/", so a run whose ID extends
-// this one's is not taken.
-const runFilter = `left(workflow_id, length($1)) = $1 AND strpos(substr(workflow_id, length($1) + 1), '/') = 0`
+// runFilter selects a run's rows by workflow ID: a journey's ID is one of
+// the prefixes + recipient key, and a key has no "/", so a run whose ID
+// extends this one's is not taken.
+const runFilter = `EXISTS (SELECT FROM unnest($1::text[]) p
+	WHERE left(workflow_id, length(p)) = p AND strpos(substr(workflow_id, length(p) + 1), '/') = 0)`
 
-// Report reads the run report of runID; idPrefix is the workflow ID of its
-// journeys without the recipient key.
-func (s *Store) Report(ctx context.Context, runID, idPrefix string) (*RunReport, error) {
+// Report reads the run report of runID; idPrefixes are the workflow IDs of
+// its journeys (and test sends) without the recipient key. Ledger rows of
+// test sends (starter test) count under their status + " (test)".
+func (s *Store) Report(ctx context.Context, runID string, idPrefixes ...string) (*RunReport, error) {
 	r := &RunReport{}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM active_journeys WHERE `+runFilter, idPrefix).Scan(&r.Running); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM active_journeys WHERE `+runFilter, idPrefixes).Scan(&r.Running); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT state, reason, CASE WHEN state = 'stopped' THEN step ELSE -1 END AS at, count(*)
@@ -70,7 +72,8 @@ func (s *Store) Report(ctx context.Context, runID, idPrefix string) (*RunReport,
 			Scan(&r.Deferred, &r.Deferrals, &r.Unresolved, &r.UnknownSends); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT step, status, count(*) FROM send_ledger WHERE `+runFilter+` GROUP BY 1, 2 ORDER BY 1, 2`, idPrefix)
+		rows, err = tx.Query(ctx, `SELECT step, status || CASE WHEN test THEN ' (test)' ELSE '' END, count(*)
+			FROM send_ledger WHERE `+runFilter+` GROUP BY 1, 2 ORDER BY 1, 2`, idPrefixes)
 		if err != nil {
 			return err
 		}
@@ -99,7 +102,7 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 
 // JourneyOutcomes calls f with each ended journey of runID, by workflow
 // ID, then each running one (State "running", its ledger's counts).
-func (s *Store) JourneyOutcomes(ctx context.Context, runID, idPrefix string, f func(JourneyOutcome) error) error {
+func (s *Store) JourneyOutcomes(ctx context.Context, runID string, idPrefixes []string, f func(JourneyOutcome) error) error {
 	rows, err := s.pool.Query(ctx, `
 		SELECT workflow_id, run_id, journey, recipient_key, state, reason, step, sent, unknown, deferrals,
 			coalesce(stop_committed_at, 'epoch'), ended_at
@@ -110,7 +113,7 @@ func (s *Store) JourneyOutcomes(ctx context.Context, runID, idPrefix string, f f
 			coalesce(a.stop_committed_at, 'epoch'), 'epoch'
 		FROM active_journeys a LEFT JOIN send_ledger l USING (workflow_id)
 		WHERE `+runFilter+` GROUP BY a.workflow_id, a.recipient_key, a.stop_committed_at
-		ORDER BY 1`, idPrefix, runID)
+		ORDER BY 1`, idPrefixes, runID)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
 	}

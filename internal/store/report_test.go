@@ -33,6 +33,12 @@ func TestRunReport(t *testing.T) {
 		{wf("r1", key), 0, consent.Sent}, {wf("r1", other), 0, consent.Sent}, {wf("r1", other), 2, consent.Unresolved},
 		{wf("r1", third), 0, consent.Sent}, {wf("r1/x", third), 0, consent.Sent}, {wf("r2", key), 0, consent.Sent},
 	}
+	testSend := "test/r1/" + third // starter test -run-id r1
+	ledger = append(ledger, struct {
+		id     string
+		step   int
+		status consent.SendStatus
+	}{testSend, 1, consent.Sent})
 	for _, l := range ledger {
 		if _, _, err := s.BeginAttempt(ctx, l.id, l.step, key, "twilio"); err != nil {
 			t.Fatal(err)
@@ -40,6 +46,9 @@ func TestRunReport(t *testing.T) {
 		if err := s.FinishAttempt(ctx, nil, l.id, l.step, l.status, "SM1", ""); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := s.MarkTest(ctx, testSend, 1, false); err != nil {
+		t.Fatal(err)
 	}
 
 	// A STOP of key signals both its journeys: the first to close is not
@@ -67,12 +76,12 @@ func TestRunReport(t *testing.T) {
 		}
 	}
 
-	r, err := s.Report(ctx, "r1", "journey/r1/")
+	r, err := s.Report(ctx, "r1", "journey/r1/", "test/r1/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantOutcomes := []store.OutcomeCount{{State: "completed", Step: -1, Journeys: 1}, {State: "stopped", Reason: "opted_out", Step: 1, Journeys: 1}}
-	wantSteps := []store.StepCount{{Step: 0, Status: "sent", Rows: 3}, {Step: 2, Status: "unknown", Rows: 1}}
+	wantSteps := []store.StepCount{{Step: 0, Status: "sent", Rows: 3}, {Step: 1, Status: "sent (test)", Rows: 1}, {Step: 2, Status: "unknown", Rows: 1}}
 	if r.Running != 1 || !slices.Equal(r.Outcomes, wantOutcomes) || !slices.Equal(r.Steps, wantSteps) ||
 		r.Deferred != 1 || r.Deferrals != 2 || r.Unresolved != 1 || r.UnknownSends != 1 || r.StopToStop.N != 1 || r.StopToStop.Median < time.Second {
 		t.Errorf("report = %+v\nwant running 1, outcomes %+v, steps %+v, 1 deferred (2), 1 unresolved (1), 1 STOP-to-stop of at least 1s",
@@ -80,7 +89,7 @@ func TestRunReport(t *testing.T) {
 	}
 
 	var rows []string
-	err = s.JourneyOutcomes(ctx, "r1", "journey/r1/", func(o store.JourneyOutcome) error {
+	err = s.JourneyOutcomes(ctx, "r1", []string{"journey/r1/"}, func(o store.JourneyOutcome) error {
 		rows = append(rows, fmt.Sprintf("%s %s %s %d/%d stop=%v ended=%v", o.WorkflowID, o.State, o.Reason, o.Sent, o.Unknown, !o.StopCommittedAt.IsZero(), !o.EndedAt.IsZero()))
 		return nil
 	})
