@@ -111,9 +111,16 @@ func newBrowser(ctx context.Context, t *testing.T, chromium string) context.Cont
 	return browser
 }
 
-// openPage loads url in a new tab, polls its text until done holds (or 20
+// openPage loads url in a new tab, polls its text until done holds (or 30
 // seconds pass), and saves a screenshot in the test's temp dir.
 func openPage(browser context.Context, t *testing.T, url, name string, done func(string) bool) (string, string) {
+	t.Helper()
+	return drivePage(browser, t, url, name, done, nil)
+}
+
+// drivePage is openPage that calls act on the tab at each poll until done
+// holds, to drive the page (pick, press) as an operator does.
+func drivePage(browser context.Context, t *testing.T, url, name string, done func(string) bool, act func(tab context.Context)) (string, string) {
 	t.Helper()
 	tab, cancel := chromedp.NewContext(browser)
 	defer cancel()
@@ -121,9 +128,12 @@ func openPage(browser context.Context, t *testing.T, url, name string, done func
 		t.Fatalf("%s: open %s: %v", name, url, err)
 	}
 	innerText := chromedp.Evaluate[string](`document.body.innerText`)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
 		if text, err := chromedp.Run(tab, innerText); err == nil && done(text) {
 			break
+		}
+		if act != nil {
+			act(tab)
 		}
 	}
 	time.Sleep(time.Second) // let late decodes land before judging
