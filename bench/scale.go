@@ -15,6 +15,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +108,10 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 	workerRSS := procStatus(w.pid(), "VmRSS")
 	serverRSS := procStatus(srv.pid(), "VmRSS")
 	logf("scale: %d journeys waiting after %v; worker RSS %s, server RSS %s", m, loadTime.Round(time.Second), mib(workerRSS), mib(serverRSS))
+	scrapes, err := timeScrapes(ctx, "http://"+w.ready[0]+"/metrics", 20)
+	if err != nil {
+		return row{}, err
+	}
 
 	// Baseline waiters, started before the measurements.
 	waiter := func(r int) string { return fmt.Sprintf("bench-waiter/%d", r) }
@@ -196,8 +203,9 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 		p99:      pair(s99, f99),
 		rss: fmt.Sprintf("worker %s (idle %s, peak %s); server %s (idle %s, peak %s)",
 			mib(workerRSS), mib(workerIdle), mib(workerPeak), mib(serverRSS), mib(serverIdle), mib(procStatus(srv.pid(), "VmHWM"))),
-		notes: fmt.Sprintf("%d journeys waiting on a 1h timer (started at %.0f/s, all waiting after %v); STOP webhook → last of the recipient's %d journeys closed, %d recipients (per journey p99 %s); p50 path: %s; baseline: %d waiting bare workflows each signalled (16 at a time), first signal → last closed; ratio on p50; one signal → observed by the workflow p50 %s, p99 %s",
-			m, startRate, loadTime.Round(time.Second), per, recipients, ms(percentile(perJourney, 99)), medianPath(paths), per, ms(percentile(bLat, 50)), ms(percentile(bLat, 99))),
+		notes: fmt.Sprintf("%d journeys waiting on a 1h timer (started at %.0f/s, all waiting after %v); STOP webhook → last of the recipient's %d journeys closed, %d recipients (per journey p99 %s); p50 path: %s; baseline: %d waiting bare workflows each signalled (16 at a time), first signal → last closed; ratio on p50; one signal → observed by the workflow p50 %s, p99 %s; GET /metrics with the journeys waiting: median %s, max %s (%d scrapes)",
+			m, startRate, loadTime.Round(time.Second), per, recipients, ms(percentile(perJourney, 99)), medianPath(paths), per, ms(percentile(bLat, 50)), ms(percentile(bLat, 99)),
+			ms(percentile(scrapes, 50)), ms(percentile(scrapes, 100)), len(scrapes)),
 	}, nil
 }
 
@@ -361,4 +369,28 @@ func medianPath(paths []stopPath) string {
 		stage(func(p stopPath) time.Duration { return p.signaled }),
 		stage(func(p stopPath) time.Duration { return p.cancelled }),
 		stage(func(p stopPath) time.Duration { return p.closed }))
+}
+
+// timeScrapes times n sequential GETs of the worker's /metrics, which reads
+// its gauges from Postgres and Temporal at scrape time.
+func timeScrapes(ctx context.Context, url string, n int) ([]time.Duration, error) {
+	var ds []time.Duration
+	for range n {
+		began := time.Now()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("scrape: %w", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "stopline_journeys_active") {
+			return nil, fmt.Errorf("scrape %s: status %d, %d bytes, %v", url, resp.StatusCode, len(body), err)
+		}
+		ds = append(ds, time.Since(began))
+	}
+	return ds, nil
 }
