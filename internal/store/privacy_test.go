@@ -29,7 +29,8 @@ var secrets = []string{forgetNumber, "4155550177", "5550177", forgetName}
 // piiTables are every table of the schema: a new one must be added here
 // (TestScanCoversEveryTable).
 var piiTables = []string{"consent", "consent_events", "send_ledger", "sandbox_messages", "active_journeys",
-	"inbound_messages", "status_optouts", "worker_heartbeats", "data_keys", "audit_log", "schema_migrations"}
+	"inbound_messages", "status_optouts", "worker_heartbeats", "data_keys", "audit_log", "schema_migrations",
+	"journey_outcomes", "runs", "run_events"}
 
 // scan counts occurrences of each secret in every table's rows, as text
 // (bytea as hex), so plain text anywhere in a row is found.
