@@ -30,15 +30,13 @@ func EraseRecipient(ctx context.Context, c client.Client, namespace, recipientKe
 	var out Erased
 	type execution struct{ id, run string }
 	seen := map[execution]bool{}
+	ids := map[string]bool{}
 	var execs []execution
 	add := func(id, run string) {
 		if e := (execution{id, run}); !seen[e] {
-			seen[e] = true
+			seen[e], ids[id] = true, true
 			execs = append(execs, e)
 		}
-	}
-	for _, id := range registered {
-		add(id, "")
 	}
 	query := fmt.Sprintf("%s = '%s' OR WorkflowId = '%s'", SARecipientKey.GetName(), recipientKey, RecipientID(recipientKey))
 	var token []byte
@@ -54,7 +52,13 @@ func EraseRecipient(ctx context.Context, c client.Client, namespace, recipientKe
 			break
 		}
 	}
-	add(RecipientID(recipientKey), "")
+	// Registered journeys visibility did not list yet; a journey it listed
+	// is already in, by its run.
+	for _, id := range append(registered, RecipientID(recipientKey)) {
+		if !ids[id] {
+			add(id, "")
+		}
+	}
 
 	var errs []error
 	var journeys []execution
