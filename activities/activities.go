@@ -243,7 +243,7 @@ func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signa
 	match func(store.ActiveJourney) bool, before func(ids []string) error) (int, error) {
 	scopes := []string{in.Scope}
 	if s := a.Registry.ConsentScope(in.Sender); in.Sender != "" && in.Scope != consent.AllScopes && s != in.Scope {
-		scopes = append(scopes, s) // as the intake recorded it (inbound.Intake)
+		scopes = append(scopes, s) // as the intake recorded it (webhook.DurableIntake)
 	}
 	var ids []string
 	for _, scope := range scopes {

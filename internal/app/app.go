@@ -27,7 +27,6 @@ import (
 	"github.com/stopline/stopline/internal/codec"
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
-	"github.com/stopline/stopline/internal/inbound"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
@@ -124,7 +123,7 @@ type App struct {
 	// Codec encrypts payloads; nil when they are plain.
 	Codec *codec.Codec
 
-	Redriver *inbound.Redriver
+	Redriver *webhook.Redriver
 	Metrics  *metrics.Set
 	// ID names this process among its peers (probe workflows, heartbeats).
 	ID string
@@ -230,7 +229,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	// that cannot reach Temporal retries in the background.
 	bg, stopBg := context.WithCancel(context.Background())
 	a.stopBg = stopBg
-	a.Redriver = inbound.NewRedriver(a.Store, a.Temporal, cfg.TaskQueue, log)
+	a.Redriver = webhook.NewRedriver(a.Store, a.Temporal, cfg.TaskQueue, log)
 	go a.Redriver.Run(bg)
 	if a.configHashes, err = a.computeConfigHashes(); err != nil {
 		return nil, err
@@ -248,7 +247,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, err
 		}
 		a.useKeyring(a.IntakeStore)
-		intake := &inbound.Intake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake, Metrics: a.Metrics}
+		intake := &webhook.DurableIntake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake, Metrics: a.Metrics}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {
 			return nil, err

@@ -1,7 +1,8 @@
-// Package webhook is the HTTP side of the webhook bridge: it authenticates
-// and parses provider callbacks (Twilio, Sinch, the generic signed JSON
+// Package webhook is the webhook bridge. Its HTTP side authenticates and
+// parses provider callbacks (Twilio, Sinch, the generic signed JSON
 // channel) and hands each, normalised, to an Intake, which makes it durable
-// before the provider gets its 2xx. Routes and answers are in the README
+// before the provider gets its 2xx (DurableIntake, intake.go); the Redriver
+// then signals the recipient's workflow (redriver.go). Routes and answers are in the README
 // ("Inbound" and "Security model"); Config documents each setting.
 //
 // Strings passed to the Intake are valid UTF-8 without NUL bytes (Postgres

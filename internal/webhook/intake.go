@@ -1,8 +1,9 @@
-// Package inbound is the durable side of the webhook bridge: it classifies
-// an inbound message, commits it with its consent effect to Postgres, and
-// delivers the keyword signal to the recipient's Recipient workflow (now, or
-// later when Temporal is back).
-package inbound
+package webhook
+
+// The durable side of the bridge: DurableIntake classifies an inbound
+// message and commits it with its consent effect; the Redriver delivers the
+// keyword signal to the recipient's Recipient workflow (now, or later when
+// Temporal is back).
 
 import (
 	"context"
@@ -16,12 +17,12 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
-	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
-// Intake implements webhook.Intake.
-type Intake struct {
+// DurableIntake is the Intake of the worker: it commits each message, and its
+// consent effect, to Postgres before the provider gets its 2xx.
+type DurableIntake struct {
 	Store    *store.Store
 	Registry *senders.Registry // per-sender keyword settings; nil = defaults
 	Keyer    phone.Keyer
@@ -33,11 +34,11 @@ type Intake struct {
 	Metrics *metrics.Set // counts committed messages; nil: not counted
 }
 
-var _ webhook.Intake = (*Intake)(nil)
+var _ Intake = (*DurableIntake)(nil)
 
 // Urgent reports whether m is a keyword for its sender (or a confirmation
 // word): the bridge keeps intake capacity for those.
-func (i *Intake) Urgent(m contract.Inbound) bool {
+func (i *DurableIntake) Urgent(m contract.Inbound) bool {
 	sender := i.Registry.Lookup(withPlus(m.To), m.MessagingServiceSID)
 	if !sender.ProcessesKeywords() {
 		return false
@@ -47,7 +48,7 @@ func (i *Intake) Urgent(m contract.Inbound) bool {
 }
 
 // Inbound commits m and its consent effect before the bridge answers 2xx.
-func (i *Intake) Inbound(ctx context.Context, m contract.Inbound) error {
+func (i *DurableIntake) Inbound(ctx context.Context, m contract.Inbound) error {
 	to := withPlus(m.To)
 	sender := i.Registry.Lookup(to, m.MessagingServiceSID)
 	rec := m // as committed, and as the re-driver will signal it
@@ -82,7 +83,7 @@ func (i *Intake) Inbound(ctx context.Context, m contract.Inbound) error {
 	_, inserted, taken, err := i.Store.SaveInbound(ctx, rec, effects...)
 	if err != nil {
 		// Not durable, so no 2xx: the provider retries or uses its fallback.
-		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	i.Metrics.Inbound(m.Provider, string(taken.Intent), rec.Rule, inserted)
 	if inserted && taken.Intent != contract.IntentNone && rec.RecipientKey != "" {
@@ -103,7 +104,7 @@ var intents = [...]contract.Intent{
 // Status handles a delivery status callback: an opt-out at the provider
 // (StatusEvent.OptedOut reads the provider's error table) is recorded. It counts once per message, so a replayed
 // callback cannot undo a later START.
-func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
+func (i *DurableIntake) Status(ctx context.Context, e StatusEvent) error {
 	if !e.OptedOut() {
 		return nil
 	}
@@ -121,7 +122,7 @@ func (i *Intake) Status(ctx context.Context, e webhook.StatusEvent) error {
 		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: fmt.Sprintf("status callback error %d", e.ErrorCode),
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %v", webhook.ErrUnavailable, err)
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -190,7 +191,7 @@ func effectsOf(in keywords.Intent, rec contract.Inbound, s senders.Sender, also 
 	return out
 }
 
-func (i *Intake) logger() *slog.Logger {
+func (i *DurableIntake) logger() *slog.Logger {
 	if i.Logger == nil {
 		return slog.Default()
 	}

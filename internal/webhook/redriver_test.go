@@ -1,4 +1,4 @@
-package inbound_test
+package webhook_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/stopline/stopline/internal/inbound"
+	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
 )
 
@@ -40,7 +40,7 @@ func TestRedriverKeepsDeliveredSignalsWhenOneFails(t *testing.T) {
 	f.text(t, ok, senderA, "STOP")
 	f.text(t, failing, senderA, "STOP")
 	c := &signalClient{failFor: map[string]bool{workflows.RecipientID(f.acts.Keyer.Key(failing)): true}}
-	r := inbound.NewRedriver(f.store, c, "q", slog.New(slog.DiscardHandler))
+	r := webhook.NewRedriver(f.store, c, "q", slog.New(slog.DiscardHandler))
 
 	delivered, err := r.Sweep(t.Context())
 	if err == nil || delivered != 1 {

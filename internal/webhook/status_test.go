@@ -1,4 +1,4 @@
-package inbound_test
+package webhook_test
 
 import (
 	"context"

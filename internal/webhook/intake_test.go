@@ -1,4 +1,4 @@
-package inbound_test
+package webhook_test
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/inbound"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
@@ -40,7 +39,7 @@ const (
 
 type fixture struct {
 	store  *store.Store
-	intake *inbound.Intake
+	intake *webhook.DurableIntake
 	acts   *activities.Activities
 	seq    int
 }
@@ -57,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 	store := pgtest.NewStore(t)
 	return &fixture{
 		store:  store,
-		intake: &inbound.Intake{Store: store, Registry: reg, Keyer: keyer},
+		intake: &webhook.DurableIntake{Store: store, Registry: reg, Keyer: keyer},
 		acts:   &activities.Activities{Store: store, Registry: reg, Keyer: keyer},
 	}
 }
