@@ -176,7 +176,7 @@ func printSummary(w io.Writer, path, runID, ui string, s *launch.Summary) {
 	}
 	fmt.Fprintf(w, "rows %d: started %d, already started %d, duplicates %d, skipped %d, failed %d\n",
 		s.Rows, s.Started, s.AlreadyStarted, len(s.Duplicates), len(s.Skipped), len(s.Failed))
-	fmt.Fprintf(w, "watch: %s/namespaces/default/workflows?query=%s\n", ui, queryEscape(fmt.Sprintf(`JourneyRunID = %q`, runID)))
+	fmt.Fprintf(w, "watch: %s?query=%s\n", uiWorkflows(ui), queryEscape(fmt.Sprintf(`JourneyRunID = %q`, runID)))
 }
 
 func devFlag(fs *flag.FlagSet) *bool {
