@@ -38,3 +38,11 @@ func (a *Activities) holdForRun(ctx context.Context, tx pgx.Tx, in SendInput) (r
 	}
 	return SendResult{}, false, nil
 }
+
+// CurrentRun reads a run's committed state, for a journey held by a pause
+// that has heard no resume for a while: the signal that tells it may have
+// been lost (the command's signalling failed or its starter died).
+func (a *Activities) CurrentRun(ctx context.Context, runID string) (contract.RunSignal, error) {
+	run, err := a.Store.RunByID(ctx, runID)
+	return contract.RunSignal{State: run.State, Seq: run.Seq}, err
+}

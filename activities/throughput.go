@@ -26,9 +26,9 @@ func ProviderSenderQueue(base, provider, sender string) string {
 	return ProviderQueue(base, provider) + "/" + sender
 }
 
-// DefaultProviderWait is how long a send waits for a worker of its
-// provider before the journey reports waiting_provider (and schedules it
-// again).
+// DefaultProviderWait is how long a send on its provider's queue waits
+// for a worker of the provider before the journey reports
+// waiting_provider (and schedules it again).
 const DefaultProviderWait = time.Minute
 
 // RouteInput names a journey's task queue, provider and sender.
@@ -39,7 +39,8 @@ type RouteInput struct {
 }
 
 // SendRoute is where a journey's sends go, and how long one waits there
-// for a worker before the journey says it is waiting for its provider.
+// for a worker before the journey says it is waiting for its provider (0:
+// no limit).
 type SendRoute struct {
 	Queue string
 	Wait  time.Duration
@@ -49,12 +50,16 @@ type SendRoute struct {
 // sender's under that provider when the senders file gives the sender a
 // max_per_second. A local activity: the answer is recorded, so a change of
 // the senders file moves only journeys that start after it.
+//
+// Only the provider's queue has a wait: on a rate-limited sender's queue a
+// send is held back by the rate as long as the backlog takes, which says
+// nothing about the provider's workers. (Journeys that recorded a wait for
+// that queue keep it.)
 func (a *Activities) RouteSend(_ context.Context, in RouteInput) (SendRoute, error) {
-	r := SendRoute{Queue: ProviderQueue(in.Base, in.Provider), Wait: cmp.Or(a.ProviderWait, DefaultProviderWait)}
 	if a.Registry.Lookup(in.Sender, "").MaxPerSecond > 0 {
-		r.Queue = ProviderSenderQueue(in.Base, in.Provider, in.Sender)
+		return SendRoute{Queue: ProviderSenderQueue(in.Base, in.Provider, in.Sender)}, nil
 	}
-	return r, nil
+	return SendRoute{Queue: ProviderQueue(in.Base, in.Provider), Wait: cmp.Or(a.ProviderWait, DefaultProviderWait)}, nil
 }
 
 // SenderRateLimited reports whether the senders file gives sender (a

@@ -24,8 +24,8 @@ func printKey(w io.Writer, k phone.Keyer, raw, region, ui string) error {
 	}
 	key := k.Key(e164)
 	q := fmt.Sprintf(`RecipientKey = %q`, key)
-	fmt.Fprintf(w, "number:        %s\nrecipient key: %s\nUI query:      %s\njourneys:      %s/namespaces/default/workflows?query=%s\nopt-out:       workflow ID %s\n",
-		phone.Mask(e164), key, q, ui, queryEscape(q), workflows.RecipientID(key))
+	fmt.Fprintf(w, "number:        %s\nrecipient key: %s\nUI query:      %s\njourneys:      %s?query=%s\nopt-out:       workflow ID %s\n",
+		phone.Mask(e164), key, q, uiWorkflows(ui), queryEscape(q), workflows.RecipientID(key))
 	return nil
 }
 
@@ -59,3 +59,9 @@ func listRun(ctx context.Context, w io.Writer, c client.Client, runID string) er
 }
 
 func queryEscape(q string) string { return url.QueryEscape(q) }
+
+// uiWorkflows is the Temporal UI's workflow list of the namespace the
+// starter uses.
+func uiWorkflows(ui string) string {
+	return ui + "/namespaces/" + url.PathEscape(namespace()) + "/workflows"
+}

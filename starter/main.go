@@ -9,7 +9,7 @@
 //	starter validate -journey J [-senders S] [-audience A]                   # a start's checks, for CI
 //	starter test -journey J -to +14155550101 [-step K] [-attr k=v ...] [-now] # a test send to one number
 //	starter report -run-id ID [-format csv]   # a run's outcome from Postgres: states, sends per step, STOP-to-stop
-//	starter pause|resume|stop -run-id ID [-note TEXT] [-by NAME]             # hold, go on or end a whole run
+//	starter pause|resume|stop -run-id ID [-note TEXT] [-by NAME] [-create]  # hold, go on or end a whole run
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TLS and API key settings, profiles); RECIPIENT_KEY_SECRET and PAYLOAD_KEYS
@@ -120,6 +120,7 @@ func run(args []string) error {
 	if *runID == "" {
 		*runID = def.Name + "-" + time.Now().UTC().Format("20060102")
 	}
+	warnRunState(ctx, os.Stderr, *runID, *dev)
 	f, err := os.Open(*audiencePath)
 	if err != nil {
 		return err
@@ -175,7 +176,7 @@ func printSummary(w io.Writer, path, runID, ui string, s *launch.Summary) {
 	}
 	fmt.Fprintf(w, "rows %d: started %d, already started %d, duplicates %d, skipped %d, failed %d\n",
 		s.Rows, s.Started, s.AlreadyStarted, len(s.Duplicates), len(s.Skipped), len(s.Failed))
-	fmt.Fprintf(w, "watch: %s/namespaces/default/workflows?query=%s\n", ui, queryEscape(fmt.Sprintf(`JourneyRunID = %q`, runID)))
+	fmt.Fprintf(w, "watch: %s?query=%s\n", uiWorkflows(ui), queryEscape(fmt.Sprintf(`JourneyRunID = %q`, runID)))
 }
 
 func devFlag(fs *flag.FlagSet) *bool {

@@ -17,11 +17,14 @@ import (
 )
 
 const runUsage = `usage:
-  starter pause  -run-id ID [-note TEXT] [-by NAME]   the run's journeys hold before their next send
-  starter resume -run-id ID [-note TEXT] [-by NAME]   they go on
-  starter stop   -run-id ID [-note TEXT] [-by NAME]   they end stopped: run_stopped (final)
+  starter pause  -run-id ID [-note TEXT] [-by NAME] [-create]   the run's journeys hold before their next send
+  starter resume -run-id ID [-note TEXT] [-by NAME] [-create]   they go on
+  starter stop   -run-id ID [-note TEXT] [-by NAME] [-create]   they end stopped: run_stopped (final)
 Each command is committed in Postgres (DATABASE_URL) with an audit event,
-then told to the run's running journeys through Temporal.`
+then told to the run's running journeys through Temporal. A run Postgres
+does not know (no journey of it started, no command given) is refused as a
+likely typo; -create commands it all the same, e.g. to pause it before its
+first journey starts.`
 
 // runCommands are the run commands by name, and the state each sets.
 var runCommands = map[string]contract.RunState{
@@ -35,6 +38,7 @@ func runRunCommand(cmd string, args []string, w io.Writer) error {
 	runID := fs.String("run-id", "", "the run, as the starter named it")
 	note := fs.String("note", "", "why (kept in the run's audit log)")
 	by := fs.String("by", loginName(), "who gives the command (kept in the run's audit log)")
+	create := fs.Bool("create", false, "command a run that no journey has started in yet (without it, an unknown run ID is refused)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +55,10 @@ func runRunCommand(cmd string, args []string, w io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	res, err := admin.SetRun(ctx, st, admin.RunRequest{RunID: *runID, By: *by, Note: *note}, runCommands[cmd])
+	res, err := admin.SetRun(ctx, st, admin.RunRequest{RunID: *runID, By: *by, Note: *note, Create: *create}, runCommands[cmd])
+	if errors.Is(err, admin.ErrRunUnknown) {
+		return fmt.Errorf("%w; check -run-id, or give -create to command a run before its first journey starts", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -80,4 +87,29 @@ func loginName() string {
 		return u.Username
 	}
 	return cmp.Or(os.Getenv("USER"), os.Getenv("LOGNAME"))
+}
+
+// warnRunState warns before journeys are started in a run that is paused
+// (they hold before their first send) or stopped (they end at once,
+// sending nothing). It reads the run from Postgres (DATABASE_URL, or the
+// local default with -dev); without it the start goes on unchecked.
+func warnRunState(ctx context.Context, w io.Writer, runID string, dev bool) {
+	if os.Getenv("DATABASE_URL") == "" && !dev {
+		return
+	}
+	st, err := openStore(ctx)
+	if err != nil {
+		fmt.Fprintf(w, "note: the state of run %s was not checked: %v\n", runID, err)
+		return
+	}
+	defer st.Close()
+	run, err := st.RunByID(ctx, runID)
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "note: the state of run %s was not checked: %v\n", runID, err)
+	case run.State == contract.RunPaused:
+		fmt.Fprintf(w, "warning: run %s is paused: its journeys hold before their first send until `starter resume -run-id %s`\n", runID, runID)
+	case run.State == contract.RunStopped:
+		fmt.Fprintf(w, "warning: run %s is stopped: its journeys end at once without sending (run_stopped); choose another -run-id for a new run\n", runID)
+	}
 }

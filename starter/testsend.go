@@ -81,7 +81,7 @@ func runTest(args []string, stdout io.Writer) error {
 	if !started {
 		return fmt.Errorf("test: %s exists already (this test run sent to this number); choose another -run-id", id)
 	}
-	fmt.Fprintf(stdout, "test send %s started\nwatch: %s/namespaces/default/workflows/%s\n", id, *uiURL, url.PathEscape(id))
+	fmt.Fprintf(stdout, "test send %s started\nwatch: %s/%s\n", id, uiWorkflows(*uiURL), url.PathEscape(id))
 	return awaitTest(ctx, stdout, c, id, *wait)
 }
 

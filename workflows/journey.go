@@ -421,6 +421,12 @@ func (r *journeyRun) gate(i int, check any, q activities.ConsentQuery) (consent.
 
 // count records the ledger's verdict on step i.
 func (r *journeyRun) count(i int, res activities.SendResult) outcome {
+	if res.Status == consent.Skipped && res.Reason == contract.ReasonRunStopped {
+		// The stop's cancel signal may have counted it already.
+		r.status.Reason = res.Reason
+		r.countRunStopped()
+		return stopped
+	}
 	metrics.CountSMS(r.ctx, metrics.SendOutcome(string(res.Status), res.Reason))
 	switch res.Status {
 	case consent.Sent:
@@ -429,10 +435,6 @@ func (r *journeyRun) count(i int, res activities.SendResult) outcome {
 		r.status.Unknown++
 	case consent.Skipped:
 		r.status.Reason = res.Reason
-		if res.Reason == contract.ReasonRunStopped {
-			r.runStopCounted = true // counted above
-			return stopped
-		}
 		return skipped
 	}
 	if r.stepCtx.Err() != nil {

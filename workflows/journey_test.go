@@ -75,6 +75,9 @@ type world struct {
 	send func(in activities.SendInput) (activities.SendResult, error)
 	// optIn answers RequestOptIn; default allowed, state unknown.
 	optIn func() (consent.Decision, error)
+	// registered is RegisterJourney's answer, the run's state; default
+	// running.
+	registered contract.RunSignal
 }
 
 var daytime = time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)
@@ -97,7 +100,7 @@ func newWorld(t *testing.T) *world {
 			w.mu.Lock()
 			w.regs = append(w.regs, r)
 			w.mu.Unlock()
-			return contract.RunSignal{}, nil
+			return w.registered, nil
 		})
 	env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, o activities.Outcome) error {

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stopline/stopline/activities"
@@ -89,7 +91,47 @@ func (r *journeyRun) holdWhilePaused() outcome {
 		return goOn
 	}
 	r.status.DeferredReason = activities.ReasonRunPaused
-	err := workflow.Await(r.stepCtx, func() bool { return r.runState.State != contract.RunPaused })
-	r.status.DeferredReason = ""
-	return afterTimer(err)
+	defer func() { r.status.DeferredReason = "" }()
+	if workflow.GetVersion(r.ctx, runRecheck, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return afterTimer(workflow.Await(r.stepCtx, r.resumed))
+	}
+	wait := workflow.AwaitOptions{Timeout: runRecheckEvery, TimerOptions: workflow.TimerOptions{Summary: "run paused: hold, then read its state"}}
+	for {
+		resumed, err := workflow.AwaitWithOptions(r.stepCtx, wait, r.resumed)
+		if err != nil || resumed {
+			return afterTimer(err)
+		}
+		var run contract.RunSignal
+		ctx := summarised(r.stepCtx, localOptions, "read run state")
+		if err := workflow.ExecuteLocalActivity(ctx, acts.CurrentRun, r.in.RunID).Get(r.stepCtx, &run); err != nil {
+			return afterTimer(err) // only cancellation ends the retries
+		}
+		r.adopt(run) // a stop cancels stepCtx
+		switch {
+		case r.stepCtx.Err() != nil:
+			return stopped
+		case r.resumed():
+			return goOn
+		}
+		wait.Timeout = min(2*wait.Timeout, maxRunRecheck)
+	}
 }
+
+// runRecheck is the change ID of a held journey reading its run's state
+// now and then (runRecheckEvery): a signal tells a held journey of a resume,
+// and the resume's signalling can fail after the resume was committed
+// (TellRun's error, the starter killed). Histories from before it wait for
+// the signal alone.
+const runRecheck = "run-recheck"
+
+// runRecheckEvery is how long a held journey waits for a signal before it
+// first reads its run's state; it waits twice as long after each read, up
+// to maxRunRecheck, which bounds the history a long pause writes (about
+// six events a read).
+const (
+	runRecheckEvery = 10 * time.Minute
+	maxRunRecheck   = time.Hour
+)
+
+// resumed reports whether the run is no longer paused.
+func (r *journeyRun) resumed() bool { return r.runState.State != contract.RunPaused }

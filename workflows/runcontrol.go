@@ -19,9 +19,9 @@ import (
 //
 // Sends obey the committed state without it, since each reads the run
 // under its lock; the signals make journeys stop at once, hold before a
-// send instead of at it, and go on after a resume, which only a signal
-// tells a held journey. A resume whose signalling failed part way is made
-// good by giving it again.
+// send instead of at it, and go on at once after a resume. A held journey
+// the resume's signal missed reads the run's state itself after 10 minutes
+// (then every 20, 40 and 60); giving the resume again tells it at once.
 //
 // Journeys are found in the registry by run, and, while the registry still
 // holds journeys registered before it kept runs, also through visibility

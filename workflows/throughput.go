@@ -54,7 +54,9 @@ const maxProviderWait = time.Hour
 // schedule-to-start timeout (no worker has the provider), nothing started,
 // so nothing was sent or written: the journey says it is waiting for its
 // provider and schedules the send again, waiting longer each time; a
-// worker that starts polling takes the pending one at once.
+// worker that starts polling takes the pending one at once. A send on a
+// rate-limited sender's queue has no such wait (activities.RouteSend): it
+// is held back by the rate, not by a missing worker.
 func (r *journeyRun) executeSend(opts workflow.ActivityOptions, in activities.SendInput) (activities.SendResult, error) {
 	for {
 		var res activities.SendResult

@@ -1,8 +1,10 @@
 package k8s
 
 import (
+	"net"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -53,6 +55,11 @@ func TestWorkerManifests(t *testing.T) {
 		t.Fatalf("%d containers, want 1", len(pod.Spec.Containers))
 	}
 	c := pod.Spec.Containers[0]
+	public, admin, metrics := port(c.Args, "-http"), port(c.Args, "-admin-http"), port(c.Args, "-metrics-addr")
+	exposed := map[int32]bool{}
+	for _, p := range m.service.Spec.Ports {
+		exposed[containerPort(c, p.TargetPort.String())] = true
+	}
 	checks := []struct {
 		what string
 		ok   bool
@@ -68,6 +75,11 @@ func TestWorkerManifests(t *testing.T) {
 		{"PodDisruptionBudget selects the pods", m.pdb.Spec.Selector != nil && matches(m.pdb.Spec.Selector.MatchLabels, pod.Labels)},
 		{"PodDisruptionBudget leaves room to drain", m.pdb.Spec.MinAvailable != nil && m.deployment.Spec.Replicas != nil &&
 			m.pdb.Spec.MinAvailable.IntValue() < int(*m.deployment.Spec.Replicas)},
+		// The Service (behind the Ingress) reaches only -http: the admin
+		// API, codec server and /metrics listen on ports it does not.
+		{"the Service reaching -http only", len(exposed) == 1 && public != 0 && exposed[public]},
+		{"-admin-http on a declared port the Service does not reach", declared(c, admin) && !exposed[admin]},
+		{"-metrics-addr on a declared port the Service does not reach", declared(c, metrics) && !exposed[metrics]},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -106,4 +118,31 @@ func matches(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// port is the port of the address given to flag in args, 0 if none.
+func port(args []string, flag string) int32 {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			_, p, err := net.SplitHostPort(args[i+1])
+			if n, perr := strconv.Atoi(p); err == nil && perr == nil {
+				return int32(n)
+			}
+		}
+	}
+	return 0
+}
+
+// containerPort resolves a Service's targetPort (a number or a port name).
+func containerPort(c corev1.Container, target string) int32 {
+	for _, p := range c.Ports {
+		if p.Name == target || strconv.Itoa(int(p.ContainerPort)) == target {
+			return p.ContainerPort
+		}
+	}
+	return 0
+}
+
+func declared(c corev1.Container, port int32) bool {
+	return port != 0 && containerPort(c, strconv.Itoa(int(port))) == port
 }

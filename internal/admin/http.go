@@ -57,10 +57,11 @@ type Config struct {
 //	POST /v1/consent/confirm same body                            -> confirmed double opt-in (a signed form, say)
 //	GET  /v1/consent/{phone}?region=US                            -> states per scope and events
 //	GET  /v1/consent/export?since=RFC3339                         -> CSV of events (see Export)
-//	POST /v1/runs/{run_id}/pause   {"note", "by"}                 -> the run's journeys hold before their next send
+//	POST /v1/runs/{run_id}/pause   {"note", "by", "create"}       -> the run's journeys hold before their next send
 //	POST /v1/runs/{run_id}/resume  same body                      -> they go on
 //	POST /v1/runs/{run_id}/stop    same body                      -> they end stopped: run_stopped (final)
 //	GET  /v1/runs/{run_id}                                        -> the run's state and its commands
+//	(a run Postgres does not know: 404; "create": true commands it all the same)
 //	POST /v1/consent/forget  {"phone", "by", "note", "region"}    -> erase the person, keep the opt-out (see Forget)
 //
 // phone and scope are required; scope "*" means every sender, as STOPALL.
@@ -191,7 +192,8 @@ func (h *handler) change(to consent.State) http.HandlerFunc {
 }
 
 // runCommand answers once the command is committed and the journeys were
-// told: 200 with a RunResult, 409 for a pause or resume of a stopped run.
+// told: 200 with a RunResult, 409 for a pause or resume of a stopped run,
+// 404 for a run Postgres does not know (unless the body says create).
 func (h *handler) runCommand(to contract.RunState) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req RunRequest
@@ -200,11 +202,14 @@ func (h *handler) runCommand(to contract.RunState) http.HandlerFunc {
 		}
 		req.RunID, req.By = r.PathValue("run"), cmp.Or(strings.TrimSpace(req.By), "admin-api")
 		res, err := SetRun(r.Context(), h.cfg.Store, req, to)
-		if errors.Is(err, ErrRunStopped) {
+		switch {
+		case errors.Is(err, ErrRunStopped):
 			writeError(w, http.StatusConflict, "run "+req.RunID+": "+err.Error())
 			return
-		}
-		if err != nil {
+		case errors.Is(err, ErrRunUnknown):
+			writeError(w, http.StatusNotFound, err.Error()+`; check the run ID, or give {"create": true} to command a run before it starts`)
+			return
+		case err != nil:
 			h.fail(w, "admin run command", err)
 			return
 		}
@@ -224,6 +229,10 @@ func (h *handler) runCommand(to contract.RunState) http.HandlerFunc {
 
 func (h *handler) showRun(w http.ResponseWriter, r *http.Request) {
 	view, err := LookupRun(r.Context(), h.cfg.Store, r.PathValue("run"))
+	if errors.Is(err, ErrRunUnknown) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
 	if err != nil {
 		h.fail(w, "admin run show", err)
 		return

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -19,6 +20,11 @@ type RunRequest struct {
 	// it to "admin-api", the starter to the user's login name.
 	By   string `json:"by"`
 	Note string `json:"note"` // why, for the audit log
+	// Create gives the command to a run Postgres does not know yet (no
+	// journey of it started, no command given): without it such a run is
+	// refused as ErrRunUnknown, since its ID is most likely mistyped. Set
+	// it to pause or stop a run before launching it.
+	Create bool `json:"create"`
 }
 
 // RunResult is what a run command did, and the answer to it.
@@ -39,6 +45,10 @@ type RunResult struct {
 // ErrRunStopped answers a pause or resume of a stopped run.
 var ErrRunStopped = store.ErrRunStopped
 
+// ErrRunUnknown answers a command to, or a look-up of, a run Postgres does
+// not know (store.ErrRunUnknown).
+var ErrRunUnknown = store.ErrRunUnknown
+
 // maxRunIDLen bounds a run ID: it is part of every journey's workflow ID.
 const maxRunIDLen = 200
 
@@ -46,7 +56,8 @@ const maxRunIDLen = 200
 // event (store.Store.SetRunState): when it returns, no send of the run
 // goes out unless the state allows it. Telling the running journeys is
 // the caller's next step (OnRun, workflows.TellRun). Validation errors
-// are InputErrors; a pause or resume of a stopped run is ErrRunStopped.
+// are InputErrors; a pause or resume of a stopped run is ErrRunStopped; a
+// run Postgres does not know is ErrRunUnknown unless req.Create.
 func SetRun(ctx context.Context, st *store.Store, req RunRequest, to contract.RunState) (RunResult, error) {
 	if err := checkRunID(req.RunID); err != nil {
 		return RunResult{}, err
@@ -58,7 +69,7 @@ func SetRun(ctx context.Context, st *store.Store, req RunRequest, to contract.Ru
 	if err := checkNote(note); err != nil {
 		return RunResult{}, InputError(err.Error())
 	}
-	run, changed, err := st.SetRunState(ctx, store.RunCommand{RunID: req.RunID, To: to, Actor: by, Note: note})
+	run, changed, err := st.SetRunState(ctx, store.RunCommand{RunID: req.RunID, To: to, Actor: by, Note: note, Create: req.Create})
 	if err != nil {
 		return RunResult{}, err
 	}
@@ -96,10 +107,14 @@ type RunEventJSON struct {
 	At      time.Time         `json:"at"`
 }
 
-// LookupRun returns a run's state and audit log.
+// LookupRun returns a run's state and audit log; a run Postgres does not
+// know is ErrRunUnknown.
 func LookupRun(ctx context.Context, st *store.Store, runID string) (RunView, error) {
 	if err := checkRunID(runID); err != nil {
 		return RunView{}, err
+	}
+	if known, err := st.RunKnown(ctx, runID); err != nil || !known {
+		return RunView{}, cmp.Or(err, fmt.Errorf("run %s: %w", runID, ErrRunUnknown))
 	}
 	run, err := st.RunByID(ctx, runID)
 	if err != nil {

@@ -11,8 +11,9 @@ import (
 	"github.com/stopline/stopline/internal/testkit"
 )
 
-// Run commands over HTTP: bad input names its field, a stopped run
-// refuses a resume, and every command is told to the journeys.
+// Run commands over HTTP: bad input names its field, an unknown run is
+// refused (and left unknown) unless created, a stopped run refuses a
+// resume, and every command is told to the journeys.
 func TestRunCommands(t *testing.T) {
 	t.Parallel()
 	told := 0
@@ -24,8 +25,10 @@ func TestRunCommands(t *testing.T) {
 		status                     int
 		want                       string // in the body
 	}{
-		{"pause, no body", "POST", "/v1/runs/spring/pause", "", 200, `"state":"paused","changed":true,"signalled":3`},
-		{"pause again", "POST", "/v1/runs/spring/pause", `{"by": "ops", "note": "twice"}`, 200, `"state":"paused","changed":false`},
+		{"stop an unknown run", "POST", "/v1/runs/sprnig/stop", "", 404, `run sprnig: no such run`},
+		{"show an unknown run", "GET", "/v1/runs/sprnig", "", 404, `run sprnig: no such run`},
+		{"pause before the start", "POST", "/v1/runs/spring/pause", `{"create": true}`, 200, `"state":"paused","changed":true,"signalled":3`},
+		{"pause again, no body", "POST", "/v1/runs/spring/pause", "", 200, `"state":"paused","changed":false`},
 		{"unknown field", "POST", "/v1/runs/spring/resume", `{"who": "ops"}`, 400, `unknown field \"who\"`},
 		{"quote in run ID", "POST", `/v1/runs/a"b/stop`, "", 400, "run_id: must not contain spaces, quotes, slashes or backslashes"},
 		{"note too long", "POST", "/v1/runs/spring/stop", `{"note": "` + strings.Repeat("n", 2000) + `"}`, 400, "note longer than"},

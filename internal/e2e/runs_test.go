@@ -46,11 +46,15 @@ func (e *env) runCommand(runID string, to contract.RunState) time.Time {
 
 // TestPauseAndStopUnderRace starts 300 journeys of 3 SMS and, at random
 // moments while they start, send and wait, pauses, resumes and stops
-// their run. The fake Twilio holds each message 20 ms, so sends are in
-// flight when a command commits. Counted: messages accepted after the
-// pause's answer and before the resume was given, messages accepted after
-// the stop's answer, journeys not ended soon after the stop, and
-// duplicates. Each must be zero.
+// their run. The moments are counted in sends, not timed, so a loaded
+// machine cannot make a command come before any send: the pause after a
+// random 1-100 accepted messages, the resume once a journey holds, the
+// stop after a random 1-100 messages accepted since the resume. The fake
+// Twilio holds each message 20 ms, so sends are in flight when a command
+// commits. Counted: messages accepted after the pause's answer and before
+// the resume was given, messages accepted after the stop's answer,
+// journeys not ended soon after the stop, and duplicates. Each must be
+// zero.
 func TestPauseAndStopUnderRace(t *testing.T) {
 	const recipients = 300
 	e := newEnv(t)
@@ -69,14 +73,23 @@ func TestPauseAndStopUnderRace(t *testing.T) {
 	start := time.Now()
 	var launched sync.WaitGroup
 	launched.Go(func() { e.Launch("race", def, csv.String()) })
-	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
+	acceptedSince := func(t0 time.Time) int {
+		n := 0
+		for _, m := range e.Twilio.Accepted() {
+			if m.At.After(t0) {
+				n++
+			}
+		}
+		return n
+	}
 
-	time.Sleep(between(500*time.Millisecond, 2*time.Second)) // while journeys start and send
+	pauseAfter, stopAfter := 1+rng.IntN(100), 1+rng.IntN(100)
+	testkit.Eventually(t, time.Minute, "messages before the pause", func() bool { return acceptedSince(time.Time{}) >= pauseAfter })
 	paused := e.runCommand(runID, contract.RunPaused)
-	time.Sleep(between(time.Second, 3*time.Second)) // waits end while paused
+	testkit.Eventually(t, time.Minute, "a journey held by the pause", func() bool { return e.anyHeld(runID, numbers) })
 	resumeGiven := time.Now()
 	e.runCommand(runID, contract.RunRunning)
-	time.Sleep(between(300*time.Millisecond, 2*time.Second))
+	testkit.Eventually(t, time.Minute, "messages after the resume", func() bool { return acceptedSince(resumeGiven) >= stopAfter })
 	stopped := e.runCommand(runID, contract.RunStopped)
 	launched.Wait()
 
@@ -116,8 +129,8 @@ func TestPauseAndStopUnderRace(t *testing.T) {
 			resumedSent++
 		}
 	}
-	t.Logf("%d journeys: pause at %v, resume at %v, stop at %v after the start; all ended %v after the stop; states %v",
-		recipients, paused.Sub(start).Round(time.Millisecond), resumeGiven.Sub(start).Round(time.Millisecond),
+	t.Logf("%d journeys: pause after %d messages, stop after %d more since the resume; pause at %v, resume at %v, stop at %v after the start; all ended %v after the stop; states %v",
+		recipients, pauseAfter, stopAfter, paused.Sub(start).Round(time.Millisecond), resumeGiven.Sub(start).Round(time.Millisecond),
 		stopped.Sub(start).Round(time.Millisecond), ended.Round(time.Millisecond), states)
 	t.Logf("accepted: %d before the pause, %d between the pause's answer and the resume, %d after the resume, %d after the stop's answer; duplicates %d; journeys not ended after the stop %d",
 		beforePause, whilePaused, resumedSent, afterStop, duplicates, notEnded)
@@ -132,6 +145,22 @@ func TestPauseAndStopUnderRace(t *testing.T) {
 			t.Errorf("journeys ended %q, want stopped: run_stopped or completed", state)
 		}
 	}
+}
+
+// anyHeld reports whether a journey of the run holds for its pause (its
+// status says run_paused); journeys not started yet are passed over.
+func (e *env) anyHeld(runID string, numbers []string) bool {
+	for _, num := range numbers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		v, err := e.Client().QueryWorkflow(ctx, workflows.JourneyID(runID, e.Key(num)), "", contract.QueryStatus)
+		var st contract.JourneyStatus
+		held := err == nil && v.Get(&st) == nil && st.DeferredReason == activities.ReasonRunPaused
+		cancel()
+		if held {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRunStoppedRerun stops a run through the admin API, then re-runs the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +28,9 @@ import (
 // whole takes at least (100 - 1 burst) / 5 s from start to last send,
 // less dispatchJitter between first and last accept time. A
 // HELP to the limited sender meanwhile is answered before the campaign
-// ends: replies do not queue behind it.
+// ends: replies do not queue behind it. The workers wait only 2 s for a
+// provider's worker (ProviderWait), far less than the backlog: a send held
+// back by the rate is not counted as waiting_provider.
 func TestSenderMaxPerSecond(t *testing.T) {
 	const (
 		limited = "+15550004444"
@@ -45,7 +49,7 @@ func TestSenderMaxPerSecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	var shared app.Config
-	e := newEnv(t, stack.Webhooks, func(c *app.Config) { c.SendersFile = path; shared = *c })
+	e := newEnv(t, stack.Webhooks, func(c *app.Config) { c.SendersFile, c.ProviderWait = path, 2*time.Second; shared = *c })
 	shared.HTTPAddr, shared.AdminAddr = "", "" // the second worker serves no HTTP
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	second, err := app.Start(ctx, shared)
@@ -134,4 +138,15 @@ func TestSenderMaxPerSecond(t *testing.T) {
 	if !helpedAt.Before(last) {
 		t.Errorf("HELP reply accepted at %v, after the campaign's last send (%v): it queued behind it", helpedAt, last)
 	}
+	const waiting = `stopline_sms_total{category="marketing",outcome="waiting_provider",provider="twilio"}`
+	if n := sample(e.scrape(), waiting) + sample(scrapeOf(second.Metrics.Handler()), waiting); n != 0 {
+		t.Errorf("%v sends counted waiting_provider behind the sender's rate; want 0 (every worker has the provider)", n)
+	}
+}
+
+// scrapeOf is what h serves on GET /metrics, for a worker without HTTP.
+func scrapeOf(h http.Handler) string {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
 }

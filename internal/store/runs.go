@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,9 @@ type RunCommand struct {
 	To    contract.RunState
 	Actor string // who: a user name, or the admin API's caller
 	Note  string
+	// Create gives the command to a run stopline does not know (see
+	// ErrRunUnknown), e.g. to pause a run before its first journey starts.
+	Create bool
 }
 
 // RunEvent is one command in a run's audit log.
@@ -38,6 +42,12 @@ type RunEvent struct {
 
 // ErrRunStopped refuses a pause or resume of a stopped run: stop is final.
 var ErrRunStopped = errors.New("the run is stopped; a stopped run cannot be paused or resumed")
+
+// ErrRunUnknown refuses a command to a run of which Postgres knows nothing:
+// no command was given to it and no journey of it registered or ended.
+// Most likely the run ID is mistyped, and a stop would end that ID's
+// journeys for good before any started.
+var ErrRunUnknown = errors.New("no such run: no journey of it has started and no command was given to it")
 
 // commandNames name the commands by the state they set.
 var commandNames = map[contract.RunState]string{
@@ -55,6 +65,11 @@ func (s *Store) SetRunState(ctx context.Context, c RunCommand) (run Run, changed
 		return Run{}, false, fmt.Errorf("run state %q: want running, paused or stopped", c.To)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if !c.Create {
+			if known, err := runKnown(ctx, tx, c.RunID); err != nil || !known {
+				return cmp.Or(err, fmt.Errorf("run %s: %w", c.RunID, ErrRunUnknown))
+			}
+		}
 		if err := ensureRun(ctx, tx, c.RunID); err != nil {
 			return err
 		}
@@ -78,6 +93,24 @@ func (s *Store) SetRunState(ctx context.Context, c RunCommand) (run Run, changed
 		return err
 	})
 	return run, changed, err
+}
+
+// RunKnown reports whether Postgres knows the run: it has a row (every
+// command and every journey registered since runs were kept makes one),
+// or a journey of it is registered or has ended.
+func (s *Store) RunKnown(ctx context.Context, runID string) (bool, error) {
+	return runKnown(ctx, s.pool, runID)
+}
+
+func runKnown(ctx context.Context, q rowQuerier, runID string) (bool, error) {
+	var known bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM runs WHERE run_id = $1)
+		OR EXISTS (SELECT 1 FROM active_journeys WHERE run_id = $1)
+		OR EXISTS (SELECT 1 FROM journey_outcomes WHERE run_id = $1)`, runID).Scan(&known)
+	if err != nil {
+		return false, fmt.Errorf("run %s: %w", runID, err)
+	}
+	return known, nil
 }
 
 // ensureRun creates a run's row (running) if it has none.
