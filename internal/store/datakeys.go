@@ -22,14 +22,19 @@ import (
 )
 
 // Erased stands where a text was whose data key was destroyed: the person
-// was forgotten.
+// was forgotten. It is for people to read; a message may hold the same
+// word, so code tells the two apart by the Erased flag of what it reads
+// (contract.Inbound, Event).
 const Erased = "erased"
 
 // Keyring wraps data keys; *codec.Codec is one. The key ID it returns is
-// stored beside the wrapped key, so rotation only adds keys.
+// stored beside the wrapped key, so rotation only adds keys; RewrapKeys
+// then moves the data keys to the key that wraps (KeyID), so the old one
+// can go.
 type Keyring interface {
 	Seal(aad, plain []byte) (keyID string, sealed []byte, err error)
 	Open(keyID string, aad, sealed []byte) ([]byte, error)
+	KeyID() string // the ID Seal wraps under
 }
 
 // UseKeyring sets the keyring that wraps data keys; call it before the
@@ -79,21 +84,30 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 
 // unwrap opens a stored data key.
 func (s *Store) unwrap(recipientKey string, id int64, keyID string, wrapped []byte) (dataKey, error) {
-	raw := wrapped
-	if keyID != "" {
-		if s.keyring == nil {
-			return dataKey{}, fmt.Errorf("data key wrapped under key ID %q, but no keyring is configured (PAYLOAD_KEYS)", keyID)
-		}
-		var err error
-		if raw, err = s.keyring.Open(keyID, wrapAAD(recipientKey), wrapped); err != nil {
-			return dataKey{}, fmt.Errorf("data key: %w", err)
-		}
-	}
-	if len(raw) != dataKeySize {
-		return dataKey{}, fmt.Errorf("data key %d: %d bytes", id, len(raw))
+	raw, err := s.unwrapRaw(recipientKey, id, keyID, wrapped)
+	if err != nil {
+		return dataKey{}, err
 	}
 	aead, err := newAEAD(raw)
 	return dataKey{id: id, aead: aead}, err
+}
+
+// unwrapRaw returns the bytes of a stored data key.
+func (s *Store) unwrapRaw(recipientKey string, id int64, keyID string, wrapped []byte) ([]byte, error) {
+	raw := wrapped
+	if keyID != "" {
+		if s.keyring == nil {
+			return nil, fmt.Errorf("data key wrapped under key ID %q, but no keyring is configured (PAYLOAD_KEYS)", keyID)
+		}
+		var err error
+		if raw, err = s.keyring.Open(keyID, wrapAAD(recipientKey), wrapped); err != nil {
+			return nil, fmt.Errorf("data key: %w", err)
+		}
+	}
+	if len(raw) != dataKeySize {
+		return nil, fmt.Errorf("data key %d: %d bytes", id, len(raw))
+	}
+	return raw, nil
 }
 
 // wrap returns a new random data key, wrapped for storage.
