@@ -235,25 +235,25 @@ type opener struct {
 func (s *Store) opener() *opener { return &opener{s: s, keys: map[int64]dataKey{}} }
 
 // text returns a column's text: plain when the row predates sealing, ""
-// when there is none (or it was purged), Erased when its data key is gone.
-func (o *opener) text(rk rowKey, recipientKey, label string, plain *string, sealed []byte) (string, error) {
+// when there is none (or it was purged), Erased (and erased) when its data
+// key is gone.
+func (o *opener) text(rk rowKey, recipientKey, label string, plain *string, sealed []byte) (text string, erased bool, err error) {
 	switch {
 	case plain != nil:
-		return *plain, nil
+		return *plain, false, nil
 	case sealed == nil:
-		return "", nil
+		return "", false, nil
 	case len(sealed) < 8:
-		return "", fmt.Errorf("%s: sealed value too short", label)
+		return "", false, fmt.Errorf("%s: sealed value too short", label)
 	}
 	id := int64(binary.BigEndian.Uint64(sealed))
 	if rk.id == nil || *rk.id != id {
-		return Erased, nil
+		return Erased, true, nil
 	}
 	k, ok := o.keys[id]
 	if !ok {
-		var err error
 		if k, err = o.s.unwrap(recipientKey, id, rk.keyID, rk.wrapped); err != nil {
-			return "", err
+			return "", false, err
 		}
 		if len(o.keys) >= keyCacheSize { // an export meets every recipient
 			clear(o.keys)
@@ -262,11 +262,11 @@ func (o *opener) text(rk rowKey, recipientKey, label string, plain *string, seal
 	}
 	ns := k.aead.NonceSize()
 	if len(sealed) < 8+ns {
-		return "", fmt.Errorf("%s: sealed value too short", label)
+		return "", false, fmt.Errorf("%s: sealed value too short", label)
 	}
 	plainText, err := k.aead.Open(nil, sealed[8:8+ns], sealed[8+ns:], []byte(label+"\x00"+recipientKey))
 	if err != nil {
-		return "", fmt.Errorf("%s: cannot decrypt (damaged, or moved from another row)", label)
+		return "", false, fmt.Errorf("%s: cannot decrypt (damaged, or moved from another row)", label)
 	}
-	return string(plainText), nil
+	return string(plainText), false, nil
 }

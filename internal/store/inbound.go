@@ -147,9 +147,11 @@ func (o *opener) scanInbound(r pgx.Row) (contract.Inbound, error) {
 	if err != nil {
 		return m, err
 	}
-	if m.From, err = o.text(rk, m.RecipientKey, labelInboundFrom, from, fromSealed); err != nil {
+	var fromErased, bodyErased bool
+	if m.From, fromErased, err = o.text(rk, m.RecipientKey, labelInboundFrom, from, fromSealed); err != nil {
 		return m, err
 	}
-	m.Body, err = o.text(rk, m.RecipientKey, labelInboundBody, body, bodySeal)
+	m.Body, bodyErased, err = o.text(rk, m.RecipientKey, labelInboundBody, body, bodySeal)
+	m.Erased = fromErased || bodyErased
 	return m, err
 }
