@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,8 @@ type Store struct {
 	pool    *pgxpool.Pool
 	keyring Keyring  // wraps data keys; nil: stored unwrapped
 	keys    keyCache // the intake's unwrapped data keys
+	// benchPlainIntake: see BenchPlainIntake.
+	benchPlainIntake atomic.Bool
 }
 
 // DefaultMaxConns bounds the pool when DATABASE_URL does not: a send holds a
