@@ -91,11 +91,11 @@ func runWebhook(ctx context.Context, cfg *config) (row, error) {
 	names := map[string]string{"b": "baseline", "s": "stopline", "p": "stopline unsealed"}
 	lat := map[string][]time.Duration{}
 	took := map[string]time.Duration{}
-	rounds := map[string]int{} // of each side so far: its first round is half of n, its second the rest
+	done := map[string]int{} // rounds of each side so far: its first is half of n, its second the rest
 	half := []int{n / 2, n - n/2}
 	for i, side := range sides {
-		reqs := requests(fmt.Sprintf("r%d", i), half[rounds[side]])
-		rounds[side]++
+		reqs := requests(fmt.Sprintf("r%d", i), half[done[side]])
+		done[side]++
 		url := stoplineURL
 		if side == "b" {
 			url = baselineURL
@@ -117,10 +117,10 @@ func runWebhook(ctx context.Context, cfg *config) (row, error) {
 	a.IntakeStore.BenchPlainIntake(false)
 	sLat, bLat := lat["s"], lat["b"]
 	sRate, bRate := rate(n, took["s"]), rate(n, took["b"])
-	plain := ""
+	rounds := "rounds B S S B"
 	if cfg.webhookPlain {
 		pRate := rate(n, took["p"])
-		plain = fmt.Sprintf("; unsealed intake (bench only, rounds B S P P S B): %.0f req/s, p50 %s, p99 %s: sealing costs %.1f%% of the rate",
+		rounds = fmt.Sprintf("rounds B S P P S B, P with the intake unsealed (bench only): %.0f req/s, p50 %s, p99 %s, so sealing costs %.1f%% of the rate",
 			pRate, ms(percentile(lat["p"], 50)), ms(percentile(lat["p"], 99)), 100*(1-sRate/pRate))
 	}
 	return row{
@@ -130,8 +130,8 @@ func runWebhook(ctx context.Context, cfg *config) (row, error) {
 		goal:     "≥ 0.50, p99 ≤ 50 ms",
 		p50:      pair(percentile(sLat, 50), percentile(bLat, 50)),
 		p99:      pair(percentile(sLat, 99), percentile(bLat, 99)),
-		notes: fmt.Sprintf("%d requests per side at concurrency %d; %d%% STOP, %d%% HELP, %d%% plain text from %d numbers; %d replies sent; rounds B S S B%s",
-			n, conc, kw/2, kw-kw/2, 100-kw, webhookNumbers, fake.Calls(), plain),
+		notes: fmt.Sprintf("%d requests per side at concurrency %d; %d%% STOP, %d%% HELP, %d%% plain text from %d numbers; %d replies sent; %s",
+			n, conc, kw/2, kw-kw/2, 100-kw, webhookNumbers, fake.Calls(), rounds),
 	}, nil
 }
 
