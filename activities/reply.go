@@ -30,6 +30,10 @@ const ConfirmationWindow = 5 * time.Minute
 const (
 	ReasonReplyDisabled = "reply_disabled"
 	ReasonWindowPassed  = "confirmation_window_passed"
+	// ReasonRecipientErased: the sender was forgotten before the keyword's
+	// signal went out, so there is no number to reply to (the Recipient
+	// workflow decides it; no SendReply runs).
+	ReasonRecipientErased = "recipient_erased"
 )
 
 // SendReply sends the compliance reply to an inbound keyword, at most once

@@ -39,6 +39,7 @@ type config struct {
 	journeys, steps int // scenario journeys
 
 	webhookRequests, webhookConcurrency, webhookKeywords int // scenario webhook
+	webhookPlain                                         bool
 
 	consentRows, consentEvents, consentQueries int // scenario consent
 
@@ -88,6 +89,7 @@ func main() {
 	flag.IntVar(&cfg.webhookRequests, "webhook-requests", 20000, "webhook: requests per side")
 	flag.IntVar(&cfg.webhookConcurrency, "webhook-concurrency", 32, "webhook: concurrent requests")
 	flag.IntVar(&cfg.webhookKeywords, "webhook-keywords", 20, "webhook: percentage of requests that are keywords (half STOP, half HELP); the rest is plain text")
+	flag.BoolVar(&cfg.webhookPlain, "webhook-plain", true, "webhook: also run stopline rounds whose intake stores numbers and bodies unsealed (bench only), to show what sealing costs")
 	flag.IntVar(&cfg.consentRows, "consent-rows", 1_000_000, "consent: rows loaded into consent")
 	flag.IntVar(&cfg.consentEvents, "consent-events", 10_000_000, "consent: rows loaded into consent_events")
 	flag.IntVar(&cfg.consentQueries, "consent-queries", 20000, "consent: timed lookups per side")

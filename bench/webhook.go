@@ -78,34 +78,51 @@ func runWebhook(ctx context.Context, cfg *config) (row, error) {
 		return row{}, err
 	}
 
-	// Rounds B S S B (see journeys). Each stopline round is followed by a
-	// wait for its asynchronous work (keyword signals, Recipient workflows,
-	// replies) to finish, so it does not run during a baseline round.
-	var sLat, bLat []time.Duration
-	var sTime, bTime time.Duration
+	// Rounds B S S B (see journeys), or B S P P S B with -webhook-plain:
+	// P is stopline with its intake storing numbers and bodies unsealed
+	// (store.BenchPlainIntake), as before sealing. Each stopline round is
+	// followed by a wait for its asynchronous work (keyword signals,
+	// Recipient workflows, replies) to finish, so it does not run during
+	// another round.
+	sides := []string{"b", "s", "s", "b"}
+	if cfg.webhookPlain {
+		sides = []string{"b", "s", "p", "p", "s", "b"}
+	}
+	names := map[string]string{"b": "baseline", "s": "stopline", "p": "stopline unsealed"}
+	lat := map[string][]time.Duration{}
+	took := map[string]time.Duration{}
+	done := map[string]int{} // rounds of each side so far: its first is half of n, its second the rest
 	half := []int{n / 2, n - n/2}
-	for i, side := range []string{"b", "s", "s", "b"} {
-		reqs := requests(fmt.Sprintf("r%d", i), half[i/2])
+	for i, side := range sides {
+		reqs := requests(fmt.Sprintf("r%d", i), half[done[side]])
+		done[side]++
+		url := stoplineURL
 		if side == "b" {
-			logf("webhook: round %d: baseline, %d requests", i+1, len(reqs))
-			lat, d, err := load(ctx, baselineURL, reqs, conc)
-			if err != nil {
-				return row{}, fmt.Errorf("baseline: %w", err)
-			}
-			bLat, bTime = append(bLat, lat...), bTime+d
+			url = baselineURL
+		}
+		a.IntakeStore.BenchPlainIntake(side == "p")
+		logf("webhook: round %d: %s, %d requests", i+1, names[side], len(reqs))
+		l, d, err := load(ctx, url, reqs, conc)
+		if err != nil {
+			return row{}, fmt.Errorf("%s: %w", names[side], err)
+		}
+		lat[side], took[side] = append(lat[side], l...), took[side]+d
+		if side == "b" {
 			continue
 		}
-		logf("webhook: round %d: stopline, %d requests", i+1, len(reqs))
-		lat, d, err := load(ctx, stoplineURL, reqs, conc)
-		if err != nil {
-			return row{}, fmt.Errorf("stopline: %w", err)
-		}
-		sLat, sTime = append(sLat, lat...), sTime+d
 		if err := settle(ctx, a.Store, fake); err != nil {
 			return row{}, err
 		}
 	}
-	sRate, bRate := rate(n, sTime), rate(n, bTime)
+	a.IntakeStore.BenchPlainIntake(false)
+	sLat, bLat := lat["s"], lat["b"]
+	sRate, bRate := rate(n, took["s"]), rate(n, took["b"])
+	rounds := "rounds B S S B"
+	if cfg.webhookPlain {
+		pRate := rate(n, took["p"])
+		rounds = fmt.Sprintf("rounds B S P P S B, P with the intake unsealed (bench only): %.0f req/s, p50 %s, p99 %s, so sealing costs %.1f%% of the rate",
+			pRate, ms(percentile(lat["p"], 50)), ms(percentile(lat["p"], 99)), 100*(1-sRate/pRate))
+	}
 	return row{
 		stopline: fmt.Sprintf("%.0f req/s", sRate),
 		baseline: fmt.Sprintf("%.0f req/s", bRate),
@@ -113,8 +130,8 @@ func runWebhook(ctx context.Context, cfg *config) (row, error) {
 		goal:     "≥ 0.50, p99 ≤ 50 ms",
 		p50:      pair(percentile(sLat, 50), percentile(bLat, 50)),
 		p99:      pair(percentile(sLat, 99), percentile(bLat, 99)),
-		notes: fmt.Sprintf("%d requests per side at concurrency %d; %d%% STOP, %d%% HELP, %d%% plain text from %d numbers; %d replies sent; rounds B S S B",
-			n, conc, kw/2, kw-kw/2, 100-kw, webhookNumbers, fake.Calls()),
+		notes: fmt.Sprintf("%d requests per side at concurrency %d; %d%% STOP, %d%% HELP, %d%% plain text from %d numbers; %d replies sent; %s",
+			n, conc, kw/2, kw-kw/2, 100-kw, webhookNumbers, fake.Calls(), rounds),
 	}, nil
 }
 

@@ -10,6 +10,7 @@
 //	starter test -journey J -to +14155550101 [-step K] [-attr k=v ...] [-now] # a test send to one number
 //	starter report -run-id ID [-format csv]   # a run's outcome from Postgres: states, sends per step, STOP-to-stop
 //	starter pause|resume|stop -run-id ID [-note TEXT] [-by NAME] [-create]  # hold, go on or end a whole run
+//	starter keys rewrap [-by NAME]            # data keys wrapped by the first key of PAYLOAD_KEYS, after a rotation
 //
 // Temporal is reached through envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TLS and API key settings, profiles); RECIPIENT_KEY_SECRET and PAYLOAD_KEYS
@@ -58,6 +59,8 @@ func run(args []string) error {
 		switch args[0] {
 		case "consent":
 			return runConsent(args[1:])
+		case "keys":
+			return runKeys(args[1:], os.Stdout)
 		case "preview":
 			return runPreview(args[1:], os.Stdout)
 		case "validate":

@@ -124,6 +124,10 @@ func tellJourneys(ctx workflow.Context, st *contract.RecipientState, sig contrac
 	}
 }
 
+// erasedSenderVersion marks histories where a keyword from a forgotten
+// sender schedules no reply.
+const erasedSenderVersion = "reply-erased-sender"
+
 // reply sends the compliance reply to a keyword, unless the provider (Twilio
 // Advanced Opt-Out) or the network (toll-free) already replied: a second
 // reply is the classic double reply. It returns what happened, for the
@@ -131,6 +135,12 @@ func tellJourneys(ctx workflow.Context, st *contract.RecipientState, sig contrac
 func reply(ctx workflow.Context, st *contract.RecipientState, sig contract.Inbound) string {
 	if providerReplied(sig) {
 		return "provider replied"
+	}
+	if sig.From == "" && workflow.GetVersion(ctx, erasedSenderVersion, workflow.DefaultVersion, 1) == 1 {
+		// Forgotten between the keyword and its signal (the re-driver
+		// signals no number): nothing to reply to. Before this version
+		// SendReply was scheduled and refused the empty number.
+		return "skipped: " + activities.ReasonRecipientErased
 	}
 	kind := senders.ReplyKind(sig.Intent) // the intents name their replies, but for:
 	if sig.Intent == contract.IntentOptOut && sig.Scope == consent.AllScopes {

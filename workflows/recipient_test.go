@@ -30,30 +30,38 @@ func TestOptOutWorkflow(t *testing.T) {
 			Scope: scope, From: recipient, To: sender, ProviderHandled: providerHandled, ReceivedAt: daytime,
 		}
 	}
+	// erased is a keyword whose sender was forgotten before the re-driver
+	// signalled it: it signals no number.
+	erased := func(s contract.Inbound) contract.Inbound { s.From = ""; return s }
 	tests := []struct {
 		name    string
 		signals []contract.Inbound
 		want    []string // calls in order
 		scopes  map[string]string
+		replies []string // if set: the replies the consent query lists
 	}{
 		{"STOP cancels, then confirms once", []contract.Inbound{sig(1, "opt_out", "STOP", program, false)},
-			[]string{"cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}},
+			[]string{"cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}, nil},
 		{"STOPALL confirms for all programs", []contract.Inbound{sig(1, "opt_out", "STOPALL", consent.AllScopes, false)},
-			[]string{"cancel *", "reply opt_out_all SM1"}, map[string]string{"*": "opted_out"}},
+			[]string{"cancel *", "reply opt_out_all SM1"}, map[string]string{"*": "opted_out"}, nil},
 		{"provider-handled STOP: no second reply", []contract.Inbound{sig(1, "opt_out", "STOP", program, true)},
-			[]string{"cancel program:club"}, map[string]string{program: "opted_out"}},
+			[]string{"cancel program:club"}, map[string]string{program: "opted_out"}, nil},
 		{"a redelivered signal is dropped, an earlier message committed later is not",
 			[]contract.Inbound{sig(2, "help", "HELP", program, false), sig(2, "help", "HELP", program, false), sig(1, "opt_out", "STOP", program, false), sig(1, "opt_out", "STOP", program, false)},
-			[]string{"reply help SM2", "cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}},
+			[]string{"reply help SM2", "cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}, nil},
 		{"double opt-in: START asks, YES confirms and frees waiting journeys",
 			[]contract.Inbound{sig(1, "opt_in_pending", "START", program, false), sig(2, "confirm", "YES", program, false)},
-			[]string{"reply opt_in_pending SM1", "confirm program:club", "reply confirm SM2"}, map[string]string{program: "confirmed"}},
+			[]string{"reply opt_in_pending SM1", "confirm program:club", "reply confirm SM2"}, map[string]string{program: "confirmed"}, nil},
 		{"provider answered START and YES itself",
 			[]contract.Inbound{sig(1, "opt_in_pending", "START", program, true), sig(2, "confirm", "YES", program, true)},
-			[]string{"confirm program:club"}, map[string]string{program: "confirmed"}},
+			[]string{"confirm program:club"}, map[string]string{program: "confirmed"}, nil},
 		{"a confirm word that is no provider keyword gets stopline's reply",
 			[]contract.Inbound{sig(1, "confirm", "", program, true)},
-			[]string{"confirm program:club", "reply confirm SM1"}, map[string]string{program: "confirmed"}},
+			[]string{"confirm program:club", "reply confirm SM1"}, map[string]string{program: "confirmed"}, nil},
+		{"a forgotten sender's HELP and STOP: the STOP still cancels, no reply goes out",
+			[]contract.Inbound{erased(sig(1, "help", "HELP", program, false)), erased(sig(2, "opt_out", "STOP", program, false))},
+			[]string{"cancel program:club"}, map[string]string{program: "opted_out"},
+			[]string{"skipped: recipient_erased", "skipped: recipient_erased"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +118,15 @@ func TestOptOutWorkflow(t *testing.T) {
 				}
 				if fmt.Sprint(st.Scopes) != fmt.Sprint(tt.scopes) {
 					t.Errorf("scopes %v, want %v", st.Scopes, tt.scopes)
+				}
+				if tt.replies != nil {
+					var replies []string
+					for _, ev := range st.Recent {
+						replies = append(replies, ev.Reply)
+					}
+					if fmt.Sprint(replies) != fmt.Sprint(tt.replies) {
+						t.Errorf("replies %q, want %q", replies, tt.replies)
+					}
 				}
 			}, time.Minute)
 

@@ -36,6 +36,7 @@ type AccessInbound struct {
 	From            string    `json:"from"`
 	To              string    `json:"to"`
 	Body            string    `json:"body"`                  // "erased" once the person was forgotten
+	Erased          bool      `json:"erased,omitempty"`      // forgotten: from and body read "erased"
 	BodyPurged      bool      `json:"body_purged,omitempty"` // older than INBOUND_RETENTION
 	NumMedia        int       `json:"num_media"`
 	Scope           string    `json:"scope,omitempty"`
@@ -101,7 +102,7 @@ func Access(ctx context.Context, st *store.Store, keyer phone.Keyer, phoneOrKey,
 	}
 	for _, m := range inbound {
 		r.InboundMessages = append(r.InboundMessages, AccessInbound{Provider: m.Provider, MessageID: m.MessageID, From: m.From, To: m.To,
-			Body: m.Body, BodyPurged: m.BodyPurged, NumMedia: m.NumMedia, Scope: m.Scope, Intent: string(m.Intent), Keyword: m.Keyword, Language: m.Language,
+			Body: m.Body, Erased: m.Erased, BodyPurged: m.BodyPurged, NumMedia: m.NumMedia, Scope: m.Scope, Intent: string(m.Intent), Keyword: m.Keyword, Language: m.Language,
 			Rule: m.Rule, ProviderHandled: m.ProviderHandled, ReceivedAt: m.ReceivedAt})
 	}
 	sends, err := st.Sends(ctx, key)

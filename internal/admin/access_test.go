@@ -92,4 +92,31 @@ func TestAccess(t *testing.T) {
 	if _, err := Access(ctx, st, keyer, "not a number", "US"); err == nil || !strings.Contains(err.Error(), "phone") {
 		t.Errorf("bad number: %v, want an error naming the phone", err)
 	}
+
+	// Forgotten, the texts read "erased" and are flagged so: a message may
+	// say "erased" itself. The other person's report flags nothing.
+	if _, err := st.Forget(ctx, keyer.Key(other), other, "dpo@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = Access(ctx, st, keyer, other, "US"); err != nil {
+		t.Fatal(err)
+	}
+	if m := r.InboundMessages; len(m) != 1 || !m[0].Erased || m[0].Body != store.Erased || m[0].From != store.Erased {
+		t.Errorf("inbound of the forgotten = %+v; want it erased and flagged", m)
+	}
+	flagged := 0
+	for _, e := range r.Events {
+		if e.Erased && e.Note == store.Erased {
+			flagged++
+		}
+	}
+	if flagged != 1 {
+		t.Errorf("events of the forgotten = %+v; want the one with a note erased and flagged", r.Events)
+	}
+	if r, err = Access(ctx, st, keyer, person, "US"); err != nil {
+		t.Fatal(err)
+	}
+	if doc, _ := json.Marshal(r); strings.Contains(string(doc), `"erased"`) {
+		t.Errorf("report of someone not forgotten flags something erased: %s", doc)
+	}
 }

@@ -136,6 +136,7 @@ type EventJSON struct {
 	Sender            string    `json:"sender,omitempty"`
 	Note              string    `json:"note,omitempty"`
 	At                time.Time `json:"at"`
+	Erased            bool      `json:"erased,omitempty"` // forgotten: raw_text and note read "erased"
 }
 
 // Lookup returns a recipient's current states and consent events.
@@ -156,7 +157,7 @@ func Lookup(ctx context.Context, db *store.Store, key string) (ShowResponse, err
 		resp.Events = append(resp.Events, EventJSON{
 			ID: e.ID, Scope: e.Scope, From: string(e.From), To: string(e.To), Source: string(e.Source),
 			RawText: e.RawText, Provider: e.Provider, ProviderMessageID: e.ProviderMessageID,
-			Sender: e.Sender, Note: e.Note, At: e.At.UTC(),
+			Sender: e.Sender, Note: e.Note, At: e.At.UTC(), Erased: e.Erased,
 		})
 	}
 	return resp, nil

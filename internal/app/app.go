@@ -236,7 +236,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.heartbeatDone = make(chan struct{})
 	go a.heartbeat(bg, log)
-	go a.purgeInbound(bg, log)
+	go a.privacySweep(bg, log)
 
 	if cfg.HTTPAddr != "" {
 		wcfg := cfg.Webhooks

@@ -95,14 +95,15 @@ func (a *App) sealPlaintext(ctx context.Context, log *slog.Logger) error {
 // DefaultInboundRetention is how long inbound message bodies are kept.
 const DefaultInboundRetention = 90 * 24 * time.Hour
 
-// purgeEvery is how often the worker purges bodies past retention, and
-// seals what workers of an older version wrote in plain text.
+// purgeEvery is how often the worker purges bodies past retention, seals
+// what workers of an older version wrote in plain text, and re-wraps data
+// keys after a keyring rotation.
 const purgeEvery = time.Hour
 
-// purgeInbound purges inbound bodies older than the retention, now and
-// every purgeEvery, until ctx ends. Every worker runs it; the store keeps
-// them from doing the same rows.
-func (a *App) purgeInbound(ctx context.Context, log *slog.Logger) {
+// privacySweep purges inbound bodies older than the retention, seals plain
+// text and re-wraps data keys, now and every purgeEvery, until ctx ends.
+// Every worker runs it; the store keeps them from doing the same rows.
+func (a *App) privacySweep(ctx context.Context, log *slog.Logger) {
 	retention := cmp.Or(a.cfg.InboundRetention, DefaultInboundRetention)
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -120,6 +121,23 @@ func (a *App) purgeInbound(ctx context.Context, log *slog.Logger) {
 		if err := a.sealPlaintext(ctx, log); err != nil && ctx.Err() == nil {
 			log.Warn("sealing plain text", "err", err)
 		}
+		a.rewrapKeys(ctx, log)
 		t.Reset(purgeEvery)
+	}
+}
+
+// rewrapKeys wraps the data keys that an older key of PAYLOAD_KEYS wraps by
+// its first key (see store.RewrapKeys).
+func (a *App) rewrapKeys(ctx context.Context, log *slog.Logger) {
+	done, err := a.Store.RewrapKeys(ctx, "worker "+a.ID)
+	if err != nil && ctx.Err() == nil {
+		log.Warn("re-wrapping data keys", "err", err)
+	}
+	if done.Keys > 0 {
+		log.Info("data keys re-wrapped by the first key of PAYLOAD_KEYS", "count", done.Keys, "to_key_id", done.To, "from_key_ids", done.From)
+	}
+	if len(done.Unreadable) > 0 {
+		log.Warn("data keys wrapped by key IDs missing from PAYLOAD_KEYS: their recipients' stored numbers and texts cannot be read",
+			"by_key_id", done.Unreadable)
 	}
 }

@@ -5,7 +5,8 @@
 //
 // Keys form a keyring: the first key encrypts, every key decrypts, and each
 // payload names its key in its metadata, so keys rotate by putting the new
-// key first and dropping the old one once no open history needs it.
+// key first and dropping the old one once no open history needs it and no
+// data key in Postgres is wrapped by it (store.RewrapKeys).
 package codec
 
 import (

@@ -27,6 +27,7 @@ import (
 
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/codec"
+	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/testkit"
@@ -239,13 +240,25 @@ func sqliteBytes(t *testing.T, dir string) []byte {
 // TestKeyRotation: a journey written under key a is carried on by a
 // worker whose keyring became b,a; what that worker writes uses b, and
 // a reader that lost a cannot read the old part, naming only the key ID.
+// The worker re-wraps the data key that a wrapped by b as it starts.
 func TestKeyRotation(t *testing.T) {
 	pt := startPrivateTemporal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 
-	// Key a: the journey sends its first SMS and waits an hour.
+	// Key a: the journey sends its first SMS and waits an hour; a staff
+	// note (in a scope of its own) is sealed under a data key a wraps.
 	old := newEnv(t, withTemporal(pt.dial(t, keysA), keysA))
 	old.Launch("rot", testkit.MustJourney(privacyJourney), "phone,first_name,code\n"+zoltana+","+zoltanaName+",4821\n")
 	testkit.Eventually(t, 20*time.Second, "first SMS", func() bool { return len(old.SentTo(zoltana)) == 1 })
+	const note = "called about the rotation"
+	if _, err := old.App.Store.Record(ctx, consent.Change{RecipientKey: old.Key(zoltana), Scope: "+15550009999",
+		To: consent.OptedIn, Source: consent.SourceAdmin, Note: note}); err != nil {
+		t.Fatal(err)
+	}
+	if byID, err := old.App.Store.DataKeysByKeyID(ctx); err != nil || byID["a"] != 1 {
+		t.Fatalf("data keys by key ID under keyring a: %v, %v", byID, err)
+	}
 	old.App.Stop()
 
 	// Keyring b,a: a STOP ends the journey, whose history is a's until now.
@@ -253,6 +266,13 @@ func TestKeyRotation(t *testing.T) {
 		c.TaskQueue, c.RecipientKeySecret = old.Config.TaskQueue, old.Config.RecipientKeySecret
 	}
 	e := newEnvWith(t, stack.Options{DatabaseURL: old.Config.DatabaseURL}, stack.Webhooks, withTemporal(pt.dial(t, keysBA), keysBA), sameStore)
+	testkit.Eventually(t, 20*time.Second, "data keys re-wrapped by b", func() bool {
+		byID, err := e.App.Store.DataKeysByKeyID(ctx)
+		return err == nil && maps.Equal(byID, map[string]int64{"b": 1})
+	})
+	if events, err := e.App.Store.Events(ctx, e.Key(zoltana)); err != nil || len(events) != 1 || events[0].Note != note {
+		t.Errorf("events after re-wrapping: %+v, %v; want the note readable", events, err)
+	}
 	if code := e.Inbound(zoltana, "STOP"); code != 200 {
 		t.Fatalf("STOP answered %d", code)
 	}

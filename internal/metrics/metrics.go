@@ -60,7 +60,7 @@ var (
 	smsOutcomes     = vocab(SMSSent, SMSSkippedOptedOut, SMSSkippedNotConfirmed, SMSSkippedInvalidNumber,
 		SMSDeferredQuietHours, SMSDeferredCap, SMSWaitingProvider, SMSRunStopped, SMSUnknown, SMSFailed)
 	replyKinds    = vocab("confirmation", "help", "opt_in", "clarification")
-	replyOutcomes = vocab("sent", "provider_replied", "skipped_opted_out", "skipped_window_passed", "skipped_disabled", "unknown", "failed")
+	replyOutcomes = vocab("sent", "provider_replied", "skipped_opted_out", "skipped_window_passed", "skipped_disabled", "skipped_erased", "unknown", "failed")
 	checkOutcomes = vocab("allowed", "refused", "error")
 	sourceNames   = vocab("redriver", "journeys", "provider_queues")
 )

@@ -137,6 +137,7 @@ func TestOutcomes(t *testing.T) {
 		{"opt_in_pending", "skipped: opted_out", "opt_in", "skipped_opted_out"},
 		{"confirm", "skipped: confirmation_window_passed", "opt_in", "skipped_window_passed"},
 		{"suggest_opt_out", "skipped: reply_disabled", "clarification", "skipped_disabled"},
+		{"help", "skipped: recipient_erased", "help", "skipped_erased"},
 		{"help", "skipped: earlier_attempt_unresolved", "help", "unknown"},
 		{"none", "skipped: ???", Other, Other},
 	}

@@ -93,6 +93,8 @@ func replyOutcome(reply string) string {
 		return "skipped_window_passed"
 	case "reply_disabled":
 		return "skipped_disabled"
+	case "recipient_erased":
+		return "skipped_erased"
 	case "earlier_attempt_unresolved":
 		return "unknown"
 	}

@@ -228,6 +228,9 @@ type Event struct {
 	Rule              string // see Change.Rule
 	Keyword           string
 	At                time.Time
+	// Erased: the recipient was forgotten; RawText and Note, where there
+	// was text, read Erased.
+	Erased bool
 }
 
 const (
@@ -251,10 +254,12 @@ func (o *opener) scanEvent(r pgx.Row) (Event, error) {
 	if err != nil {
 		return e, err
 	}
-	if e.RawText, err = o.text(rk, e.RecipientKey, labelEventRaw, raw, rawSealed); err != nil {
+	var rawErased, noteErased bool
+	if e.RawText, rawErased, err = o.text(rk, e.RecipientKey, labelEventRaw, raw, rawSealed); err != nil {
 		return e, err
 	}
-	e.Note, err = o.text(rk, e.RecipientKey, labelEventNote, note, noteSealed)
+	e.Note, noteErased, err = o.text(rk, e.RecipientKey, labelEventNote, note, noteSealed)
+	e.Erased = rawErased || noteErased
 	return e, err
 }
 

@@ -22,14 +22,19 @@ import (
 )
 
 // Erased stands where a text was whose data key was destroyed: the person
-// was forgotten.
+// was forgotten. It is for people to read; a message may hold the same
+// word, so code tells the two apart by the Erased flag of what it reads
+// (contract.Inbound, Event).
 const Erased = "erased"
 
 // Keyring wraps data keys; *codec.Codec is one. The key ID it returns is
-// stored beside the wrapped key, so rotation only adds keys.
+// stored beside the wrapped key, so rotation only adds keys; RewrapKeys
+// then moves the data keys to the key that wraps (KeyID), so the old one
+// can go.
 type Keyring interface {
 	Seal(aad, plain []byte) (keyID string, sealed []byte, err error)
 	Open(keyID string, aad, sealed []byte) ([]byte, error)
+	KeyID() string // the ID Seal wraps under
 }
 
 // UseKeyring sets the keyring that wraps data keys; call it before the
@@ -79,21 +84,30 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 
 // unwrap opens a stored data key.
 func (s *Store) unwrap(recipientKey string, id int64, keyID string, wrapped []byte) (dataKey, error) {
-	raw := wrapped
-	if keyID != "" {
-		if s.keyring == nil {
-			return dataKey{}, fmt.Errorf("data key wrapped under key ID %q, but no keyring is configured (PAYLOAD_KEYS)", keyID)
-		}
-		var err error
-		if raw, err = s.keyring.Open(keyID, wrapAAD(recipientKey), wrapped); err != nil {
-			return dataKey{}, fmt.Errorf("data key: %w", err)
-		}
-	}
-	if len(raw) != dataKeySize {
-		return dataKey{}, fmt.Errorf("data key %d: %d bytes", id, len(raw))
+	raw, err := s.unwrapRaw(recipientKey, id, keyID, wrapped)
+	if err != nil {
+		return dataKey{}, err
 	}
 	aead, err := newAEAD(raw)
 	return dataKey{id: id, aead: aead}, err
+}
+
+// unwrapRaw returns the bytes of a stored data key.
+func (s *Store) unwrapRaw(recipientKey string, id int64, keyID string, wrapped []byte) ([]byte, error) {
+	raw := wrapped
+	if keyID != "" {
+		if s.keyring == nil {
+			return nil, fmt.Errorf("data key wrapped under key ID %q, but no keyring is configured (PAYLOAD_KEYS)", keyID)
+		}
+		var err error
+		if raw, err = s.keyring.Open(keyID, wrapAAD(recipientKey), wrapped); err != nil {
+			return nil, fmt.Errorf("data key: %w", err)
+		}
+	}
+	if len(raw) != dataKeySize {
+		return nil, fmt.Errorf("data key %d: %d bytes", id, len(raw))
+	}
+	return raw, nil
 }
 
 // wrap returns a new random data key, wrapped for storage.
@@ -221,25 +235,25 @@ type opener struct {
 func (s *Store) opener() *opener { return &opener{s: s, keys: map[int64]dataKey{}} }
 
 // text returns a column's text: plain when the row predates sealing, ""
-// when there is none (or it was purged), Erased when its data key is gone.
-func (o *opener) text(rk rowKey, recipientKey, label string, plain *string, sealed []byte) (string, error) {
+// when there is none (or it was purged), Erased (and erased) when its data
+// key is gone.
+func (o *opener) text(rk rowKey, recipientKey, label string, plain *string, sealed []byte) (text string, erased bool, err error) {
 	switch {
 	case plain != nil:
-		return *plain, nil
+		return *plain, false, nil
 	case sealed == nil:
-		return "", nil
+		return "", false, nil
 	case len(sealed) < 8:
-		return "", fmt.Errorf("%s: sealed value too short", label)
+		return "", false, fmt.Errorf("%s: sealed value too short", label)
 	}
 	id := int64(binary.BigEndian.Uint64(sealed))
 	if rk.id == nil || *rk.id != id {
-		return Erased, nil
+		return Erased, true, nil
 	}
 	k, ok := o.keys[id]
 	if !ok {
-		var err error
 		if k, err = o.s.unwrap(recipientKey, id, rk.keyID, rk.wrapped); err != nil {
-			return "", err
+			return "", false, err
 		}
 		if len(o.keys) >= keyCacheSize { // an export meets every recipient
 			clear(o.keys)
@@ -248,11 +262,11 @@ func (o *opener) text(rk rowKey, recipientKey, label string, plain *string, seal
 	}
 	ns := k.aead.NonceSize()
 	if len(sealed) < 8+ns {
-		return "", fmt.Errorf("%s: sealed value too short", label)
+		return "", false, fmt.Errorf("%s: sealed value too short", label)
 	}
 	plainText, err := k.aead.Open(nil, sealed[8:8+ns], sealed[8+ns:], []byte(label+"\x00"+recipientKey))
 	if err != nil {
-		return "", fmt.Errorf("%s: cannot decrypt (damaged, or moved from another row)", label)
+		return "", false, fmt.Errorf("%s: cannot decrypt (damaged, or moved from another row)", label)
 	}
-	return string(plainText), nil
+	return string(plainText), false, nil
 }

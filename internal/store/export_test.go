@@ -49,3 +49,11 @@ func OpensUnderAnyKey(ctx context.Context, s *Store, sealed []byte, recipientKey
 	}
 	return false, nil
 }
+
+// SetRewrapBatch sets how many data keys RewrapKeys re-wraps a
+// transaction, so a test can make it take several.
+func SetRewrapBatch(n int) (restore func()) {
+	old := rewrapBatchSize
+	rewrapBatchSize = n
+	return func() { rewrapBatchSize = old }
+}

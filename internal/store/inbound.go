@@ -37,19 +37,19 @@ func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...
 	}
 	taken = effects[0]
 	m.Intent = taken.Intent
-	key, err := s.cachedWriteKey(ctx, m.RecipientKey)
+	texts, err := s.sealInbound(ctx, m)
 	if err != nil {
 		return 0, false, taken, fmt.Errorf("inbound: %w", err)
 	}
 	if taken.Change == nil {
 		// One statement is atomic on its own: no BEGIN/COMMIT round trips
 		// for the messages (most of them) that change no consent.
-		id, inserted, err = insertInbound(ctx, s.pool, key, m)
+		id, inserted, err = insertInbound(ctx, s.pool, texts, m)
 		return id, inserted, taken, err
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if id, inserted, err = insertInbound(ctx, tx, key, m); err != nil || !inserted {
+		if id, inserted, err = insertInbound(ctx, tx, texts, m); err != nil || !inserted {
 			return err
 		}
 		taken = effects[len(effects)-1]
@@ -82,19 +82,38 @@ func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...
 	return id, inserted, taken, err
 }
 
-// insertInbound inserts m, its number and body sealed under key, unless its
+// inboundTexts are an inbound message's number and body as stored: sealed,
+// or in plain text in the bench's plain intake only (BenchPlainIntake).
+type inboundTexts struct {
+	from, body           []byte // sealed
+	plainFrom, plainBody string // "" is NULL
+}
+
+// sealInbound seals m's number and body under its recipient's data key.
+func (s *Store) sealInbound(ctx context.Context, m contract.Inbound) (inboundTexts, error) {
+	if s.benchPlainIntake.Load() {
+		return inboundTexts{plainFrom: m.From, plainBody: m.Body}, nil
+	}
+	key, err := s.cachedWriteKey(ctx, m.RecipientKey)
+	if err != nil {
+		return inboundTexts{}, err
+	}
+	return inboundTexts{from: key.seal(labelInboundFrom, m.RecipientKey, m.From), body: key.seal(labelInboundBody, m.RecipientKey, m.Body)}, nil
+}
+
+// insertInbound inserts m with its number and body as given, unless its
 // (provider, message ID) exists.
-func insertInbound(ctx context.Context, q rowQuerier, key dataKey, m contract.Inbound) (id int64, inserted bool, err error) {
+func insertInbound(ctx context.Context, q rowQuerier, texts inboundTexts, m contract.Inbound) (id int64, inserted bool, err error) {
 	signal := m.RecipientKey != "" && m.Intent != contract.IntentNone
 	err = q.QueryRow(ctx, `
 		INSERT INTO inbound_messages (provider, message_id, from_sealed, to_number, body_sealed, num_media, recipient_key,
-			scope, intent, keyword, language, provider_handled, received_at, signal_pending, rule)
-		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14, NULLIF($15, ''))
+			scope, intent, keyword, language, provider_handled, received_at, signal_pending, rule, from_number, body)
+		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14, NULLIF($15, ''),
+			NULLIF($16, ''), NULLIF($17, ''))
 		ON CONFLICT (provider, message_id) DO NOTHING
 		RETURNING id`,
-		m.Provider, m.MessageID, key.seal(labelInboundFrom, m.RecipientKey, m.From), m.To,
-		key.seal(labelInboundBody, m.RecipientKey, m.Body), m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
-		m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal, m.Rule).Scan(&id)
+		m.Provider, m.MessageID, texts.from, m.To, texts.body, m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
+		m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal, m.Rule, texts.plainFrom, texts.plainBody).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil // redelivery
 	}
@@ -147,9 +166,11 @@ func (o *opener) scanInbound(r pgx.Row) (contract.Inbound, error) {
 	if err != nil {
 		return m, err
 	}
-	if m.From, err = o.text(rk, m.RecipientKey, labelInboundFrom, from, fromSealed); err != nil {
+	var fromErased, bodyErased bool
+	if m.From, fromErased, err = o.text(rk, m.RecipientKey, labelInboundFrom, from, fromSealed); err != nil {
 		return m, err
 	}
-	m.Body, err = o.text(rk, m.RecipientKey, labelInboundBody, body, bodySeal)
+	m.Body, bodyErased, err = o.text(rk, m.RecipientKey, labelInboundBody, body, bodySeal)
+	m.Erased = fromErased || bodyErased
 	return m, err
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -343,4 +344,77 @@ func TestRetention(t *testing.T) {
 	if n.Body != "recent text" || n.BodyPurged {
 		t.Errorf("recent message = %+v; want its body kept", n)
 	}
+}
+
+// TestErasedIsAFlag: a text that says "erased" is no erasure. Read back,
+// and in the re-driver's signals, only a forgotten sender is flagged
+// erased and signalled without a number (so no reply goes out); a sender
+// or body that is the word itself stays as it is.
+func TestErasedIsAFlag(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := context.Background()
+	key := testkit.DevKeyer().Key(forgetNumber)
+	stop := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}
+	if _, _, _, err := s.SaveInbound(ctx, inbound("SMe1", store.Erased), store.Effect{Intent: contract.IntentOptOut, Change: &stop}); err != nil {
+		t.Fatal(err)
+	}
+	word := inbound("SMe2", store.Erased) // sender and body: the word
+	word.From, word.RecipientKey = store.Erased, other
+	if _, _, _, err := s.SaveInbound(ctx, word, store.Effect{Intent: contract.IntentHelp}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{key, other} {
+		if _, err := s.Record(ctx, consent.Change{RecipientKey: k, Scope: scopeB, To: consent.OptedIn, Source: consent.SourceAdmin, Note: store.Erased}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// check reads every message and event of both recipients, and the
+	// pending signals, against whether key's data key is destroyed.
+	check := func(forgotten bool) {
+		t.Helper()
+		for _, k := range []string{key, other} {
+			erased := forgotten && k == key
+			msgs, err := s.InboundMessages(ctx, k)
+			if err != nil || len(msgs) != 1 || msgs[0].Body != store.Erased || msgs[0].Erased != erased {
+				t.Errorf("forgotten %v: inbound of %s = %+v, %v; want body %q, erased %v", forgotten, k, msgs, err, store.Erased, erased)
+			}
+			events, err := s.Events(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			staff := 0
+			for _, e := range events {
+				if e.Scope == scopeB {
+					staff++
+					if e.Note != store.Erased || e.Erased != erased {
+						t.Errorf("forgotten %v: staff event of %s = %+v; want note %q, erased %v", forgotten, k, e, store.Erased, erased)
+					}
+				}
+			}
+			if staff != 1 {
+				t.Errorf("%s: %d staff events; want 1", k, staff)
+			}
+		}
+		from := map[string]string{}
+		if _, _, err := s.Redrive(ctx, 10, func(msgs []contract.Inbound) ([]int64, error) {
+			for _, m := range msgs {
+				from[m.MessageID] = m.From
+			}
+			return nil, nil // leave them pending
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"SMe1": forgetNumber, "SMe2": store.Erased}
+		if forgotten {
+			want["SMe1"] = "" // no number to reply to
+		}
+		if fmt.Sprint(from) != fmt.Sprint(want) {
+			t.Errorf("forgotten %v: signalled senders %v; want %v", forgotten, from, want)
+		}
+	}
+	check(false)
+	if _, err := s.Forget(ctx, key, forgetNumber, "dpo@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	check(true)
 }

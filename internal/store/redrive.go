@@ -57,8 +57,8 @@ func (s *Store) pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs 
 	o := s.opener()
 	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (contract.Inbound, error) {
 		m, err := o.scanInbound(r)
-		if m.From == Erased {
-			m.From = "" // forgotten: no reply goes out
+		if m.Erased {
+			m.From = "" // forgotten: no reply goes out (see workflows.Recipient)
 		}
 		return m, err
 	})

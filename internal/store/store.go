@@ -4,8 +4,8 @@
 // (redrive.go), the journey registry (journeys.go), the send ledger
 // (ledger.go), status-callback opt-outs (statusoptouts.go), the sandbox
 // outbox (sandbox.go), the per-recipient data keys that seal personal data
-// (datakeys.go), erasure, retention and the audit log (privacy.go) and the
-// migrations (migrate.go).
+// (datakeys.go) and their re-wrapping (rewrap.go), erasure, retention and
+// the audit log (privacy.go) and the migrations (migrate.go).
 //
 // Sends and consent changes of one recipient are serialised with a Postgres
 // advisory lock on the recipient key: a send holds it shared from its consent
@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,8 @@ type Store struct {
 	pool    *pgxpool.Pool
 	keyring Keyring  // wraps data keys; nil: stored unwrapped
 	keys    keyCache // the intake's unwrapped data keys
+	// benchPlainIntake: see BenchPlainIntake.
+	benchPlainIntake atomic.Bool
 }
 
 // DefaultMaxConns bounds the pool when DATABASE_URL does not: a send holds a

@@ -96,6 +96,11 @@ type Inbound struct {
 	// BodyPurged: read back by the store, the body was older than
 	// INBOUND_RETENTION and is gone. Never signalled.
 	BodyPurged bool `json:"-"`
+	// Erased: read back by the store, the sender was forgotten (their data
+	// key is destroyed); From and Body read "erased", a word a message may
+	// also hold, so this tells them apart. Never signalled: the re-driver
+	// signals an erased sender as From "".
+	Erased bool `json:"-"`
 }
 
 // Intent is what an inbound message asks for, as stored with it and
