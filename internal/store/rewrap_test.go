@@ -69,6 +69,7 @@ func TestRewrapKeys(t *testing.T) {
 	readable := numbers[:5]
 
 	s.UseKeyring(ring(t, "b", "a"))
+	warmPool(t, s, 3)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
