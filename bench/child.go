@@ -32,9 +32,9 @@ import (
 
 func runChild(name string, args []string) int {
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
-	addr := fs.String("addr", "", "Temporal frontend (child-worker)")
-	ns := fs.String("ns", "default", "Temporal namespace (child-worker)")
-	queue := fs.String("queue", "", "task queue (child-worker)")
+	addr := fs.String("addr", "", "Temporal frontend (child-worker, child-baseline)")
+	ns := fs.String("ns", "default", "Temporal namespace (child-worker, child-baseline)")
+	queue := fs.String("queue", "", "task queue (child-worker, child-baseline)")
 	db := fs.String("db", "", "stopline database URL (child-worker)")
 	cpuprofile := fs.String("cpuprofile", "", "CPU profile file")
 	_ = fs.Parse(args)
@@ -50,6 +50,8 @@ func runChild(name string, args []string) int {
 		err = childServer(context.Background())
 	case "child-worker":
 		err = childWorker(context.Background(), *addr, *ns, *queue, *db)
+	case "child-baseline":
+		err = childBaseline(context.Background(), *addr, *ns, *queue)
 	default:
 		err = fmt.Errorf("unknown subcommand %s", name)
 	}
@@ -96,8 +98,8 @@ func CancelWaiterWorkflow(ctx workflow.Context) error {
 }
 
 // childWorker is a stopline worker process (internal/app with its webhook
-// bridge and a fake Twilio) plus a baseline worker for SignalWaiterWorkflow
-// and CancelWaiterWorkflow on queue-signal. It prints "ready <http addr>".
+// bridge and a fake Twilio) plus a baseline worker on queue-baseline. It
+// prints "ready <http addr>".
 func childWorker(ctx context.Context, addr, ns, queue, db string) error {
 	ts, err := dial(ctx, addr, ns)
 	if err != nil {
@@ -110,16 +112,42 @@ func childWorker(ctx context.Context, addr, ns, queue, db string) error {
 		return err
 	}
 	defer st.Close()
-	w := worker.New(ts.Client, queue+"-signal", workerOptions)
-	w.RegisterWorkflowWithOptions(SignalWaiterWorkflow, workflow.RegisterOptions{Name: "BenchSignalWaiter"})
-	w.RegisterWorkflowWithOptions(CancelWaiterWorkflow, workflow.RegisterOptions{Name: "BenchCancelWaiter"})
-	if err := w.Start(); err != nil {
+	stop, err := startBaselines(ts, queue+"-baseline")
+	if err != nil {
 		return err
 	}
-	defer w.Stop()
+	defer stop()
 	fmt.Printf("ready %s\n", st.App.HTTPAddr())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return nil
+}
+
+// childBaseline is a baseline worker process on queue: the other side of a
+// stopline `worker` process (-temporal postgres). It prints "ready <queue>".
+func childBaseline(ctx context.Context, addr, ns, queue string) error {
+	ts, err := dial(ctx, addr, ns)
+	if err != nil {
+		return err
+	}
+	defer ts.Close()
+	stop, err := startBaselines(ts, queue)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Printf("ready %s\n", queue)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// startBaselines starts a worker of the baseline workflows on queue.
+func startBaselines(ts *stack.Temporal, queue string) (stop func(), err error) {
+	w := worker.New(ts.Client, queue, workerOptions)
+	registerBaselines(w)
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	return w.Stop, nil
 }
 
 // child is a running child process.

@@ -24,10 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stopline/stopline/internal/app"
@@ -38,7 +35,7 @@ import (
 	"github.com/stopline/stopline/workflows"
 )
 
-const countsQueue = "bench-counts"
+var countsQueue, countsBaselineQueue = queues("counts")
 
 // countsPer is how many units each count is averaged over.
 const countsPer = 10
@@ -70,14 +67,11 @@ func runCounts(ctx context.Context, cfg *config) (row, error) {
 	}
 	defer st.Close()
 	tc, a := st.Temporal.Client, st.App
-	w := worker.New(tc, baselineQueue, workerOptions)
-	w.RegisterWorkflowWithOptions(BaselineWorkflow, workflow.RegisterOptions{Name: "BenchActivities"})
-	w.RegisterWorkflowWithOptions(CancelWaiterWorkflow, workflow.RegisterOptions{Name: "BenchCancelWaiter"})
-	w.RegisterActivityWithOptions(NoopActivity, activity.RegisterOptions{Name: "BenchNoop"})
-	if err := w.Start(); err != nil {
+	stopBaselines, err := startBaselines(st.Temporal, countsBaselineQueue)
+	if err != nil {
 		return row{}, err
 	}
-	defer w.Stop()
+	defer stopBaselines()
 	// The bare intake handler, its pool traced as the app's are.
 	bpc := newPGCounter()
 	bdb, err := store.OpenTraced(ctx, st.Config.DatabaseURL, 0, bpc)
@@ -125,7 +119,7 @@ func runCounts(ctx context.Context, cfg *config) (row, error) {
 	var bids []string
 	for i := range n {
 		id := fmt.Sprintf("bench-counts-activities/%d", i)
-		if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: baselineQueue}, "BenchActivities", k); err != nil {
+		if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: countsBaselineQueue}, "BenchActivities", k); err != nil {
 			return row{}, err
 		}
 		bids = append(bids, id)
@@ -247,7 +241,7 @@ func runCounts(ctx context.Context, cfg *config) (row, error) {
 	var waiters []string
 	for i := range n * per {
 		id := fmt.Sprintf("bench-counts-waiter/%d", i)
-		if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: baselineQueue}, "BenchCancelWaiter"); err != nil {
+		if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: countsBaselineQueue}, "BenchCancelWaiter"); err != nil {
 			return row{}, err
 		}
 		waiters = append(waiters, id)

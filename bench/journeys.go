@@ -3,7 +3,8 @@ package main
 // Scenario "journeys": N journeys of k SMS steps (no waits) through the
 // full path (internal/app worker, consent check, send ledger in Postgres,
 // twilio-go to the fake Twilio) against a bare workflow running k no-op
-// activities on its own task queue, same server, same worker options.
+// activities on its own task queue, same server, same worker options, as
+// many worker processes (site.go).
 
 import (
 	"context"
@@ -12,22 +13,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/workflows"
 )
 
-const (
-	journeysQueue = "bench-journeys"
-	baselineQueue = "bench-baseline"
-	// startConcurrency matches launch's default.
-	startConcurrency = 16
-)
+// startConcurrency matches launch's default.
+const startConcurrency = 16
 
 // BaselineWorkflow runs k no-op activities one after the other, as a
 // journey of k SMS steps runs k sends.
@@ -45,34 +39,38 @@ func BaselineWorkflow(ctx workflow.Context, k int) error {
 func NoopActivity(context.Context) error { return nil }
 
 func runJourneys(ctx context.Context, cfg *config) (row, error) {
-	n, k := cfg.journeys, cfg.steps
-	st, err := startApp(ctx, cfg, "journeys", func(c *app.Config) { c.TaskQueue = journeysQueue })
+	s, err := inProcessSite(ctx, cfg, "journeys")
 	if err != nil {
 		return row{}, err
 	}
-	defer st.Close()
-	ts, a, fake := st.Temporal, st.App, st.Twilio
-	w := worker.New(ts.Client, baselineQueue, workerOptions)
-	w.RegisterWorkflowWithOptions(BaselineWorkflow, workflow.RegisterOptions{Name: "BenchActivities"})
-	w.RegisterActivityWithOptions(NoopActivity, activity.RegisterOptions{Name: "BenchNoop"})
-	if err := w.Start(); err != nil {
-		return row{}, err
-	}
-	defer w.Stop()
+	defer s.close()
+	return journeysOn(ctx, cfg, s)
+}
+
+// journeysOn runs the scenario on a site.
+func journeysOn(ctx context.Context, cfg *config, s *site) (row, error) {
+	n, k := cfg.journeys, cfg.steps
+	tc, fake := s.temporal.Client, s.twilio
 
 	def := smsJourney(k)
-	starter := launch.TemporalStarter{Client: ts.Client, TaskQueue: journeysQueue}
+	starter := launch.TemporalStarter{Client: tc, TaskQueue: s.queue}
+	// Each round texts numbers of its own: a retried send looks for its
+	// earlier attempt at the provider by number and body, and must not
+	// find another round's message.
+	used := 0
 	stopline := func(ctx context.Context, round string, count int) (time.Duration, error) {
+		first := used
+		used += count
 		return batch(ctx, count, func(ctx context.Context, i int) (string, error) {
-			e164 := number(i)
+			e164 := number(first + i)
 			in := workflows.JourneyInput{RunID: round, Journey: *def, Phone: e164, Region: "US",
-				RecipientKey: a.Keyer.Key(e164), Attributes: map[string]string{"first_name": "Ada"}}
+				RecipientKey: s.keyer.Key(e164), Attributes: map[string]string{"first_name": "Ada"}}
 			id := workflows.JourneyID(round, in.RecipientKey)
 			_, err := starter.Start(ctx, id, in)
 			return id, err
 		}, func(ctx context.Context, id string) error {
 			var res workflows.JourneyResult
-			if err := ts.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+			if err := tc.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 				return err
 			}
 			if res.Sent != k {
@@ -84,10 +82,10 @@ func runJourneys(ctx context.Context, cfg *config) (row, error) {
 	baseline := func(ctx context.Context, round string, count int) (time.Duration, error) {
 		return batch(ctx, count, func(ctx context.Context, i int) (string, error) {
 			id := fmt.Sprintf("bench-activities/%s/%d", round, i)
-			_, err := ts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: baselineQueue}, "BenchActivities", k)
+			_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.baselineQueue}, "BenchActivities", k)
 			return id, err
 		}, func(ctx context.Context, id string) error {
-			return ts.Client.GetWorkflow(ctx, id, "").Get(ctx, nil)
+			return tc.GetWorkflow(ctx, id, "").Get(ctx, nil)
 		})
 	}
 

@@ -6,6 +6,7 @@
 //	go run ./bench              # every scenario, default sizes
 //	go run ./bench -quick       # every scenario, tiny sizes (CI smoke test, < 2 min)
 //	go run ./bench -only journeys,webhook -cpuprofile cpu.out
+//	go run ./bench -temporal postgres   # journeys and scale on the official server, 1 and 2 workers
 //
 // It prints one line per scenario: the stopline figure, the baseline figure
 // and their ratio, where 1.00 means "as fast as the baseline" (rate ÷ rate,
@@ -21,10 +22,12 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/stopline/stopline/internal/prodstack"
 	"github.com/stopline/stopline/internal/store"
 )
 
@@ -48,6 +51,12 @@ type config struct {
 	scaleN, scaleRecipients, scalePer int // scenario scale
 
 	previewN int // scenario preview
+
+	// -temporal postgres: the official server and `worker` processes.
+	temporal                         string
+	workers                          []int // worker process counts, one row each
+	temporalMaxConns, workerMaxConns int
+	workerBin                        string // the worker binary, compiled once per run
 }
 
 // scenario is one benchmark; run returns its table row.
@@ -57,16 +66,19 @@ type scenario struct {
 	// onlyByName: run only when -only names it (it does not finish within
 	// the default timeout yet).
 	onlyByName bool
+	// prod runs the scenario on a site of the official server
+	// (-temporal postgres); nil: the scenario runs embedded only.
+	prod func(ctx context.Context, cfg *config, s *site) (row, error)
 }
 
 var scenarios = []scenario{
-	{"journeys", runJourneys, false},
-	{"webhook", runWebhook, false},
-	{"consent", runConsent, false},
-	{"starter", runStarter, false},
-	{"scale", runScale, false},
-	{"counts", runCounts, true},
-	{"preview", runPreview, false},
+	{name: "journeys", run: runJourneys, prod: journeysOn},
+	{name: "webhook", run: runWebhook},
+	{name: "consent", run: runConsent},
+	{name: "starter", run: runStarter},
+	{name: "scale", run: runScale, prod: scaleOn},
+	{name: "counts", run: runCounts, onlyByName: true},
+	{name: "preview", run: runPreview},
 }
 
 func main() {
@@ -99,7 +111,15 @@ func main() {
 	flag.IntVar(&cfg.scaleRecipients, "scale-recipients", 20, "scale: recipients that text STOP (one latency sample each)")
 	flag.IntVar(&cfg.scalePer, "scale-per", 20, "scale: waiting journeys per STOP recipient")
 	flag.IntVar(&cfg.previewN, "preview-n", 100_000, "preview: audience rows previewed (RSS is also shown for n/10)")
+	flag.StringVar(&cfg.temporal, "temporal", "embedded", "Temporal server of the workflow scenarios: embedded (in-memory SQLite), or postgres: the official temporal-server "+prodstack.ServerVersion+" on Postgres with `worker` processes, running journeys and scale only")
+	workers := flag.String("workers", "1,2", "-temporal postgres: worker process counts, one row per scenario each (each beside as many baseline worker processes)")
+	flag.IntVar(&cfg.temporalMaxConns, "temporal-max-conns", 8, "-temporal postgres: maxConns of each temporal-server service's store (4 services, each also 2 for visibility)")
+	flag.IntVar(&cfg.workerMaxConns, "worker-max-conns", 8, "-temporal postgres: pool_max_conns of each worker's DATABASE_URL (plus 3 for its webhook intake)")
 	flag.Parse()
+	if err := parseTemporal(cfg, *workers); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	if cfg.quick {
 		quickSizes(cfg)
 	}
@@ -107,8 +127,13 @@ func main() {
 		cfg.only = map[string]bool{}
 		for _, n := range strings.Split(only, ",") {
 			n = strings.TrimSpace(n)
-			if !slices.ContainsFunc(scenarios, func(s scenario) bool { return s.name == n }) {
+			i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.name == n })
+			if i < 0 {
 				fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (have %s)\n", n, scenarioNames())
+				os.Exit(2)
+			}
+			if cfg.temporal == "postgres" && scenarios[i].prod == nil {
+				fmt.Fprintf(os.Stderr, "bench: scenario %q runs only with -temporal embedded\n", n)
 				os.Exit(2)
 			}
 			cfg.only[n] = true
@@ -163,27 +188,37 @@ func run(cfg *config) int {
 	}
 
 	dropStaleDatabases(ctx, cfg.adminURL)
+	if cfg.temporal == "postgres" {
+		dir, err := os.MkdirTemp("", "stopline-bench-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		logf("compiling ./worker")
+		if cfg.workerBin, err = prodstack.Compile(ctx, dir, "worker"); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+	}
 	printHeader(cfg)
 	t := newTable()
 	failed := 0
 	start := time.Now()
-	for _, s := range scenarios {
-		if cfg.only != nil && !cfg.only[s.name] || cfg.only == nil && s.onlyByName {
-			continue
-		}
-		logf("== %s", s.name)
+	for _, r := range runs(cfg) {
+		logf("== %s", r.name)
 		sctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 		began := time.Now()
-		r, err := s.run(sctx, cfg)
+		out, err := r.run(sctx)
 		cancel()
 		if err != nil {
 			failed++
-			r = row{scenario: s.name, notes: "FAILED: " + err.Error()}
-			logf("%s failed: %v", s.name, err)
+			out = row{notes: "FAILED: " + err.Error()}
+			logf("%s failed: %v", r.name, err)
 		}
-		r.scenario = s.name
-		logf("%s done in %v", s.name, time.Since(began).Round(100*time.Millisecond))
-		t.add(r)
+		out.scenario = r.name
+		logf("%s done in %v", r.name, time.Since(began).Round(100*time.Millisecond))
+		t.add(out)
 		if ctx.Err() != nil {
 			break
 		}
@@ -196,6 +231,64 @@ func run(cfg *config) int {
 	return 0
 }
 
+// parseTemporal checks -temporal and reads -workers.
+func parseTemporal(cfg *config, workers string) error {
+	if cfg.temporal != "embedded" && cfg.temporal != "postgres" {
+		return fmt.Errorf("-temporal %q: want embedded or postgres", cfg.temporal)
+	}
+	for _, f := range strings.Split(workers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-workers %q: want counts of worker processes, such as 1,2", workers)
+		}
+		cfg.workers = append(cfg.workers, n)
+	}
+	return nil
+}
+
+// benchRun is one row of the table to measure.
+type benchRun struct {
+	name string
+	run  func(ctx context.Context) (row, error)
+}
+
+// runs lists the rows of this invocation: each selected scenario once,
+// or with -temporal postgres, each selected scenario that runs there once
+// per worker count, each on a server of its own.
+func runs(cfg *config) []benchRun {
+	var rs []benchRun
+	for _, s := range scenarios {
+		if cfg.only != nil && !cfg.only[s.name] || cfg.only == nil && s.onlyByName {
+			continue
+		}
+		if cfg.temporal == "embedded" {
+			rs = append(rs, benchRun{s.name, func(ctx context.Context) (row, error) { return s.run(ctx, cfg) }})
+			continue
+		}
+		if s.prod == nil {
+			continue
+		}
+		for _, n := range cfg.workers {
+			name := fmt.Sprintf("%s (pg, %d %s)", s.name, n, plural(n, "worker"))
+			rs = append(rs, benchRun{name, func(ctx context.Context) (row, error) { return onProdSite(ctx, cfg, s, n) }})
+		}
+	}
+	return rs
+}
+
+// onProdSite runs a scenario on the official server with n worker
+// processes; the row's notes start with the site.
+func onProdSite(ctx context.Context, cfg *config, s scenario, n int) (row, error) {
+	st, err := prodSite(ctx, cfg, s.name, n)
+	if err != nil {
+		return row{}, err
+	}
+	defer st.close()
+	r, err := s.prod(ctx, cfg, st)
+	r.notes = st.describe() + "; " + r.notes
+	return r, err
+}
+
 func printHeader(cfg *config) {
 	mode := "default sizes"
 	if cfg.quick {
@@ -205,6 +298,12 @@ func printHeader(cfg *config) {
 	fmt.Printf("stopline bench  %s  %s %s/%s  host %s\n", time.Now().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH, host)
 	fmt.Printf("machine: %d cores (%s), %s RAM, load average before: %s\n", runtime.NumCPU(), cpuModel(), memTotal(), loadAvg())
 	fmt.Printf("mode: %s\n", mode)
+	if cfg.temporal == "postgres" {
+		fmt.Printf("temporal: the official temporal-server %s on Postgres (its development-postgres12.yaml), `worker` processes without -dev: %v; store maxConns %d per service, worker pool_max_conns %d + %d intake\n",
+			prodstack.ServerVersion, cfg.workers, cfg.temporalMaxConns, cfg.workerMaxConns, prodIntakeSlots+prodKeywordSlots)
+	} else {
+		fmt.Println("temporal: embedded (in-memory SQLite)")
+	}
 	fmt.Println("ratio = stopline ÷ baseline as speed (rate ÷ rate, or baseline latency ÷ stopline latency): 1.00 = as fast as the baseline")
 	fmt.Println()
 }
@@ -220,6 +319,17 @@ func scenarioNames() string {
 // logf reports progress on stderr, keeping stdout for the table.
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench %s: "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// plural is word, or its plural unless n is 1.
+func plural(n int, word string) string {
+	switch {
+	case n == 1:
+		return word
+	case strings.HasSuffix(word, "s"):
+		return word + "es"
+	}
+	return word + "s"
 }
 
 func envOr(name, def string) string {

@@ -59,6 +59,15 @@ func procStatus(pid int, key string) int64 {
 	return 0
 }
 
+// procsStatus is procStatus summed over processes.
+func procsStatus(pids []int, key string) int64 {
+	var sum int64
+	for _, pid := range pids {
+		sum += procStatus(pid, key)
+	}
+	return sum
+}
+
 func memTotal() string {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {

@@ -1,10 +1,12 @@
 package main
 
-// Scenario "scale": M journeys waiting on a 1h timer, run by a stopline
-// worker in a child process, against an embedded server in another child
-// process (see child.go), so that each RSS is its own. Under that load, recipients text STOP through the
-// signed webhook, and the time until the last of their journeys has closed
-// is measured. Baseline, the same work bare: as many waiting workflows on
+// Scenario "scale": M journeys waiting on a 1h timer, run by stopline
+// worker processes against a server in a process of its own (site.go:
+// embedded, both children of the bench, see child.go; or the official
+// server and `worker` processes), so that each RSS is its own. Under that
+// load, recipients text STOP through the signed webhook (to the workers in
+// turn), and the time until the last of their journeys has closed is
+// measured. Baseline, the same work bare: as many waiting workflows on
 // the same server are each signalled "cancel" (16 at a time, as
 // CancelJourneys does) and complete; the time from the first signal to the
 // last completion. A single signal round trip (SignalWorkflow until a
@@ -28,60 +30,41 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
 )
 
-const scaleQueue = "bench-scale"
-
 func runScale(ctx context.Context, cfg *config) (row, error) {
+	s, err := childSite(ctx, cfg, "scale")
+	if err != nil {
+		return row{}, err
+	}
+	defer s.close()
+	return scaleOn(ctx, cfg, s)
+}
+
+// scaleOn runs the scenario on a site whose stopline and server run in
+// processes of their own. STOPs go to the site's workers in turn.
+func scaleOn(ctx context.Context, cfg *config, s *site) (row, error) {
 	m, recipients, per := cfg.scaleN, cfg.scaleRecipients, cfg.scalePer
 	if recipients*per > m {
 		return row{}, fmt.Errorf("scale: %d recipients × %d journeys is more than -scale-n %d", recipients, per, m)
 	}
-	srv, err := startChild(ctx, cfg, "child-server")
-	if err != nil {
-		return row{}, err
-	}
-	defer srv.stop()
-	if len(srv.ready) != 2 {
-		return row{}, errNotReady
-	}
-	frontend, namespace := srv.ready[0], srv.ready[1]
-	ts, err := dial(ctx, frontend, namespace)
-	if err != nil {
-		return row{}, err
-	}
-	defer ts.Close()
-	tc := ts.Client
-	dbURL, drop, err := newDatabase(ctx, cfg, "scale")
-	if err != nil {
-		return row{}, err
-	}
-	defer drop()
-	w, err := startChild(ctx, cfg, "child-worker", "-addr", frontend, "-ns", namespace, "-queue", scaleQueue, "-db", dbURL)
-	if err != nil {
-		return row{}, err
-	}
-	defer w.stop()
-	if len(w.ready) != 1 {
-		return row{}, errNotReady
-	}
-	pool, err := pgxpool.New(ctx, dbURL)
+	tc := s.temporal.Client
+	pool, err := pgxpool.New(ctx, s.dbURL)
 	if err != nil {
 		return row{}, err
 	}
 	defer pool.Close()
 
-	workerIdle := procStatus(w.pid(), "VmRSS")
-	serverIdle := procStatus(srv.pid(), "VmRSS")
+	workerIdle := procsStatus(s.workerPids, "VmRSS")
+	serverIdle := procStatus(s.serverPid, "VmRSS")
 
 	// The measured recipients' journeys (runs p0..p<per-1>), then
 	// background journeys of other recipients up to m.
-	keyer := testkit.MustKeyer(benchSecret)
+	keyer := s.keyer
 	def := waitingJourney()
-	starter := launch.TemporalStarter{Client: tc, TaskQueue: scaleQueue}
+	starter := launch.TemporalStarter{Client: tc, TaskQueue: s.queue}
 	stopNumber := func(r int) string { return number(5_000_000 + r) }
 	measured := recipients * per
 	logf("scale: starting %d journeys (%d recipients × %d measured)", m, recipients, per)
@@ -105,10 +88,10 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 	}
 	loadTime := time.Since(began)
 	time.Sleep(2 * time.Second) // the last workflow tasks (timer start) complete
-	workerRSS := procStatus(w.pid(), "VmRSS")
-	serverRSS := procStatus(srv.pid(), "VmRSS")
+	workerRSS := procsStatus(s.workerPids, "VmRSS")
+	serverRSS := procStatus(s.serverPid, "VmRSS")
 	logf("scale: %d journeys waiting after %v; worker RSS %s, server RSS %s", m, loadTime.Round(time.Second), mib(workerRSS), mib(serverRSS))
-	scrapes, err := timeScrapes(ctx, "http://"+w.ready[0]+"/metrics", 20)
+	scrapes, err := timeScrapes(ctx, "http://"+s.webhooks[0]+"/metrics", 20)
 	if err != nil {
 		return row{}, err
 	}
@@ -116,14 +99,14 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 	// Baseline waiters, started before the measurements.
 	waiter := func(r int) string { return fmt.Sprintf("bench-waiter/%d", r) }
 	for r := range recipients {
-		if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: waiter(r), TaskQueue: scaleQueue + "-signal"}, "BenchSignalWaiter"); err != nil {
+		if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: waiter(r), TaskQueue: s.baselineQueue}, "BenchSignalWaiter"); err != nil {
 			return row{}, err
 		}
 	}
 	// Fair baseline: per recipient, per waiters ended by a signal each.
 	cancelWaiter := func(r, j int) string { return fmt.Sprintf("bench-cancel-waiter/%d/%d", r, j) }
 	err = startAll(ctx, recipients*per, func(ctx context.Context, i int) error {
-		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: cancelWaiter(i/per, i%per), TaskQueue: scaleQueue + "-signal"}, "BenchCancelWaiter")
+		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: cancelWaiter(i/per, i%per), TaskQueue: s.baselineQueue}, "BenchCancelWaiter")
 		return err
 	})
 	if err != nil {
@@ -132,7 +115,6 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 	time.Sleep(time.Second)
 
 	hc := newHTTPClient(1)
-	stopURL := "http://" + w.ready[0] + webhook.PathTwilio
 	var sLat, bLat, fLat, perJourney []time.Duration
 	var paths []stopPath
 	for r := range recipients {
@@ -142,6 +124,7 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 			ids[j] = workflows.JourneyID(fmt.Sprintf("p%d", j), key)
 		}
 		t0 := time.Now()
+		stopURL := "http://" + s.webhooks[r%len(s.webhooks)] + webhook.PathTwilio
 		if err := post(ctx, hc, stopURL, signedInbound(fmt.Sprintf("SMstop%030d", r), stopNumber(r), "STOP")); err != nil {
 			return row{}, err
 		}
@@ -191,7 +174,7 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 		}
 		fLat = append(fLat, last)
 	}
-	workerPeak := procStatus(w.pid(), "VmHWM")
+	workerPeak := procsStatus(s.workerPids, "VmHWM")
 	s50, f50 := percentile(sLat, 50), percentile(fLat, 50)
 	s99, f99 := percentile(sLat, 99), percentile(fLat, 99)
 	return row{
@@ -201,8 +184,8 @@ func runScale(ctx context.Context, cfg *config) (row, error) {
 		goal:     "p50 ≥ 0.67 (≤ 1.5× the baseline), p99 ≤ 500 ms, worker RSS ≤ 1 GiB",
 		p50:      pair(s50, f50),
 		p99:      pair(s99, f99),
-		rss: fmt.Sprintf("worker %s (idle %s, peak %s); server %s (idle %s, peak %s)",
-			mib(workerRSS), mib(workerIdle), mib(workerPeak), mib(serverRSS), mib(serverIdle), mib(procStatus(srv.pid(), "VmHWM"))),
+		rss: fmt.Sprintf("%s %s (idle %s, peak %s); server %s (idle %s, peak %s)", workersLabel(len(s.workerPids)),
+			mib(workerRSS), mib(workerIdle), mib(workerPeak), mib(serverRSS), mib(serverIdle), mib(procStatus(s.serverPid, "VmHWM"))),
 		notes: fmt.Sprintf("%d journeys waiting on a 1h timer (started at %.0f/s, all waiting after %v); STOP webhook → last of the recipient's %d journeys closed, %d recipients (per journey p99 %s); p50 path: %s; baseline: %d waiting bare workflows each signalled (16 at a time), first signal → last closed; ratio on p50; one signal → observed by the workflow p50 %s, p99 %s; GET /metrics with the journeys waiting: median %s, max %s (%d scrapes)",
 			m, startRate, loadTime.Round(time.Second), per, recipients, ms(percentile(perJourney, 99)), medianPath(paths), per, ms(percentile(bLat, 50)), ms(percentile(bLat, 99)),
 			ms(percentile(scrapes, 50)), ms(percentile(scrapes, 100)), len(scrapes)),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -121,6 +122,11 @@ func waitingJourney() *journey.Definition {
 // dbPrefix names the databases of this bench process.
 func dbPrefix() string { return fmt.Sprintf("stopline_bench_%d_", os.Getpid()) }
 
+// staleName matches the databases of bench processes (stopline_bench_<pid>_…)
+// and of the official servers they start (internal/prodstack:
+// temporal_<pid>_<n>, temporal_<pid>_<n>_vis).
+var staleName = regexp.MustCompile(`^(?:stopline_bench_(\d+)_.+|temporal_(\d+)_\d+(?:_vis)?)$`)
+
 // dropStaleDatabases drops databases left by bench processes that no
 // longer exist (a run killed with SIGKILL, say).
 func dropStaleDatabases(ctx context.Context, adminURL string) {
@@ -129,7 +135,7 @@ func dropStaleDatabases(ctx context.Context, adminURL string) {
 		return // the scenarios will report it
 	}
 	defer c.Close(ctx)
-	rows, err := c.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'stopline\_bench\_%'`)
+	rows, err := c.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'stopline\_bench\_%' OR datname LIKE 'temporal\_%'`)
 	if err != nil {
 		return
 	}
@@ -138,7 +144,11 @@ func dropStaleDatabases(ctx context.Context, adminURL string) {
 		return
 	}
 	for _, n := range names {
-		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(n, "stopline_bench_"), "_", 2)[0])
+		m := staleName.FindStringSubmatch(n)
+		if m == nil {
+			continue
+		}
+		pid, err := strconv.Atoi(m[1] + m[2])
 		if err != nil || pid == os.Getpid() {
 			continue
 		}

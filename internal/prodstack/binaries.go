@@ -1,9 +1,10 @@
-// Package prodstack starts stopline in its production shape for tests: the
-// official Temporal server (built from the pinned module) on databases of
-// its own in the local Postgres, set up by its own SQL tool and started
-// from its own config template, and stopline `worker` processes without
-// -dev. Everything listens on 127.0.0.1, is bounded in time and is stopped
-// and dropped when the test ends.
+// Package prodstack starts stopline in its production shape for tests and
+// the bench: the official Temporal server (built from the pinned module)
+// on databases of its own in the local Postgres, set up by its own SQL
+// tool and started from its own config template, and stopline `worker`
+// processes without -dev. Everything listens on 127.0.0.1, is bounded in
+// time and is stopped and dropped when the test ends (Start) or on Close
+// (Launch).
 package prodstack
 
 import (

@@ -1,9 +1,11 @@
 package prodstack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
@@ -27,6 +29,12 @@ type Options struct {
 	// template's 20.
 	TemporalMaxConns int
 	Env              []string // more worker environment
+	// AdminURL is the Postgres server of every database of the stack ("":
+	// pgtest.AdminURL); DatabaseName names the stopline one ("": unique).
+	AdminURL, DatabaseName string
+	// WorkerBin is a worker binary to run (see Compile); "": Launch
+	// compiles one.
+	WorkerBin string
 }
 
 // Stack is stopline in production shape: the official server, a stopline
@@ -43,6 +51,8 @@ type Stack struct {
 	// entry of an env list overrides an earlier one.
 	WorkerBin string
 	WorkerEnv []string
+
+	undo []func() // Close runs these in reverse
 }
 
 // Namespace is the namespace the workers create at start.
@@ -51,18 +61,54 @@ const Namespace = "default"
 // PayloadKeys encrypt the stack's payloads; Temporal.Dial decodes them.
 const PayloadKeys = "prodstack:cHJvZHN0YWNrIHRlc3Qga2V5LCBub3QgYSBzZWNyZXQ="
 
-// Start builds and starts everything; it is all stopped when tb ends.
+// Start is Launch for a test: it fails the test on an error, and closes
+// the stack when the test ends.
 func Start(tb testing.TB, opts Options) *Stack {
 	tb.Helper()
-	s := &Stack{Twilio: smstest.NewFakeTwilio(), DatabaseURL: pgtest.NewDatabase(tb),
-		KeySecret: "prodstack-recipient-key-secret", PublicURL: "https://sms.example.com"}
-	tb.Cleanup(s.Twilio.Close)
-	s.WorkerBin = BuildCmd(tb, "worker")
-	s.Temporal = StartTemporal(tb, pgtest.AdminURL(), opts.TemporalMaxConns)
-
-	db, err := url.Parse(s.DatabaseURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	s, err := Launch(ctx, opts)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Launch builds and starts everything; the workers are ready when it
+// returns. Close stops it all and drops the databases.
+func Launch(ctx context.Context, opts Options) (_ *Stack, err error) {
+	s := &Stack{Twilio: smstest.NewFakeTwilio(), KeySecret: "prodstack-recipient-key-secret", PublicURL: "https://sms.example.com"}
+	s.undo = append(s.undo, s.Twilio.Close)
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	admin := cmp.Or(opts.AdminURL, pgtest.AdminURL())
+	dbURL, drop, err := pgtest.Create(ctx, admin, cmp.Or(opts.DatabaseName, pgtest.UniqueName()))
+	if err != nil {
+		return nil, fmt.Errorf("prodstack: %w", err)
+	}
+	s.DatabaseURL = dbURL
+	s.undo = append(s.undo, drop)
+	dir, err := os.MkdirTemp("", "prodstack-")
+	if err != nil {
+		return nil, err
+	}
+	s.undo = append(s.undo, func() { _ = os.RemoveAll(dir) })
+	if s.WorkerBin = opts.WorkerBin; s.WorkerBin == "" {
+		if s.WorkerBin, err = Compile(ctx, dir, "worker"); err != nil {
+			return nil, err
+		}
+	}
+	if s.Temporal, err = LaunchTemporal(ctx, admin, opts.TemporalMaxConns); err != nil {
+		return nil, err
+	}
+	s.undo = append(s.undo, s.Temporal.Close)
+	db, err := url.Parse(s.DatabaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if opts.DatabaseHost != "" {
 		db.Host = opts.DatabaseHost
@@ -87,18 +133,30 @@ func Start(tb testing.TB, opts Options) *Stack {
 		fmt.Sprintf("WEBHOOK_KEYWORD_SLOTS=%d", opts.KeywordSlots),
 	}, opts.Env...)
 	for i := range opts.Workers {
-		w := NewWorker(tb, fmt.Sprintf("worker%d", i+1), s.WorkerBin, s.WorkerEnv)
+		w, err := newWorker(fmt.Sprintf("worker%d", i+1), s.WorkerBin, dir, s.WorkerEnv)
+		if err != nil {
+			return nil, err
+		}
+		s.undo = append(s.undo, w.Kill)
 		if err := w.Start(); err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		s.Workers = append(s.Workers, w)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	readyCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for _, w := range s.Workers {
-		if err := w.WaitReady(ctx); err != nil {
-			tb.Fatal(err)
+		if err := w.WaitReady(readyCtx); err != nil {
+			return nil, err
 		}
 	}
-	return s
+	return s, nil
+}
+
+// Close stops what Launch started, in reverse order.
+func (s *Stack) Close() {
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		s.undo[i]()
+	}
+	s.undo = nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,65 +33,101 @@ import (
 type Temporal struct {
 	Addr string // frontend gRPC, host:port
 
-	tb      testing.TB
-	bin     Binaries
-	root    string
-	confDir string
-	logPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
+	bin      Binaries
+	root     string // the server's working directory: its log and config
+	confDir  string
+	logPath  string
+	adminURL string
+	dbs      map[string]string // database -> schema
+	cmd      *exec.Cmd
+	exited   chan struct{}
 }
 
 var dbSeq atomic.Int64
 
-// StartTemporal sets up two fresh databases (persistence and visibility)
-// on the Postgres of adminURL with the official SQL tool, writes the
-// server's development-postgres12.yaml with free ports (and maxConns per
-// service, unless 0), and starts the server. It is stopped and the
-// databases dropped when the test ends.
+// StartTemporal is LaunchTemporal for a test: it fails the test on an
+// error, and closes the server when the test ends.
 func StartTemporal(tb testing.TB, adminURL string, maxConns int) *Temporal {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	bin, err := Build(ctx)
+	t, err := LaunchTemporal(ctx, adminURL, maxConns)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	tb.Cleanup(t.Close)
+	return t
+}
+
+// LaunchTemporal sets up two fresh databases (persistence and visibility)
+// on the Postgres of adminURL with the official SQL tool, writes the
+// server's development-postgres12.yaml with free ports (and maxConns per
+// service, unless 0), and starts the server. Close stops it and drops the
+// databases.
+func LaunchTemporal(ctx context.Context, adminURL string, maxConns int) (_ *Temporal, err error) {
+	t := &Temporal{adminURL: adminURL}
+	defer func() {
+		if err != nil {
+			t.Close()
+		}
+	}()
+	if t.bin, err = Build(ctx); err != nil {
+		return nil, err
 	}
 	mod, err := moduleDir(ctx)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	pg, err := url.Parse(adminURL)
 	if err != nil {
-		tb.Fatalf("prodstack: Postgres URL: %v", err)
+		return nil, fmt.Errorf("prodstack: Postgres URL: %w", err)
 	}
 	prefix := fmt.Sprintf("temporal_%d_%d", os.Getpid(), dbSeq.Add(1))
-	dbs := map[string]string{prefix: "temporal", prefix + "_vis": "visibility"}
-	tb.Cleanup(func() { dropDatabases(adminURL, dbs) })
-	for db, schema := range dbs {
-		if err := setupSchema(ctx, bin.SQLTool, pg, db, filepath.Join(mod, "schema/postgresql/v12", schema, "versioned")); err != nil {
-			tb.Fatal(err)
+	t.dbs = map[string]string{prefix: "temporal", prefix + "_vis": "visibility"}
+	for db, schema := range t.dbs {
+		if err := setupSchema(ctx, t.bin.SQLTool, pg, db, filepath.Join(mod, "schema/postgresql/v12", schema, "versioned")); err != nil {
+			return nil, err
 		}
 	}
-
-	t := &Temporal{tb: tb, bin: bin, root: tb.TempDir(), confDir: tb.TempDir()}
-	t.logPath = filepath.Join(t.root, "temporal-server.log")
-	tb.Cleanup(t.stop)
+	if t.root, err = os.MkdirTemp("", "temporal-server-"); err != nil {
+		return nil, err
+	}
+	t.confDir, t.logPath = filepath.Join(t.root, "config"), filepath.Join(t.root, "temporal-server.log")
+	if err := os.Mkdir(t.confDir, 0o755); err != nil {
+		return nil, err
+	}
 	// A port found free can be taken before the server binds it: then
 	// the server exits, and another set of ports is tried.
 	for attempt := 1; ; attempt++ {
 		if t.Addr, err = writeConfig(mod, t.confDir, pg, prefix, maxConns); err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		err = t.start(ctx)
 		if err == nil {
-			return t
+			return t, nil
 		}
 		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
-			tb.Fatal(err)
+			return nil, err
 		}
 	}
 }
+
+// Close stops the server, drops its databases and removes its directory.
+func (t *Temporal) Close() {
+	t.stop()
+	if t.dbs != nil {
+		dropDatabases(t.adminURL, t.dbs)
+	}
+	if t.root != "" {
+		_ = os.RemoveAll(t.root)
+	}
+}
+
+// Databases are the server's databases: persistence and visibility.
+func (t *Temporal) Databases() []string { return slices.Sorted(maps.Keys(t.dbs)) }
+
+// Pid is the server process's ID.
+func (t *Temporal) Pid() int { return t.cmd.Process.Pid }
 
 // setupSchema creates db and migrates it to the newest schema version.
 func setupSchema(ctx context.Context, tool string, pg *url.URL, db, versioned string) error {

@@ -16,14 +16,24 @@ import (
 // a temporary directory and returns its path.
 func BuildCmd(tb testing.TB, name string) string {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	bin := filepath.Join(tb.TempDir(), name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/stopline/stopline/"+name)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("prodstack: build %s: %v\n%s", name, err, out)
+	bin, err := Compile(context.Background(), tb.TempDir(), name)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return bin
+}
+
+// Compile compiles one of stopline's commands into dir and returns its
+// path.
+func Compile(ctx context.Context, dir, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/stopline/stopline/"+name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("prodstack: build %s: %w\n%s", name, err, out)
+	}
+	return bin, nil
 }
 
 // Worker is one `worker` process (no -dev). It keeps its HTTP address
@@ -44,15 +54,24 @@ type Worker struct {
 // when the test ends.
 func NewWorker(tb testing.TB, name, bin string, env []string) *Worker {
 	tb.Helper()
-	port, err := freePort()
+	w, err := newWorker(name, bin, tb.TempDir(), env)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w := &Worker{Name: name, Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin,
-		LogPath: filepath.Join(tb.TempDir(), name+".log")}
-	w.env = append(append(os.Environ(), env...), "HTTP_ADDR="+w.Addr)
 	tb.Cleanup(w.Kill)
 	return w
+}
+
+// newWorker is NewWorker logging into logDir; the caller kills it.
+func newWorker(name, bin, logDir string, env []string) (*Worker, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{Name: name, Addr: fmt.Sprintf("127.0.0.1:%d", port), bin: bin,
+		LogPath: filepath.Join(logDir, name+".log")}
+	w.env = append(append(os.Environ(), env...), "HTTP_ADDR="+w.Addr)
+	return w, nil
 }
 
 // Start runs the process; it does not wait for it to be ready.
@@ -110,6 +129,14 @@ func (w *Worker) Stop() {
 	if w.cmd != nil {
 		stopProcess(w.cmd, w.exited, 30*time.Second)
 	}
+}
+
+// Pid is the ID of the running process (0 before Start).
+func (w *Worker) Pid() int {
+	if w.cmd == nil {
+		return 0
+	}
+	return w.cmd.Process.Pid
 }
 
 // Exited reports whether the process has ended.
