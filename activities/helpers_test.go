@@ -162,7 +162,7 @@ type findingSender struct {
 	*fakeSender
 }
 
-func (f *findingSender) Find(context.Context, sms.Message, time.Time) (sms.Result, bool, error) {
+func (f *findingSender) Find(context.Context, sms.Message, time.Time, func(string) (bool, error)) (sms.Result, bool, error) {
 	return sms.Result{}, false, nil
 }
 

@@ -199,8 +199,11 @@ func (d *delivery) resolve(ctx context.Context, e store.LedgerEntry) (SendResult
 		res := SendResult{Status: consent.Unresolved, Reason: ReasonUnresolved}
 		return res, true, d.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, "", res.Reason)
 	}
-	// Allow for clock skew between this host and the provider.
-	found, ok, err := finder.Find(ctx, d.msg, e.AttemptedAt.Add(-2*time.Minute))
+	// Allow for clock skew between this host and the provider. A message the
+	// ledger holds for another step (the same text to the same number, from
+	// another journey or run) is not this step's.
+	claimed := func(id string) (bool, error) { return d.Store.MessageRecorded(ctx, string(d.in.Provider), id) }
+	found, ok, err := finder.Find(ctx, d.msg, e.AttemptedAt.Add(-2*time.Minute), claimed)
 	if err != nil {
 		return SendResult{}, false, err
 	}

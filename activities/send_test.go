@@ -272,15 +272,35 @@ func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
 		// acceptedBeforeCrash: the provider took the message before the
 		// worker died, so the ledger never learnt of it.
 		acceptedBeforeCrash bool
+		// twinSent: another journey sent the same text to the same number
+		// just before, and its ledger row holds that message.
+		twinSent bool
 	}{
-		{"crash before the provider accepted", false},
-		{"crash after the provider accepted", true},
+		{"crash before the provider accepted", false, false},
+		{"crash after the provider accepted", true, false},
+		{"crash before the provider accepted, the same text sent by another journey", false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			ctx := t.Context()
 			in := h.input(0)
+			var twin string
+			if tc.twinSent {
+				other := in
+				other.LedgerKey += "-twin"
+				if _, _, err := h.store.BeginAttempt(ctx, other.LedgerKey, other.Step, other.RecipientKey, string(other.Provider)); err != nil {
+					t.Fatal(err)
+				}
+				r, err := h.tw.Send(ctx, h.message(other))
+				if err != nil {
+					t.Fatal(err)
+				}
+				twin = r.MessageID
+				if err := h.store.FinishAttempt(ctx, nil, other.LedgerKey, other.Step, consent.Sent, twin, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if _, _, err := h.store.BeginAttempt(ctx, in.LedgerKey, in.Step, in.RecipientKey, string(in.Provider)); err != nil {
 				t.Fatal(err)
 			}
@@ -298,11 +318,14 @@ func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
 				t.Fatalf("SendSMS: %v", err)
 			}
 			acc := h.fake.Accepted()
-			if len(acc) != 1 || h.fake.Calls() != 1 {
-				t.Fatalf("provider calls %d, accepted %d; want exactly one message", h.fake.Calls(), len(acc))
+			if tc.twinSent {
+				acc = acc[1:] // the twin's message is not this step's
 			}
-			if res.Status != consent.Sent || res.MessageID != acc[0].SID {
-				t.Errorf("result = %+v, want sent %s", res, acc[0].SID)
+			if len(acc) != 1 || h.fake.Calls() != len(h.fake.Accepted()) {
+				t.Fatalf("provider calls %d, accepted %d for this step; want exactly one message", h.fake.Calls(), len(acc))
+			}
+			if res.Status != consent.Sent || res.MessageID != acc[0].SID || res.MessageID == twin {
+				t.Errorf("result = %+v, want sent %s (not the twin's %s)", res, acc[0].SID, twin)
 			}
 			if tc.acceptedBeforeCrash && res.MessageID != earlier {
 				t.Errorf("resolved to %s, want the message sent before the crash %s", res.MessageID, earlier)

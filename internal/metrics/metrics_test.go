@@ -235,7 +235,7 @@ func (plainSender) Send(context.Context, sms.Message) (sms.Result, error) {
 
 type findingSender struct{ plainSender }
 
-func (findingSender) Find(context.Context, sms.Message, time.Time) (sms.Result, bool, error) {
+func (findingSender) Find(context.Context, sms.Message, time.Time, func(string) (bool, error)) (sms.Result, bool, error) {
 	return sms.Result{}, false, nil
 }
 

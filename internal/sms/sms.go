@@ -38,8 +38,9 @@ type Sender interface {
 // instead of sending it a second time.
 type Finder interface {
 	// Find returns the message to m.To from m.From with m.Body created at or
-	// after since, if the provider has one.
-	Find(ctx context.Context, m Message, since time.Time) (Result, bool, error)
+	// after since, if the provider has one. A message claimed reports as
+	// another send's (an identical text to the same number) is passed over.
+	Find(ctx context.Context, m Message, since time.Time, claimed func(messageID string) (bool, error)) (Result, bool, error)
 }
 
 // Kind says what a failure means for the send.

@@ -93,6 +93,19 @@ func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string,
 	return nil
 }
 
+// MessageRecorded reports whether a step's ledger row holds the provider's
+// message ID: resolving an ambiguous attempt must not take another step's
+// message for its own.
+func (s *Store) MessageRecorded(ctx context.Context, provider, messageID string) (bool, error) {
+	var found bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM send_ledger WHERE provider_message_id = $1 AND provider = $2)`,
+		messageID, provider).Scan(&found)
+	if err != nil {
+		return false, fmt.Errorf("send ledger: %w", err)
+	}
+	return found, nil
+}
+
 // MarkTest marks the ledger row of (workflowID, step) as a test send's;
 // now says it was sent outside the sending window.
 func (s *Store) MarkTest(ctx context.Context, workflowID string, step int, now bool) error {

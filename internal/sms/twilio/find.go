@@ -28,7 +28,7 @@ const (
 // Twilio's date_created has one-second resolution, so since is rounded down
 // to the second. since is compared with Twilio's clock: callers should leave
 // a few seconds of slack for clock skew.
-func (s *Sender) Find(ctx context.Context, m sms.Message, since time.Time) (sms.Result, bool, error) {
+func (s *Sender) Find(ctx context.Context, m sms.Message, since time.Time, claimed func(messageID string) (bool, error)) (sms.Result, bool, error) {
 	if err := validate(m); err != nil {
 		return sms.Result{}, false, err
 	}
@@ -62,9 +62,19 @@ func (s *Sender) Find(ctx context.Context, m sms.Message, since time.Time) (sms.
 				continue
 			}
 			allOlder = false
-			if matches(msg, m) {
-				return sms.Result{MessageID: deref(msg.Sid), Status: deref(msg.Status)}, true, nil
+			if !matches(msg, m) {
+				continue
 			}
+			if claimed != nil {
+				taken, err := claimed(deref(msg.Sid))
+				if err != nil {
+					return sms.Result{}, false, err
+				}
+				if taken {
+					continue
+				}
+			}
+			return sms.Result{MessageID: deref(msg.Sid), Status: deref(msg.Status)}, true, nil
 		}
 		if allOlder || resp.NextPageUri == nil {
 			break

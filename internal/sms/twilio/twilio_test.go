@@ -487,7 +487,7 @@ func TestFind(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, found, err := s.Find(t.Context(), tt.msg, tt.since)
+			res, found, err := s.Find(t.Context(), tt.msg, tt.since, nil)
 			if err != nil {
 				t.Fatalf("Find: %v", err)
 			}
@@ -515,7 +515,7 @@ func TestFindPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, found, err := s.Find(t.Context(), plain, since)
+	res, found, err := s.Find(t.Context(), plain, since, nil)
 	if err != nil || !found || res.MessageID != target.MessageID {
 		t.Errorf("Find = %+v, %v, %v; want %s", res, found, err, target.MessageID)
 	}
@@ -524,7 +524,7 @@ func TestFindPages(t *testing.T) {
 func TestFindErrors(t *testing.T) {
 	f := newFake(t)
 	s := newSender(t, f, func(c *twilio.Config) { c.AuthToken = "wrongtoken" })
-	_, found, err := s.Find(t.Context(), plain, time.Now().Add(-time.Minute))
+	_, found, err := s.Find(t.Context(), plain, time.Now().Add(-time.Minute), nil)
 	e := smsError(t, err, plain.To)
 	if found || e.Kind != sms.Permanent || e.HTTPStatus != 401 {
 		t.Errorf("Find = %v, %v; want not found and a permanent 401", found, err)
@@ -539,7 +539,7 @@ func TestFindErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = s2.Find(t.Context(), plain, time.Now())
+	_, _, err = s2.Find(t.Context(), plain, time.Now(), nil)
 	if e := smsError(t, err, plain.To); e.Kind != sms.Temporary {
 		t.Errorf("Find on a dead server: %v, want temporary", err)
 	}
