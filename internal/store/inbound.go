@@ -38,6 +38,13 @@ func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...
 	taken = effects[0]
 	m.Intent = taken.Intent
 	key, err := s.cachedWriteKey(ctx, m.RecipientKey)
+	if errors.Is(err, ErrDataKeyUnreadable) {
+		// The message and its consent effect are committed all the same,
+		// its number and body not at all: a STOP must never be lost for
+		// want of a key (CheckDataKeys keeps workers from starting so).
+		s.sealFailed("inbound_messages", err)
+		key, err = dataKey{}, nil
+	}
 	if err != nil {
 		return 0, false, taken, fmt.Errorf("inbound: %w", err)
 	}
