@@ -49,3 +49,14 @@ func OpensUnderAnyKey(ctx context.Context, s *Store, sealed []byte, recipientKey
 	}
 	return false, nil
 }
+
+// SetAfterSealBatch has fn run inside every sealing batch's transaction,
+// before it commits.
+func SetAfterSealBatch(fn func()) (restore func()) {
+	old := afterSealBatch
+	afterSealBatch = fn
+	return func() { afterSealBatch = old }
+}
+
+// SealBatchSize is the most rows of each table one sealing batch seals.
+const SealBatchSize = sealBatchSize
