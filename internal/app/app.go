@@ -198,7 +198,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err = a.Store.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	if err = a.sealPlaintext(ctx, log); err != nil {
+	if err = a.Store.CheckDataKeys(ctx); err != nil {
 		return nil, err
 	}
 
@@ -247,6 +247,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, err
 		}
 		a.useKeyring(a.IntakeStore)
+		a.IntakeStore.ShareKeyCache(a.Store) // so a Forget drops the intake's copy of the key
 		intake := &webhook.DurableIntake{Store: a.IntakeStore, Registry: registry, Keyer: a.Keyer, Logger: log, Wake: a.Redriver.Wake, Metrics: a.Metrics}
 		hooks, err := webhook.New(wcfg, intake)
 		if err != nil {

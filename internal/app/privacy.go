@@ -3,7 +3,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,25 +70,31 @@ func browsable(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// useKeyring has st wrap its data keys with the payload keyring.
+// useKeyring has st wrap its data keys with the payload keyring, and
+// report the texts it could not seal.
 func (a *App) useKeyring(st *store.Store) {
 	if a.Codec != nil {
 		st.UseKeyring(a.Codec)
 	}
+	st.OnSealFailure(func(table string, err error) {
+		a.Metrics.SealFailure(table)
+		a.cfg.Logger.Error("committed without its texts: the recipient's data key cannot be unwrapped; put its key back in PAYLOAD_KEYS",
+			"table", table, "err", err)
+	})
 }
 
 // sealPlaintext seals rows stored before data keys existed (see
-// store.SealPlaintext); a no-op after the first start.
-func (a *App) sealPlaintext(ctx context.Context, log *slog.Logger) error {
+// store.SealPlaintext), in the background of a running worker: neither
+// start nor intake waits for it. Once all is sealed it costs one query.
+func (a *App) sealPlaintext(ctx context.Context, log *slog.Logger) {
 	done, err := a.Store.SealPlaintext(ctx, "worker "+a.ID)
-	if err != nil {
-		return fmt.Errorf("sealing stored phone numbers and texts: %w", err)
-	}
 	if done != (store.Sealed{}) {
 		log.Info("sealed stored phone numbers and texts under per-recipient data keys",
 			"inbound_messages", done.InboundMessages, "consent_events", done.ConsentEvents)
 	}
-	return nil
+	if err != nil && ctx.Err() == nil {
+		log.Warn("sealing stored phone numbers and texts; retrying with the next purge", "err", err)
+	}
 }
 
 // DefaultInboundRetention is how long inbound message bodies are kept.
@@ -113,13 +118,11 @@ func (a *App) privacySweep(ctx context.Context, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
+		a.sealPlaintext(ctx, log)
 		if n, err := a.Store.PurgeBodies(ctx, retention); err != nil {
 			log.Warn("inbound retention: purging old bodies", "err", err)
 		} else if n > 0 {
 			log.Info("inbound retention: purged message bodies", "count", n, "older_than", retention)
-		}
-		if err := a.sealPlaintext(ctx, log); err != nil && ctx.Err() == nil {
-			log.Warn("sealing plain text", "err", err)
 		}
 		a.rewrapKeys(ctx, log)
 		t.Reset(purgeEvery)

@@ -3,9 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/app"
@@ -18,8 +22,9 @@ import (
 
 // TestForget erases a person with a journey running and messages stored:
 // the journey ends and its history is deleted, no table holds the number
-// or a text in readable form, the consent events stay, and a new journey
-// to the number is skipped as opted out.
+// or a text in readable form, the consent events stay, a later message
+// from the number is readable (the intake's cached key was dropped), and a
+// new journey to the number is skipped as opted out.
 func TestForget(t *testing.T) {
 	const (
 		number = "+14155550166"
@@ -54,11 +59,28 @@ func TestForget(t *testing.T) {
 		t.Errorf("forget = %s; want an opt-out, the key destroyed, the journey cancelled, it and the OptOut workflow deleted", body)
 	}
 
-	// The journey ended and is gone from Temporal.
-	if _, err := e.Client().DescribeWorkflowExecution(ctx, journeyID, ""); err == nil {
-		d, _ := e.Client().DescribeWorkflowExecution(ctx, journeyID, "")
-		if d.WorkflowExecutionInfo.GetStatus().String() == "Running" {
-			t.Errorf("journey still running after forget")
+	// The journey and the per-recipient workflow are gone from Temporal
+	// (the delete completes in the background).
+	for _, id := range []string{journeyID, workflows.RecipientID(key)} {
+		var last string
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			d, err := e.Client().DescribeWorkflowExecution(ctx, id, "")
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				break
+			}
+			if err == nil {
+				info := d.GetWorkflowExecutionInfo()
+				last = fmt.Sprintf("run %s %s, closed %v", info.GetExecution().GetRunId(), info.GetStatus(), info.GetCloseTime().AsTime())
+			} else {
+				last = err.Error()
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s not deleted 30 s after forget: %s", id, last)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	if running, err := e.App.Store.ActiveJourneys(ctx, key, consent.AllScopes); err != nil || len(running) != 0 {
@@ -84,6 +106,15 @@ func TestForget(t *testing.T) {
 	}
 	if events, err := e.App.Store.Events(ctx, key); err != nil || len(events) == 0 || events[len(events)-1].Scope != consent.AllScopes {
 		t.Errorf("events after forget: %+v, %v; want them kept, the last the opt-out from every scope", events, err)
+	}
+
+	// The intake had the key cached; the forget dropped it there too, so
+	// a later message is sealed under a new key and reads back.
+	if code := e.Inbound(number, "new phone, "+secret+" again"); code != 200 {
+		t.Fatalf("inbound after forget: %d", code)
+	}
+	if msgs, err := e.App.Store.InboundMessages(ctx, key); err != nil || len(msgs) != 2 || msgs[1].Body != "new phone, "+secret+" again" {
+		t.Errorf("inbound after forget: %+v, %v; want the new message readable", msgs, err)
 	}
 
 	// A later journey to the same number computes the same key: skipped.

@@ -44,6 +44,7 @@ const (
 	NameJourneysActive    = "stopline_journeys_active"
 	NameReplies           = "stopline_replies_total"
 	NameMetricsSourceFail = "stopline_metrics_source_errors_total"
+	NameSealFailures      = "stopline_seal_failures_total"
 )
 
 // Other is the label value of anything outside a label's vocabulary.
@@ -63,6 +64,7 @@ var (
 	replyOutcomes = vocab("sent", "provider_replied", "skipped_opted_out", "skipped_window_passed", "skipped_disabled", "skipped_erased", "unknown", "failed")
 	checkOutcomes = vocab("allowed", "refused", "error")
 	sourceNames   = vocab("redriver", "journeys", "provider_queues")
+	sealTables    = []string{"inbound_messages", "consent_events"}
 )
 
 // Outcomes of an inbound webhook call.
@@ -133,6 +135,7 @@ var (
 	sendFamily     = family{[]string{"provider"}, []map[string]bool{providers}}
 	journeysFamily = family{[]string{"category"}, []map[string]bool{categories}}
 	sourceFamily   = family{[]string{"source"}, []map[string]bool{sourceNames}}
+	sealFamily     = family{[]string{"table"}, []map[string]bool{vocab(sealTables...)}}
 )
 
 // Latency buckets in seconds, from a fast commit to a slow provider.
@@ -151,6 +154,7 @@ type Set struct {
 	send           *prometheus.HistogramVec
 	replies        *prometheus.CounterVec
 	sourceErrors   *prometheus.CounterVec
+	sealFailures   *prometheus.CounterVec
 
 	stopSDK func() // shuts the SDK's meter provider down, if started
 }
@@ -180,7 +184,12 @@ func New(log *slog.Logger) *Set {
 		Help: "Replies to inbound keywords (confirmation, help, opt_in, clarification) by outcome."}, repliesFamily.labels)
 	s.sourceErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameMetricsSourceFail,
 		Help: "Scrapes whose gauges could not be read (from Postgres, or Temporal for provider_queues), by source."}, sourceFamily.labels)
-	s.reg.MustRegister(s.inbound, s.optOutCancel, s.optOutClosed, s.sms, s.providerErrors, s.consentCheck, s.send, s.replies, s.sourceErrors,
+	s.sealFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: NameSealFailures,
+		Help: "Inbound messages and consent events committed without their texts, because the recipient's data key cannot be unwrapped (a PAYLOAD_KEYS entry is missing)."}, sealFamily.labels)
+	for _, t := range sealTables { // served as 0 until it happens, for the alert
+		s.sealFailures.WithLabelValues(t)
+	}
+	s.reg.MustRegister(s.inbound, s.optOutCancel, s.optOutClosed, s.sms, s.providerErrors, s.consentCheck, s.send, s.replies, s.sourceErrors, s.sealFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
 }
@@ -219,6 +228,15 @@ func (s *Set) Inbound(provider, intent, rule string, inserted bool) {
 		rule = "none"
 	}
 	s.inbound.WithLabelValues(inboundFamily.values(provider, intent, rule, outcome)...).Inc()
+}
+
+// SealFailure counts a row of table committed without its texts, its
+// recipient's data key being unreadable (store.Store.OnSealFailure).
+func (s *Set) SealFailure(table string) {
+	if s == nil {
+		return
+	}
+	s.sealFailures.WithLabelValues(sealFamily.values(table)...).Inc()
 }
 
 // WebhookRefused counts a webhook call answered with an error status.

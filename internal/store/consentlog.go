@@ -158,6 +158,11 @@ func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (chan
 		// Not through the intake's cache: under the recipient's lock this
 		// sees a Forget that committed before.
 		key, err := s.writeKey(ctx, tx, c.RecipientKey)
+		if errors.Is(err, ErrDataKeyUnreadable) {
+			// As SaveInbound: the change commits, its texts are lost.
+			s.sealFailed("consent_events", err)
+			key, err = dataKey{}, nil
+		}
 		if err != nil {
 			return false, fmt.Errorf("consent event: %w", err)
 		}

@@ -15,6 +15,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +44,55 @@ type Keyring interface {
 // unwrapped: erasure still works, but the database alone can read itself.
 func (s *Store) UseKeyring(k Keyring) { s.keyring = k }
 
+// ErrDataKeyUnreadable is the error of a data key that cannot be unwrapped:
+// its keyring entry is missing from PAYLOAD_KEYS (or PAYLOAD_ENCRYPTION=off
+// while keys are wrapped), or holds another secret under that ID.
+var ErrDataKeyUnreadable = errors.New("data key cannot be unwrapped")
+
+// OnSealFailure sets fn to hear of every text stored unsealed, as NULL,
+// because its recipient's data key cannot be unwrapped: the consent effect
+// it came with is committed all the same (a STOP must never wait for a
+// key). table names where; err names the key ID, never the person.
+func (s *Store) OnSealFailure(fn func(table string, err error)) { s.sealFailure = fn }
+
+func (s *Store) sealFailed(table string, err error) {
+	if s.sealFailure != nil {
+		s.sealFailure(table, err)
+	}
+}
+
+// CheckDataKeys unwraps one data key of each keyring entry that wraps any,
+// and names the entries it cannot use: a worker without them could neither
+// read those recipients' texts nor seal new ones. Run it at start.
+func (s *Store) CheckDataKeys(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `SELECT k.id, k.recipient_key, k.key_id, k.wrapped FROM data_keys k
+		JOIN (SELECT min(id) id FROM data_keys GROUP BY key_id) one ON one.id = k.id ORDER BY k.key_id`)
+	if err != nil {
+		return fmt.Errorf("data keys: %w", err)
+	}
+	var (
+		id        int64
+		rk, keyID string
+		wrapped   []byte
+		missing   []string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &rk, &keyID, &wrapped}, func() error {
+		if _, err := s.unwrap(rk, id, keyID, wrapped); err != nil {
+			missing = append(missing, strconv.Quote(keyID))
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("data keys: %w", err)
+	case len(missing) == 0:
+		return nil
+	case s.keyring == nil:
+		return fmt.Errorf("data keys in Postgres are wrapped by keyring entries %s, but PAYLOAD_ENCRYPTION=off: set PAYLOAD_KEYS with those keys (an old key may come last: it then only unwraps)", strings.Join(missing, ", "))
+	}
+	return fmt.Errorf("data keys in Postgres are wrapped by keyring entries %s that PAYLOAD_KEYS lacks (or holds with another secret): put those keys back in PAYLOAD_KEYS (an old key may come last: it then only unwraps)", strings.Join(missing, ", "))
+}
+
 // dataKey is an unwrapped data key and its row ID, which every sealed value
 // carries: a value sealed under a destroyed key never meets its successor.
 type dataKey struct {
@@ -61,9 +112,11 @@ const (
 )
 
 // seal encrypts plain for recipientKey's column label: the data key's ID
-// (8 bytes), a nonce, the ciphertext. Empty text stays NULL.
+// (8 bytes), a nonce, the ciphertext. Empty text stays NULL, and so does
+// every text under the zero dataKey, which stands for a key that cannot be
+// unwrapped: such a text is lost, never stored in plain.
 func (k dataKey) seal(label, recipientKey, plain string) []byte {
-	if plain == "" {
+	if plain == "" || k.aead == nil {
 		return nil
 	}
 	out := make([]byte, 8+k.aead.NonceSize(), 8+k.aead.NonceSize()+len(plain)+k.aead.Overhead())
@@ -82,14 +135,27 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// unwrap opens a stored data key.
+// unwrap opens a stored data key; its errors are ErrDataKeyUnreadable.
 func (s *Store) unwrap(recipientKey string, id int64, keyID string, wrapped []byte) (dataKey, error) {
 	raw, err := s.unwrapRaw(recipientKey, id, keyID, wrapped)
 	if err != nil {
 		return dataKey{}, err
 	}
 	aead, err := newAEAD(raw)
-	return dataKey{id: id, aead: aead}, err
+	if err != nil {
+		return dataKey{}, fmt.Errorf("%w: %v", ErrDataKeyUnreadable, err)
+	}
+	return dataKey{id: id, aead: aead}, nil
+}
+
+// shredKey is a random key, kept nowhere, under data key ID 0, which no
+// row has: what it seals reads as Erased from the start. Forget seals the
+// plain rows of the person with it.
+func shredKey() dataKey {
+	raw := make([]byte, dataKeySize)
+	_, _ = rand.Read(raw)
+	aead, _ := newAEAD(raw) // a 32-byte key never fails
+	return dataKey{id: 0, aead: aead}
 }
 
 // unwrapRaw returns the bytes of a stored data key.
@@ -97,15 +163,15 @@ func (s *Store) unwrapRaw(recipientKey string, id int64, keyID string, wrapped [
 	raw := wrapped
 	if keyID != "" {
 		if s.keyring == nil {
-			return nil, fmt.Errorf("data key wrapped under key ID %q, but no keyring is configured (PAYLOAD_KEYS)", keyID)
+			return nil, fmt.Errorf("%w: wrapped under key ID %q, but no keyring is configured (PAYLOAD_KEYS)", ErrDataKeyUnreadable, keyID)
 		}
 		var err error
 		if raw, err = s.keyring.Open(keyID, wrapAAD(recipientKey), wrapped); err != nil {
-			return nil, fmt.Errorf("data key: %w", err)
+			return nil, fmt.Errorf("%w: %v", ErrDataKeyUnreadable, err)
 		}
 	}
 	if len(raw) != dataKeySize {
-		return nil, fmt.Errorf("data key %d: %d bytes", id, len(raw))
+		return nil, fmt.Errorf("%w: data key %d: %d bytes", ErrDataKeyUnreadable, id, len(raw))
 	}
 	return raw, nil
 }
@@ -158,13 +224,17 @@ func (s *Store) writeKey(ctx context.Context, q rowQuerier, recipientKey string)
 }
 
 // keyCache keeps unwrapped data keys for the webhook intake, so a
-// recipient's next message costs no extra round trip. An entry lives for
-// keyCacheTTL: a message stored with a key that another process has just
-// destroyed (Forget) is sealed under that key, so it reads as erased, never
-// as plain text.
+// recipient's next message costs no extra round trip. The Stores of one
+// process share it (ShareKeyCache), so a Forget drops the key from it at
+// once. An entry lives for keyCacheTTL: a message stored with a key that
+// another process has just destroyed is sealed under that key, so it reads
+// as erased, never as plain text.
 type keyCache struct {
 	mu   sync.Mutex
 	keys map[string]cachedKey
+	// drops counts drop calls: a key read before a drop is not cached
+	// after it.
+	drops uint64
 }
 
 type cachedKey struct {
@@ -187,9 +257,21 @@ func (c *keyCache) get(recipientKey string) (dataKey, bool) {
 	return e.key, true
 }
 
-func (c *keyCache) put(recipientKey string, k dataKey) {
+// generation is the number of drops so far, for put.
+func (c *keyCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.drops
+}
+
+// put caches k unless a key was dropped since generation gen: k may be the
+// one a Forget destroyed in between.
+func (c *keyCache) put(gen uint64, recipientKey string, k dataKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.drops != gen {
+		return
+	}
 	if c.keys == nil || len(c.keys) >= keyCacheSize {
 		c.keys = make(map[string]cachedKey)
 	}
@@ -200,16 +282,23 @@ func (c *keyCache) drop(recipientKey string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.keys, recipientKey)
+	c.drops++
 }
+
+// ShareKeyCache has s use other's cache of data keys, so that a Forget on
+// either drops the key for both. A process that opens several Stores on
+// one database (the worker's own and its intake's) shares one cache.
+func (s *Store) ShareKeyCache(other *Store) { s.keys = other.keys }
 
 // cachedWriteKey is writeKey through the cache, on the pool.
 func (s *Store) cachedWriteKey(ctx context.Context, recipientKey string) (dataKey, error) {
 	if k, ok := s.keys.get(recipientKey); ok {
 		return k, nil
 	}
+	gen := s.keys.generation()
 	k, err := s.writeKey(ctx, s.pool, recipientKey)
 	if err == nil {
-		s.keys.put(recipientKey, k)
+		s.keys.put(gen, recipientKey, k)
 	}
 	return k, err
 }

@@ -57,3 +57,14 @@ func SetRewrapBatch(n int) (restore func()) {
 	rewrapBatchSize = n
 	return func() { rewrapBatchSize = old }
 }
+
+// SetAfterSealBatch has fn run inside every sealing batch's transaction,
+// before it commits.
+func SetAfterSealBatch(fn func()) (restore func()) {
+	old := afterSealBatch
+	afterSealBatch = fn
+	return func() { afterSealBatch = old }
+}
+
+// SealBatchSize is the most rows of each table one sealing batch seals.
+const SealBatchSize = sealBatchSize

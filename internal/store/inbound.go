@@ -95,6 +95,13 @@ func (s *Store) sealInbound(ctx context.Context, m contract.Inbound) (inboundTex
 		return inboundTexts{plainFrom: m.From, plainBody: m.Body}, nil
 	}
 	key, err := s.cachedWriteKey(ctx, m.RecipientKey)
+	if errors.Is(err, ErrDataKeyUnreadable) {
+		// The message and its consent effect are committed all the same,
+		// its number and body not at all: a STOP must never be lost for
+		// want of a key (CheckDataKeys keeps workers from starting so).
+		s.sealFailed("inbound_messages", err)
+		key, err = dataKey{}, nil
+	}
 	if err != nil {
 		return inboundTexts{}, err
 	}

@@ -75,7 +75,9 @@ func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, r
 }
 
 // FinishAttempt records the outcome of a step. Pass tx to make it atomic
-// with a Fenced section, or nil to use the pool.
+// with a Fenced section, or nil to use the pool. reason is a fixed code
+// (activities' Reason* constants, sms.Kind names), never a provider's
+// text: the ledger holds nothing personal, and Forget leaves it whole.
 func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int, status consent.SendStatus, providerMessageID, reason string) error {
 	const q = `
 		UPDATE send_ledger

@@ -35,12 +35,19 @@ func (s *Store) Migrate(ctx context.Context) error {
 			version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
+		seen := map[int]string{}
 		for _, name := range names {
 			base := strings.TrimPrefix(name, "migrations/")
 			version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 			if err != nil {
 				return fmt.Errorf("migrate: %s: file name must start with a number", base)
 			}
+			// Two branches may each add the next number: the second
+			// would pass for applied and never run.
+			if other, dup := seen[version]; dup {
+				return fmt.Errorf("migrate: %s and %s have the same number: renumber one", other, base)
+			}
+			seen[version] = base
 			var applied bool
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&applied); err != nil {
 				return fmt.Errorf("migrate: %w", err)

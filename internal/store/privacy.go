@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,11 +16,9 @@ import (
 	"github.com/stopline/stopline/internal/consent"
 )
 
-// Lock keys that keep several workers from doing the same job at once.
-const (
-	sealLock  = 0x7365616c706c61 // "sealpla"
-	purgeLock = 0x70757267652021 // "purge !"
-)
+// sealLock serialises the sealing of rows from before data keys (one
+// batch at a time, across workers) with Forget.
+const sealLock = 0x7365616c706c61 // "sealpla"
 
 // AuditEntry is one row of audit_log.
 type AuditEntry struct {
@@ -78,31 +77,39 @@ type Forgotten struct {
 // Forget erases a recipient (GDPR Art. 17) and keeps them suppressed (Art.
 // 17(3)(b)), in one transaction under the recipient's lock: it records an
 // opt-out for every scope unless one holds, destroys the recipient's data
-// key, so every number and text sealed under it reads as Erased, clears
-// the send ledger's provider messages, deletes the sandbox outbox's
-// messages to number (when given), and appends who did it, and why, to the
-// audit log. Consent rows and events stay under the recipient key: a later
-// journey to the number computes the same key and is skipped.
+// key, so every number and text sealed under it reads as Erased (their
+// rows from before data keys are sealed under a key kept nowhere, to the
+// same effect), deletes the sandbox outbox's messages to number (when
+// given), and appends who did it, and why, to the audit log. Consent rows
+// and events stay under the recipient key: a later journey to the number
+// computes the same key and is skipped. The send ledger stays as it is: its
+// reasons are fixed codes (FinishAttempt), nothing personal. The data key
+// is dropped from this process's cache; other processes keep theirs for up
+// to keyCacheTTL (see keyCache).
 func (s *Store) Forget(ctx context.Context, recipientKey, number, actor, note string) (Forgotten, error) {
 	var f Forgotten
-	// Rows from before data keys are sealed first, so the key reaches them.
-	if _, err := s.SealPlaintext(ctx, actor); err != nil {
-		return f, err
-	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// No sealing batch may seal this person's plain rows under a key
+		// made after this one is destroyed.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(sealLock)); err != nil {
+			return fmt.Errorf("forget: %w", err)
+		}
 		var err error
 		if f.OptedOut, err = s.RecordTx(ctx, tx, consent.Change{RecipientKey: recipientKey, Scope: consent.AllScopes,
 			To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
 			return err
+		}
+		shred := shredKey()
+		for _, t := range plainTables {
+			if _, err := sealPlain(ctx, tx, t, func(string) (dataKey, error) { return shred, nil }, "recipient_key = $1", 0, recipientKey); err != nil {
+				return fmt.Errorf("forget: %s: %w", t.name, err)
+			}
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM data_keys WHERE recipient_key = $1`, recipientKey)
 		if err != nil {
 			return fmt.Errorf("forget: data key: %w", err)
 		}
 		f.KeyDestroyed = tag.RowsAffected() > 0
-		if _, err := tx.Exec(ctx, `UPDATE send_ledger SET reason = NULL WHERE recipient_key = $1 AND reason IS NOT NULL`, recipientKey); err != nil {
-			return fmt.Errorf("forget: send ledger: %w", err)
-		}
 		if number != "" {
 			if tag, err = tx.Exec(ctx, `DELETE FROM sandbox_messages WHERE to_number = $1`, number); err != nil {
 				return fmt.Errorf("forget: sandbox outbox: %w", err)
@@ -148,18 +155,42 @@ type Sealed struct {
 	ConsentEvents   int64 `json:"consent_events"`
 }
 
+// sealBatchSize bounds the rows of each table one sealing transaction
+// seals.
+const sealBatchSize = 1000
+
+// afterSealBatch runs inside each sealing batch's transaction, before it
+// commits (tests hold a batch open with it).
+var afterSealBatch = func() {}
+
 // SealPlaintext seals the numbers and texts of rows written before data
 // keys existed (or by a worker of an older version during a rolling
-// upgrade), and records what it did in the audit log. It is idempotent and
-// safe to run from several workers at once: rows are those still holding
-// plain text, under a lock the others wait for. Lifting consent_events'
-// append-only trigger is DDL, so it holds for this transaction only, and
-// nobody else can write that table until it commits.
+// upgrade), in batches of at most sealBatchSize rows of each table, each
+// batch a transaction that records what it sealed in the audit log. Workers
+// may run it at once: a batch holds sealLock, and takes only rows still
+// holding plain text. Nothing else waits for a batch but Forget and
+// another batch: consent_events' trigger allows exactly the update from
+// plain to sealed (migration 013), and the rows a batch locks are old ones
+// no one else writes.
 func (s *Store) SealPlaintext(ctx context.Context, actor string) (Sealed, error) {
+	var total Sealed
+	for {
+		done, err := s.sealBatch(ctx, actor)
+		total.InboundMessages += done.InboundMessages
+		total.ConsentEvents += done.ConsentEvents
+		if err != nil || done.InboundMessages < sealBatchSize && done.ConsentEvents < sealBatchSize {
+			return total, err
+		}
+	}
+}
+
+// sealBatch seals up to sealBatchSize rows of each table, and records it.
+func (s *Store) sealBatch(ctx context.Context, actor string) (Sealed, error) {
 	var (
 		done Sealed
 		todo bool
 	)
+	// The partial indexes on plain rows make this cheap once all is sealed.
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM inbound_messages WHERE from_number IS NOT NULL OR body IS NOT NULL)
 		OR EXISTS (SELECT 1 FROM consent_events WHERE raw_text IS NOT NULL OR note IS NOT NULL)`).Scan(&todo); err != nil || !todo {
 		return done, err
@@ -174,40 +205,25 @@ func (s *Store) SealPlaintext(ctx context.Context, actor string) (Sealed, error)
 			if !ok {
 				var err error
 				if k, err = s.writeKey(ctx, tx, recipientKey); err != nil {
-					return k, err
+					return k, err // unreadable too: the plain text stays until its key is back
 				}
 				keys[recipientKey] = k
 			}
 			return k, nil
 		}
 		var err error
-		done.InboundMessages, err = sealRows(ctx, tx, keyOf,
-			`SELECT id, coalesce(recipient_key, ''), coalesce(from_number, ''), coalesce(body, '') FROM inbound_messages
-			 WHERE from_number IS NOT NULL OR body IS NOT NULL`,
-			`UPDATE inbound_messages SET from_sealed = coalesce($2, from_sealed), body_sealed = coalesce($3, body_sealed),
-			 from_number = NULL, body = NULL WHERE id = $1`, labelInboundFrom, labelInboundBody)
-		if err != nil {
+		if done.InboundMessages, err = sealPlain(ctx, tx, plainTables[0], keyOf, "true", sealBatchSize); err != nil {
 			return fmt.Errorf("seal inbound messages: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `ALTER TABLE consent_events DISABLE TRIGGER consent_events_append_only`); err != nil {
-			return fmt.Errorf("seal consent events: %w", err)
-		}
-		done.ConsentEvents, err = sealRows(ctx, tx, keyOf,
-			`SELECT id, recipient_key, coalesce(raw_text, ''), coalesce(note, '') FROM consent_events
-			 WHERE raw_text IS NOT NULL OR note IS NOT NULL`,
-			`UPDATE consent_events SET raw_text_sealed = coalesce($2, raw_text_sealed), note_sealed = coalesce($3, note_sealed),
-			 raw_text = NULL, note = NULL WHERE id = $1`, labelEventRaw, labelEventNote)
-		if err != nil {
-			return fmt.Errorf("seal consent events: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `ALTER TABLE consent_events ENABLE TRIGGER consent_events_append_only`); err != nil {
+		if done.ConsentEvents, err = sealPlain(ctx, tx, plainTables[1], keyOf, "true", sealBatchSize); err != nil {
 			return fmt.Errorf("seal consent events: %w", err)
 		}
 		if done == (Sealed{}) {
 			return nil // another worker did it
 		}
+		afterSealBatch()
 		return appendAudit(ctx, tx, AuditEntry{Action: "seal_plaintext", Actor: actor,
-			Note:    "plain numbers and texts sealed under per-recipient data keys; consent_events' append-only trigger lifted for this transaction only",
+			Note:    "plain numbers and texts sealed under per-recipient data keys (one batch)",
 			Details: map[string]any{"inbound_messages": done.InboundMessages, "consent_events": done.ConsentEvents}})
 	})
 	if err != nil {
@@ -216,15 +232,34 @@ func (s *Store) SealPlaintext(ctx context.Context, actor string) (Sealed, error)
 	return done, nil
 }
 
-// sealRows seals two text columns of the rows query selects (id, recipient
-// key, text a, text b) with update ($1 id, $2 and $3 sealed).
-func sealRows(ctx context.Context, tx pgx.Tx, keyOf func(string) (dataKey, error), query, update, labelA, labelB string) (int64, error) {
+// plainTable is a table whose rows may hold two texts in plain, from
+// before data keys, and the sealed columns that replace them.
+type plainTable struct {
+	name, plainA, plainB, sealedA, sealedB, labelA, labelB string
+}
+
+var plainTables = [...]plainTable{
+	{"inbound_messages", "from_number", "body", "from_sealed", "body_sealed", labelInboundFrom, labelInboundBody},
+	{"consent_events", "raw_text", "note", "raw_text_sealed", "note_sealed", labelEventRaw, labelEventNote},
+}
+
+// sealPlain seals, with the key keyOf gives each recipient, the texts of
+// up to limit (0: all) rows of t that hold plain text and match cond (SQL
+// of the row, with args), oldest first, and returns how many it sealed.
+// The rows are locked first, and only then read: a row sealed (or
+// forgotten) meanwhile is no longer plain, and left alone.
+func sealPlain(ctx context.Context, tx pgx.Tx, t plainTable, keyOf func(string) (dataKey, error), cond string, limit int, args ...any) (int64, error) {
 	type row struct {
 		id   int64
 		rk   string
 		a, b string
 	}
-	rows, err := tx.Query(ctx, query)
+	lim := "ALL"
+	if limit > 0 {
+		lim = strconv.Itoa(limit)
+	}
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id, coalesce(recipient_key, ''), coalesce(%[2]s, ''), coalesce(%[3]s, '') FROM %[1]s
+		WHERE (%[2]s IS NOT NULL OR %[3]s IS NOT NULL) AND (%[4]s) ORDER BY id LIMIT %[5]s FOR UPDATE`, t.name, t.plainA, t.plainB, cond, lim), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -233,22 +268,21 @@ func sealRows(ctx context.Context, tx pgx.Tx, keyOf func(string) (dataKey, error
 		err := r.Scan(&x.id, &x.rk, &x.a, &x.b)
 		return x, err
 	})
-	if err != nil {
+	if err != nil || len(plain) == 0 {
 		return 0, err
 	}
-	const chunk = 1000
-	for start := 0; start < len(plain); start += chunk {
-		b := &pgx.Batch{}
-		for _, x := range plain[start:min(start+chunk, len(plain))] {
-			k, err := keyOf(x.rk)
-			if err != nil {
-				return 0, err
-			}
-			b.Queue(update, x.id, k.seal(labelA, x.rk, x.a), k.seal(labelB, x.rk, x.b))
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	update := fmt.Sprintf(`UPDATE %[1]s SET %[4]s = coalesce($2, %[4]s), %[5]s = coalesce($3, %[5]s), %[2]s = NULL, %[3]s = NULL WHERE id = $1`,
+		t.name, t.plainA, t.plainB, t.sealedA, t.sealedB)
+	b := &pgx.Batch{}
+	for _, x := range plain {
+		k, err := keyOf(x.rk)
+		if err != nil {
 			return 0, err
 		}
+		b.Queue(update, x.id, k.seal(t.labelA, x.rk, x.a), k.seal(t.labelB, x.rk, x.b))
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, err
 	}
 	return int64(len(plain)), nil
 }

@@ -95,8 +95,8 @@ func inbound(id, body string) contract.Inbound {
 }
 
 // seedPerson stores, for forgetNumber: a STOP with a body, a plain reply,
-// a staff note quoting the number, a ledger row whose provider message
-// quotes it, a sandbox message; and rows written before sealing existed.
+// a staff note quoting the number, a ledger row refused by the provider, a
+// sandbox message; and rows written before sealing existed.
 func seedPerson(t *testing.T, s *store.Store) string {
 	t.Helper()
 	ctx := context.Background()
@@ -115,7 +115,7 @@ func seedPerson(t *testing.T, s *store.Store) string {
 	if _, _, err := s.BeginAttempt(ctx, "journey/r1/"+key, 0, key, "twilio"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishAttempt(ctx, nil, "journey/r1/"+key, 0, consent.Failed, "", "The 'To' number "+forgetNumber+" is not valid"); err != nil {
+	if err := s.FinishAttempt(ctx, nil, "journey/r1/"+key, 0, consent.Skipped, "", ledgerReason); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SaveSandboxMessage(ctx, store.SandboxMessage{MessageID: "SB1", To: forgetNumber, Sender: scopeA, Body: "Hi " + forgetName}); err != nil {
@@ -140,19 +140,32 @@ func insertLegacy(t *testing.T, s *store.Store, key string) {
 	}
 }
 
+// ledgerReason is a send ledger reason: a fixed code, nothing personal,
+// which Forget keeps.
+const ledgerReason = "opted_out_at_provider"
+
+// TestForget forgets a person whose rows from before data keys were
+// sealed first, and one whose were not (Forget seals them itself).
 func TestForget(t *testing.T) {
+	for _, sealFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("sealed first %v", sealFirst), func(t *testing.T) { testForget(t, sealFirst) })
+	}
+}
+
+func testForget(t *testing.T, sealFirst bool) {
 	s := pgtest.NewStore(t)
 	ctx := context.Background()
 	key := seedPerson(t, s)
-	if _, err := s.SealPlaintext(ctx, "test"); err != nil {
-		t.Fatal(err)
-	}
-	// Sealed, the rows hold nothing readable, yet read back whole. Only
-	// the development sandbox outbox and the ledger's provider text are
-	// plain; forget clears them.
-	for where := range scan(t, s) {
-		if !strings.HasPrefix(where, "sandbox_messages: ") && !strings.HasPrefix(where, "send_ledger: ") {
-			t.Errorf("before forget, readable: %s", where)
+	if sealFirst {
+		if _, err := s.SealPlaintext(ctx, "test"); err != nil {
+			t.Fatal(err)
+		}
+		// Sealed, the rows hold nothing readable, yet read back whole.
+		// Only the development sandbox outbox is plain; forget deletes it.
+		for where := range scan(t, s) {
+			if !strings.HasPrefix(where, "sandbox_messages: ") {
+				t.Errorf("before forget, readable: %s", where)
+			}
 		}
 	}
 	msgs, err := s.InboundMessages(ctx, key)
@@ -249,6 +262,11 @@ func TestForget(t *testing.T) {
 	}
 	if len(audit) != 1 || audit[0].Action != "forget" || audit[0].Actor != "dpo@example.com" || audit[0].Note != "erasure request 4711" || audit[0].At.IsZero() {
 		t.Errorf("audit = %+v; want the forget, by whom, when, and its note", audit)
+	}
+
+	// The ledger keeps its reason: a code, not personal data.
+	if l := pgtest.Ledger(t, s, "journey/r1/"+key); len(l) != 1 || l[0].Reason != ledgerReason {
+		t.Errorf("send ledger after forget = %+v; want its reason %q kept", l, ledgerReason)
 	}
 
 	// Forgetting again records no second opt-out.

@@ -57,6 +57,11 @@ func (s *Store) pendingSignals(ctx context.Context, tx pgx.Tx, limit int) (msgs 
 	o := s.opener()
 	msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (contract.Inbound, error) {
 		m, err := o.scanInbound(r)
+		if errors.Is(err, ErrDataKeyUnreadable) {
+			// The signal must not wait for the key, nor hold up the
+			// signals behind it; without the number no reply goes out.
+			m.From, m.Body, err = "", "", nil
+		}
 		if m.Erased {
 			m.From = "" // forgotten: no reply goes out (see workflows.Recipient)
 		}

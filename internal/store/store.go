@@ -32,8 +32,10 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 // Store is the Postgres consent store. It is safe for concurrent use.
 type Store struct {
 	pool    *pgxpool.Pool
-	keyring Keyring  // wraps data keys; nil: stored unwrapped
-	keys    keyCache // the intake's unwrapped data keys
+	keyring Keyring   // wraps data keys; nil: stored unwrapped
+	keys    *keyCache // the intake's unwrapped data keys
+	// sealFailure hears of texts stored unsealed (OnSealFailure).
+	sealFailure func(table string, err error)
 	// benchPlainIntake: see BenchPlainIntake.
 	benchPlainIntake atomic.Bool
 }
@@ -81,7 +83,7 @@ func OpenTraced(ctx context.Context, databaseURL string, maxConns int32, tracer 
 		pool.Close()
 		return nil, fmt.Errorf("DATABASE_URL: cannot reach Postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, keys: &keyCache{}}, nil
 }
 
 // Pool is for test and benchmark harnesses that inspect or load the
