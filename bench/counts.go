@@ -299,29 +299,31 @@ func waitAll(ctx context.Context, c client.Client, ids []string) error {
 }
 
 // settleCounts waits until the app's asynchronous work is done: no signal
-// pending, no replies in flight, and no statement for a second.
+// pending, no replies in flight, and no statement for a second and a half.
+// If it never is, the error names what kept running.
 func settleCounts(ctx context.Context, st *stack.Stack, pc *pgCounter) error {
-	last, since := -1.0, time.Now()
+	const quiet = 1500 * time.Millisecond
+	last, since := pc.snapshot(), time.Now()
+	var busy pgCounts // the statements of the last change
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		pending, err := st.App.Store.PendingSignalCount(ctx)
 		if err != nil {
 			return err
 		}
-		total := pc.snapshot().total()
-		if total != last {
-			last, since = total, time.Now()
+		if d := pc.since(last); len(d) > 0 {
+			busy, last, since = d, pc.snapshot(), time.Now()
 		}
-		if pending == 0 && time.Since(since) > 1500*time.Millisecond {
+		if pending == 0 && time.Since(since) > quiet {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("counts: settling (%d signals pending; last statements %v): %w", pending, busy, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("counts: the app did not settle in 2 minutes")
+	return fmt.Errorf("counts: the app did not settle in 2 minutes; last statements %v", busy)
 }
 
 // eventFilter picks the events of a history that count: keep returns
@@ -500,7 +502,7 @@ func (p *pgCounter) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, d pgx.Tra
 		return
 	}
 	buf = append(buf, l)
-	if strings.Contains(sql, "WHERE signal_pending ORDER BY id") && d.CommandTag.RowsAffected() == 0 {
+	if idleSweep(sql, d) {
 		p.idle[conn] = true
 	}
 	if l != "commit" && l != "rollback" {
@@ -515,6 +517,16 @@ func (p *pgCounter) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, d pgx.Tra
 	for _, s := range buf {
 		p.counts[s]++
 	}
+}
+
+// idleSweep reports whether a statement is the re-driver's read of pending
+// signals and found none. It matches the words, not the exact text: the
+// read's aliases changed once (m.signal_pending, m.id), no sweep was left
+// out any more, and settle never saw the app quiet.
+func idleSweep(sql string, d pgx.TraceQueryEndData) bool {
+	s := strings.Join(strings.Fields(sql), " ")
+	return strings.Contains(s, "signal_pending ORDER BY") && strings.Contains(s, "LIMIT") &&
+		d.Err == nil && d.CommandTag.RowsAffected() == 0
 }
 
 // label shortens a statement to a readable key.

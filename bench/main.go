@@ -63,9 +63,6 @@ type config struct {
 type scenario struct {
 	name string
 	run  func(ctx context.Context, cfg *config) (row, error)
-	// onlyByName: run only when -only names it (it does not finish within
-	// the default timeout yet).
-	onlyByName bool
 	// prod runs the scenario on a site of the official server
 	// (-temporal postgres); nil: the scenario runs embedded only.
 	prod func(ctx context.Context, cfg *config, s *site) (row, error)
@@ -77,7 +74,7 @@ var scenarios = []scenario{
 	{name: "consent", run: runConsent},
 	{name: "starter", run: runStarter},
 	{name: "scale", run: runScale, prod: scaleOn},
-	{name: "counts", run: runCounts, onlyByName: true},
+	{name: "counts", run: runCounts},
 	{name: "preview", run: runPreview},
 }
 
@@ -258,7 +255,7 @@ type benchRun struct {
 func runs(cfg *config) []benchRun {
 	var rs []benchRun
 	for _, s := range scenarios {
-		if cfg.only != nil && !cfg.only[s.name] || cfg.only == nil && s.onlyByName {
+		if cfg.only != nil && !cfg.only[s.name] {
 			continue
 		}
 		if cfg.temporal == "embedded" {

@@ -62,7 +62,7 @@ func Journey(ctx workflow.Context, in JourneyInput) (JourneyResult, error) {
 		return JourneyResult{}, err
 	}
 	defer r.deregister()
-	if r.sendOpts, err = sendActivityOptions(ctx, string(r.def.Sender.Provider), r.scope, r.fewerCommands); err != nil {
+	if r.sendOpts, err = sendActivityOptions(ctx, string(r.def.Sender.Provider), r.scope, r.started); err != nil {
 		return JourneyResult{}, err
 	}
 	r.listenForCancel()
@@ -84,18 +84,28 @@ type journeyRun struct {
 	status    contract.JourneyStatus
 	sendOpts  workflow.ActivityOptions // sendOptions, on the provider's (or rate-limited sender's) send queue
 	runCtl                             // the run's pause, resume and stop (run.go)
-	// fewerCommands: the journey started on code that asks the server for
-	// less (see fewerCommandsVersion).
-	fewerCommands bool
+	// started: the fewerCommandsVersion the journey started on, which
+	// says which changes it takes as made without asking.
+	started workflow.Version
 }
 
 // fewerCommandsVersion is the one version check a journey makes when it
 // starts. Each first GetVersion of a change ID costs a marker and a
 // TemporalChangeVersion search-attribute upsert (a visibility write), so
-// journeys started on this code take every earlier change (send-queue,
-// send-window-bound, frequency-cap) as made, without asking. Histories
-// from before it have no marker for it and replay the earlier checks.
+// journeys started on this code take every earlier change as made,
+// without asking. Histories from before it have no marker for it and
+// replay the earlier checks; those of version 1 replay the checks of the
+// changes version 2 took in.
 const fewerCommandsVersion = "perf16-fewer-commands"
+
+const (
+	// fewerCommandsV1 takes send-queue, send-window-bound and
+	// frequency-cap as made.
+	fewerCommandsV1 workflow.Version = 1
+	// fewerCommandsV2 also takes provider-queue, run-control and
+	// journey-outcome as made.
+	fewerCommandsV2 workflow.Version = 2
+)
 
 // outcome is where a step leaves the journey: the zero value goes on to the
 // next step; otherwise the journey ends in state, or fails with err.
@@ -128,7 +138,7 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	// Counted facts carry the journey's provider and category.
 	ctx = metrics.ForJourney(ctx, in.Journey.Sender.Provider, string(in.Journey.Category))
 	r := &journeyRun{ctx: ctx, stepCtx: ctx, in: in, def: in.Journey}
-	r.fewerCommands = workflow.GetVersion(ctx, fewerCommandsVersion, workflow.DefaultVersion, 1) == 1
+	r.started = workflow.GetVersion(ctx, fewerCommandsVersion, workflow.DefaultVersion, fewerCommandsV2)
 	if err := r.def.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
 	}
@@ -155,10 +165,11 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 		SARecipientKey.ValueSet(r.recipient.Key), SAJourneyState.ValueSet(StateRunning))
 }
 
-// changed reports whether the change id applies: always for journeys on
-// fewerCommandsVersion, else as recorded (GetVersion).
-func (r *journeyRun) changed(id string) bool {
-	return r.fewerCommands || workflow.GetVersion(r.ctx, id, workflow.DefaultVersion, 1) == 1
+// changed reports whether the change id applies: always for journeys
+// started on fewerCommandsVersion since (or later), else as recorded
+// (GetVersion).
+func (r *journeyRun) changed(ctx workflow.Context, id string, since workflow.Version) bool {
+	return r.started >= since || workflow.GetVersion(ctx, id, workflow.DefaultVersion, 1) == 1
 }
 
 // register records the journey as running before its first step, so an
@@ -177,7 +188,7 @@ func (r *journeyRun) register() error {
 // same transaction; older ones only deregister.
 func (r *journeyRun) deregister() {
 	dctx, _ := workflow.NewDisconnectedContext(r.ctx)
-	if workflow.GetVersion(dctx, "journey-outcome", workflow.DefaultVersion, 1) == 1 {
+	if r.changed(dctx, "journey-outcome", fewerCommandsV2) {
 		dctx = summarised(dctx, localOptions, "record outcome: "+r.endState())
 		_ = workflow.ExecuteLocalActivity(dctx, acts.FinishJourney, r.endRecord()).Get(dctx, nil)
 		return
@@ -340,12 +351,12 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		if controlled {
 			in.RunID = r.in.RunID
 		}
-		if windowed && r.changed("send-window-bound") {
+		if windowed && r.changed(r.ctx, "send-window-bound", fewerCommandsV1) {
 			if in.NotAfter = windowCloses(r.ctx, r.recipient.Phone, r.in.State, r.def.Sender.QuietHours); in.NotAfter.IsZero() {
 				continue // the consent check outlasted the window
 			}
 		}
-		if marketing && r.changed("frequency-cap") {
+		if marketing && r.changed(r.ctx, "frequency-cap", fewerCommandsV1) {
 			in.FrequencyCap, in.State = true, r.in.State
 		}
 		r.in.Test.mark(&in)

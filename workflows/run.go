@@ -30,7 +30,7 @@ const runControl = "run-control"
 // runControlled reports whether this journey obeys run commands at its
 // sends; histories from before them replay without.
 func (r *journeyRun) runControlled() bool {
-	return workflow.GetVersion(r.ctx, runControl, workflow.DefaultVersion, 1) == 1
+	return r.changed(r.ctx, runControl, fewerCommandsV2)
 }
 
 // listenForRun keeps the run's newest state from run signals. A stop

@@ -18,17 +18,18 @@ import (
 // gives the sender a max_per_second (the Temporal server rate-limits that
 // queue across all workers). Asked once per journey, and recorded.
 // Histories from before provider queues keep the journey's task queue, or
-// the sender's queue of the time (activities.SendQueue). current: the
-// journey takes the send-queue change as made (fewerCommandsVersion).
-func sendActivityOptions(ctx workflow.Context, provider, sender string, current bool) (workflow.ActivityOptions, error) {
+// the sender's queue of the time (activities.SendQueue). started: the
+// journey's fewerCommandsVersion, which takes send-queue (1) and
+// provider-queue (2) as made.
+func sendActivityOptions(ctx workflow.Context, provider, sender string, started workflow.Version) (workflow.ActivityOptions, error) {
 	opts := sendOptions
-	if !current && workflow.GetVersion(ctx, "send-queue", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if started < fewerCommandsV1 && workflow.GetVersion(ctx, "send-queue", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return opts, nil
 	}
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
 	base := workflow.GetInfo(ctx).TaskQueueName
-	if workflow.GetVersion(ctx, "provider-queue", workflow.DefaultVersion, 1) == 1 {
+	if started >= fewerCommandsV2 || workflow.GetVersion(ctx, "provider-queue", workflow.DefaultVersion, 1) == 1 {
 		var route activities.SendRoute
 		err := workflow.ExecuteLocalActivity(lctx, a.RouteSend, activities.RouteInput{Base: base, Provider: provider, Sender: sender}).Get(ctx, &route)
 		opts.TaskQueue, opts.ScheduleToStartTimeout = route.Queue, route.Wait

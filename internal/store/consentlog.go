@@ -92,6 +92,12 @@ func (s *Store) Record(ctx context.Context, c consent.Change) (changed bool, err
 // is a no-op, so redelivered keywords are idempotent. The event's raw text
 // and note are sealed under the recipient's data key.
 func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (changed bool, err error) {
+	return s.recordTx(ctx, tx, c, "")
+}
+
+// recordTx is RecordTx in a transaction that already holds the lock of
+// recipient key locked ("": none), which it then does not ask for again.
+func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, c consent.Change, locked string) (changed bool, err error) {
 	if c.RecipientKey == "" || c.Scope == "" {
 		return false, errors.New("consent change: recipient key and scope are required")
 	}
@@ -100,8 +106,10 @@ func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (chan
 	default:
 		return false, fmt.Errorf("consent change: invalid state %q", c.To)
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
-		return false, fmt.Errorf("consent lock: %w", err)
+	if c.RecipientKey != locked {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
+			return false, fmt.Errorf("consent lock: %w", err)
+		}
 	}
 	var (
 		from  consent.State
@@ -146,13 +154,6 @@ func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (chan
 	if !applies(c, from, fresh) {
 		return false, nil
 	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO consent (recipient_key, scope, state, source) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (recipient_key, scope) DO UPDATE
-		SET state = EXCLUDED.state, source = EXCLUDED.source, updated_at = clock_timestamp()`,
-		c.RecipientKey, c.Scope, c.To, c.Source); err != nil {
-		return false, fmt.Errorf("consent write: %w", err)
-	}
 	var raw, note []byte
 	if c.RawText != "" || c.Note != "" {
 		// Not through the intake's cache: under the recipient's lock this
@@ -168,11 +169,24 @@ func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (chan
 		}
 		raw, note = key.seal(labelEventRaw, c.RecipientKey, c.RawText), key.seal(labelEventNote, c.RecipientKey, c.Note)
 	}
-	if _, err := tx.Exec(ctx, `
+	// The state and its event in one statement, one round trip. The event
+	// is made from the upsert's row, so it is written after it, as when
+	// they were two statements.
+	tag, err := tx.Exec(ctx, `
+		WITH c AS (
+			INSERT INTO consent (recipient_key, scope, state, source) VALUES ($1, $2, $4, $5)
+			ON CONFLICT (recipient_key, scope) DO UPDATE
+			SET state = EXCLUDED.state, source = EXCLUDED.source, updated_at = clock_timestamp()
+			RETURNING recipient_key, scope, state, source)
 		INSERT INTO consent_events (recipient_key, scope, from_state, to_state, source, raw_text_sealed, provider, provider_message_id, sender, note_sealed, rule, keyword)
-		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10, NULLIF($11, ''), NULLIF($12, ''))`,
-		c.RecipientKey, c.Scope, string(from), c.To, c.Source, raw, c.Provider, c.ProviderMessageID, c.Sender, note, c.Rule, c.Keyword); err != nil {
-		return false, fmt.Errorf("consent event: %w", err)
+		SELECT c.recipient_key, c.scope, NULLIF($3, ''), c.state, c.source, $6::bytea, NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10::bytea, NULLIF($11, ''), NULLIF($12, '')
+		FROM c`,
+		c.RecipientKey, c.Scope, string(from), c.To, c.Source, raw, c.Provider, c.ProviderMessageID, c.Sender, note, c.Rule, c.Keyword)
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("consent write: %w", err)
+	case tag.RowsAffected() != 1:
+		return false, fmt.Errorf("consent write: %d events written, want 1", tag.RowsAffected())
 	}
 	return true, nil
 }

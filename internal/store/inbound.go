@@ -44,19 +44,21 @@ func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...
 	if taken.Change == nil {
 		// One statement is atomic on its own: no BEGIN/COMMIT round trips
 		// for the messages (most of them) that change no consent.
-		id, inserted, err = insertInbound(ctx, s.pool, texts, m)
+		id, inserted, err = insertInbound(ctx, s.pool, texts, m, false)
 		return id, inserted, taken, err
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if id, inserted, err = insertInbound(ctx, tx, texts, m); err != nil || !inserted {
+		// The insert takes the recipient's lock too (RecordTx's, which
+		// then does not ask again): one round trip less, same order.
+		if id, inserted, err = insertInbound(ctx, tx, texts, m, true); err != nil || !inserted {
 			return err
 		}
 		taken = effects[len(effects)-1]
 		for _, e := range effects {
 			applied := true
 			if e.Change != nil {
-				if applied, err = s.RecordTx(ctx, tx, *e.Change); err != nil {
+				if applied, err = s.recordTx(ctx, tx, *e.Change, m.RecipientKey); err != nil {
 					return err
 				}
 			}
@@ -68,7 +70,7 @@ func (s *Store) SaveInbound(ctx context.Context, m contract.Inbound, effects ...
 		// Also whether the main change applied or not: a STOP to a scope
 		// already opted out must still reach the other.
 		for _, c := range taken.Also {
-			if _, err := s.RecordTx(ctx, tx, c); err != nil {
+			if _, err := s.recordTx(ctx, tx, c, m.RecipientKey); err != nil {
 				return err
 			}
 		}
@@ -108,19 +110,28 @@ func (s *Store) sealInbound(ctx context.Context, m contract.Inbound) (inboundTex
 	return inboundTexts{from: key.seal(labelInboundFrom, m.RecipientKey, m.From), body: key.seal(labelInboundBody, m.RecipientKey, m.Body)}, nil
 }
 
+const insertInboundSQL = `
+	INSERT INTO inbound_messages (provider, message_id, from_sealed, to_number, body_sealed, num_media, recipient_key,
+		scope, intent, keyword, language, provider_handled, received_at, signal_pending, rule, from_number, body)
+	VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14, NULLIF($15, ''),
+		NULLIF($16, ''), NULLIF($17, ''))
+	ON CONFLICT (provider, message_id) DO NOTHING
+	RETURNING id, recipient_key`
+
 // insertInbound inserts m with its number and body as given, unless its
-// (provider, message ID) exists.
-func insertInbound(ctx context.Context, q rowQuerier, texts inboundTexts, m contract.Inbound) (id int64, inserted bool, err error) {
+// (provider, message ID) exists. With lock (m has a recipient), the same
+// statement then takes the recipient's consent lock (see RecordTx), if the
+// row is new: the lateral subquery runs once per inserted row, after it.
+func insertInbound(ctx context.Context, q rowQuerier, texts inboundTexts, m contract.Inbound, lock bool) (id int64, inserted bool, err error) {
 	signal := m.RecipientKey != "" && m.Intent != contract.IntentNone
-	err = q.QueryRow(ctx, `
-		INSERT INTO inbound_messages (provider, message_id, from_sealed, to_number, body_sealed, num_media, recipient_key,
-			scope, intent, keyword, language, provider_handled, received_at, signal_pending, rule, from_number, body)
-		VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), NULLIF($11, ''), $12, $13, $14, NULLIF($15, ''),
-			NULLIF($16, ''), NULLIF($17, ''))
-		ON CONFLICT (provider, message_id) DO NOTHING
-		RETURNING id`,
+	sql := insertInboundSQL
+	if lock {
+		sql = `WITH ins AS (` + insertInboundSQL + `)
+			SELECT ins.* FROM ins, LATERAL (SELECT pg_advisory_xact_lock(hashtextextended(ins.recipient_key, 0))) l`
+	}
+	err = q.QueryRow(ctx, sql,
 		m.Provider, m.MessageID, texts.from, m.To, texts.body, m.NumMedia, m.RecipientKey, m.Scope, m.Intent,
-		m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal, m.Rule, texts.plainFrom, texts.plainBody).Scan(&id)
+		m.Keyword, m.Language, m.ProviderHandled, m.ReceivedAt, signal, m.Rule, texts.plainFrom, texts.plainBody).Scan(&id, nil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil // redelivery
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const (
@@ -408,4 +410,51 @@ func recordThenCheck(t *testing.T, s *store.Store, rk string, changes []consent.
 		t.Fatalf("Check: %v", err)
 	}
 	return d
+}
+
+// TestInboundStopWaitsForFencedSend: a STOP stored with its opt-out
+// (SaveInbound, whose insert also takes the recipient's lock) waits for a
+// send in flight, as Record does, and commits after it.
+func TestInboundStopWaitsForFencedSend(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := context.Background()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer free() // a failure must not leave the send holding its connection
+	fencedDone := make(chan error, 1)
+	go func() {
+		_, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(pgx.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+		fencedDone <- err
+	}()
+	testkit.Recv(t, entered, "Fenced fn to start")
+
+	stop := contract.Inbound{Provider: "twilio", MessageID: "SMfenced", From: "+14155550123", To: scopeA, Body: "STOP",
+		RecipientKey: key, Scope: scopeA, Intent: contract.IntentOptOut, ReceivedAt: time.Now()}
+	change := optOut(key, scopeA)
+	saveDone := make(chan error, 1)
+	go func() {
+		_, _, _, err := s.SaveInbound(ctx, stop, store.Effect{Intent: contract.IntentOptOut, Change: &change})
+		saveDone <- err
+	}()
+	pgtest.WaitForLockWaiters(t, s, 1)
+	select {
+	case err := <-saveDone:
+		t.Fatalf("STOP committed (err %v) while a fenced send was in flight", err)
+	default:
+	}
+	free()
+	if err := testkit.Recv(t, fencedDone, "Fenced to return"); err != nil {
+		t.Fatal(err)
+	}
+	if err := testkit.Recv(t, saveDone, "STOP to commit"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Check(ctx, key, scopeA, consent.Rule{}); err != nil || d.State != consent.OptedOut {
+		t.Fatalf("after the STOP: %+v, %v; want opted out", d, err)
+	}
 }
