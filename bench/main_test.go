@@ -13,7 +13,7 @@ func TestRuns(t *testing.T) {
 		only              map[string]bool
 		want              []string
 	}{
-		{"embedded", "1,2", nil, []string{"journeys", "webhook", "consent", "starter", "scale", "preview"}},
+		{"embedded", "1,2", nil, []string{"journeys", "webhook", "consent", "starter", "scale", "counts", "preview"}},
 		{"embedded", "1,2", map[string]bool{"counts": true}, []string{"counts"}},
 		{"postgres", "1,2", nil, []string{"journeys (pg, 1 worker)", "journeys (pg, 2 workers)", "scale (pg, 1 worker)", "scale (pg, 2 workers)"}},
 		{"postgres", "3", map[string]bool{"scale": true}, []string{"scale (pg, 3 workers)"}},
