@@ -128,11 +128,19 @@ func ensureRun(ctx context.Context, tx pgx.Tx, runID string) error {
 // (journeys registered before runs had rows), which briefly serialises the
 // sends of that run until the first commits.
 func (s *Store) LockRunShared(ctx context.Context, tx pgx.Tx, runID string) (Run, error) {
-	if err := ensureRun(ctx, tx, runID); err != nil {
-		return Run{}, err
-	}
 	r := Run{ID: runID}
-	if err := tx.QueryRow(ctx, `SELECT state, seq FROM runs WHERE run_id = $1 FOR SHARE`, runID).Scan(&r.State, &r.Seq); err != nil {
+	lock := func() error {
+		return tx.QueryRow(ctx, `SELECT state, seq FROM runs WHERE run_id = $1 FOR SHARE`, runID).Scan(&r.State, &r.Seq)
+	}
+	// The row exists for every send but a run's first: one round trip.
+	err := lock()
+	if errors.Is(err, pgx.ErrNoRows) {
+		if err := ensureRun(ctx, tx, runID); err != nil {
+			return Run{}, err
+		}
+		err = lock()
+	}
+	if err != nil {
 		return Run{}, fmt.Errorf("run %s: %w", runID, err)
 	}
 	return r, nil
