@@ -149,10 +149,25 @@ func TestCountSendRace(t *testing.T) {
 						c.RecipientKey = fmt.Sprintf("race-recipient-%d", r)
 						<-start
 						capped(t, s, c, consent.Sent, func() {
-							time.Sleep(30 * time.Millisecond) // the provider call
 							mu.Lock()
 							accepted[c.RecipientKey]++
 							mu.Unlock()
+							time.Sleep(30 * time.Millisecond) // the provider call
+							if tt.violations {
+								// The control: hold the call until more sends of
+								// this recipient than the cap are inside (bounded),
+								// so a lock that lets them in shows every time.
+								deadline := time.Now().Add(2 * time.Second)
+								for time.Now().Before(deadline) {
+									mu.Lock()
+									n := accepted[c.RecipientKey]
+									mu.Unlock()
+									if n > cap3.Max {
+										break
+									}
+									time.Sleep(5 * time.Millisecond)
+								}
+							}
 						}, []policy.Cap{cap3})
 					}()
 				}
