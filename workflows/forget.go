@@ -89,40 +89,15 @@ func EraseRecipient(ctx context.Context, c client.Client, namespace, recipientKe
 	if err := c.TerminateWorkflow(ctx, RecipientID(recipientKey), "", "recipient forgotten"); err != nil && !closed(err) {
 		errs = append(errs, fmt.Errorf("terminate %s: %w", RecipientID(recipientKey), err))
 	}
-	del := func(e execution) error {
+	for _, e := range execs {
 		_, err := c.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
 			Namespace: namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: e.id, RunId: e.run}})
-		return err
-	}
-	var pending []execution
-	for _, e := range execs {
-		switch err := del(e); {
+		switch {
 		case err == nil:
 			out.Deleted++
-			pending = append(pending, e)
 		case !closed(err):
 			errs = append(errs, fmt.Errorf("delete %s: %w", e.id, err))
 		}
-	}
-	// The server deletes in the background, and may drop the delete of an
-	// execution that was closing when it came: ask again until it is gone.
-	for len(pending) > 0 && time.Now().Before(deadline.Add(wait)) {
-		time.Sleep(time.Second)
-		left := pending[:0]
-		for _, e := range pending {
-			if _, err := c.DescribeWorkflowExecution(ctx, e.id, e.run); closed(err) {
-				continue
-			}
-			if err := del(e); err != nil && !closed(err) {
-				errs = append(errs, fmt.Errorf("delete %s: %w", e.id, err))
-				continue
-			}
-			left = append(left, e)
-		}
-		pending = left
-	}
-	for _, e := range pending {
-		errs = append(errs, fmt.Errorf("delete %s: still there after %v", e.id, wait))
 	}
 	return out, errors.Join(errs...)
 }
