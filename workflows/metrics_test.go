@@ -2,9 +2,6 @@ package workflows_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -12,13 +9,11 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/metrics"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -49,16 +44,7 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			set := metrics.New(slog.New(slog.DiscardHandler))
-			defer set.Close()
-			h, err := set.SDKHandler()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s testsuite.WorkflowTestSuite
-			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-			s.SetMetricsHandler(h)
-			env := s.NewTestWorkflowEnvironment()
+			set, env := testkit.MetricsWorkflowEnv(t)
 			env.SetStartTime(daytime)
 			env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID})
 			env.RegisterWorkflow(workflows.Journey)
@@ -80,15 +66,7 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 				t.Fatal("workflow did not complete")
 			}
 
-			rec := httptest.NewRecorder()
-			set.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-			body, _ := io.ReadAll(rec.Body)
-			var got []string
-			for _, l := range strings.Split(string(body), "\n") {
-				if strings.HasPrefix(l, "stopline_sms_total{") {
-					got = append(got, l)
-				}
-			}
+			got := testkit.Scrape(set, "stopline_sms_total{")
 			var want []string
 			for outcome, n := range c.want {
 				want = append(want, strings.Replace(series, "%s", outcome, 1)+n)

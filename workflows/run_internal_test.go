@@ -1,14 +1,8 @@
 package workflows
 
 import (
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stopline/stopline/activities"
@@ -16,6 +10,7 @@ import (
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -36,16 +31,7 @@ func TestRunStoppedCountedOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			set := metrics.New(slog.New(slog.DiscardHandler))
-			defer set.Close()
-			h, err := set.SDKHandler()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s testsuite.WorkflowTestSuite
-			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-			s.SetMetricsHandler(h)
-			env := s.NewTestWorkflowEnvironment()
+			set, env := testkit.MetricsWorkflowEnv(t)
 			var o outcome
 			env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
 				ctx = metrics.ForJourney(ctx, sms.ProviderTwilio, "marketing")
@@ -60,16 +46,8 @@ func TestRunStoppedCountedOnce(t *testing.T) {
 			if o != stopped {
 				t.Errorf("outcome %+v, want stopped", o)
 			}
-			rec := httptest.NewRecorder()
-			set.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-			body, _ := io.ReadAll(rec.Body)
 			const series = `stopline_sms_total{category="marketing",outcome="run_stopped",provider="twilio"} `
-			var got []string
-			for _, l := range strings.Split(string(body), "\n") {
-				if strings.HasPrefix(l, "stopline_sms_total{") {
-					got = append(got, l)
-				}
-			}
+			got := testkit.Scrape(set, "stopline_sms_total{")
 			if len(got) != 1 || got[0] != series+"1" {
 				t.Errorf("counted %q, want %q", got, series+"1")
 			}
