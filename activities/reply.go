@@ -31,8 +31,9 @@ const (
 	ReasonReplyDisabled = "reply_disabled"
 	ReasonWindowPassed  = "confirmation_window_passed"
 	// ReasonRecipientErased: the sender was forgotten before the keyword's
-	// signal went out, so there is no number to reply to (the Recipient
-	// workflow decides it; no SendReply runs).
+	// signal went out, or the sender's data key could not be unwrapped, so
+	// there is no number to reply to (the Recipient workflow decides it; no
+	// SendReply runs).
 	ReasonRecipientErased = "recipient_erased"
 )
 

@@ -29,7 +29,7 @@ func runKeys(args []string, out io.Writer) error {
 	}
 	fs := flag.NewFlagSet("keys rewrap", flag.ContinueOnError)
 	dev := devFlag(fs)
-	by := fs.String("by", os.Getenv("USER"), "who re-wraps (kept in the audit log; default $USER)")
+	by := fs.String("by", loginName(), "who re-wraps (kept in the audit log; default the login name)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
