@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -145,5 +146,45 @@ func TestForgetDropsSharedKeyCache(t *testing.T) {
 	}
 	if len(msgs) != 2 || msgs[0].Body != store.Erased || msgs[1].Body != "after "+forgetName || msgs[1].From != forgetNumber {
 		t.Errorf("messages = %+v; want the first erased, the one after the forget readable", msgs)
+	}
+}
+
+// TestSealPlaintextPastUnreadableKey: a recipient whose data key cannot be
+// unwrapped keeps its plain rows (and the sealing says so), while the rows
+// of everyone after it are sealed all the same.
+func TestSealPlaintextPastUnreadableKey(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := context.Background()
+	key := testkit.DevKeyer().Key(forgetNumber)
+	if _, _, _, err := s.SaveInbound(ctx, inbound("SMhelp", "HELP"), store.Effect{Intent: contract.IntentHelp}); err != nil {
+		t.Fatal(err) // makes key's data key
+	}
+	if _, err := s.Pool().Exec(ctx, `UPDATE data_keys SET key_id = 'retired' WHERE recipient_key = $1`, key); err != nil {
+		t.Fatal(err)
+	}
+	insertLegacy(t, s, key) // first in line
+	insertLegacy(t, s, other)
+
+	w := reopen(t, s)
+	done, err := w.SealPlaintext(ctx, "test")
+	if !errors.Is(err, store.ErrDataKeyUnreadable) {
+		t.Errorf("SealPlaintext error = %v; want it to say a data key cannot be unwrapped", err)
+	}
+	if done.InboundMessages != 1 || done.ConsentEvents != 1 {
+		t.Errorf("sealed %+v; want the other recipient's 1 message and 1 event", done)
+	}
+	for _, c := range []struct {
+		rk        string
+		wantPlain int
+	}{{key, 2}, {other, 0}} {
+		var plain int
+		if err := s.Pool().QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM inbound_messages WHERE recipient_key = $1 AND (from_number IS NOT NULL OR body IS NOT NULL)) +
+			(SELECT count(*) FROM consent_events WHERE recipient_key = $1 AND (raw_text IS NOT NULL OR note IS NOT NULL))`, c.rk).Scan(&plain); err != nil {
+			t.Fatal(err)
+		}
+		if plain != c.wantPlain {
+			t.Errorf("recipient %s: %d plain rows left, want %d", c.rk, plain, c.wantPlain)
+		}
 	}
 }

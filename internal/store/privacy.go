@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -174,18 +175,39 @@ var afterSealBatch = func() {}
 // no one else writes.
 func (s *Store) SealPlaintext(ctx context.Context, actor string) (Sealed, error) {
 	var total Sealed
+	// Recipients whose data key cannot be unwrapped: their rows stay plain
+	// until the key is back, and the others' are sealed all the same.
+	var unreadable []string
 	for {
-		done, err := s.sealBatch(ctx, actor)
+		done, err := s.sealBatch(ctx, actor, unreadable)
+		var u unreadableKey
+		if errors.As(err, &u) {
+			unreadable = append(unreadable, u.recipientKey) // the batch rolled back; again without them
+			continue
+		}
 		total.InboundMessages += done.InboundMessages
 		total.ConsentEvents += done.ConsentEvents
 		if err != nil || done.InboundMessages < sealBatchSize && done.ConsentEvents < sealBatchSize {
+			if err == nil && len(unreadable) > 0 {
+				err = fmt.Errorf("the plain rows of %d recipients stay plain: %w", len(unreadable), ErrDataKeyUnreadable)
+			}
 			return total, err
 		}
 	}
 }
 
+// unreadableKey is a sealing batch's error for a recipient whose data key
+// cannot be unwrapped.
+type unreadableKey struct {
+	recipientKey string
+	err          error
+}
+
+func (u unreadableKey) Error() string { return u.err.Error() }
+func (u unreadableKey) Unwrap() error { return u.err }
+
 // sealBatch seals up to sealBatchSize rows of each table, and records it.
-func (s *Store) sealBatch(ctx context.Context, actor string) (Sealed, error) {
+func (s *Store) sealBatch(ctx context.Context, actor string, unreadable []string) (Sealed, error) {
 	var (
 		done Sealed
 		todo bool
@@ -204,18 +226,21 @@ func (s *Store) sealBatch(ctx context.Context, actor string) (Sealed, error) {
 			k, ok := keys[recipientKey]
 			if !ok {
 				var err error
-				if k, err = s.writeKey(ctx, tx, recipientKey); err != nil {
-					return k, err // unreadable too: the plain text stays until its key is back
+				if k, err = s.writeKey(ctx, tx, recipientKey); errors.Is(err, ErrDataKeyUnreadable) {
+					return k, unreadableKey{recipientKey, err}
+				} else if err != nil {
+					return k, err
 				}
 				keys[recipientKey] = k
 			}
 			return k, nil
 		}
 		var err error
-		if done.InboundMessages, err = sealPlain(ctx, tx, plainTables[0], keyOf, "true", sealBatchSize); err != nil {
+		const readable = `NOT coalesce(recipient_key, '') = ANY(coalesce($1::text[], '{}'))`
+		if done.InboundMessages, err = sealPlain(ctx, tx, plainTables[0], keyOf, readable, sealBatchSize, unreadable); err != nil {
 			return fmt.Errorf("seal inbound messages: %w", err)
 		}
-		if done.ConsentEvents, err = sealPlain(ctx, tx, plainTables[1], keyOf, "true", sealBatchSize); err != nil {
+		if done.ConsentEvents, err = sealPlain(ctx, tx, plainTables[1], keyOf, readable, sealBatchSize, unreadable); err != nil {
 			return fmt.Errorf("seal consent events: %w", err)
 		}
 		if done == (Sealed{}) {
