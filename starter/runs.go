@@ -91,8 +91,10 @@ func loginName() string {
 
 // warnRunState warns before journeys are started in a run that is paused
 // (they hold before their first send) or stopped (they end at once,
-// sending nothing). It reads the run from Postgres (DATABASE_URL, or the
-// local default with -dev); without it the start goes on unchecked.
+// sending nothing), and records a new run, so that a command given to it
+// before its first journey registers is taken. It reads the run from
+// Postgres (DATABASE_URL, or the local default with -dev); without it the
+// start goes on unchecked.
 func warnRunState(ctx context.Context, w io.Writer, runID string, dev bool) {
 	if os.Getenv("DATABASE_URL") == "" && !dev {
 		return
@@ -103,6 +105,9 @@ func warnRunState(ctx context.Context, w io.Writer, runID string, dev bool) {
 		return
 	}
 	defer st.Close()
+	if err := st.EnsureRun(ctx, runID); err != nil {
+		fmt.Fprintf(w, "note: run %s was not recorded: %v\n", runID, err)
+	}
 	run, err := st.RunByID(ctx, runID)
 	switch {
 	case err != nil:

@@ -61,5 +61,9 @@ func TestRunCommandsAndWarnings(t *testing.T) {
 		if got := out.String(); want == "" && got != "" || !strings.Contains(got, want) {
 			t.Errorf("start into %s: %q, want a warning containing %q", run, got, want)
 		}
+		// A launch records its run: a stop right after it is taken.
+		if known, err := st.RunKnown(ctx, run); err != nil || !known {
+			t.Errorf("after a start into %s: known %v (%v), want true", run, known, err)
+		}
 	}
 }

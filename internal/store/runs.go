@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -113,9 +114,18 @@ func runKnown(ctx context.Context, q rowQuerier, runID string) (bool, error) {
 	return known, nil
 }
 
+// EnsureRun records the run (running) unless Postgres knows it: the
+// starter does so at a launch, so a command given before any of its
+// journeys has registered is not refused as a mistyped run ID.
+func (s *Store) EnsureRun(ctx context.Context, runID string) error {
+	return ensureRun(ctx, s.pool, runID)
+}
+
 // ensureRun creates a run's row (running) if it has none.
-func ensureRun(ctx context.Context, tx pgx.Tx, runID string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO runs (run_id) VALUES ($1) ON CONFLICT (run_id) DO NOTHING`, runID); err != nil {
+func ensureRun(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, runID string) error {
+	if _, err := q.Exec(ctx, `INSERT INTO runs (run_id) VALUES ($1) ON CONFLICT (run_id) DO NOTHING`, runID); err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
 	return nil
