@@ -25,7 +25,7 @@ import (
 // ceil(rps)), so a second after a lull may hold the refilled bucket plus
 // that second's own: the documented tolerance is one rate more, plus
 // rateTolerance for the jitter between dispatch and the provider call. The
-// whole takes at least (100 - 1 burst) / 5 s from start to last send,
+// whole takes at least (100 - 2×5) / 5 s from start to last send,
 // less dispatchJitter between first and last accept time. A
 // HELP to the limited sender meanwhile is answered before the campaign
 // ends: replies do not queue behind it. The workers wait only 2 s for a
