@@ -123,7 +123,7 @@ func run(args []string) error {
 	if *runID == "" {
 		*runID = def.Name + "-" + time.Now().UTC().Format("20060102")
 	}
-	warnRunState(ctx, os.Stderr, *runID, *dev)
+	prepareRun(ctx, os.Stderr, *runID, *dev)
 	f, err := os.Open(*audiencePath)
 	if err != nil {
 		return err

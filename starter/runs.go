@@ -89,13 +89,13 @@ func loginName() string {
 	return cmp.Or(os.Getenv("USER"), os.Getenv("LOGNAME"))
 }
 
-// warnRunState warns before journeys are started in a run that is paused
+// prepareRun warns before journeys are started in a run that is paused
 // (they hold before their first send) or stopped (they end at once,
 // sending nothing), and records a new run, so that a command given to it
 // before its first journey registers is taken. It reads the run from
 // Postgres (DATABASE_URL, or the local default with -dev); without it the
 // start goes on unchecked.
-func warnRunState(ctx context.Context, w io.Writer, runID string, dev bool) {
+func prepareRun(ctx context.Context, w io.Writer, runID string, dev bool) {
 	if os.Getenv("DATABASE_URL") == "" && !dev {
 		return
 	}

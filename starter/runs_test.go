@@ -57,7 +57,7 @@ func TestRunCommandsAndWarnings(t *testing.T) {
 	}
 	for run, want := range map[string]string{"held": "run held is paused", "spring": "run spring is stopped", "new": ""} {
 		var out bytes.Buffer
-		warnRunState(ctx, &out, run, false)
+		prepareRun(ctx, &out, run, false)
 		if got := out.String(); want == "" && got != "" || !strings.Contains(got, want) {
 			t.Errorf("start into %s: %q, want a warning containing %q", run, got, want)
 		}

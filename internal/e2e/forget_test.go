@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/consent"
@@ -60,7 +62,7 @@ func TestForget(t *testing.T) {
 	// always carry out a delete of an execution that was closing (seen:
 	// still there, Completed or Terminated, 30 s later), so what stays is
 	// removed by the namespace's retention, as the README says.
-	if d, err := e.Client().DescribeWorkflowExecution(ctx, journeyID, ""); err == nil && d.WorkflowExecutionInfo.GetStatus().String() == "Running" {
+	if d, err := e.Client().DescribeWorkflowExecution(ctx, journeyID, ""); err == nil && d.WorkflowExecutionInfo.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Errorf("journey still running after forget")
 	}
 	if running, err := e.App.Store.ActiveJourneys(ctx, key, consent.AllScopes); err != nil || len(running) != 0 {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -122,9 +121,7 @@ func (s *Store) EnsureRun(ctx context.Context, runID string) error {
 }
 
 // ensureRun creates a run's row (running) if it has none.
-func ensureRun(ctx context.Context, q interface {
-	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-}, runID string) error {
+func ensureRun(ctx context.Context, q execer, runID string) error {
 	if _, err := q.Exec(ctx, `INSERT INTO runs (run_id) VALUES ($1) ON CONFLICT (run_id) DO NOTHING`, runID); err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
