@@ -365,6 +365,8 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		switch {
 		case errors.As(err, &canceled):
 			return res, stopped
+		case err != nil && r.stepCtx.Err() != nil && r.sendErrorAfterCancelStops():
+			return res, stopped
 		case err != nil:
 			metrics.CountSMS(r.ctx, metrics.SMSFailed)
 			r.status.Reason = "send failed"
@@ -389,6 +391,18 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 			}
 		}
 	}
+}
+
+// sendErrorAfterCancelStops reports whether a send that failed after its
+// step was cancelled stops the journey rather than failing it. Such a send
+// usually lost its worker: the server does not retry an activity whose
+// cancellation was requested, so the workflow gets the heartbeat timeout,
+// not a cancellation. The step was cancelled all the same, and its ledger
+// row stays "attempting", as when the cancel finds a retry waiting.
+// Journeys that failed here before keep failing on replay; the version is
+// asked only on this rare path, so other histories get no marker.
+func (r *journeyRun) sendErrorAfterCancelStops() bool {
+	return workflow.GetVersion(r.ctx, "send-error-after-cancel", workflow.DefaultVersion, 1) == 1
 }
 
 // sendOptions are step i's send activity options, with its summary.

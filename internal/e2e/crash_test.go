@@ -4,18 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // TestCrashNeverDuplicates runs the real worker binary as a child process
@@ -27,37 +26,16 @@ func TestCrashNeverDuplicates(t *testing.T) {
 		journeys = 300
 		kills    = 10
 	)
-	bin := filepath.Join(t.TempDir(), "worker")
-	build := exec.Command("go", "build", "-o", bin, "github.com/stopline/stopline/worker")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build worker: %v\n%s", err, out)
-	}
-
 	e := newEnvWith(t, stack.Options{NoApp: true})
+	w := newWorkerProcess(t, e)
 	fake := e.Twilio
 	// The fake accepts each message, then takes 30 ms to answer: a kill in
 	// that window leaves a step the provider has but the ledger does not,
 	// which the restarted worker must find instead of sending again.
 	fake.SetReplyDelay(30 * time.Millisecond)
-	logPath := filepath.Join(t.TempDir(), "worker.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-
-	startWorker := func() *exec.Cmd {
-		cmd := exec.Command(bin, "-http", "")
-		cmd.Env = append(os.Environ(), e.WorkerEnv()...)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
 
 	// The first worker migrates the database; journeys start meanwhile.
-	w := startWorker()
+	w.start()
 	def := testkit.MustJourney(`{"name": "crash", "category": "transactional",
 		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
 		"steps": [{"sms": "one"}, {"wait": "1s"}, {"sms": "two"}, {"wait": "1s"}, {"sms": "three"}]}`)
@@ -80,12 +58,10 @@ func TestCrashNeverDuplicates(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
-		_ = w.Process.Signal(syscall.SIGKILL)
-		_ = w.Wait()
+		w.kill()
 		t.Logf("kill %d: %d messages accepted so far", k+1, len(fake.Accepted()))
-		w = startWorker()
+		w.start()
 	}
-	defer func() { _ = w.Process.Signal(syscall.SIGKILL); _ = w.Wait() }()
 
 	states := map[string]int{}
 	unknown := 0
@@ -96,8 +72,7 @@ func TestCrashNeverDuplicates(t *testing.T) {
 		err := e.Client().GetWorkflow(ctx, id, "").Get(ctx, &res)
 		cancel()
 		if err != nil {
-			out, _ := os.ReadFile(logPath)
-			t.Fatalf("journey %d did not end: %v\nworker log tail:\n%s", i, err, tail(string(out), 3000))
+			t.Fatalf("journey %d did not end: %v\nworker log tail:\n%s", i, err, w.logTail())
 		}
 		states[res.State]++
 		unknown += res.Unknown
@@ -122,8 +97,7 @@ func TestCrashNeverDuplicates(t *testing.T) {
 	defer st.Close()
 	// Steps the provider accepted before a kill, found (not resent) by the
 	// next worker: the case the ledger exists for.
-	out, _ := os.ReadFile(logPath)
-	retried := strings.Count(string(out), "found at the provider")
+	retried := strings.Count(w.log(), "found at the provider")
 	t.Logf("%d journeys, %d SIGKILLs: states %v, %d provider calls, %d messages accepted, %d distinct steps, duplicates %d, steps marked unknown %d, ambiguous steps resolved at the provider %d",
 		journeys, kills, states, fake.Calls(), len(fake.Accepted()), len(perStep), duplicates, unknown, retried)
 	if states[workflows.StateCompleted] != journeys {
@@ -141,9 +115,62 @@ func TestCrashNeverDuplicates(t *testing.T) {
 	}
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
+// TestStopThenSendingWorkerDies: an opt-out cancels a send while the
+// provider call is in flight, and the worker running it dies before the
+// call answers. The server does not retry an activity whose cancellation
+// was requested, so the journey gets the send's heartbeat timeout instead
+// of a cancellation. It must end stopped, not failed, and nothing may be
+// sent: neither the call the dead worker abandoned nor a later step.
+func TestStopThenSendingWorkerDies(t *testing.T) {
+	e := newEnvWith(t, stack.Options{NoApp: true})
+	w := newWorkerProcess(t, e)
+	e.Twilio.SetDelay(time.Minute) // the call hangs until its caller goes away
+	w.start()
+	def := testkit.MustJourney(`{"name": "dies", "category": "transactional",
+		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
+		"steps": [{"sms": "one"}, {"sms": "two"}]}`)
+	const number = "+14155550170"
+	if err := e.StartJourney("dies", def, number); err != nil {
+		t.Fatal(err)
 	}
-	return s
+	waitFor(30*time.Second, func() bool { return e.Twilio.Calls() > 0 })
+	if e.Twilio.Calls() == 0 {
+		t.Fatalf("the send did not reach the provider within 30 s; worker log:\n%s", w.logTail())
+	}
+
+	// The recipient workflow's cancel signal, as an opt-out sends it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id := workflows.JourneyID(e.Run("dies"), e.Key(number))
+	if err := e.Client().SignalWorkflow(ctx, id, "", contract.SignalCancel, contract.CancelRequest{Reason: contract.ReasonOptedOut}); err != nil {
+		t.Fatal(err)
+	}
+	cancelRequested := func() bool {
+		d, err := e.Client().DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return false
+		}
+		for _, pa := range d.GetPendingActivities() {
+			if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED {
+				return true
+			}
+		}
+		return false
+	}
+	waitFor(30*time.Second, cancelRequested)
+	if !cancelRequested() {
+		t.Fatalf("the send's cancellation was not requested within 30 s; worker log:\n%s", w.logTail())
+	}
+	w.kill()
+	w.start()
+
+	res := e.Result("dies", number)
+	want := contract.JourneyStatus{Journey: "dies", State: workflows.StateStopped, Steps: 2, Reason: contract.ReasonOptedOut}
+	if res.JourneyStatus != want {
+		t.Errorf("journey = %+v, want %+v", res.JourneyStatus, want)
+	}
+	if got := e.Twilio.Accepted(); len(got) != 0 {
+		t.Errorf("the provider accepted %d messages, want none: %+v", len(got), got)
+	}
+	e.replay(id, "journey-send-lost-after-stop")
 }
