@@ -75,7 +75,7 @@ func TestDoubleOptIn(t *testing.T) {
 	if got := e.SentTo(ada)[0]; got != "Club: reply YES for member deals.\nReply STOP to opt out." {
 		t.Errorf("opt-in request %q", got)
 	}
-	testkit.Eventually(t, 10*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
+	testkit.Eventually(t, 30*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
 	if e.allowed(ada, testkit.Sender, policy.CategoryMarketing) {
 		t.Fatal("marketing allowed before the YES")
 	}
@@ -87,7 +87,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Errorf("ada's journey: %+v", res)
 	}
 	t.Logf("journey went on %v after the YES's 2xx", time.Since(yesAt).Round(time.Millisecond))
-	testkit.Eventually(t, 10*time.Second, "welcome and confirmation", func() bool { return len(e.SentTo(ada)) == 3 })
+	testkit.Eventually(t, 30*time.Second, "welcome and confirmation", func() bool { return len(e.SentTo(ada)) == 3 })
 	got := strings.Join(e.SentTo(ada), " | ")
 	if !strings.Contains(got, "Welcome to Club deals\nReply STOP to opt out.") || !strings.Contains(got, "Club: Thanks, you are subscribed.") {
 		t.Errorf("messages to ada: %q", got)
@@ -105,7 +105,7 @@ func TestDoubleOptIn(t *testing.T) {
 	// until YES; then it sends.
 	direct := testkit.MustJourney(marketing(testkit.Sender, `[{"sms": "Club deal of the day"}]`))
 	e.Inbound(cy, "START")
-	testkit.Eventually(t, 10*time.Second, "request to confirm", func() bool { return len(e.SentTo(cy)) == 1 })
+	testkit.Eventually(t, 30*time.Second, "request to confirm", func() bool { return len(e.SentTo(cy)) == 1 })
 	if got := e.SentTo(cy)[0]; !strings.HasPrefix(got, "Club: Reply YES to confirm") {
 		t.Errorf("reply to START %q", got)
 	}
@@ -117,7 +117,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Errorf("journey before YES: %+v", res)
 	}
 	e.Inbound(cy, "y")
-	testkit.Eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.SentTo(cy)) == 2 })
+	testkit.Eventually(t, 30*time.Second, "confirmation", func() bool { return len(e.SentTo(cy)) == 2 })
 	e.Launch("after-yes", direct, "phone\n"+cy+"\n")
 	if res := e.Result("after-yes", cy); res.Summary != "sent 1" {
 		t.Errorf("journey after YES: %+v", res)
@@ -155,7 +155,7 @@ func TestMarketingOnlyStop(t *testing.T) {
 	if res := e.Result("statements", dan); res.Summary != "sent 2" {
 		t.Errorf("transactional journey: %+v", res)
 	}
-	testkit.Eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.SentTo(dan)) == 4 })
+	testkit.Eventually(t, 30*time.Second, "confirmation", func() bool { return len(e.SentTo(dan)) == 4 })
 	var confirmation string
 	for _, m := range e.SentTo(dan) {
 		if strings.HasPrefix(m, "Bank:") {

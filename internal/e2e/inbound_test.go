@@ -66,7 +66,7 @@ func TestSignedStopStopsJourneysAndConfirmsOnce(t *testing.T) {
 		}
 	}
 	t.Logf("both journeys stopped %v after the STOP's 2xx", time.Since(stoppedAt).Round(time.Millisecond))
-	testkit.Eventually(t, 10*time.Second, "confirmation", func() bool { return len(e.SentTo(ada)) == 3 })
+	testkit.Eventually(t, 30*time.Second, "confirmation", func() bool { return len(e.SentTo(ada)) == 3 })
 
 	// A redelivery of the same STOP (same MessageSid) changes nothing.
 	events, _ := e.App.Store.Events(context.Background(), e.Key(ada))
@@ -96,17 +96,17 @@ func TestHelpStartAndProviderHandledStop(t *testing.T) {
 
 	// HELP is answered even to an opted-out recipient.
 	e.Inbound(grace, "STOP")
-	testkit.Eventually(t, 10*time.Second, "STOP confirmation", func() bool { return len(e.SentTo(grace)) == 1 })
+	testkit.Eventually(t, 30*time.Second, "STOP confirmation", func() bool { return len(e.SentTo(grace)) == 1 })
 	e.Inbound(grace, "help")
-	testkit.Eventually(t, 10*time.Second, "HELP reply", func() bool { return len(e.SentTo(grace)) == 2 })
+	testkit.Eventually(t, 30*time.Second, "HELP reply", func() bool { return len(e.SentTo(grace)) == 2 })
 	if h := e.SentTo(grace)[1]; !strings.Contains(h, "Msg & data rates may apply") || !strings.Contains(h, "STOP") {
 		t.Errorf("HELP reply %q", h)
 	}
 
 	// START gives consent back: a new journey sends.
 	e.Inbound(grace, "START")
-	testkit.Eventually(t, 10*time.Second, "START recorded", func() bool { return e.consentOf(grace).Allowed })
-	testkit.Eventually(t, 10*time.Second, "START confirmation", func() bool { return len(e.SentTo(grace)) == 3 })
+	testkit.Eventually(t, 30*time.Second, "START recorded", func() bool { return e.consentOf(grace).Allowed })
+	testkit.Eventually(t, 30*time.Second, "START confirmation", func() bool { return len(e.SentTo(grace)) == 3 })
 	e.Launch("after-start", testkit.MustJourney(threeSteps), "phone,first_name,code\n"+grace+",Grace,G\n")
 	if res := e.Result("after-start", grace); res.Summary != "sent 2" {
 		t.Errorf("journey after START: %+v", res)
@@ -116,7 +116,7 @@ func TestHelpStartAndProviderHandledStop(t *testing.T) {
 	if code := e.Inbound(alan, "STOP", "OptOutType", "STOP"); code != 200 {
 		t.Fatalf("answered %d", code)
 	}
-	testkit.Eventually(t, 10*time.Second, "opt-out workflow handled it", func() bool {
+	testkit.Eventually(t, 30*time.Second, "opt-out workflow handled it", func() bool {
 		v, err := e.Client().QueryWorkflow(context.Background(), workflows.RecipientID(e.Key(alan)), "", contract.QueryConsent)
 		var st contract.RecipientState
 		return err == nil && v.Get(&st) == nil && len(st.Recent) == 1

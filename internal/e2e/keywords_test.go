@@ -75,7 +75,7 @@ func TestReasonablePersonDefault(t *testing.T) {
 	if code := e.Inbound(sentence, "I can't stop smiling"); code != 200 {
 		t.Fatalf("sentence answered %d", code)
 	}
-	testkit.Eventually(t, 10*time.Second, "clarification", func() bool { return len(e.SentTo(unclear)) == 1 })
+	testkit.Eventually(t, 30*time.Second, "clarification", func() bool { return len(e.SentTo(unclear)) == 1 })
 	if got := e.SentTo(unclear)[0]; !strings.HasSuffix(got, "Reply STOP to stop these messages.") {
 		t.Errorf("clarification %q", got)
 	}

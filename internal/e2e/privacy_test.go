@@ -168,7 +168,7 @@ func runPrivacyJourney(t *testing.T, e *env) {
 	if res := e.Result("first", zoltana); res.State != workflows.StateStopped {
 		t.Fatalf("journey after STOP: %+v", res)
 	}
-	testkit.Eventually(t, 10*time.Second, "START recorded", func() bool { return e.consentOf(zoltana).Allowed })
+	testkit.Eventually(t, 30*time.Second, "START recorded", func() bool { return e.consentOf(zoltana).Allowed })
 	e.Launch("again", testkit.MustJourney(privacyAfterStart), csv)
 	if res := e.Result("again", zoltana); res.Summary != "sent 1" {
 		t.Fatalf("journey after START: %+v", res)

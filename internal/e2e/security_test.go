@@ -117,7 +117,7 @@ func TestReadyzAndAdminListener(t *testing.T) {
 	if code, _ := get(e.App.HTTPAddr(), "/v1/consent/"+key); code != http.StatusNotFound {
 		t.Errorf("admin API on the public listener: %d, want 404", code)
 	}
-	testkit.Eventually(t, 10*time.Second, "ready", func() bool { code, _ := get(e.App.HTTPAddr(), "/readyz"); return code == 200 })
+	testkit.Eventually(t, 30*time.Second, "ready", func() bool { code, _ := get(e.App.HTTPAddr(), "/readyz"); return code == 200 })
 
 	e.App.Store.Close() // Postgres as the worker sees it goes away
 	code, body := get(e.App.HTTPAddr(), "/readyz")
