@@ -66,6 +66,7 @@ const (
 	ReasonInvalidNumber      = "invalid_number"
 	ReasonUnresolved         = "earlier_attempt_unresolved"
 	ReasonWindowClosed       = "sending_window_closed"
+	ReasonCancelled          = "cancelled" // the journey stopped before the provider took it (SettleSend)
 )
 
 // SendResult is the ledger's verdict on a step.
@@ -128,6 +129,27 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, exempt bool) (Se
 		return SendResult{}, err
 	}
 	return d.record(ctx, decision, att)
+}
+
+// SettleSend settles a step whose send was cancelled and then lost its
+// attempt (its worker died), which the server does not retry. Like a retry
+// it waits for an attempt that still holds the row and asks the provider
+// whether an earlier one was accepted, so the ledger agrees with the
+// provider; unlike a retry it never calls the provider: a message nobody
+// sent is recorded skipped, cancelled.
+func (a *Activities) SettleSend(ctx context.Context, in SendInput) (SendResult, error) {
+	d, err := a.newDelivery(in, false)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if res, done, err := d.claim(ctx); done || err != nil {
+		return res, err
+	}
+	e, err := d.Store.SettleAttempt(ctx, in.LedgerKey, in.Step, consent.Skipped, ReasonCancelled)
+	if err != nil {
+		return SendResult{}, err
+	}
+	return SendResult{Status: e.Status, MessageID: e.ProviderMessageID, Reason: e.Reason}, nil
 }
 
 // delivery is one message on its way to the provider.

@@ -366,7 +366,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		case errors.As(err, &canceled):
 			return res, stopped
 		case err != nil && r.stepCtx.Err() != nil && r.sendErrorAfterCancelStops():
-			return res, stopped
+			return r.settle(i, q.Category, in)
 		case err != nil:
 			metrics.CountSMS(r.ctx, metrics.SMSFailed)
 			r.status.Reason = "send failed"
@@ -394,15 +394,33 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 }
 
 // sendErrorAfterCancelStops reports whether a send that failed after its
-// step was cancelled stops the journey rather than failing it. Such a send
-// usually lost its worker: the server does not retry an activity whose
-// cancellation was requested, so the workflow gets the heartbeat timeout,
-// not a cancellation. The step was cancelled all the same, and its ledger
-// row stays "attempting", as when the cancel finds a retry waiting.
-// Journeys that failed here before keep failing on replay; the version is
-// asked only on this rare path, so other histories get no marker.
+// step was cancelled is settled (settle) rather than failing the journey.
+// Such a send usually lost its worker: the server does not retry an
+// activity whose cancellation was requested, so the workflow gets the
+// heartbeat timeout, not a cancellation. Journeys that failed here before
+// keep failing on replay; the version is asked only on this rare path, so
+// other histories get no marker.
 func (r *journeyRun) sendErrorAfterCancelStops() bool {
 	return workflow.GetVersion(r.ctx, "send-error-after-cancel", workflow.DefaultVersion, 1) == 1
+}
+
+// settle runs SettleSend for step i, whose cancelled send lost its
+// attempt, so the ledger learns whether the provider took the message
+// (then count tells the journey it was sent before the stop) or records it
+// cancelled. The journey stops either way.
+func (r *journeyRun) settle(i int, category policy.Category, in activities.SendInput) (activities.SendResult, outcome) {
+	opts := r.sendOptions(i, category)
+	opts.Summary = settleSummary(i)
+	ctx, _ := workflow.NewDisconnectedContext(workflow.WithActivityOptions(r.ctx, opts))
+	var res activities.SendResult
+	if err := workflow.ExecuteActivity(ctx, acts.SettleSend, in).Get(ctx, &res); err != nil {
+		workflow.GetLogger(r.ctx).Error("settle a cancelled send", "step", i, "error", err)
+		return res, stopped
+	}
+	if res.Status == consent.Sent || res.Status == consent.Unresolved {
+		return res, goOn // count records it and ends the journey
+	}
+	return res, stopped
 }
 
 // sendOptions are step i's send activity options, with its summary.

@@ -52,6 +52,10 @@ func smsSummary(i int, category policy.Category) string {
 
 func optInSummary(i int) string { return fmt.Sprintf("opt-in request step %d", i) }
 
+func settleSummary(i int) string {
+	return fmt.Sprintf("settle cancelled send step %d (ask the provider, never send)", i)
+}
+
 func waitSummary(i int, s journey.Step) string { return fmt.Sprintf("wait %s (step %d)", s.Wait, i) }
 
 func consentSummary(i int, category policy.Category) string {

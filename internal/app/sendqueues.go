@@ -66,6 +66,7 @@ func (a *App) startSendWorkers() error {
 		}
 		w := worker.New(a.Temporal, q.name, opts)
 		w.RegisterActivity(a.Activities.SendSMS)
+		w.RegisterActivity(a.Activities.SettleSend) // on the journey's send queue, as its send
 		if q.provider != "" && q.rate == 0 {
 			w.RegisterActivity(a.Activities.SendReply)
 		}

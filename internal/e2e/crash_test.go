@@ -10,6 +10,8 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/stopline/stopline/activities"
+	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
@@ -119,17 +121,79 @@ func TestCrashNeverDuplicates(t *testing.T) {
 // provider call is in flight, and the worker running it dies before the
 // call answers. The server does not retry an activity whose cancellation
 // was requested, so the journey gets the send's heartbeat timeout instead
-// of a cancellation. It must end stopped, not failed, and nothing may be
-// sent: neither the call the dead worker abandoned nor a later step.
+// of a cancellation. It must end stopped, not failed, send nothing more,
+// and settle the step in the ledger by asking the provider, never by
+// calling it again: sent if the provider had taken the message, cancelled
+// if not.
 func TestStopThenSendingWorkerDies(t *testing.T) {
-	e := newEnvWith(t, stack.Options{NoApp: true})
-	w := newWorkerProcess(t, e)
-	e.Twilio.SetDelay(time.Minute) // the call hangs until its caller goes away
-	w.start()
+	tests := []struct {
+		name    string
+		taken   bool // the provider took the message before the worker died
+		history string
+		want    contract.JourneyStatus
+		ledger  consent.SendStatus
+	}{
+		{"the call hung: nothing sent", false, "journey-send-lost-after-stop",
+			contract.JourneyStatus{Journey: "dies", State: workflows.StateStopped, Step: 0, Steps: 2, Reason: contract.ReasonOptedOut},
+			consent.Skipped},
+		{"the provider took it, its answer was lost", true, "journey-send-taken-before-worker-died",
+			contract.JourneyStatus{Journey: "dies", State: workflows.StateStopped, Step: 1, Steps: 2, Sent: 1, Reason: contract.ReasonOptedOut},
+			consent.Sent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, stack.Options{NoApp: true})
+			w := newWorkerProcess(t, e)
+			// The call waits until its caller goes away, before or after
+			// the fake takes the message.
+			if tc.taken {
+				e.Twilio.SetReplyDelay(time.Minute)
+			} else {
+				e.Twilio.SetDelay(time.Minute)
+			}
+			w.start()
+			id, number := stopWhileSending(t, e, w)
+			w.kill()
+			w.start()
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var res workflows.JourneyResult
+			if err := e.Client().GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+				d, _ := e.Client().DescribeWorkflowExecution(context.Background(), id, "")
+				t.Fatalf("journey: %v; pending activities %v; worker log:\n%s", err, d.GetPendingActivities(), w.logTail())
+			}
+			if res.JourneyStatus != tc.want {
+				t.Errorf("journey = %+v, want %+v", res.JourneyStatus, tc.want)
+			}
+			accepted := e.Twilio.Accepted()
+			if want := map[bool]int{false: 0, true: 1}[tc.taken]; len(accepted) != want || e.Twilio.Calls() != 1 {
+				t.Errorf("the provider had %d calls and accepted %+v; want 1 call, %d accepted", e.Twilio.Calls(), accepted, want)
+			}
+			st, err := store.Open(t.Context(), e.Config.DatabaseURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rows, err := st.Sends(t.Context(), e.Key(number))
+			if err != nil || len(rows) != 1 || rows[0].Status != tc.ledger ||
+				tc.taken && rows[0].ProviderMessageID != accepted[0].SID || !tc.taken && rows[0].Reason != activities.ReasonCancelled {
+				t.Errorf("ledger = %+v, %v; want one row, %s", rows, err, tc.ledger)
+			}
+			e.replay(id, tc.history)
+		})
+	}
+}
+
+// stopWhileSending starts a journey of two SMS, waits for its first send
+// to reach the provider, signals the journey's cancel as an opt-out does,
+// and returns once the server holds the send's cancellation.
+func stopWhileSending(t *testing.T, e *env, w *workerProcess) (id, number string) {
+	t.Helper()
 	def := testkit.MustJourney(`{"name": "dies", "category": "transactional",
 		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
 		"steps": [{"sms": "one"}, {"sms": "two"}]}`)
-	const number = "+14155550170"
+	number = "+14155550170"
 	if err := e.StartJourney("dies", def, number); err != nil {
 		t.Fatal(err)
 	}
@@ -137,11 +201,9 @@ func TestStopThenSendingWorkerDies(t *testing.T) {
 	if e.Twilio.Calls() == 0 {
 		t.Fatalf("the send did not reach the provider within 30 s; worker log:\n%s", w.logTail())
 	}
-
-	// The recipient workflow's cancel signal, as an opt-out sends it.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	id := workflows.JourneyID(e.Run("dies"), e.Key(number))
+	id = workflows.JourneyID(e.Run("dies"), e.Key(number))
 	if err := e.Client().SignalWorkflow(ctx, id, "", contract.SignalCancel, contract.CancelRequest{Reason: contract.ReasonOptedOut}); err != nil {
 		t.Fatal(err)
 	}
@@ -161,16 +223,5 @@ func TestStopThenSendingWorkerDies(t *testing.T) {
 	if !cancelRequested() {
 		t.Fatalf("the send's cancellation was not requested within 30 s; worker log:\n%s", w.logTail())
 	}
-	w.kill()
-	w.start()
-
-	res := e.Result("dies", number)
-	want := contract.JourneyStatus{Journey: "dies", State: workflows.StateStopped, Steps: 2, Reason: contract.ReasonOptedOut}
-	if res.JourneyStatus != want {
-		t.Errorf("journey = %+v, want %+v", res.JourneyStatus, want)
-	}
-	if got := e.Twilio.Accepted(); len(got) != 0 {
-		t.Errorf("the provider accepted %d messages, want none: %+v", len(got), got)
-	}
-	e.replay(id, "journey-send-lost-after-stop")
+	return id, number
 }

@@ -95,6 +95,26 @@ func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string,
 	return nil
 }
 
+// SettleAttempt records status and reason for (workflowID, step) unless
+// the row is final already: an attempt that holds the row is waited for,
+// and what it recorded stands. It returns the row as it then is.
+func (s *Store) SettleAttempt(ctx context.Context, workflowID string, step int, status consent.SendStatus, reason string) (LedgerEntry, error) {
+	if _, err := s.pool.Exec(ctx, `UPDATE send_ledger SET status = $3, reason = NULLIF($4, ''), updated_at = clock_timestamp()
+		WHERE workflow_id = $1 AND step = $2 AND status = 'attempting'`, workflowID, step, status, reason); err != nil {
+		return LedgerEntry{}, fmt.Errorf("send ledger: %w", err)
+	}
+	// A second statement: it sees what an attempt that held the row committed.
+	rows, err := s.pool.Query(ctx, `SELECT `+LedgerColumns+` FROM send_ledger WHERE workflow_id = $1 AND step = $2`, workflowID, step)
+	if err != nil {
+		return LedgerEntry{}, fmt.Errorf("send ledger: %w", err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[LedgerEntry])
+	if err != nil {
+		return LedgerEntry{}, fmt.Errorf("send ledger: %w", err)
+	}
+	return e, nil
+}
+
 // MessageRecorded reports whether a step's ledger row holds the provider's
 // message ID: resolving an ambiguous attempt must not take another step's
 // message for its own.

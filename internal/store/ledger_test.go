@@ -212,3 +212,62 @@ func TestLockAttemptMissingRow(t *testing.T) {
 		t.Error("LockAttempt of a missing row succeeded")
 	}
 }
+
+// SettleAttempt records its verdict on an open attempt, but waits for an
+// attempt that holds the row and leaves what that one committed.
+func TestSettleAttempt(t *testing.T) {
+	tests := []struct {
+		name       string
+		heldAndSet bool // another attempt holds the row, then records sent
+		want       consent.SendStatus
+		wantID     string
+	}{
+		{"an open attempt is settled", false, consent.Skipped, ""},
+		{"an attempt holding the row wins", true, consent.Sent, "SM7"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := pgtest.NewStore(t)
+			ctx := t.Context()
+			if _, _, err := s.BeginAttempt(ctx, "wf", 0, key, "twilio"); err != nil {
+				t.Fatal(err)
+			}
+			tx, err := s.Pool().Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if tc.heldAndSet {
+				if _, _, _, err := s.LockAttempt(ctx, tx, "wf", 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			type out struct {
+				status     consent.SendStatus
+				id, reason string
+				err        error
+			}
+			settled := make(chan out, 1)
+			go func() {
+				e, err := s.SettleAttempt(ctx, "wf", 0, consent.Skipped, "cancelled")
+				settled <- out{e.Status, e.ProviderMessageID, e.Reason, err}
+			}()
+			if tc.heldAndSet {
+				pgtest.WaitForLockWaiters(t, s, 1)
+				if err := s.FinishAttempt(ctx, tx, "wf", 0, consent.Sent, "SM7", ""); err != nil {
+					t.Fatal(err)
+				}
+				if err := tx.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := testkit.Recv(t, settled, "SettleAttempt")
+			if got.err != nil || got.status != tc.want || got.id != tc.wantID {
+				t.Errorf("SettleAttempt = %+v; want %s %q", got, tc.want, tc.wantID)
+			}
+			if tc.want == consent.Skipped && got.reason != "cancelled" {
+				t.Errorf("reason = %q, want cancelled", got.reason)
+			}
+		})
+	}
+}
