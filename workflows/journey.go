@@ -406,19 +406,25 @@ func (r *journeyRun) sendErrorAfterCancelStops() bool {
 
 // settle runs SettleSend for step i, whose cancelled send lost its
 // attempt, so the ledger learns whether the provider took the message
-// (then count tells the journey it was sent before the stop) or records it
-// cancelled. The journey stops either way.
+// (count then records it: sent before the stop) or records it cancelled.
+// The settle sends nothing, so it runs on the provider's queue, never
+// behind a rate-limited sender's backlog, and waits for a worker with the
+// provider as long as the send could have. A settle that fails for good
+// leaves the step unknown.
 func (r *journeyRun) settle(i int, category policy.Category, in activities.SendInput) (activities.SendResult, outcome) {
 	opts := r.sendOptions(i, category)
 	opts.Summary = settleSummary(i)
+	opts.TaskQueue = activities.ProviderQueue(workflow.GetInfo(r.ctx).TaskQueueName, string(in.Provider))
+	opts.ScheduleToStartTimeout = 0 // up to ScheduleToCloseTimeout
+	opts.HeartbeatTimeout = 0       // it does not heartbeat; StartToCloseTimeout bounds it
 	ctx, _ := workflow.NewDisconnectedContext(workflow.WithActivityOptions(r.ctx, opts))
 	var res activities.SendResult
 	if err := workflow.ExecuteActivity(ctx, acts.SettleSend, in).Get(ctx, &res); err != nil {
 		workflow.GetLogger(r.ctx).Error("settle a cancelled send", "step", i, "error", err)
-		return res, stopped
+		res = activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved}
 	}
 	if res.Status == consent.Sent || res.Status == consent.Unresolved {
-		return res, goOn // count records it and ends the journey
+		return res, goOn // count records it; the journey stops there, or completes at its last step
 	}
 	return res, stopped
 }

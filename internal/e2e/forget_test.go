@@ -42,12 +42,15 @@ func TestForget(t *testing.T) {
 		t.Fatalf("inbound: %d", code)
 	}
 	key := e.Key(number)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if msgs, err := e.App.Store.InboundMessages(ctx, key); err != nil || len(msgs) != 1 || !strings.Contains(msgs[0].Body, secret) {
 		t.Fatalf("inbound before forget: %+v, %v", msgs, err)
 	}
 	journeyID := workflows.JourneyID(e.Run("first"), key)
+	if _, err := e.Client().DescribeWorkflowExecution(ctx, journeyID, ""); err != nil {
+		t.Fatalf("the journey before forget: %v", err) // or its deletion below would prove nothing
+	}
 
 	code, body := call(t, "POST", "http://"+e.App.AdminAddr()+"/v1/consent/forget", token,
 		strings.NewReader(`{"phone": "`+number+`", "by": "dpo@example.com", "note": "request 4711"}`))
@@ -114,6 +117,8 @@ func TestForget(t *testing.T) {
 	// embedded server).
 	for _, id := range []string{journeyID, workflows.RecipientID(key)} {
 		testkit.Eventually(t, 90*time.Second, id+" deleted from Temporal", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
 			_, err := e.Client().DescribeWorkflowExecution(ctx, id, "")
 			var gone *serviceerror.NotFound
 			return errors.As(err, &gone)

@@ -293,7 +293,8 @@ func count(t *testing.T, s *Stack, c client.Client, db *pgx.Conn, keyer phone.Ke
 // ledgerVsFake counts "sent" ledger rows whose message the fake does not
 // have, and fake messages without a "sent" row. Rows left "attempting"
 // with no message at the fake (a journey cancelled by its STOP while the
-// retry of a killed worker's attempt was pending) agree with it: nothing
+// retry of a killed worker's attempt was pending; a killed attempt whose
+// cancel came while it ran is settled instead) agree with it: nothing
 // was sent and the ledger does not claim otherwise. They are logged.
 func ledgerVsFake(t *testing.T, ctx context.Context, db *pgx.Conn, accepted []smstest.Accepted) int {
 	sids := map[string]bool{}
