@@ -132,20 +132,34 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, exempt bool) (Se
 }
 
 // SettleSend settles a step whose send was cancelled and then lost its
-// attempt (its worker died), which the server does not retry. Like a retry
-// it waits for an attempt that still holds the row and asks the provider
-// whether an earlier one was accepted, so the ledger agrees with the
-// provider; unlike a retry it never calls the provider: a message nobody
-// sent is recorded skipped, cancelled.
+// attempt (its worker died), which the server does not retry. Under the
+// ledger row's lock, so no attempt can call the provider meanwhile, it
+// asks the provider whether the attempt's message was accepted, as a retry
+// would, so the ledger agrees with the provider; unlike a retry it never
+// calls the provider: a message nobody sent is recorded skipped,
+// cancelled. A row that is not open (final, or failed: nothing went out)
+// stands.
 func (a *Activities) SettleSend(ctx context.Context, in SendInput) (SendResult, error) {
 	d, err := a.newDelivery(in, false)
 	if err != nil {
 		return SendResult{}, err
 	}
-	if res, done, err := d.claim(ctx); done || err != nil {
-		return res, err
+	e, err := d.Store.SettleAttempt(ctx, in.LedgerKey, in.Step, in.RecipientKey, string(in.Provider),
+		func(e store.LedgerEntry) (consent.SendStatus, string, string, error) {
+			id, found, asked, err := d.find(ctx, e)
+			switch {
+			case err != nil:
+				return "", "", "", err
+			case !asked:
+				return consent.Unresolved, "", ReasonUnresolved, nil
+			case found:
+				return consent.Sent, id, "", nil
+			}
+			return consent.Skipped, "", ReasonCancelled, nil
+		})
+	if err == nil && in.Test {
+		err = d.Store.MarkTest(ctx, in.LedgerKey, in.Step, in.TestNow) // as claim marks it
 	}
-	e, err := d.Store.SettleAttempt(ctx, in.LedgerKey, in.Step, consent.Skipped, ReasonCancelled)
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -215,26 +229,35 @@ func (d *delivery) claim(ctx context.Context) (res SendResult, done bool, err er
 // resolve settles an attempt whose outcome is unknown. done is true when the
 // step must not be sent again.
 func (d *delivery) resolve(ctx context.Context, e store.LedgerEntry) (SendResult, bool, error) {
-	finder, ok := d.sender.(sms.Finder)
-	if !ok {
+	id, found, asked, err := d.find(ctx, e)
+	switch {
+	case err != nil:
+		return SendResult{}, false, err
+	case !asked:
 		d.logger().Warn("send outcome unknown; not resending", "workflow", e.WorkflowID, "step", e.Step)
 		res := SendResult{Status: consent.Unresolved, Reason: ReasonUnresolved}
 		return res, true, d.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, "", res.Reason)
+	case !found:
+		return SendResult{}, false, nil // never accepted: send it now
+	}
+	d.logger().Info("earlier send attempt found at the provider; not resending", "workflow", e.WorkflowID, "step", e.Step)
+	res := SendResult{Status: consent.Sent, MessageID: id}
+	return res, true, d.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, res.MessageID, "")
+}
+
+// find asks the provider whether attempt e's message was accepted, and
+// its ID if so; asked is false when the provider cannot be asked.
+func (d *delivery) find(ctx context.Context, e store.LedgerEntry) (id string, found, asked bool, err error) {
+	finder, ok := d.sender.(sms.Finder)
+	if !ok {
+		return "", false, false, nil
 	}
 	// Allow for clock skew between this host and the provider. A message the
 	// ledger holds for another step (the same text to the same number, from
 	// another journey or run) is not this step's.
 	claimed := func(id string) (bool, error) { return d.Store.MessageRecorded(ctx, string(d.in.Provider), id) }
-	found, ok, err := finder.Find(ctx, d.msg, e.AttemptedAt.Add(-2*time.Minute), claimed)
-	if err != nil {
-		return SendResult{}, false, err
-	}
-	if !ok {
-		return SendResult{}, false, nil // never accepted: send it now
-	}
-	d.logger().Info("earlier send attempt found at the provider; not resending", "workflow", e.WorkflowID, "step", e.Step)
-	res := SendResult{Status: consent.Sent, MessageID: found.MessageID}
-	return res, true, d.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, res.MessageID, "")
+	m, found, err := finder.Find(ctx, d.msg, e.AttemptedAt.Add(-2*time.Minute), claimed)
+	return m.MessageID, found, true, err
 }
 
 // fence runs call only while the recipient may get the message: in a

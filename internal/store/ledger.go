@@ -30,6 +30,10 @@ type LedgerEntry struct {
 const LedgerColumns = `workflow_id, step, recipient_key, provider, status, coalesce(provider_message_id, ''),
 	coalesce(reason, ''), attempts, attempted_at, updated_at, test, test_now`
 
+// insertAttempt opens the ledger row of a step unless it exists.
+const insertAttempt = `INSERT INTO send_ledger (workflow_id, step, recipient_key, provider, status)
+	VALUES ($1, $2, $3, $4, 'attempting') ON CONFLICT (workflow_id, step) DO NOTHING`
+
 // BeginAttempt claims (workflowID, step) for a provider call. fresh is true
 // when this call created the row. Otherwise the existing entry is returned
 // unchanged (its Status tells the caller what happened before), except that
@@ -37,9 +41,7 @@ const LedgerColumns = `workflow_id, step, recipient_key, provider, status, coale
 // it and it may be tried again.
 func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, recipientKey, provider string) (e LedgerEntry, fresh bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO send_ledger (workflow_id, step, recipient_key, provider, status)
-			VALUES ($1, $2, $3, $4, 'attempting') ON CONFLICT (workflow_id, step) DO NOTHING`,
-			workflowID, step, recipientKey, provider)
+		tag, err := tx.Exec(ctx, insertAttempt, workflowID, step, recipientKey, provider)
 		if err != nil {
 			return err
 		}
@@ -95,20 +97,31 @@ func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string,
 	return nil
 }
 
-// SettleAttempt records status and reason for (workflowID, step) unless
-// the row is final already: an attempt that holds the row is waited for,
-// and what it recorded stands. It returns the row as it then is.
-func (s *Store) SettleAttempt(ctx context.Context, workflowID string, step int, status consent.SendStatus, reason string) (LedgerEntry, error) {
-	if _, err := s.pool.Exec(ctx, `UPDATE send_ledger SET status = $3, reason = NULLIF($4, ''), updated_at = clock_timestamp()
-		WHERE workflow_id = $1 AND step = $2 AND status = 'attempting'`, workflowID, step, status, reason); err != nil {
-		return LedgerEntry{}, fmt.Errorf("send ledger: %w", err)
-	}
-	// A second statement: it sees what an attempt that held the row committed.
-	rows, err := s.pool.Query(ctx, `SELECT `+LedgerColumns+` FROM send_ledger WHERE workflow_id = $1 AND step = $2`, workflowID, step)
-	if err != nil {
-		return LedgerEntry{}, fmt.Errorf("send ledger: %w", err)
-	}
-	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[LedgerEntry])
+// SettleAttempt settles (workflowID, step) under the row's lock, creating
+// the row if no attempt did: a row that is not "attempting" stands (final,
+// or failed: nothing was sent); an open one becomes what verdict says.
+// verdict runs under the lock, so no attempt calls the provider meanwhile.
+func (s *Store) SettleAttempt(ctx context.Context, workflowID string, step int, recipientKey, provider string,
+	verdict func(LedgerEntry) (status consent.SendStatus, messageID, reason string, err error)) (LedgerEntry, error) {
+	var e LedgerEntry
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, insertAttempt, workflowID, step, recipientKey, provider); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+LedgerColumns+` FROM send_ledger WHERE workflow_id = $1 AND step = $2 FOR UPDATE`, workflowID, step)
+		if err != nil {
+			return err
+		}
+		if e, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[LedgerEntry]); err != nil || e.Status != consent.Attempting {
+			return err
+		}
+		status, id, reason, err := verdict(e)
+		if err != nil {
+			return err
+		}
+		e.Status, e.ProviderMessageID, e.Reason = status, id, reason
+		return s.FinishAttempt(ctx, tx, workflowID, step, status, id, reason)
+	})
 	if err != nil {
 		return LedgerEntry{}, fmt.Errorf("send ledger: %w", err)
 	}

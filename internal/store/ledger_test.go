@@ -7,6 +7,7 @@ import (
 
 	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 )
 
@@ -213,60 +214,92 @@ func TestLockAttemptMissingRow(t *testing.T) {
 	}
 }
 
-// SettleAttempt records its verdict on an open attempt, but waits for an
-// attempt that holds the row and leaves what that one committed.
+// SettleAttempt gives an open attempt the verdict, under the row's lock:
+// it waits for an attempt that holds the row, leaves what that one
+// committed unless it left the row open, and never touches a row that is
+// not open.
 func TestSettleAttempt(t *testing.T) {
 	tests := []struct {
-		name       string
-		heldAndSet bool // another attempt holds the row, then records sent
-		want       consent.SendStatus
-		wantID     string
+		name  string
+		begin consent.SendStatus // the row before the settle: "" none, attempting, failed
+		held  consent.SendStatus // an attempt holds the row, then commits this ("" holds nothing; attempting leaves it open)
+		want  consent.SendStatus
+		id    string
+		asked int // verdicts asked for
 	}{
-		{"an open attempt is settled", false, consent.Skipped, ""},
-		{"an attempt holding the row wins", true, consent.Sent, "SM7"},
+		{"an open attempt gets the verdict", consent.Attempting, "", consent.Skipped, "", 1},
+		{"a missing row is created and settled", "", "", consent.Skipped, "", 1},
+		{"an attempt holding the row that records sent wins", consent.Attempting, consent.Sent, consent.Sent, "SM7", 0},
+		{"an attempt holding the row that leaves it open is settled after it", consent.Attempting, consent.Attempting, consent.Skipped, "", 1},
+		{"a failed row stands", consent.Failed, "", consent.Failed, "", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := pgtest.NewStore(t)
 			ctx := t.Context()
-			if _, _, err := s.BeginAttempt(ctx, "wf", 0, key, "twilio"); err != nil {
-				t.Fatal(err)
+			if tc.begin != "" {
+				if _, _, err := s.BeginAttempt(ctx, "wf", 0, key, "twilio"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.begin == consent.Failed {
+				if err := s.FinishAttempt(ctx, nil, "wf", 0, consent.Failed, "", "rejected"); err != nil {
+					t.Fatal(err)
+				}
 			}
 			tx, err := s.Pool().Begin(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tx.Rollback(ctx)
-			if tc.heldAndSet {
+			if tc.held != "" {
 				if _, _, _, err := s.LockAttempt(ctx, tx, "wf", 0); err != nil {
 					t.Fatal(err)
 				}
 			}
+			var (
+				mu                sync.Mutex
+				asked             int
+				committed, before bool // whether a verdict was asked before the holder committed
+			)
 			type out struct {
-				status     consent.SendStatus
-				id, reason string
-				err        error
+				e   store.LedgerEntry
+				err error
 			}
 			settled := make(chan out, 1)
 			go func() {
-				e, err := s.SettleAttempt(ctx, "wf", 0, consent.Skipped, "cancelled")
-				settled <- out{e.Status, e.ProviderMessageID, e.Reason, err}
+				e, err := s.SettleAttempt(ctx, "wf", 0, key, "twilio", func(store.LedgerEntry) (consent.SendStatus, string, string, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					asked++
+					before = before || tc.held != "" && !committed
+					return consent.Skipped, "", "cancelled", nil
+				})
+				settled <- out{e, err}
 			}()
-			if tc.heldAndSet {
+			if tc.held != "" {
 				pgtest.WaitForLockWaiters(t, s, 1)
-				if err := s.FinishAttempt(ctx, tx, "wf", 0, consent.Sent, "SM7", ""); err != nil {
-					t.Fatal(err)
+				if tc.held != consent.Attempting {
+					if err := s.FinishAttempt(ctx, tx, "wf", 0, tc.held, tc.id, ""); err != nil {
+						t.Fatal(err)
+					}
 				}
+				mu.Lock()
+				committed = true
+				mu.Unlock()
 				if err := tx.Commit(ctx); err != nil {
 					t.Fatal(err)
 				}
 			}
 			got := testkit.Recv(t, settled, "SettleAttempt")
-			if got.err != nil || got.status != tc.want || got.id != tc.wantID {
-				t.Errorf("SettleAttempt = %+v; want %s %q", got, tc.want, tc.wantID)
+			mu.Lock()
+			defer mu.Unlock()
+			if got.err != nil || got.e.Status != tc.want || got.e.ProviderMessageID != tc.id || asked != tc.asked || before {
+				t.Errorf("SettleAttempt = %+v, %v after %d verdicts (one before the holder committed: %v); want %s %q after %d",
+					got.e, got.err, asked, before, tc.want, tc.id, tc.asked)
 			}
-			if tc.want == consent.Skipped && got.reason != "cancelled" {
-				t.Errorf("reason = %q, want cancelled", got.reason)
+			if rows, err := s.Sends(ctx, key); err != nil || len(rows) != 1 || rows[0].Status != tc.want || rows[0].ProviderMessageID != tc.id {
+				t.Errorf("ledger = %+v, %v; want one row, %s %q", rows, err, tc.want, tc.id)
 			}
 		})
 	}
