@@ -365,8 +365,8 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		switch {
 		case errors.As(err, &canceled):
 			return res, stopped
-		case err != nil && r.stepCtx.Err() != nil && r.sendErrorAfterCancelStops():
-			return r.settle(i, q.Category, in)
+		case err != nil && r.stepCtx.Err() != nil && r.settlesSendErrorAfterCancel():
+			return r.settle(i, in)
 		case err != nil:
 			metrics.CountSMS(r.ctx, metrics.SMSFailed)
 			r.status.Reason = "send failed"
@@ -393,14 +393,14 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 	}
 }
 
-// sendErrorAfterCancelStops reports whether a send that failed after its
+// settlesSendErrorAfterCancel reports whether a send that failed after its
 // step was cancelled is settled (settle) rather than failing the journey.
 // Such a send usually lost its worker: the server does not retry an
 // activity whose cancellation was requested, so the workflow gets the
 // heartbeat timeout, not a cancellation. Journeys that failed here before
 // keep failing on replay; the version is asked only on this rare path, so
 // other histories get no marker.
-func (r *journeyRun) sendErrorAfterCancelStops() bool {
+func (r *journeyRun) settlesSendErrorAfterCancel() bool {
 	return workflow.GetVersion(r.ctx, "send-error-after-cancel", workflow.DefaultVersion, 1) == 1
 }
 
@@ -411,8 +411,8 @@ func (r *journeyRun) sendErrorAfterCancelStops() bool {
 // behind a rate-limited sender's backlog, and waits for a worker with the
 // provider as long as the send could have. A settle that fails for good
 // leaves the step unknown.
-func (r *journeyRun) settle(i int, category policy.Category, in activities.SendInput) (activities.SendResult, outcome) {
-	opts := r.sendOptions(i, category)
+func (r *journeyRun) settle(i int, in activities.SendInput) (activities.SendResult, outcome) {
+	opts := r.sendOpts
 	opts.Summary = settleSummary(i)
 	opts.TaskQueue = activities.ProviderQueue(workflow.GetInfo(r.ctx).TaskQueueName, string(in.Provider))
 	opts.ScheduleToStartTimeout = 0 // up to ScheduleToCloseTimeout

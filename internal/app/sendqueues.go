@@ -66,9 +66,9 @@ func (a *App) startSendWorkers() error {
 		}
 		w := worker.New(a.Temporal, q.name, opts)
 		w.RegisterActivity(a.Activities.SendSMS)
-		w.RegisterActivity(a.Activities.SettleSend) // on the journey's send queue, as its send
-		if q.provider != "" && q.rate == 0 {
+		if q.provider != "" && q.rate == 0 { // the provider's own queue: what must not wait behind a rate
 			w.RegisterActivity(a.Activities.SendReply)
+			w.RegisterActivity(a.Activities.SettleSend)
 		}
 		if err := w.Start(); err != nil {
 			a.stopSendWorkers()
