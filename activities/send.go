@@ -166,6 +166,14 @@ func (a *Activities) SettleSend(ctx context.Context, in SendInput) (SendResult, 
 	return SendResult{Status: e.Status, MessageID: e.ProviderMessageID, Reason: e.Reason}, nil
 }
 
+// SendOpen reports whether in's step has an open attempt, which SettleSend
+// must settle: the send was cancelled after an attempt claimed its ledger
+// row and before any attempt recorded an outcome. A local activity: it
+// reads the ledger only.
+func (a *Activities) SendOpen(ctx context.Context, in SendInput) (bool, error) {
+	return a.Store.AttemptOpen(ctx, in.LedgerKey, in.Step)
+}
+
 // delivery is one message on its way to the provider.
 type delivery struct {
 	*Activities

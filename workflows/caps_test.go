@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func TestJourneyWaitsOutFrequencyCap(t *testing.T) {
 			in.Journey.Steps = in.Journey.Steps[:1]
 			in.Phone, in.State = "+13055550123", "FL"
 			calls := 0
-			w.send = func(s activities.SendInput) (activities.SendResult, error) {
+			w.send = func(_ context.Context, s activities.SendInput) (activities.SendResult, error) {
 				if calls++; calls == 1 && !tt.frees.IsZero() {
 					return activities.SendResult{Status: activities.Deferred, Reason: activities.ReasonFrequencyCap, DeferredUntil: tt.frees}, nil
 				}

@@ -364,7 +364,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		var canceled *temporal.CanceledError
 		switch {
 		case errors.As(err, &canceled):
-			return res, stopped
+			return r.afterCancelledSend(i, in)
 		case err != nil && r.stepCtx.Err() != nil && r.settlesSendErrorAfterCancel():
 			return r.settle(i, in)
 		case err != nil:
@@ -402,6 +402,25 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 // other histories get no marker.
 func (r *journeyRun) settlesSendErrorAfterCancel() bool {
 	return workflow.GetVersion(r.ctx, "send-error-after-cancel", workflow.DefaultVersion, 1) == 1
+}
+
+// afterCancelledSend ends step i, whose send was cancelled. An attempt may
+// have died mid-call (its worker lost) and left the ledger row open, the
+// provider holding the message or not, before the cancel dropped the
+// retry that would have settled it; such a row is settled as a lost
+// attempt's is. Journeys that stopped here before keep stopping on replay;
+// the version is asked only on this path, so other histories get no
+// marker.
+func (r *journeyRun) afterCancelledSend(i int, in activities.SendInput) (activities.SendResult, outcome) {
+	if workflow.GetVersion(r.ctx, "settle-cancelled-send", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return activities.SendResult{}, stopped
+	}
+	ctx, _ := workflow.NewDisconnectedContext(summarised(r.ctx, localOptions, openSummary(i)))
+	var open bool
+	if err := workflow.ExecuteLocalActivity(ctx, acts.SendOpen, in).Get(ctx, &open); err != nil || !open {
+		return activities.SendResult{}, stopped
+	}
+	return r.settle(i, in)
 }
 
 // settle runs SettleSend for step i, whose cancelled send lost its

@@ -72,7 +72,7 @@ type world struct {
 	consent func(n int) (consent.Decision, error)
 	checks  int
 	// send answers a send; default sent.
-	send func(in activities.SendInput) (activities.SendResult, error)
+	send func(ctx context.Context, in activities.SendInput) (activities.SendResult, error)
 	// optIn answers RequestOptIn; default allowed, state unknown.
 	optIn func() (consent.Decision, error)
 	// registered is RegisterJourney's answer, the run's state; default
@@ -145,14 +145,14 @@ func newWorld(t *testing.T) *world {
 			return consent.Decision{Allowed: true}, nil
 		})
 	env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
+		func(ctx context.Context, in activities.SendInput) (activities.SendResult, error) {
 			w.record(fmt.Sprintf("send %d", in.Step))
 			w.mu.Lock()
 			w.sends = append(w.sends, in)
 			w.sentAt = append(w.sentAt, env.Now())
 			w.mu.Unlock()
 			if w.send != nil {
-				return w.send(in)
+				return w.send(ctx, in)
 			}
 			return activities.SendResult{Status: consent.Sent, MessageID: fmt.Sprintf("SM%d", in.Step)}, nil
 		})
@@ -426,7 +426,7 @@ func TestJourneySendOutcomes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.send = func(activities.SendInput) (activities.SendResult, error) { return tc.result, nil }
+			w.send = func(context.Context, activities.SendInput) (activities.SendResult, error) { return tc.result, nil }
 			res, err := w.run(input())
 			if err != nil {
 				t.Fatal(err)
@@ -471,10 +471,64 @@ func TestJourneyCancelSignalDuringWait(t *testing.T) {
 	}
 }
 
+// A send cancelled by an opt-out while an attempt's outcome is open in the
+// ledger (a worker died mid-call, and the cancel dropped the retry) is
+// settled, and the settle's verdict counted; with no open attempt nothing
+// more runs.
+func TestJourneyCancelledSendSettlesOpenAttempt(t *testing.T) {
+	tests := []struct {
+		name    string
+		open    bool
+		settled activities.SendResult
+		want    contract.JourneyStatus
+		events  []string
+	}{
+		{"no open attempt", false, activities.SendResult{},
+			contract.JourneyStatus{Step: 0},
+			[]string{"register", "check", "send 0", "open? 0", "deregister " + workflowID}},
+		{"open, the provider had the message", true, activities.SendResult{Status: consent.Sent, MessageID: "SM0"},
+			contract.JourneyStatus{Step: 1, Sent: 1},
+			[]string{"register", "check", "send 0", "open? 0", "settle 0", "deregister " + workflowID}},
+		{"open, the provider did not", true, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonCancelled},
+			contract.JourneyStatus{Step: 0},
+			[]string{"register", "check", "send 0", "open? 0", "settle 0", "deregister " + workflowID}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.send = func(ctx context.Context, _ activities.SendInput) (activities.SendResult, error) {
+				w.env.SignalWorkflow(contract.SignalCancel, contract.CancelRequest{Reason: contract.ReasonOptedOut})
+				<-ctx.Done()
+				return activities.SendResult{}, ctx.Err()
+			}
+			w.env.OnActivity(a.SendOpen, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.SendInput) (bool, error) {
+					w.record(fmt.Sprintf("open? %d", in.Step))
+					return tc.open, nil
+				})
+			w.env.OnActivity(a.SettleSend, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
+					w.record(fmt.Sprintf("settle %d", in.Step))
+					return tc.settled, nil
+				})
+			res, err := w.run(input())
+			if err != nil {
+				t.Fatalf("journey failed: %v", err)
+			}
+			want := tc.want
+			want.Journey, want.State, want.Steps, want.Reason = "welcome", workflows.StateStopped, 3, contract.ReasonOptedOut
+			if res.JourneyStatus != want {
+				t.Errorf("result = %+v\nwant     %+v", res.JourneyStatus, want)
+			}
+			w.wantEvents(tc.events...)
+		})
+	}
+}
+
 // A send that fails for good fails the journey, which still deregisters.
 func TestJourneySendFailsPermanently(t *testing.T) {
 	w := newWorld(t)
-	w.send = func(activities.SendInput) (activities.SendResult, error) {
+	w.send = func(context.Context, activities.SendInput) (activities.SendResult, error) {
 		return activities.SendResult{}, temporal.NewNonRetryableApplicationError("twilio: permanent (http 401)", contract.ErrProviderPermanent, nil)
 	}
 	_, err := w.run(input())
@@ -600,7 +654,7 @@ func TestJourneyDeferredSendWaitsForNextWindow(t *testing.T) {
 	in := input()
 	in.Journey.Steps = in.Journey.Steps[:1]
 	deferred := false
-	w.send = func(s activities.SendInput) (activities.SendResult, error) {
+	w.send = func(_ context.Context, s activities.SendInput) (activities.SendResult, error) {
 		if !deferred {
 			deferred = true
 			return activities.SendResult{Status: activities.Deferred, Reason: activities.ReasonWindowClosed}, nil

@@ -52,6 +52,10 @@ func smsSummary(i int, category policy.Category) string {
 
 func optInSummary(i int) string { return fmt.Sprintf("opt-in request step %d", i) }
 
+func openSummary(i int) string {
+	return fmt.Sprintf("is cancelled send step %d open in the ledger?", i)
+}
+
 func settleSummary(i int) string {
 	return fmt.Sprintf("settle cancelled send step %d (ask the provider, never send)", i)
 }

@@ -12,6 +12,7 @@ func TestSummaries(t *testing.T) {
 	now := time.Date(2026, 6, 1, 3, 0, 0, 0, time.UTC) // 20:00 in Los Angeles
 	tests := []struct{ got, want string }{
 		{smsSummary(2, "marketing"), "SMS step 2 (marketing)"},
+		{openSummary(1), "is cancelled send step 1 open in the ledger?"},
 		{settleSummary(1), "settle cancelled send step 1 (ask the provider, never send)"},
 		{waitSummary(1, journey.Step{Wait: "24h"}), "wait 24h (step 1)"},
 		{quietHoursSummary(0, now, now.Add(12*time.Hour), []string{"America/Los_Angeles"}), "quiet hours until 08:00 America/Los_Angeles (step 0)"},

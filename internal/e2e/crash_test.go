@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
@@ -117,28 +119,26 @@ func TestCrashNeverDuplicates(t *testing.T) {
 	}
 }
 
-// TestStopThenSendingWorkerDies: an opt-out cancels a send while the
-// provider call is in flight, and the worker running it dies before the
-// call answers. The server does not retry an activity whose cancellation
-// was requested, so the journey gets the send's heartbeat timeout instead
-// of a cancellation. It must end stopped, not failed, send nothing more,
-// and settle the step in the ledger by asking the provider, never by
-// calling it again: sent if the provider had taken the message, cancelled
-// if not.
-func TestStopThenSendingWorkerDies(t *testing.T) {
+// TestSendingWorkerDiesAroundStop: the worker running a send dies while
+// the provider call is in flight, before the provider took the message or
+// after (its answer lost), and an opt-out cancels the send either while the
+// call was in flight or later, while the send's retry waited. The server
+// does not retry an activity whose cancellation was requested, and the
+// cancel drops a waiting retry, so no attempt will settle the step. The
+// journey must end stopped, not failed, send nothing more, and settle the
+// step in the ledger by asking the provider, never by calling it again:
+// sent if the provider had taken the message, cancelled if not.
+func TestSendingWorkerDiesAroundStop(t *testing.T) {
 	tests := []struct {
-		name    string
-		taken   bool // the provider took the message before the worker died
-		history string
-		want    contract.JourneyStatus
-		ledger  consent.SendStatus
+		name      string
+		taken     bool // the provider took the message before the worker died
+		stopFirst bool // the stop came before the worker died (else while the retry waited)
+		history   string
 	}{
-		{"the call hung: nothing sent", false, "journey-send-lost-after-stop",
-			contract.JourneyStatus{Journey: "dies", State: workflows.StateStopped, Step: 0, Steps: 2, Reason: contract.ReasonOptedOut},
-			consent.Skipped},
-		{"the provider took it, its answer was lost", true, "journey-send-taken-before-worker-died",
-			contract.JourneyStatus{Journey: "dies", State: workflows.StateStopped, Step: 1, Steps: 2, Sent: 1, Reason: contract.ReasonOptedOut},
-			consent.Sent},
+		{"stop, then death: the call hung", false, true, "journey-send-lost-after-stop"},
+		{"stop, then death: the provider took it", true, true, "journey-send-taken-before-worker-died"},
+		{"death, then stop: the call hung", false, false, "journey-send-lost-stop-dropped-retry"},
+		{"death, then stop: the provider took it", true, false, "journey-send-taken-stop-dropped-retry"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,8 +152,25 @@ func TestStopThenSendingWorkerDies(t *testing.T) {
 				e.Twilio.SetDelay(time.Minute)
 			}
 			w.start()
-			id, number := stopWhileSending(t, e, w)
-			w.kill()
+			id, number := startSending(t, e, w)
+			if tc.stopFirst {
+				cancelJourney(t, e, id)
+				waitForPending(t, w, e, id, "the send's cancellation requested", func(pa *workflowpb.PendingActivityInfo) bool {
+					return pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+				})
+				w.kill()
+			} else {
+				w.kill()
+				waitForPending(t, w, e, id, "the send's retry scheduled", func(pa *workflowpb.PendingActivityInfo) bool {
+					return pa.GetAttempt() > 1 && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED
+				})
+				// A worker without the provider runs the journey's cancel
+				// while the retry still waits for one with it.
+				w.start("TWILIO_ACCOUNT_SID=")
+				cancelJourney(t, e, id)
+				waitFor(30*time.Second, func() bool { return journeyClosedOrSettling(e, id) })
+				w.kill()
+			}
 			w.start()
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -163,8 +180,12 @@ func TestStopThenSendingWorkerDies(t *testing.T) {
 				d, _ := e.Client().DescribeWorkflowExecution(context.Background(), id, "")
 				t.Fatalf("journey: %v; pending activities %v; worker log:\n%s", err, d.GetPendingActivities(), w.logTail())
 			}
-			if res.JourneyStatus != tc.want {
-				t.Errorf("journey = %+v, want %+v", res.JourneyStatus, tc.want)
+			want := contract.JourneyStatus{Journey: "dies", State: workflows.StateStopped, Step: 0, Steps: 2, Reason: contract.ReasonOptedOut}
+			if tc.taken {
+				want.Step, want.Sent = 1, 1
+			}
+			if res.JourneyStatus != want {
+				t.Errorf("journey = %+v, want %+v", res.JourneyStatus, want)
 			}
 			accepted := e.Twilio.Accepted()
 			if want := map[bool]int{false: 0, true: 1}[tc.taken]; len(accepted) != want || e.Twilio.Calls() != 1 {
@@ -176,19 +197,19 @@ func TestStopThenSendingWorkerDies(t *testing.T) {
 			}
 			defer st.Close()
 			rows, err := st.Sends(t.Context(), e.Key(number))
-			if err != nil || len(rows) != 1 || rows[0].Status != tc.ledger ||
+			ledger := map[bool]consent.SendStatus{false: consent.Skipped, true: consent.Sent}[tc.taken]
+			if err != nil || len(rows) != 1 || rows[0].Status != ledger ||
 				tc.taken && rows[0].ProviderMessageID != accepted[0].SID || !tc.taken && rows[0].Reason != activities.ReasonCancelled {
-				t.Errorf("ledger = %+v, %v; want one row, %s", rows, err, tc.ledger)
+				t.Errorf("ledger = %+v, %v; want one row, %s", rows, err, ledger)
 			}
 			e.replay(id, tc.history)
 		})
 	}
 }
 
-// stopWhileSending starts a journey of two SMS, waits for its first send
-// to reach the provider, signals the journey's cancel as an opt-out does,
-// and returns once the server holds the send's cancellation.
-func stopWhileSending(t *testing.T, e *env, w *workerProcess) (id, number string) {
+// startSending starts a journey of two SMS and waits for its first send to
+// reach the provider.
+func startSending(t *testing.T, e *env, w *workerProcess) (id, number string) {
 	t.Helper()
 	def := testkit.MustJourney(`{"name": "dies", "category": "transactional",
 		"sender": {"provider": "twilio", "from": "+15550001111", "type": "long_code"},
@@ -201,27 +222,46 @@ func stopWhileSending(t *testing.T, e *env, w *workerProcess) (id, number string
 	if e.Twilio.Calls() == 0 {
 		t.Fatalf("the send did not reach the provider within 30 s; worker log:\n%s", w.logTail())
 	}
+	return workflows.JourneyID(e.Run("dies"), e.Key(number)), number
+}
+
+// cancelJourney signals the journey's cancel, as an opt-out does.
+func cancelJourney(t *testing.T, e *env, id string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	id = workflows.JourneyID(e.Run("dies"), e.Key(number))
 	if err := e.Client().SignalWorkflow(ctx, id, "", contract.SignalCancel, contract.CancelRequest{Reason: contract.ReasonOptedOut}); err != nil {
 		t.Fatal(err)
 	}
-	cancelRequested := func() bool {
+}
+
+// waitForPending waits until the server shows a pending activity of the
+// journey that matches.
+func waitForPending(t *testing.T, w *workerProcess, e *env, id, what string, match func(*workflowpb.PendingActivityInfo) bool) {
+	t.Helper()
+	found := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		d, err := e.Client().DescribeWorkflowExecution(ctx, id, "")
-		if err != nil {
-			return false
-		}
-		for _, pa := range d.GetPendingActivities() {
-			if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED {
-				return true
-			}
-		}
+		return err == nil && slices.ContainsFunc(d.GetPendingActivities(), match)
+	}
+	waitFor(60*time.Second, found)
+	if !found() {
+		t.Fatalf("not seen within 60 s: %s; worker log:\n%s", what, w.logTail())
+	}
+}
+
+// journeyClosedOrSettling reports whether the journey has closed, or waits
+// for its SettleSend.
+func journeyClosedOrSettling(e *env, id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := e.Client().DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
 		return false
 	}
-	waitFor(30*time.Second, cancelRequested)
-	if !cancelRequested() {
-		t.Fatalf("the send's cancellation was not requested within 30 s; worker log:\n%s", w.logTail())
-	}
-	return id, number
+	return d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING ||
+		slices.ContainsFunc(d.GetPendingActivities(), func(pa *workflowpb.PendingActivityInfo) bool {
+			return pa.GetActivityType().GetName() == "SettleSend"
+		})
 }

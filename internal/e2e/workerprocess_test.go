@@ -30,8 +30,9 @@ func newWorkerProcess(t *testing.T, e *env) *workerProcess {
 	return w
 }
 
-// start runs a worker, its output appended to the log.
-func (w *workerProcess) start() {
+// start runs a worker, its output appended to the log; env is added to
+// (and overrides) the stack's worker environment.
+func (w *workerProcess) start(env ...string) {
 	w.t.Helper()
 	logFile, err := os.OpenFile(w.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -39,7 +40,7 @@ func (w *workerProcess) start() {
 	}
 	defer logFile.Close() // the child has its own descriptor
 	w.cmd = exec.Command(w.bin, "-http", "")
-	w.cmd.Env = append(os.Environ(), w.e.WorkerEnv()...)
+	w.cmd.Env = append(append(os.Environ(), w.e.WorkerEnv()...), env...)
 	w.cmd.Stdout, w.cmd.Stderr = logFile, logFile
 	if err := w.cmd.Start(); err != nil {
 		w.t.Fatal(err)

@@ -128,6 +128,18 @@ func (s *Store) SettleAttempt(ctx context.Context, workflowID string, step int, 
 	return e, nil
 }
 
+// AttemptOpen reports whether (workflowID, step) has an open attempt: one
+// that claimed the row and never recorded its outcome.
+func (s *Store) AttemptOpen(ctx context.Context, workflowID string, step int) (bool, error) {
+	var open bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM send_ledger WHERE workflow_id = $1 AND step = $2 AND status = 'attempting')`,
+		workflowID, step).Scan(&open)
+	if err != nil {
+		return false, fmt.Errorf("send ledger: %w", err)
+	}
+	return open, nil
+}
+
 // MessageRecorded reports whether a step's ledger row holds the provider's
 // message ID: resolving an ambiguous attempt must not take another step's
 // message for its own.

@@ -217,7 +217,8 @@ func TestLockAttemptMissingRow(t *testing.T) {
 // SettleAttempt gives an open attempt the verdict, under the row's lock:
 // it waits for an attempt that holds the row, leaves what that one
 // committed unless it left the row open, and never touches a row that is
-// not open.
+// not open. AttemptOpen sees the open row before the settle, and none
+// after.
 func TestSettleAttempt(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -246,6 +247,9 @@ func TestSettleAttempt(t *testing.T) {
 				if err := s.FinishAttempt(ctx, nil, "wf", 0, consent.Failed, "", "rejected"); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if open, err := s.AttemptOpen(ctx, "wf", 0); err != nil || open != (tc.begin == consent.Attempting) {
+				t.Errorf("AttemptOpen before the settle = %v, %v; want %v", open, err, tc.begin == consent.Attempting)
 			}
 			tx, err := s.Pool().Begin(ctx)
 			if err != nil {
@@ -300,6 +304,9 @@ func TestSettleAttempt(t *testing.T) {
 			}
 			if rows, err := s.Sends(ctx, key); err != nil || len(rows) != 1 || rows[0].Status != tc.want || rows[0].ProviderMessageID != tc.id {
 				t.Errorf("ledger = %+v, %v; want one row, %s %q", rows, err, tc.want, tc.id)
+			}
+			if open, err := s.AttemptOpen(ctx, "wf", 0); err != nil || open {
+				t.Errorf("AttemptOpen after the settle = %v, %v; want false", open, err)
 			}
 		})
 	}
