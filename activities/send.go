@@ -249,8 +249,10 @@ func (d *delivery) resolve(ctx context.Context, e store.LedgerEntry) (SendResult
 		return SendResult{}, false, nil // never accepted: send it now
 	}
 	d.logger().Info("earlier send attempt found at the provider; not resending", "workflow", e.WorkflowID, "step", e.Step)
+	// Another step's lookup may take the message first: then this attempt
+	// fails, and its retry looks again.
 	res := SendResult{Status: consent.Sent, MessageID: id}
-	return res, true, d.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, res.MessageID, "")
+	return res, true, d.Store.AdoptMessage(ctx, nil, e.WorkflowID, e.Step, string(d.in.Provider), id)
 }
 
 // find asks the provider whether attempt e's message was accepted, and

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -97,6 +98,43 @@ func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string,
 	return nil
 }
 
+// ErrMessageTaken says a message found at the provider was recorded for
+// another step after the lookup skipped the claimed ones: look again.
+var ErrMessageTaken = errors.New("the message found at the provider was recorded for another step meanwhile")
+
+// AdoptMessage records (workflowID, step) sent as messageID, a message a
+// lookup found at the provider (its text and number match), unless another
+// step holds that message: two steps with the same text to the same number
+// may both be looking, and only the first to record it gets it; the other
+// gets ErrMessageTaken. Pass tx to take part in it, or nil.
+func (s *Store) AdoptMessage(ctx context.Context, tx pgx.Tx, workflowID string, step int, provider, messageID string) error {
+	adopt := func(tx pgx.Tx) error {
+		// The row first, then the message, in every adoption: no deadlock.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM send_ledger WHERE workflow_id = $1 AND step = $2 FOR UPDATE`, workflowID, step); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('message ' || $1 || ' ' || $2, 0))`, provider, messageID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE send_ledger
+			SET status = 'sent', provider_message_id = $3, reason = NULL, updated_at = clock_timestamp()
+			WHERE workflow_id = $1 AND step = $2
+			AND NOT EXISTS (SELECT 1 FROM send_ledger WHERE provider_message_id = $3 AND provider = $4)`,
+			workflowID, step, messageID, provider)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = ErrMessageTaken
+		}
+		return err
+	}
+	if tx != nil {
+		return adopt(tx) // the caller's error names the ledger
+	}
+	if err := pgx.BeginFunc(ctx, s.pool, adopt); err != nil {
+		return fmt.Errorf("send ledger: %w", err)
+	}
+	return nil
+}
+
 // SettleAttempt settles (workflowID, step) under the row's lock, creating
 // the row if no attempt did: a row that is not "attempting" stands (final,
 // or failed: nothing was sent); an open one becomes what verdict says.
@@ -120,6 +158,9 @@ func (s *Store) SettleAttempt(ctx context.Context, workflowID string, step int, 
 			return err
 		}
 		e.Status, e.ProviderMessageID, e.Reason = status, id, reason
+		if status == consent.Sent {
+			return s.AdoptMessage(ctx, tx, workflowID, step, provider, id)
+		}
 		return s.FinishAttempt(ctx, tx, workflowID, step, status, id, reason)
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -98,6 +99,50 @@ func TestBeginAttemptConcurrentClaimsOnce(t *testing.T) {
 	rows := pgtest.Ledger(t, s, "wf")
 	if len(rows) != 1 || rows[0].Attempts != 1 || rows[0].Status != consent.Attempting {
 		t.Errorf("ledger = %+v, want one attempting row with 1 attempt", rows)
+	}
+}
+
+// Two steps' lookups may find the same message at the provider (the same
+// text to the same number); only the first to record it gets it, and the
+// other learns so (ErrMessageTaken), even when the first has not committed
+// yet.
+func TestAdoptMessageOnce(t *testing.T) {
+	s := pgtest.NewStore(t)
+	ctx := t.Context()
+	for step, provider := range []string{"twilio", "twilio", "sinch"} {
+		if _, _, err := s.BeginAttempt(ctx, "wf", step, key, provider); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := s.AdoptMessage(ctx, tx, "wf", 0, "twilio", "SM1"); err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- s.AdoptMessage(ctx, nil, "wf", 1, "twilio", "SM1") }()
+	pgtest.WaitForLockWaiters(t, s, 1) // it waits for the first to end
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := testkit.Recv(t, second, "second AdoptMessage"); !errors.Is(err, store.ErrMessageTaken) {
+		t.Errorf("second adoption of SM1: %v, want ErrMessageTaken", err)
+	}
+	if err := s.AdoptMessage(ctx, nil, "wf", 1, "twilio", "SM2"); err != nil {
+		t.Errorf("adoption of another message: %v", err)
+	}
+	// Another provider's message of the same ID is another message.
+	if err := s.AdoptMessage(ctx, nil, "wf", 2, "sinch", "SM1"); err != nil {
+		t.Errorf("adoption of sinch's SM1: %v", err)
+	}
+	want := map[int]string{0: "SM1", 1: "SM2"}
+	for _, e := range pgtest.Ledger(t, s, "wf") {
+		if e.Step < 2 && (e.Status != consent.Sent || e.ProviderMessageID != want[e.Step]) {
+			t.Errorf("step %d: %s %q, want sent %q", e.Step, e.Status, e.ProviderMessageID, want[e.Step])
+		}
 	}
 }
 
