@@ -66,7 +66,7 @@ const (
 	ReasonInvalidNumber      = "invalid_number"
 	ReasonUnresolved         = "earlier_attempt_unresolved"
 	ReasonWindowClosed       = "sending_window_closed"
-	ReasonCancelled          = "cancelled" // the journey stopped before the provider took it (SettleSend)
+	ReasonCancelled          = "cancelled" // the journey stopped before the provider took it (closeCancelled, SettleSend)
 )
 
 // SendResult is the ledger's verdict on a step.
@@ -112,10 +112,14 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, exempt bool) (Se
 	// Learn about a cancellation (the recipient opted out) before calling.
 	activity.RecordHeartbeat(ctx)
 	if err := ctx.Err(); err != nil {
+		if cancelRequested(ctx) {
+			d.closeCancelled(ctx)
+		}
 		return SendResult{}, err
 	}
 	// The call is not tied to the activity's cancellation: once it starts,
 	// its outcome must be recorded, or a retry could not tell it happened.
+	// The verdict is recorded with it (record).
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout+5*time.Second)
 	defer cancel()
 	stopBeat := heartbeatEvery(ctx, 2*time.Second)
@@ -128,7 +132,31 @@ func (a *Activities) deliver(ctx context.Context, in SendInput, exempt bool) (Se
 	if err != nil {
 		return SendResult{}, err
 	}
-	return d.record(ctx, decision, att)
+	return d.record(callCtx, decision, att)
+}
+
+// cancelRequested reports whether ctx, an activity's, ended because the
+// workflow cancelled the activity, not because the worker is stopping or
+// the attempt timed out: those are retried, and the step with them.
+func cancelRequested(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled) && temporal.IsCanceledError(context.Cause(ctx))
+}
+
+// closeCancelled records the claimed step skipped, cancelled: the workflow
+// cancelled the send before this attempt called the provider, and an
+// earlier attempt's message, if any, was looked for by the claim. The
+// journey stops there, so no attempt will close the row; a row left open
+// costs the journey a settle (SettleSend). An attempt that recorded a
+// verdict meanwhile keeps it.
+func (d *delivery) closeCancelled(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	cancelled := func(store.LedgerEntry) (consent.SendStatus, string, string, error) {
+		return consent.Skipped, "", ReasonCancelled, nil
+	}
+	if _, err := d.Store.SettleAttempt(ctx, d.in.LedgerKey, d.in.Step, d.in.RecipientKey, string(d.in.Provider), cancelled); err != nil {
+		d.logger().Warn("record a send cancelled before its call", "workflow", d.in.LedgerKey, "step", d.in.Step, "err", err)
+	}
 }
 
 // SettleSend settles a step whose send was cancelled and then lost its

@@ -2,10 +2,15 @@ package activities_test
 
 import (
 	"context"
-	"go.temporal.io/sdk/testsuite"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/consent"
@@ -666,5 +671,42 @@ func TestSendSMSAfterWindowClosedIsDeferred(t *testing.T) {
 	in.NotAfter = time.Now().Add(time.Hour) // the next window
 	if res, err := h.send(in); err != nil || res.Status != consent.Sent || h.fake.Calls() != 1 {
 		t.Errorf("next window: %+v, %v after %d calls; want sent once", res, err, h.fake.Calls())
+	}
+}
+
+// A send the workflow cancels after its claim, before the provider call,
+// records its step skipped, cancelled: the journey stops there and no
+// retry will. A worker stopping is no such cancel: the row stays open for
+// the retry, which sends.
+func TestSendCancelledBeforeCall(t *testing.T) {
+	tests := []struct {
+		name   string
+		cause  error
+		want   consent.SendStatus
+		reason string
+	}{
+		{"cancelled by the workflow", temporal.NewCanceledError(), consent.Skipped, activities.ReasonCancelled},
+		{"the worker stopping", worker.ErrWorkerShutdown, consent.Attempting, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			bg, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			env := newActivityEnv()
+			env.SetWorkerOptions(worker.Options{BackgroundActivityContext: bg})
+			// The heartbeat before the call is when a cancel comes in.
+			env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { cancel(tc.cause) })
+			env.RegisterActivity(h.acts)
+			if _, err := env.ExecuteActivity(h.acts.SendSMS, h.input(0)); err == nil {
+				t.Fatal("SendSMS succeeded; want the cancellation")
+			}
+			if n := h.fake.Calls(); n != 0 {
+				t.Errorf("provider called %d times, want 0", n)
+			}
+			if e := h.ledger(t, 0); e.Status != tc.want || e.Reason != tc.reason {
+				t.Errorf("ledger row %s %q, want %s %q", e.Status, e.Reason, tc.want, tc.reason)
+			}
+		})
 	}
 }

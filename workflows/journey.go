@@ -404,27 +404,34 @@ func (r *journeyRun) settlesSendErrorAfterCancel() bool {
 	return workflow.GetVersion(r.ctx, "send-error-after-cancel", workflow.DefaultVersion, 1) == 1
 }
 
-// afterCancelledSend ends step i, whose send was cancelled. An attempt may
-// have died mid-call (its worker lost) and left the ledger row open, the
-// provider holding the message or not, before the cancel dropped the
-// retry that would have settled it; such a row is settled as a lost
-// attempt's is. Journeys that stopped here before keep stopping on replay;
-// the version is asked only on this path, so other histories get no
-// marker.
+// afterCancelledSend ends step i, whose send was cancelled. An attempt
+// cancelled before its call closes the ledger row itself, but one may have
+// died mid-call (its worker lost) and left the row open, the provider
+// holding the message or not, before the cancel dropped the retry that
+// would have settled it; an open row is settled as a lost attempt's is.
+// SendOpen retries while Postgres is down: the journey waits, as its other
+// ledger work does. Journeys that stopped here before keep stopping on
+// replay; the version is asked only on this path, so other histories get
+// no marker.
 func (r *journeyRun) afterCancelledSend(i int, in activities.SendInput) (activities.SendResult, outcome) {
 	if workflow.GetVersion(r.ctx, "settle-cancelled-send", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return activities.SendResult{}, stopped
 	}
 	ctx, _ := workflow.NewDisconnectedContext(summarised(r.ctx, localOptions, openSummary(i)))
 	var open bool
-	if err := workflow.ExecuteLocalActivity(ctx, acts.SendOpen, in).Get(ctx, &open); err != nil || !open {
+	if err := workflow.ExecuteLocalActivity(ctx, acts.SendOpen, in).Get(ctx, &open); err != nil {
+		workflow.GetLogger(r.ctx).Error("ask whether a cancelled send is open", "step", i, "error", err)
+		return activities.SendResult{}, stopped
+	}
+	if !open {
 		return activities.SendResult{}, stopped
 	}
 	return r.settle(i, in)
 }
 
-// settle runs SettleSend for step i, whose cancelled send lost its
-// attempt, so the ledger learns whether the provider took the message
+// settle runs SettleSend for step i, whose cancelled send lost an attempt
+// (afterCancelledSend; or its worker died after the cancel came, and the
+// send failed), so the ledger learns whether the provider took the message
 // (count then records it: sent before the stop) or records it cancelled.
 // The settle sends nothing, so it runs on the provider's queue, never
 // behind a rate-limited sender's backlog, and waits for a worker with the

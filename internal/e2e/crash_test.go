@@ -169,6 +169,9 @@ func TestSendingWorkerDiesAroundStop(t *testing.T) {
 				w.start("TWILIO_ACCOUNT_SID=")
 				cancelJourney(t, e, id)
 				waitFor(30*time.Second, func() bool { return journeyClosedOrSettling(e, id) })
+				if !journeyClosedOrSettling(e, id) {
+					t.Fatalf("the journey neither closed nor started its settle within 30 s of the cancel; worker log:\n%s", w.logTail())
+				}
 				w.kill()
 			}
 			w.start()
