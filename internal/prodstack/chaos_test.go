@@ -295,27 +295,36 @@ func count(t *testing.T, s *Stack, c client.Client, db *pgx.Conn, keyer phone.Ke
 // have, and fake messages without a "sent" row (bad); and journeys' rows
 // left "attempting" (open): a killed attempt's step is settled by its retry
 // or, when a STOP cancelled the send, by the journey (SettleSend), so none
-// is open once the journeys ended. An open reply row is logged.
+// is open once the journeys ended. An open reply row is logged. So is a
+// "failed" row, whose last attempt did not reach the provider (refused,
+// never left, or deferred: at midnight Pacific the test's all-day window
+// closes and opens again) before a STOP ended the journey: it claims
+// nothing was sent, and a message the fake has for it counts as one
+// without a "sent" row.
 func ledgerVsFake(t *testing.T, ctx context.Context, db *pgx.Conn, accepted []smstest.Accepted) (bad, open int) {
 	sids := map[string]bool{}
 	for _, m := range accepted {
 		sids[m.SID] = true
 	}
-	rows, err := db.Query(ctx, `SELECT workflow_id, step, status, coalesce(provider_message_id, '') FROM send_ledger`)
+	rows, err := db.Query(ctx, `SELECT workflow_id, step, status, coalesce(provider_message_id, ''), coalesce(reason, '') FROM send_ledger`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var wid, status, sid string
+		var wid, status, sid, reason string
 		var step int
-		if err := rows.Scan(&wid, &step, &status, &sid); err != nil {
+		if err := rows.Scan(&wid, &step, &status, &sid, &reason); err != nil {
 			t.Fatal(err)
 		}
 		switch {
 		case status == "sent" && sids[sid]:
 			delete(sids, sid)
 		case status == "skipped":
+		case status == "failed" && sid == "":
+			// Its last attempt did not reach the provider (refused, or
+			// never left), and the journey stopped before a retry.
+			t.Logf("ledger %s step %d: failed, %s", wid, step, reason)
 		case status == "attempting" && sid == "":
 			if strings.HasPrefix(wid, "journey/") { // closed: its verdict is due
 				open++
@@ -323,7 +332,7 @@ func ledgerVsFake(t *testing.T, ctx context.Context, db *pgx.Conn, accepted []sm
 			t.Logf("ledger %s step %d: left attempting", wid, step)
 		default:
 			bad++
-			t.Logf("ledger %s step %d: %s %q", wid, step, status, sid)
+			t.Logf("ledger %s step %d: %s %q %s", wid, step, status, sid, reason)
 		}
 	}
 	if err := rows.Err(); err != nil {
