@@ -159,8 +159,10 @@ func (d *delivery) closeCancelled(ctx context.Context) {
 	}
 }
 
-// SettleSend settles a step whose send was cancelled and then lost its
-// attempt (its worker died), which the server does not retry. Under the
+// SettleSend settles a step whose send was cancelled and lost an attempt
+// (its worker died) that no retry will settle: the server does not retry a
+// send whose cancellation was requested, and a cancel drops a waiting
+// retry. Under the
 // ledger row's lock, so no attempt can call the provider meanwhile, it
 // asks the provider whether the attempt's message was accepted, as a retry
 // would, so the ledger agrees with the provider; unlike a retry it never
@@ -194,10 +196,10 @@ func (a *Activities) SettleSend(ctx context.Context, in SendInput) (SendResult, 
 	return SendResult{Status: e.Status, MessageID: e.ProviderMessageID, Reason: e.Reason}, nil
 }
 
-// SendOpen reports whether in's step has an open attempt, which SettleSend
-// must settle: the send was cancelled after an attempt claimed its ledger
-// row and before any attempt recorded an outcome. A local activity: it
-// reads the ledger only.
+// SendOpen reports whether in's cancelled step has an open attempt, which
+// SettleSend must settle: an attempt claimed the ledger row and died
+// before recording an outcome (one cancelled before its call closes the
+// row itself). A local activity: it reads the ledger only.
 func (a *Activities) SendOpen(ctx context.Context, in SendInput) (bool, error) {
 	return a.Store.AttemptOpen(ctx, in.LedgerKey, in.Step)
 }
