@@ -16,10 +16,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/store"
@@ -30,7 +28,7 @@ import (
 type Activities struct {
 	Store *store.Store
 	// Providers sends SMS, by journey sender provider: twilio, sinch, http, sandbox.
-	Providers map[sms.Provider]sms.Sender
+	Providers map[contract.Provider]sms.Sender
 	// Registry holds per-sender settings (reply texts, programs); nil = defaults.
 	Registry *senders.Registry
 	Temporal client.Client
@@ -96,8 +94,8 @@ type Registration struct {
 	RecipientKey string
 	Phone        string // E.164; "" in older workflows
 	Scope        string
-	Category     policy.Category // journey category; "" (older workflows) is marketing
-	RunID        string          `json:",omitempty"` // the journey's run; "" in older workflows
+	Category     contract.Category // journey category; "" (older workflows) is marketing
+	RunID        string            `json:",omitempty"` // the journey's run; "" in older workflows
 }
 
 // RegisterJourney records a journey as running, so an opt-out finds it,
@@ -119,16 +117,16 @@ func (a *Activities) RegisterJourney(ctx context.Context, r Registration) (contr
 
 // category reads a category from a workflow input; inputs from before
 // categories were passed are treated as marketing, the strictest.
-func category(c policy.Category) policy.Category {
+func category(c contract.Category) contract.Category {
 	if c == "" {
-		return policy.CategoryMarketing
+		return contract.CategoryMarketing
 	}
 	return c
 }
 
 // rule is what a message of category from a sender in consentScope needs
 // from consent, as the senders file configures the sender's program.
-func (a *Activities) rule(consentScope string, cat policy.Category) consent.Rule {
+func (a *Activities) rule(consentScope string, cat contract.Category) contract.ConsentRule {
 	return a.Registry.ScopeSender(consentScope).ConsentRule(category(cat))
 }
 
@@ -170,12 +168,12 @@ func (a *Activities) FinishJourney(ctx context.Context, o Outcome) error {
 type ConsentQuery struct {
 	RecipientKey string
 	Scope        string
-	Category     policy.Category
+	Category     contract.Category
 }
 
 // CheckConsent reads the recipient's consent. It fails closed: an error is
 // returned to Temporal and retried, never taken as consent.
-func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
+func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (contract.Decision, error) {
 	scope := a.Registry.ConsentScope(q.Scope)
 	start := time.Now()
 	d, err := a.Store.Check(ctx, q.RecipientKey, scope, a.rule(scope, q.Category))
@@ -187,14 +185,14 @@ func (a *Activities) CheckConsent(ctx context.Context, q ConsentQuery) (consent.
 // opt-in program before a journey's opt_in step sends its request; see
 // store.Store.RequestOptIn. A sender without double opt-in is an input
 // error: nobody would ever process the recipient's YES.
-func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (consent.Decision, error) {
+func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (contract.Decision, error) {
 	scope := a.Registry.ConsentScope(q.Scope)
 	if !a.Registry.ScopeSender(scope).DoubleOptIn {
-		return consent.Decision{}, temporal.NewNonRetryableApplicationError(
+		return contract.Decision{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("opt_in step: sender %q is not configured for double opt-in (set \"double_opt_in\": true in the senders file)", q.Scope), contract.ErrBadInput, nil)
 	}
-	return a.Store.RequestOptIn(ctx, consent.Change{
-		RecipientKey: q.RecipientKey, Scope: scope, To: consent.Pending, Source: consent.SourceJourney, Sender: q.Scope,
+	return a.Store.RequestOptIn(ctx, contract.ConsentChange{
+		RecipientKey: q.RecipientKey, Scope: scope, To: contract.OptInPending, Source: contract.SourceJourney, Sender: q.Scope,
 	})
 }
 
@@ -202,7 +200,7 @@ func (a *Activities) RequestOptIn(ctx context.Context, q ConsentQuery) (consent.
 // CancelJourneys and ConfirmJourneys.
 type JourneysInput struct {
 	RecipientKey string
-	Scope        string // a sender scope, or consent.AllScopes
+	Scope        string // a sender scope, or contract.AllScopes
 	// Sender is the number the recipient wrote to, "" in older workflows.
 	// When it is in a messaging service (Scope), its own scope counts too.
 	Sender string
@@ -217,7 +215,7 @@ type JourneysInput struct {
 // blocks marketing only. It returns how many were signalled.
 func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int, error) {
 	n, err := a.signalJourneys(ctx, in, contract.SignalCancel, contract.CancelRequest{Reason: in.Reason}, func(j store.ActiveJourney) bool {
-		return !a.rule(j.Scope, policy.Category(j.Category)).OptOutAllows
+		return !a.rule(j.Scope, contract.Category(j.Category)).OptOutAllows
 	}, func(ids []string) error {
 		return a.Store.MarkStopping(ctx, ids, in.CommittedAt) // before the signals: each journey's close finds it
 	})
@@ -232,7 +230,7 @@ func (a *Activities) CancelJourneys(ctx context.Context, in JourneysInput) (int,
 // goes on at once. It returns how many were signalled.
 func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int, error) {
 	return a.signalJourneys(ctx, in, contract.SignalConfirmed, nil, func(j store.ActiveJourney) bool {
-		return policy.Category(j.Category) == policy.CategoryMarketing
+		return contract.Category(j.Category) == contract.CategoryMarketing
 	}, nil)
 }
 
@@ -242,7 +240,7 @@ func (a *Activities) ConfirmJourneys(ctx context.Context, in JourneysInput) (int
 func (a *Activities) signalJourneys(ctx context.Context, in JourneysInput, signalName string, arg any,
 	match func(store.ActiveJourney) bool, before func(ids []string) error) (int, error) {
 	scopes := []string{in.Scope}
-	if s := a.Registry.ConsentScope(in.Sender); in.Sender != "" && in.Scope != consent.AllScopes && s != in.Scope {
+	if s := a.Registry.ConsentScope(in.Sender); in.Sender != "" && in.Scope != contract.AllScopes && s != in.Scope {
 		scopes = append(scopes, s) // as the intake recorded it (webhook.DurableIntake)
 	}
 	var ids []string

@@ -5,9 +5,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // ReasonFrequencyCap: a frequency cap of the recipient's state or of the
@@ -29,7 +29,7 @@ func (a *Activities) holdForCap(ctx context.Context, tx pgx.Tx, in SendInput, sc
 		return SendResult{}, false, err
 	}
 	res = SendResult{Status: Deferred, Reason: ReasonFrequencyCap, DeferredUntil: until}
-	return res, true, a.Store.FinishAttempt(ctx, tx, in.LedgerKey, in.Step, consent.Failed, "", ReasonFrequencyCap)
+	return res, true, a.Store.FinishAttempt(ctx, tx, in.LedgerKey, in.Step, contract.LedgerFailed, "", ReasonFrequencyCap)
 }
 
 // caps are the frequency caps on a recipient's marketing from a program:

@@ -6,9 +6,8 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Frequency caps at the send: a state's cap (Florida, 3 per 24 hours) and
@@ -25,11 +24,11 @@ func TestSendSMSFrequencyCaps(t *testing.T) {
 	}
 	type send struct {
 		number   string
-		category policy.Category
+		category contract.Category
 		capped   bool
-		want     consent.SendStatus
+		want     contract.SendStatus
 	}
-	marketing := func(number string, want consent.SendStatus) send {
+	marketing := func(number string, want contract.SendStatus) send {
 		return send{number, "marketing", true, want}
 	}
 	tests := []struct {
@@ -39,20 +38,20 @@ func TestSendSMSFrequencyCaps(t *testing.T) {
 		until    time.Duration // the deferred send's wait, about
 	}{
 		{"Florida: 3 per 24 hours", nil, []send{
-			marketing(florida, consent.Sent), marketing(florida, consent.Sent),
-			{florida, "transactional", false, consent.Sent}, // not counted
-			marketing(florida, consent.Sent), marketing(florida, activities.Deferred),
-			{florida, "transactional", false, consent.Sent}, // not capped
+			marketing(florida, contract.LedgerSent), marketing(florida, contract.LedgerSent),
+			{florida, "transactional", false, contract.LedgerSent}, // not counted
+			marketing(florida, contract.LedgerSent), marketing(florida, activities.Deferred),
+			{florida, "transactional", false, contract.LedgerSent}, // not capped
 		}, 24 * time.Hour},
 		{"California: no state cap", nil, []send{
-			marketing(california, consent.Sent), marketing(california, consent.Sent),
-			marketing(california, consent.Sent), marketing(california, consent.Sent),
+			marketing(california, contract.LedgerSent), marketing(california, contract.LedgerSent),
+			marketing(california, contract.LedgerSent), marketing(california, contract.LedgerSent),
 		}, 0},
 		{"the program's cap: 2 per hour", registry, []send{
-			marketing(california, consent.Sent), marketing(california, consent.Sent), marketing(california, activities.Deferred),
+			marketing(california, contract.LedgerSent), marketing(california, contract.LedgerSent), marketing(california, activities.Deferred),
 		}, time.Hour},
 		{"the strictest of state and program", registry, []send{
-			marketing(florida, consent.Sent), marketing(florida, consent.Sent), marketing(florida, activities.Deferred),
+			marketing(florida, contract.LedgerSent), marketing(florida, contract.LedgerSent), marketing(florida, activities.Deferred),
 		}, time.Hour},
 	}
 	for _, tt := range tests {
@@ -71,7 +70,7 @@ func TestSendSMSFrequencyCaps(t *testing.T) {
 				if res.Status != s.want {
 					t.Fatalf("send %d: %+v, want %s", i, res, s.want)
 				}
-				if res.Status == consent.Sent {
+				if res.Status == contract.LedgerSent {
 					accepted++
 				}
 				if res.Status == activities.Deferred {
@@ -86,7 +85,7 @@ func TestSendSMSFrequencyCaps(t *testing.T) {
 			// Replies to HELP are never capped.
 			reply, err := h.reply(activities.ReplyInput{Key: "SMhelp", Kind: "help", Provider: "twilio", To: tt.sends[0].number,
 				Sender: from, RecipientKey: h.acts.Keyer.Key(tt.sends[0].number), ReceivedAt: time.Now()})
-			if err != nil || reply.Status != consent.Sent {
+			if err != nil || reply.Status != contract.LedgerSent {
 				t.Errorf("HELP reply: %+v, %v; want sent", reply, err)
 			}
 		})
@@ -113,7 +112,7 @@ func TestSendSMSCapFrees(t *testing.T) {
 		t.Fatalf("fourth send %+v, want deferred", deferred)
 	}
 	time.Sleep(time.Until(deferred.DeferredUntil) + 100*time.Millisecond)
-	if res, err := h.send(in); err != nil || res.Status != consent.Sent {
+	if res, err := h.send(in); err != nil || res.Status != contract.LedgerSent {
 		t.Errorf("after the period: %+v, %v; want sent", res, err)
 	}
 	if n := h.fake.Calls(); n != 4 {

@@ -19,6 +19,7 @@ import (
 	"github.com/stopline/stopline/internal/sms/twilio"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const (
@@ -53,7 +54,7 @@ func newHarness(t *testing.T) *harness {
 		key:   keyer.Key(to),
 		acts: &activities.Activities{
 			Store:       store,
-			Providers:   map[sms.Provider]sms.Sender{"twilio": tw},
+			Providers:   map[contract.Provider]sms.Sender{"twilio": tw},
 			Keyer:       keyer,
 			Logger:      slog.New(slog.DiscardHandler),
 			SendTimeout: 5 * time.Second,

@@ -11,8 +11,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -40,21 +38,21 @@ func TestSendSMSConsentRules(t *testing.T) {
 	h := newHarness(t)
 	withPrograms(t, h)
 	ctx := context.Background()
-	if _, err := h.store.Record(ctx, consent.Change{RecipientKey: h.key, Scope: "program:bank", To: consent.OptedOut, Source: consent.SourceKeyword}); err != nil {
+	if _, err := h.store.Record(ctx, contract.ConsentChange{RecipientKey: h.key, Scope: "program:bank", To: contract.OptedOut, Source: contract.SourceKeyword}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		sender   string
-		category policy.Category
-		status   consent.SendStatus
+		category contract.Category
+		status   contract.SendStatus
 		reason   string
 	}{
-		{from, policy.CategoryMarketing, consent.Skipped, contract.ReasonOptedOut},
-		{from, policy.CategoryTransactional, consent.Sent, ""},
-		{clubSender, policy.CategoryMarketing, consent.Skipped, activities.ReasonNotConfirmed},
-		{clubSender, "", consent.Skipped, activities.ReasonNotConfirmed}, // older inputs: marketing
-		{clubSender, policy.CategoryOptInRequest, consent.Sent, ""},
-		{clubSender, policy.CategoryTransactional, consent.Sent, ""},
+		{from, contract.CategoryMarketing, contract.LedgerSkipped, contract.ReasonOptedOut},
+		{from, contract.CategoryTransactional, contract.LedgerSent, ""},
+		{clubSender, contract.CategoryMarketing, contract.LedgerSkipped, activities.ReasonNotConfirmed},
+		{clubSender, "", contract.LedgerSkipped, activities.ReasonNotConfirmed}, // older inputs: marketing
+		{clubSender, contract.CategoryOptInRequest, contract.LedgerSent, ""},
+		{clubSender, contract.CategoryTransactional, contract.LedgerSent, ""},
 	}
 	for i, tt := range tests {
 		in := h.input(i)
@@ -65,17 +63,17 @@ func TestSendSMSConsentRules(t *testing.T) {
 			t.Fatalf("%s %q: %v", tt.sender, tt.category, err)
 		}
 		called := h.fake.Calls() > calls
-		if res.Status != tt.status || res.Reason != tt.reason || called != (tt.status == consent.Sent) {
+		if res.Status != tt.status || res.Reason != tt.reason || called != (tt.status == contract.LedgerSent) {
 			t.Errorf("%s %q: %+v (provider called: %v), want %s %q", tt.sender, tt.category, res, called, tt.status, tt.reason)
 		}
 	}
 	// A confirmed recipient gets the club's marketing.
-	if _, err := h.store.Record(ctx, consent.Change{RecipientKey: h.key, Scope: "program:club", To: consent.Confirmed, Source: consent.SourceAdmin}); err != nil {
+	if _, err := h.store.Record(ctx, contract.ConsentChange{RecipientKey: h.key, Scope: "program:club", To: contract.OptInConfirmed, Source: contract.SourceAdmin}); err != nil {
 		t.Fatal(err)
 	}
 	in := h.input(len(tests))
-	in.Scope, in.From, in.Category = clubSender, clubSender, policy.CategoryMarketing
-	if res, err := h.send(in); err != nil || res.Status != consent.Sent {
+	in.Scope, in.From, in.Category = clubSender, clubSender, contract.CategoryMarketing
+	if res, err := h.send(in); err != nil || res.Status != contract.LedgerSent {
 		t.Errorf("confirmed: %+v, %v", res, err)
 	}
 }
@@ -87,19 +85,19 @@ func TestRequestOptInNeedsDoubleOptInSender(t *testing.T) {
 	withPrograms(t, h)
 	env := newActivityEnv()
 	env.RegisterActivity(h.acts)
-	_, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: from, Category: policy.CategoryOptInRequest})
+	_, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: from, Category: contract.CategoryOptInRequest})
 	if ae := applicationError(err); ae == nil || ae.Type() != contract.ErrBadInput || !ae.NonRetryable() {
 		t.Fatalf("err = %v, want non-retryable BadInput", err)
 	}
-	val, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: clubSender, Category: policy.CategoryOptInRequest})
-	var d consent.Decision
+	val, err := env.ExecuteActivity(h.acts.RequestOptIn, activities.ConsentQuery{RecipientKey: h.key, Scope: clubSender, Category: contract.CategoryOptInRequest})
+	var d contract.Decision
 	if err == nil {
 		err = val.Get(&d)
 	}
 	if err != nil || !d.Allowed {
 		t.Fatalf("club: %+v, %v", d, err)
 	}
-	if now, _ := h.store.Check(context.Background(), h.key, "program:club", consent.Rule{}); now.State != consent.Pending {
+	if now, _ := h.store.Check(context.Background(), h.key, "program:club", contract.ConsentRule{}); now.State != contract.OptInPending {
 		t.Errorf("state after the request %q, want pending", now.State)
 	}
 }
@@ -140,15 +138,15 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 	ctx := context.Background()
 	for _, j := range []struct {
 		id, sender string
-		category   policy.Category
+		category   contract.Category
 	}{
-		{"bank-marketing", from, policy.CategoryMarketing},
-		{"bank-transactional", from, policy.CategoryTransactional},
-		{"club-marketing", clubSender, policy.CategoryMarketing},
-		{"club-transactional", clubSender, policy.CategoryTransactional},
-		{"club-ended", clubSender, policy.CategoryMarketing},
-		{"service", "MG00000000000000000000000000000001", policy.CategoryMarketing},
-		{"service-number", "+14155550177", policy.CategoryMarketing},
+		{"bank-marketing", from, contract.CategoryMarketing},
+		{"bank-transactional", from, contract.CategoryTransactional},
+		{"club-marketing", clubSender, contract.CategoryMarketing},
+		{"club-transactional", clubSender, contract.CategoryTransactional},
+		{"club-ended", clubSender, contract.CategoryMarketing},
+		{"service", "MG00000000000000000000000000000001", contract.CategoryMarketing},
+		{"service-number", "+14155550177", contract.CategoryMarketing},
 	} {
 		if _, err := h.acts.RegisterJourney(ctx, activities.Registration{WorkflowID: j.id, RecipientKey: h.key, Scope: j.sender, Category: j.category}); err != nil {
 			t.Fatal(err)
@@ -171,7 +169,7 @@ func TestCancelAndConfirmJourneys(t *testing.T) {
 			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: "MG00000000000000000000000000000001", Sender: "+14155550177"})
 		}, []string{"service cancel", "service-number cancel"}, 2, "cancel"},
 		{"STOPALL cancels all but bank's transactional", func() (int, error) {
-			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: consent.AllScopes})
+			return h.acts.CancelJourneys(ctx, activities.JourneysInput{RecipientKey: h.key, Scope: contract.AllScopes})
 		}, []string{"bank-marketing cancel", "club-marketing cancel", "club-transactional cancel", "service cancel", "service-number cancel"}, 5, "cancel"},
 	}
 	for _, tt := range tests {

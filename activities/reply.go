@@ -4,10 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
-	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -46,7 +43,7 @@ const (
 // the recipient gets its one confirmation and nothing else.
 func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, error) {
 	if !in.ReceivedAt.IsZero() && time.Since(in.ReceivedAt) > ConfirmationWindow {
-		return SendResult{Status: consent.Skipped, Reason: ReasonWindowPassed}, nil
+		return SendResult{Status: contract.LedgerSkipped, Reason: ReasonWindowPassed}, nil
 	}
 	sender := a.Registry.Lookup(in.Sender, "")
 	body, ok, err := sender.Reply(replyKind(in.Kind, sender), in.Language)
@@ -54,11 +51,11 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 		return SendResult{}, err
 	}
 	if !ok {
-		return SendResult{Status: consent.Skipped, Reason: ReasonReplyDisabled}, nil
+		return SendResult{Status: contract.LedgerSkipped, Reason: ReasonReplyDisabled}, nil
 	}
 	msg := SendInput{
 		LedgerKey: "reply/" + in.Key, Step: 0, RecipientKey: in.RecipientKey, Scope: sender.Scope(),
-		Provider: sms.Provider(in.Provider), To: in.To, Body: body,
+		Provider: contract.Provider(in.Provider), To: in.To, Body: body,
 	}
 	if sender.MessagingServiceSID != "" {
 		msg.MessagingServiceSID = sender.MessagingServiceSID
@@ -67,7 +64,7 @@ func (a *Activities) SendReply(ctx context.Context, in ReplyInput) (SendResult, 
 	}
 	switch in.Kind {
 	case senders.ReplyOptIn, senders.ReplyOptInPending, confirmIntent, senders.ReplySuggestOptOut:
-		msg.Category = policy.CategoryOptInRequest // blocked by an opt-out only
+		msg.Category = contract.CategoryOptInRequest // blocked by an opt-out only
 		return a.deliver(ctx, msg, false)
 	}
 	return a.deliver(ctx, msg, true)

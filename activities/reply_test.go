@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The reply to STOP and HELP goes to a recipient who has opted out; the
@@ -18,18 +18,18 @@ func TestSendReplyAfterStop(t *testing.T) {
 	tests := []struct {
 		kind       string
 		optedOut   bool
-		wantStatus consent.SendStatus
+		wantStatus contract.SendStatus
 	}{
-		{"opt_out", true, consent.Sent},
-		{"help", true, consent.Sent},
-		{"opt_in", true, consent.Skipped},
-		{"opt_in_pending", true, consent.Skipped},
-		{"confirm", true, consent.Skipped},
-		{"suggest_opt_out", true, consent.Skipped}, // "why?" after a STOP: nothing but the one confirmation
-		{"opt_in", false, consent.Sent},
-		{"suggest_opt_out", false, consent.Sent},
-		{"opt_in_pending", false, consent.Sent},
-		{"confirm", false, consent.Sent},
+		{"opt_out", true, contract.LedgerSent},
+		{"help", true, contract.LedgerSent},
+		{"opt_in", true, contract.LedgerSkipped},
+		{"opt_in_pending", true, contract.LedgerSkipped},
+		{"confirm", true, contract.LedgerSkipped},
+		{"suggest_opt_out", true, contract.LedgerSkipped}, // "why?" after a STOP: nothing but the one confirmation
+		{"opt_in", false, contract.LedgerSent},
+		{"suggest_opt_out", false, contract.LedgerSent},
+		{"opt_in_pending", false, contract.LedgerSent},
+		{"confirm", false, contract.LedgerSent},
 	}
 	for _, tc := range tests {
 		name := tc.kind
@@ -39,8 +39,8 @@ func TestSendReplyAfterStop(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			if tc.optedOut {
-				if _, err := h.store.Record(t.Context(), consent.Change{
-					RecipientKey: h.key, Scope: scope, To: consent.OptedOut, Source: consent.SourceKeyword, RawText: "STOP",
+				if _, err := h.store.Record(t.Context(), contract.ConsentChange{
+					RecipientKey: h.key, Scope: scope, To: contract.OptedOut, Source: contract.SourceKeyword, RawText: "STOP",
 				}); err != nil {
 					t.Fatal(err)
 				}
@@ -59,7 +59,7 @@ func TestSendReplyAfterStop(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantCalls := 0
-			if tc.wantStatus == consent.Sent {
+			if tc.wantStatus == contract.LedgerSent {
 				wantCalls = 1
 			}
 			if res.Status != tc.wantStatus || h.fake.Calls() != wantCalls {

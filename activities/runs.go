@@ -5,7 +5,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -31,10 +30,10 @@ func (a *Activities) holdForRun(ctx context.Context, tx pgx.Tx, in SendInput) (r
 		return SendResult{}, true, err
 	case run.State == contract.RunPaused:
 		res = SendResult{Status: Deferred, Reason: ReasonRunPaused, RunSeq: run.Seq}
-		return res, true, a.Store.FinishAttempt(ctx, tx, in.LedgerKey, in.Step, consent.Failed, "", ReasonRunPaused)
+		return res, true, a.Store.FinishAttempt(ctx, tx, in.LedgerKey, in.Step, contract.LedgerFailed, "", ReasonRunPaused)
 	case run.State == contract.RunStopped:
-		res = SendResult{Status: consent.Skipped, Reason: ReasonRunStopped, RunSeq: run.Seq}
-		return res, true, a.Store.FinishAttempt(ctx, tx, in.LedgerKey, in.Step, consent.Skipped, "", ReasonRunStopped)
+		res = SendResult{Status: contract.LedgerSkipped, Reason: ReasonRunStopped, RunSeq: run.Seq}
+		return res, true, a.Store.FinishAttempt(ctx, tx, in.LedgerKey, in.Step, contract.LedgerSkipped, "", ReasonRunStopped)
 	}
 	return SendResult{}, false, nil
 }

@@ -12,9 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows/contract"
@@ -28,9 +26,9 @@ type SendInput struct {
 	LedgerKey           string `json:"WorkflowID"`
 	Step                int
 	RecipientKey        string
-	Scope               string          // the sender's address (its consent scope comes from the senders file)
-	Category            policy.Category // journey category or policy.CategoryOptInRequest; "" is marketing
-	Provider            sms.Provider
+	Scope               string            // the sender's address (its consent scope comes from the senders file)
+	Category            contract.Category // journey category or contract.CategoryOptInRequest; "" is marketing
+	Provider            contract.Provider
 	To                  string // E.164
 	From                string
 	MessagingServiceSID string
@@ -57,12 +55,12 @@ type SendInput struct {
 // Deferred is a SendResult status, never stored: the sending window closed,
 // or a frequency cap was full (DeferredUntil), before the provider was
 // called.
-const Deferred consent.SendStatus = "deferred"
+const Deferred contract.SendStatus = "deferred"
 
 // Reasons a step was not sent.
 const (
-	ReasonNotConfirmed       = consent.ReasonNotConfirmed // double opt-in not confirmed
-	ReasonOptedOutAtProvider = "opted_out_at_provider"    // provider answered 21610 / 257
+	ReasonNotConfirmed       = contract.ReasonNotConfirmed // double opt-in not confirmed
+	ReasonOptedOutAtProvider = "opted_out_at_provider"     // provider answered 21610 / 257
 	ReasonInvalidNumber      = "invalid_number"
 	ReasonUnresolved         = "earlier_attempt_unresolved"
 	ReasonWindowClosed       = "sending_window_closed"
@@ -71,7 +69,7 @@ const (
 
 // SendResult is the ledger's verdict on a step.
 type SendResult struct {
-	Status    consent.SendStatus // sent, skipped or unknown
+	Status    contract.SendStatus // sent, skipped or unknown
 	MessageID string
 	Reason    string
 	// DeferredUntil is when a send held back by a frequency cap may go.
@@ -151,8 +149,8 @@ func cancelRequested(ctx context.Context) bool {
 func (d *delivery) closeCancelled(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	cancelled := func(store.LedgerEntry) (consent.SendStatus, string, string, error) {
-		return consent.Skipped, "", ReasonCancelled, nil
+	cancelled := func(store.LedgerEntry) (contract.SendStatus, string, string, error) {
+		return contract.LedgerSkipped, "", ReasonCancelled, nil
 	}
 	if _, err := d.Store.SettleAttempt(ctx, d.in.LedgerKey, d.in.Step, d.in.RecipientKey, string(d.in.Provider), cancelled); err != nil {
 		d.logger().Warn("record a send cancelled before its call", "workflow", d.in.LedgerKey, "step", d.in.Step, "err", err)
@@ -175,17 +173,17 @@ func (a *Activities) SettleSend(ctx context.Context, in SendInput) (SendResult, 
 		return SendResult{}, err
 	}
 	e, err := d.Store.SettleAttempt(ctx, in.LedgerKey, in.Step, in.RecipientKey, string(in.Provider),
-		func(e store.LedgerEntry) (consent.SendStatus, string, string, error) {
+		func(e store.LedgerEntry) (contract.SendStatus, string, string, error) {
 			id, found, asked, err := d.find(ctx, e)
 			switch {
 			case err != nil:
 				return "", "", "", err
 			case !asked:
-				return consent.Unresolved, "", ReasonUnresolved, nil
+				return contract.LedgerUnresolved, "", ReasonUnresolved, nil
 			case found:
-				return consent.Sent, id, "", nil
+				return contract.LedgerSent, id, "", nil
 			}
-			return consent.Skipped, "", ReasonCancelled, nil
+			return contract.LedgerSkipped, "", ReasonCancelled, nil
 		})
 	if err == nil && in.Test {
 		err = d.Store.MarkTest(ctx, in.LedgerKey, in.Step, in.TestNow) // as claim marks it
@@ -258,7 +256,7 @@ func (d *delivery) claim(ctx context.Context) (res SendResult, done bool, err er
 			}
 		}
 		return SendResult{Status: entry.Status, MessageID: entry.ProviderMessageID, Reason: entry.Reason}, true, nil
-	case entry.Status == consent.Attempting && !fresh:
+	case entry.Status == contract.LedgerAttempting && !fresh:
 		return d.resolve(ctx, entry)
 	}
 	return SendResult{}, false, nil
@@ -273,7 +271,7 @@ func (d *delivery) resolve(ctx context.Context, e store.LedgerEntry) (SendResult
 		return SendResult{}, false, err
 	case !asked:
 		d.logger().Warn("send outcome unknown; not resending", "workflow", e.WorkflowID, "step", e.Step)
-		res := SendResult{Status: consent.Unresolved, Reason: ReasonUnresolved}
+		res := SendResult{Status: contract.LedgerUnresolved, Reason: ReasonUnresolved}
 		return res, true, d.Store.FinishAttempt(ctx, nil, e.WorkflowID, e.Step, res.Status, "", res.Reason)
 	case !found:
 		return SendResult{}, false, nil // never accepted: send it now
@@ -281,7 +279,7 @@ func (d *delivery) resolve(ctx context.Context, e store.LedgerEntry) (SendResult
 	d.logger().Info("earlier send attempt found at the provider; not resending", "workflow", e.WorkflowID, "step", e.Step)
 	// Another step's lookup may take the message first: then this attempt
 	// fails, and its retry looks again.
-	res := SendResult{Status: consent.Sent, MessageID: id}
+	res := SendResult{Status: contract.LedgerSent, MessageID: id}
 	return res, true, d.Store.AdoptMessage(ctx, nil, e.WorkflowID, e.Step, string(d.in.Provider), id)
 }
 
@@ -306,9 +304,9 @@ func (d *delivery) find(ctx context.Context, e store.LedgerEntry) (id string, fo
 // between. Every check a send must pass under the lock belongs here.
 // Compliance replies are exempt: stopline's own suppression must not block
 // them.
-func (d *delivery) fence(ctx context.Context, call func(pgx.Tx) error) (consent.Decision, error) {
+func (d *delivery) fence(ctx context.Context, call func(pgx.Tx) error) (contract.Decision, error) {
 	if d.exempt {
-		return consent.Decision{Allowed: true}, d.Store.Exempt(ctx, call)
+		return contract.Decision{Allowed: true}, d.Store.Exempt(ctx, call)
 	}
 	scope := d.Registry.ConsentScope(d.in.Scope)
 	return d.Store.Fenced(ctx, d.in.RecipientKey, scope, d.rule(scope, d.in.Category), call)
@@ -329,7 +327,7 @@ func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
 	case !d.in.NotAfter.IsZero() && time.Now().After(d.in.NotAfter):
 		// Not sent, so "failed": the next attempt calls afresh.
 		return attempt{result: SendResult{Status: Deferred, Reason: ReasonWindowClosed}},
-			d.Store.FinishAttempt(ctx, tx, wf, step, consent.Failed, "", ReasonWindowClosed)
+			d.Store.FinishAttempt(ctx, tx, wf, step, contract.LedgerFailed, "", ReasonWindowClosed)
 	}
 	if res, held, err := d.holdForRun(ctx, tx, d.in); held || err != nil {
 		return attempt{result: res}, err
@@ -341,15 +339,15 @@ func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
 	defer cancel()
 	res, err := d.sender.Send(providerCtx, d.msg)
 	if err == nil {
-		return attempt{result: SendResult{Status: consent.Sent, MessageID: res.MessageID}},
-			d.Store.FinishAttempt(ctx, tx, wf, step, consent.Sent, res.MessageID, "")
+		return attempt{result: SendResult{Status: contract.LedgerSent, MessageID: res.MessageID}},
+			d.Store.FinishAttempt(ctx, tx, wf, step, contract.LedgerSent, res.MessageID, "")
 	}
 	att := attempt{sendErr: err}
 	switch kind := sms.KindOf(err); kind {
 	case sms.OptedOut:
-		att.result = SendResult{Status: consent.Skipped, Reason: ReasonOptedOutAtProvider}
+		att.result = SendResult{Status: contract.LedgerSkipped, Reason: ReasonOptedOutAtProvider}
 	case sms.InvalidNumber:
-		att.result = SendResult{Status: consent.Skipped, Reason: ReasonInvalidNumber}
+		att.result = SendResult{Status: contract.LedgerSkipped, Reason: ReasonInvalidNumber}
 	default:
 		var se *sms.Error
 		if !errors.As(err, &se) || se.HTTPStatus == 0 && !se.NotSent || ambiguous(se.HTTPStatus, d.sender) {
@@ -359,7 +357,7 @@ func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
 		}
 		// The provider answered with an error (it did not accept it), or
 		// the request never left.
-		return att, d.Store.FinishAttempt(ctx, tx, wf, step, consent.Failed, "", kind.String())
+		return att, d.Store.FinishAttempt(ctx, tx, wf, step, contract.LedgerFailed, "", kind.String())
 	}
 	return att, d.Store.FinishAttempt(ctx, tx, wf, step, att.result.Status, "", att.result.Reason)
 }
@@ -367,9 +365,9 @@ func (d *delivery) call(ctx context.Context, tx pgx.Tx) (attempt, error) {
 // record turns the fence's decision and the attempt into the activity's
 // answer: a refusal is written to the ledger, a provider's opt-out to
 // consent, and a call without a verdict becomes an error to retry (or not).
-func (d *delivery) record(ctx context.Context, decision consent.Decision, att attempt) (SendResult, error) {
+func (d *delivery) record(ctx context.Context, decision contract.Decision, att attempt) (SendResult, error) {
 	if !decision.Allowed {
-		res := SendResult{Status: consent.Skipped, Reason: decision.Reason}
+		res := SendResult{Status: contract.LedgerSkipped, Reason: decision.Reason}
 		return res, d.Store.FinishAttempt(ctx, nil, d.in.LedgerKey, d.in.Step, res.Status, "", res.Reason)
 	}
 	if att.result.Reason == ReasonOptedOutAtProvider && att.sendErr != nil {
@@ -393,9 +391,9 @@ func (d *delivery) record(ctx context.Context, decision consent.Decision, att at
 // recordProviderOptOut records the opt-out the provider reported (21610,
 // 257) as stopline's own; note is the provider's error.
 func (d *delivery) recordProviderOptOut(ctx context.Context, note string) error {
-	_, err := d.Store.Record(ctx, consent.Change{
-		RecipientKey: d.in.RecipientKey, Scope: d.Registry.ConsentScope(d.in.Scope), To: consent.OptedOut,
-		Source: consent.SourceProvider, Provider: string(d.in.Provider), Sender: d.in.From + d.in.MessagingServiceSID, Note: note,
+	_, err := d.Store.Record(ctx, contract.ConsentChange{
+		RecipientKey: d.in.RecipientKey, Scope: d.Registry.ConsentScope(d.in.Scope), To: contract.OptedOut,
+		Source: contract.SourceProvider, Provider: string(d.in.Provider), Sender: d.in.From + d.in.MessagingServiceSID, Note: note,
 	})
 	return err
 }

@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/testkit"
@@ -35,10 +34,10 @@ func TestSendSMSSendsOnce(t *testing.T) {
 	if acc[0].To != to || acc[0].From != from || acc[0].Body != in.Body {
 		t.Errorf("accepted %+v, want to %s from %s body %q", acc[0], to, from, in.Body)
 	}
-	if first.Status != consent.Sent || first.MessageID != acc[0].SID {
+	if first.Status != contract.LedgerSent || first.MessageID != acc[0].SID {
 		t.Errorf("result = %+v, want sent with ID %s", first, acc[0].SID)
 	}
-	if e := h.ledger(t, 0); e.Status != consent.Sent || e.ProviderMessageID != acc[0].SID || e.Provider != "twilio" {
+	if e := h.ledger(t, 0); e.Status != contract.LedgerSent || e.ProviderMessageID != acc[0].SID || e.Provider != "twilio" {
 		t.Errorf("ledger = %+v, want sent %s", e, acc[0].SID)
 	}
 
@@ -69,13 +68,13 @@ func TestSendSMSOptedOutSkipsWithoutCall(t *testing.T) {
 		scope string
 	}{
 		{"opted out in the sender's scope", scope},
-		{"opted out of everything", consent.AllScopes},
+		{"opted out of everything", contract.AllScopes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			if _, err := h.store.Record(t.Context(), consent.Change{
-				RecipientKey: h.key, Scope: tc.scope, To: consent.OptedOut, Source: consent.SourceKeyword, RawText: "STOP",
+			if _, err := h.store.Record(t.Context(), contract.ConsentChange{
+				RecipientKey: h.key, Scope: tc.scope, To: contract.OptedOut, Source: contract.SourceKeyword, RawText: "STOP",
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -83,14 +82,14 @@ func TestSendSMSOptedOutSkipsWithoutCall(t *testing.T) {
 			if err != nil {
 				t.Fatalf("SendSMS: %v", err)
 			}
-			want := activities.SendResult{Status: consent.Skipped, Reason: contract.ReasonOptedOut}
+			want := activities.SendResult{Status: contract.LedgerSkipped, Reason: contract.ReasonOptedOut}
 			if res != want {
 				t.Errorf("result = %+v, want %+v", res, want)
 			}
 			if n := h.fake.Calls(); n != 0 {
 				t.Errorf("provider calls = %d for an opted-out recipient, want 0", n)
 			}
-			if e := h.ledger(t, 0); e.Status != consent.Skipped || e.Reason != contract.ReasonOptedOut {
+			if e := h.ledger(t, 0); e.Status != contract.LedgerSkipped || e.Reason != contract.ReasonOptedOut {
 				t.Errorf("ledger = %+v", e)
 			}
 		})
@@ -106,7 +105,7 @@ func TestSendSMSOptedOutAtProvider(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SendSMS: %v", err)
 	}
-	want := activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}
+	want := activities.SendResult{Status: contract.LedgerSkipped, Reason: activities.ReasonOptedOutAtProvider}
 	if res != want {
 		t.Errorf("result = %+v, want %+v", res, want)
 	}
@@ -114,22 +113,22 @@ func TestSendSMSOptedOutAtProvider(t *testing.T) {
 		t.Errorf("accepted %d, want 0", n)
 	}
 	// stopline's own record now agrees with the provider.
-	d, err := h.store.Check(ctx, h.key, scope, consent.Rule{})
+	d, err := h.store.Check(ctx, h.key, scope, contract.ConsentRule{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Allowed || d.State != consent.OptedOut {
+	if d.Allowed || d.State != contract.OptedOut {
 		t.Errorf("Check after 21610 = %+v, want opted out", d)
 	}
 	events, err := h.store.Events(ctx, h.key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 || events[0].Source != consent.SourceProvider || events[0].Provider != "twilio" ||
-		events[0].To != consent.OptedOut || !strings.Contains(events[0].Note, "21610") {
+	if len(events) != 1 || events[0].Source != contract.SourceProvider || events[0].Provider != "twilio" ||
+		events[0].To != contract.OptedOut || !strings.Contains(events[0].Note, "21610") {
 		t.Errorf("events = %+v, want one provider opt-out naming 21610", events)
 	}
-	if e := h.ledger(t, 0); e.Status != consent.Skipped || e.Reason != activities.ReasonOptedOutAtProvider {
+	if e := h.ledger(t, 0); e.Status != contract.LedgerSkipped || e.Reason != activities.ReasonOptedOutAtProvider {
 		t.Errorf("ledger = %+v", e)
 	}
 	// Later steps are suppressed by stopline itself, without a provider call.
@@ -168,14 +167,14 @@ func TestSendSMSProviderOptOutSurvivesRecordFailure(t *testing.T) {
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	if res.Status != consent.Skipped {
+	if res.Status != contract.LedgerSkipped {
 		t.Errorf("retry result = %+v, want skipped", res)
 	}
-	d, err := h.store.Check(ctx, h.key, scope, consent.Rule{})
+	d, err := h.store.Check(ctx, h.key, scope, contract.ConsentRule{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.State != consent.OptedOut {
+	if d.State != contract.OptedOut {
 		t.Errorf("consent after the retry = %+v, want opted_out: the provider's 21610 was never recorded "+
 			"because the ledger row was already final (skipped) when the activity was retried", d)
 	}
@@ -190,15 +189,15 @@ func TestSendSMSInvalidNumber(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SendSMS: %v", err)
 	}
-	want := activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonInvalidNumber}
+	want := activities.SendResult{Status: contract.LedgerSkipped, Reason: activities.ReasonInvalidNumber}
 	if res != want {
 		t.Errorf("result = %+v, want %+v", res, want)
 	}
-	if e := h.ledger(t, 0); e.Status != consent.Skipped || e.Reason != activities.ReasonInvalidNumber {
+	if e := h.ledger(t, 0); e.Status != contract.LedgerSkipped || e.Reason != activities.ReasonInvalidNumber {
 		t.Errorf("ledger = %+v", e)
 	}
 	// An invalid number is not an opt-out.
-	if d, err := h.store.Check(t.Context(), in.RecipientKey, scope, consent.Rule{}); err != nil || d.State != consent.Unknown {
+	if d, err := h.store.Check(t.Context(), in.RecipientKey, scope, contract.ConsentRule{}); err != nil || d.State != contract.ConsentUnknown {
 		t.Errorf("Check = %+v, %v; want unknown", d, err)
 	}
 }
@@ -215,15 +214,15 @@ func TestSendSMSProviderErrors(t *testing.T) {
 		body          string
 		afterAccept   bool // the provider took the message, the answer is an error
 		retryable     bool
-		ledger        consent.SendStatus // after the error
-		reason        string             // ledger reason of a failed attempt
-		retryAttempts int                // ledger attempts after the retry
+		ledger        contract.SendStatus // after the error
+		reason        string              // ledger reason of a failed attempt
+		retryAttempts int                 // ledger attempts after the retry
 	}{
-		{"429 rate limited", 429, `{"code":20429,"message":"Too Many Requests","status":429}`, false, true, consent.Failed, "rate_limited", 2},
-		{"500 JSON", 500, `{"code":20500,"message":"Internal Server Error","status":500}`, false, true, consent.Attempting, "", 1},
-		{"502 HTML from a proxy", 502, "<html><body>Bad Gateway</body></html>", false, true, consent.Attempting, "", 1},
-		{"504 from a proxy after Twilio took the message", 504, "<html><body>Gateway Timeout</body></html>", true, true, consent.Attempting, "", 1},
-		{"400 bad From", 400, `{"code":21606,"message":"The From phone number is not a valid, SMS-capable number","status":400}`, false, false, consent.Failed, "permanent", 0},
+		{"429 rate limited", 429, `{"code":20429,"message":"Too Many Requests","status":429}`, false, true, contract.LedgerFailed, "rate_limited", 2},
+		{"500 JSON", 500, `{"code":20500,"message":"Internal Server Error","status":500}`, false, true, contract.LedgerAttempting, "", 1},
+		{"502 HTML from a proxy", 502, "<html><body>Bad Gateway</body></html>", false, true, contract.LedgerAttempting, "", 1},
+		{"504 from a proxy after Twilio took the message", 504, "<html><body>Gateway Timeout</body></html>", true, true, contract.LedgerAttempting, "", 1},
+		{"400 bad From", 400, `{"code":21606,"message":"The From phone number is not a valid, SMS-capable number","status":400}`, false, false, contract.LedgerFailed, "permanent", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,10 +260,10 @@ func TestSendSMSProviderErrors(t *testing.T) {
 				t.Fatalf("retry: %v", err)
 			}
 			acc := h.fake.Accepted()
-			if len(acc) != 1 || res.Status != consent.Sent || res.MessageID != acc[0].SID {
+			if len(acc) != 1 || res.Status != contract.LedgerSent || res.MessageID != acc[0].SID {
 				t.Fatalf("retry = %+v, accepted %+v; want exactly one accepted message", res, acc)
 			}
-			if e := h.ledger(t, 0); e.Status != consent.Sent || e.Attempts != tc.retryAttempts {
+			if e := h.ledger(t, 0); e.Status != contract.LedgerSent || e.Attempts != tc.retryAttempts {
 				t.Errorf("ledger after the retry = %+v, want sent after %d attempts", e, tc.retryAttempts)
 			}
 		})
@@ -302,7 +301,7 @@ func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
 					t.Fatal(err)
 				}
 				twin = r.MessageID
-				if err := h.store.FinishAttempt(ctx, nil, other.LedgerKey, other.Step, consent.Sent, twin, ""); err != nil {
+				if err := h.store.FinishAttempt(ctx, nil, other.LedgerKey, other.Step, contract.LedgerSent, twin, ""); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -329,13 +328,13 @@ func TestSendSMSResolvesCrashedAttempt(t *testing.T) {
 			if len(acc) != 1 || h.fake.Calls() != len(h.fake.Accepted()) {
 				t.Fatalf("provider calls %d, accepted %d for this step; want exactly one message", h.fake.Calls(), len(acc))
 			}
-			if res.Status != consent.Sent || res.MessageID != acc[0].SID || res.MessageID == twin {
+			if res.Status != contract.LedgerSent || res.MessageID != acc[0].SID || res.MessageID == twin {
 				t.Errorf("result = %+v, want sent %s (not the twin's %s)", res, acc[0].SID, twin)
 			}
 			if tc.acceptedBeforeCrash && res.MessageID != earlier {
 				t.Errorf("resolved to %s, want the message sent before the crash %s", res.MessageID, earlier)
 			}
-			if e := h.ledger(t, 0); e.Status != consent.Sent || e.ProviderMessageID != acc[0].SID {
+			if e := h.ledger(t, 0); e.Status != contract.LedgerSent || e.ProviderMessageID != acc[0].SID {
 				t.Errorf("ledger = %+v", e)
 			}
 		})
@@ -356,7 +355,7 @@ func TestSendSMSUnresolvableAttemptIsNotResent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("attempt %d: %v", attempt, err)
 		}
-		want := activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved}
+		want := activities.SendResult{Status: contract.LedgerUnresolved, Reason: activities.ReasonUnresolved}
 		if res != want {
 			t.Errorf("attempt %d: result = %+v, want %+v", attempt, res, want)
 		}
@@ -364,7 +363,7 @@ func TestSendSMSUnresolvableAttemptIsNotResent(t *testing.T) {
 	if fs.Calls() != 0 {
 		t.Errorf("provider calls = %d, want 0: the earlier call may have gone out", fs.Calls())
 	}
-	if e := h.ledger(t, 0); e.Status != consent.Unresolved {
+	if e := h.ledger(t, 0); e.Status != contract.LedgerUnresolved {
 		t.Errorf("ledger = %+v, want unknown", e)
 	}
 }
@@ -378,16 +377,16 @@ func TestSendSMSRetryWithoutFinder(t *testing.T) {
 	tests := []struct {
 		name      string
 		first     *sms.Error
-		ledger    consent.SendStatus // after the first call
-		retry     consent.SendStatus
+		ledger    contract.SendStatus // after the first call
+		retry     contract.SendStatus
 		wantCalls int
 	}{
-		{"503 from the provider", &sms.Error{Kind: sms.Temporary, HTTPStatus: 503, Message: "service unavailable"}, consent.Failed, consent.Sent, 2},
-		{"500 from the provider", &sms.Error{Kind: sms.Temporary, HTTPStatus: 500, Message: "internal error"}, consent.Failed, consent.Sent, 2},
-		{"connection refused", &sms.Error{Kind: sms.Temporary, Message: "connection refused", NotSent: true}, consent.Failed, consent.Sent, 2},
-		{"502 from a gateway", &sms.Error{Kind: sms.Temporary, HTTPStatus: 502, Message: "bad gateway"}, consent.Attempting, consent.Unresolved, 1},
-		{"504 from a gateway", &sms.Error{Kind: sms.Temporary, HTTPStatus: 504, Message: "gateway timeout"}, consent.Attempting, consent.Unresolved, 1},
-		{"timeout, no answer", &sms.Error{Kind: sms.Temporary, Message: "request timed out"}, consent.Attempting, consent.Unresolved, 1},
+		{"503 from the provider", &sms.Error{Kind: sms.Temporary, HTTPStatus: 503, Message: "service unavailable"}, contract.LedgerFailed, contract.LedgerSent, 2},
+		{"500 from the provider", &sms.Error{Kind: sms.Temporary, HTTPStatus: 500, Message: "internal error"}, contract.LedgerFailed, contract.LedgerSent, 2},
+		{"connection refused", &sms.Error{Kind: sms.Temporary, Message: "connection refused", NotSent: true}, contract.LedgerFailed, contract.LedgerSent, 2},
+		{"502 from a gateway", &sms.Error{Kind: sms.Temporary, HTTPStatus: 502, Message: "bad gateway"}, contract.LedgerAttempting, contract.LedgerUnresolved, 1},
+		{"504 from a gateway", &sms.Error{Kind: sms.Temporary, HTTPStatus: 504, Message: "gateway timeout"}, contract.LedgerAttempting, contract.LedgerUnresolved, 1},
+		{"timeout, no answer", &sms.Error{Kind: sms.Temporary, Message: "request timed out"}, contract.LedgerAttempting, contract.LedgerUnresolved, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -429,10 +428,10 @@ func TestSendSMSConcurrentRetryWaitsForRunningAttempt(t *testing.T) {
 		result func() (sms.Result, error) // the first (blocked) call's outcome
 		want   activities.SendResult      // what both calls must return
 	}{
-		{"accepted, finder", true, accepted, activities.SendResult{Status: consent.Sent, MessageID: "MSG-1"}},
-		{"accepted, no finder", false, accepted, activities.SendResult{Status: consent.Sent, MessageID: "MSG-1"}},
-		{"opted out at provider, finder", true, optedOut, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}},
-		{"opted out at provider, no finder", false, optedOut, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}},
+		{"accepted, finder", true, accepted, activities.SendResult{Status: contract.LedgerSent, MessageID: "MSG-1"}},
+		{"accepted, no finder", false, accepted, activities.SendResult{Status: contract.LedgerSent, MessageID: "MSG-1"}},
+		{"opted out at provider, finder", true, optedOut, activities.SendResult{Status: contract.LedgerSkipped, Reason: activities.ReasonOptedOutAtProvider}},
+		{"opted out at provider, no finder", false, optedOut, activities.SendResult{Status: contract.LedgerSkipped, Reason: activities.ReasonOptedOutAtProvider}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -497,14 +496,14 @@ func TestSendSMSRacingAttemptsReportSameOutcome(t *testing.T) {
 		{
 			name:   "accepted",
 			result: func() (sms.Result, error) { return sms.Result{MessageID: "MSG-1", Status: "queued"}, nil },
-			want:   activities.SendResult{Status: consent.Sent, MessageID: "MSG-1"},
+			want:   activities.SendResult{Status: contract.LedgerSent, MessageID: "MSG-1"},
 		},
 		{
 			name: "opted out at provider",
 			result: func() (sms.Result, error) {
 				return sms.Result{}, &sms.Error{Provider: "fake", Kind: sms.OptedOut, Code: 21610, HTTPStatus: 400, Message: "unsubscribed"}
 			},
-			want: activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider},
+			want: activities.SendResult{Status: contract.LedgerSkipped, Reason: activities.ReasonOptedOutAtProvider},
 		},
 	}
 	for _, tc := range tests {
@@ -522,8 +521,8 @@ func TestSendSMSRacingAttemptsReportSameOutcome(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tx.Rollback(ctx)
-			if _, err := h.store.RecordTx(ctx, tx, consent.Change{
-				RecipientKey: h.key, Scope: "+14155550199", To: consent.OptedOut, Source: consent.SourceKeyword,
+			if _, err := h.store.RecordTx(ctx, tx, contract.ConsentChange{
+				RecipientKey: h.key, Scope: "+14155550199", To: contract.OptedOut, Source: contract.SourceKeyword,
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -571,14 +570,14 @@ func TestSendSMSUnknownProvider(t *testing.T) {
 func TestCheckConsentFailsClosed(t *testing.T) {
 	h := newHarness(t)
 	q := activities.ConsentQuery{RecipientKey: h.key, Scope: scope}
-	check := func() (consent.Decision, error) {
+	check := func() (contract.Decision, error) {
 		env := newActivityEnv()
 		env.RegisterActivity(h.acts)
 		val, err := env.ExecuteActivity(h.acts.CheckConsent, q)
 		if err != nil {
-			return consent.Decision{}, err
+			return contract.Decision{}, err
 		}
-		var d consent.Decision
+		var d contract.Decision
 		return d, val.Get(&d)
 	}
 
@@ -586,8 +585,8 @@ func TestCheckConsentFailsClosed(t *testing.T) {
 	if err != nil || !d.Allowed {
 		t.Fatalf("open store: %+v, %v; want allowed", d, err)
 	}
-	if _, err := h.store.Record(context.Background(), consent.Change{
-		RecipientKey: h.key, Scope: scope, To: consent.OptedOut, Source: consent.SourceKeyword,
+	if _, err := h.store.Record(context.Background(), contract.ConsentChange{
+		RecipientKey: h.key, Scope: scope, To: contract.OptedOut, Source: contract.SourceKeyword,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -642,7 +641,7 @@ func TestForeignRecipientKeyIsRefused(t *testing.T) {
 	if rows := pgtest.Ledger(t, h.store, wfID); len(rows) != 0 {
 		t.Errorf("ledger = %+v; want no rows", rows)
 	}
-	if js, err := h.store.ActiveJourneys(t.Context(), foreign, consent.AllScopes); err != nil || len(js) != 0 {
+	if js, err := h.store.ActiveJourneys(t.Context(), foreign, contract.AllScopes); err != nil || len(js) != 0 {
 		t.Errorf("registered journeys of the foreign key = %+v, %v; want none", js, err)
 	}
 }
@@ -664,12 +663,12 @@ func TestSendSMSAfterWindowClosedIsDeferred(t *testing.T) {
 	if n := h.fake.Calls(); n != 0 {
 		t.Errorf("provider calls = %d after the window closed, want 0", n)
 	}
-	if e := h.ledger(t, 0); e.Status != consent.Failed || e.Reason != activities.ReasonWindowClosed {
+	if e := h.ledger(t, 0); e.Status != contract.LedgerFailed || e.Reason != activities.ReasonWindowClosed {
 		t.Errorf("ledger = %+v, want failed (%s)", e, activities.ReasonWindowClosed)
 	}
 
 	in.NotAfter = time.Now().Add(time.Hour) // the next window
-	if res, err := h.send(in); err != nil || res.Status != consent.Sent || h.fake.Calls() != 1 {
+	if res, err := h.send(in); err != nil || res.Status != contract.LedgerSent || h.fake.Calls() != 1 {
 		t.Errorf("next window: %+v, %v after %d calls; want sent once", res, err, h.fake.Calls())
 	}
 }
@@ -682,11 +681,11 @@ func TestSendCancelledBeforeCall(t *testing.T) {
 	tests := []struct {
 		name   string
 		cause  error
-		want   consent.SendStatus
+		want   contract.SendStatus
 		reason string
 	}{
-		{"cancelled by the workflow", temporal.NewCanceledError(), consent.Skipped, activities.ReasonCancelled},
-		{"the worker stopping", worker.ErrWorkerShutdown, consent.Attempting, ""},
+		{"cancelled by the workflow", temporal.NewCanceledError(), contract.LedgerSkipped, activities.ReasonCancelled},
+		{"the worker stopping", worker.ErrWorkerShutdown, contract.LedgerAttempting, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

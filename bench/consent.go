@@ -1,6 +1,6 @@
 package main
 
-// Scenario "consent": consent.Store.Check on a freshly migrated database
+// Scenario "consent": contract.Store.Check on a freshly migrated database
 // loaded (with COPY) with many consent rows and audit events, against a
 // primary-key lookup on the same table. Lookups run one at a time, the two
 // sides interleaved, for random recipient keys (10% unknown).
@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 func runConsent(ctx context.Context, cfg *config) (row, error) {
@@ -56,7 +56,7 @@ func runConsent(ctx context.Context, cfg *config) (row, error) {
 		return keys[rng.IntN(len(keys))]
 	}
 	check := func(key string) error {
-		_, err := store.Check(ctx, key, testkit.Sender, consent.Rule{})
+		_, err := store.Check(ctx, key, testkit.Sender, contract.ConsentRule{})
 		return err
 	}
 	lookup := func(key string) error {
@@ -125,12 +125,12 @@ func loadConsent(ctx context.Context, pool *pgxpool.Pool, keys []string) error {
 			if i == len(keys) {
 				return nil, nil
 			}
-			scope, state := testkit.Sender, string(consent.OptedIn)
+			scope, state := testkit.Sender, string(contract.OptedIn)
 			switch {
 			case i%10 == 0:
-				scope, state = consent.AllScopes, string(consent.OptedOut)
+				scope, state = contract.AllScopes, string(contract.OptedOut)
 			case i%3 == 0:
-				state = string(consent.OptedOut)
+				state = string(contract.OptedOut)
 			}
 			r := []any{keys[i], scope, state, "import", base.Add(time.Duration(i) * time.Second)}
 			i++
@@ -184,9 +184,9 @@ func loadEvents(ctx context.Context, pool *pgxpool.Pool, keys []string, n int) (
 				logf("consent: %d/%d events (%.0f rows/s)", i, n, rate(i, time.Since(began)))
 			}
 			var from any // NULL for a first change
-			to, text := string(consent.OptedOut), "STOP"
+			to, text := string(contract.OptedOut), "STOP"
 			if i%2 == 1 {
-				from, to, text = string(consent.OptedOut), string(consent.OptedIn), "START"
+				from, to, text = string(contract.OptedOut), string(contract.OptedIn), "START"
 			}
 			r := []any{keys[rng.IntN(len(keys))], testkit.Sender, from, to, "keyword", text, "twilio",
 				fmt.Sprintf("SM%032x", i), testkit.Sender, base.Add(time.Duration(i) * 3 * time.Second)}

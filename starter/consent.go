@@ -16,10 +16,10 @@ import (
 
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/codec"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const consentUsage = `usage:
@@ -113,7 +113,7 @@ func runConsent(args []string) error {
 		if err != nil {
 			return err
 		}
-		to := map[string]consent.State{"optout": consent.OptedOut, "optin": consent.OptedIn, "confirm": consent.Confirmed}[cmd]
+		to := map[string]contract.ConsentState{"optout": contract.OptedOut, "optin": contract.OptedIn, "confirm": contract.OptInConfirmed}[cmd]
 		res, err := admin.SetConsent(ctx, st, keyer, registry, admin.ChangeRequest{Phone: p, Scope: *scope, Note: *note, Region: *region}, to)
 		if err != nil {
 			return err
@@ -141,7 +141,7 @@ func runConsent(args []string) error {
 				return e.Cancelled, e.Deleted, err
 			}
 		}
-		tell := func(ctx context.Context, c consent.Change) {
+		tell := func(ctx context.Context, c contract.ConsentChange) {
 			if tc == nil {
 				return
 			}
@@ -222,7 +222,7 @@ func printJSON(v any) error {
 // its consent query. It is best effort: without Temporal, journeys still
 // send nothing more after an opt-out, because every send re-checks consent
 // under the recipient's lock.
-func signalRunning(ctx context.Context, c consent.Change, dev bool) {
+func signalRunning(ctx context.Context, c contract.ConsentChange, dev bool) {
 	tc, err := dial(ctx, dev)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "note: running journeys not signalled:", err)

@@ -8,16 +8,16 @@ import (
 	"testing"
 
 	"github.com/stopline/stopline/internal/codec"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // TestKeysRewrap: after a new key is put first, `starter keys rewrap`
 // moves the data key wrapped by the old one to it and says so.
 func TestKeysRewrap(t *testing.T) {
 	st := pgtest.NewStore(t) // wraps under the -dev key, ID "dev"
-	if _, err := st.Record(context.Background(), consent.Change{RecipientKey: "rrecipient0000000000000000000001", Scope: "*",
-		To: consent.OptedOut, Source: consent.SourceAdmin, Note: "sealed under a data key"}); err != nil {
+	if _, err := st.Record(context.Background(), contract.ConsentChange{RecipientKey: "rrecipient0000000000000000000001", Scope: "*",
+		To: contract.OptedOut, Source: contract.SourceAdmin, Note: "sealed under a data key"}); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("DATABASE_URL", st.Pool().Config().ConnString())

@@ -7,9 +7,9 @@ import (
 
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/pgtest"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 func TestCheckOptIn(t *testing.T) {
@@ -21,8 +21,8 @@ func TestCheckOptIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := func(from string, steps ...journey.Step) *journey.Definition {
-		return &journey.Definition{Name: "j", Category: policy.CategoryMarketing,
-			Sender: journey.Sender{Provider: "twilio", From: from, Type: policy.TypeLongCode}, Steps: steps}
+		return &journey.Definition{Name: "j", Category: contract.CategoryMarketing,
+			Sender: journey.Sender{Provider: "twilio", From: from, Type: contract.SenderLongCode}, Steps: steps}
 	}
 	ask, send := journey.Step{OptIn: "Reply YES"}, journey.Step{SMS: "Hi"}
 	tests := []struct {

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/phone"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The text report, whole, for a fixed start time: 07:30 in New York, when
@@ -25,8 +25,8 @@ func TestPreviewText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Record(context.Background(), consent.Change{RecipientKey: keyer.Key("+12125550100"), Scope: "+15550001111",
-		To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
+	if _, err := store.Record(context.Background(), contract.ConsentChange{RecipientKey: keyer.Key("+12125550100"), Scope: "+15550001111",
+		To: contract.OptedOut, Source: contract.SourceAdmin}); err != nil {
 		t.Fatal(err)
 	}
 	audience := writeFile(t, "audience.csv", "phone,first_name,code\n"+

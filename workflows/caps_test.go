@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -20,19 +18,19 @@ func TestJourneyWaitsOutFrequencyCap(t *testing.T) {
 	start := time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name     string
-		category policy.Category
+		category contract.Category
 		frees    time.Time // the first send's DeferredUntil; zero: not capped
 		secondAt time.Time
 	}{
-		{"frees in the window: sends then", policy.CategoryMarketing,
+		{"frees in the window: sends then", contract.CategoryMarketing,
 			start.Add(22 * time.Hour), start.Add(22 * time.Hour)},
-		{"the full 24 hours", policy.CategoryMarketing,
+		{"the full 24 hours", contract.CategoryMarketing,
 			start.Add(24 * time.Hour), start.Add(24 * time.Hour)},
 		// 23:00 EDT: Florida's window is closed; it opens at 08:00 in all
 		// of Florida's zones (the panhandle's CDT: 13:00 UTC).
-		{"frees at night: waits for the window too", policy.CategoryMarketing,
+		{"frees at night: waits for the window too", contract.CategoryMarketing,
 			time.Date(2026, 6, 2, 3, 0, 0, 0, time.UTC), time.Date(2026, 6, 2, 13, 0, 0, 0, time.UTC)},
-		{"transactional is not capped", policy.CategoryTransactional, time.Time{}, time.Time{}},
+		{"transactional is not capped", contract.CategoryTransactional, time.Time{}, time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +45,7 @@ func TestJourneyWaitsOutFrequencyCap(t *testing.T) {
 				if calls++; calls == 1 && !tt.frees.IsZero() {
 					return activities.SendResult{Status: activities.Deferred, Reason: activities.ReasonFrequencyCap, DeferredUntil: tt.frees}, nil
 				}
-				return activities.SendResult{Status: consent.Sent, MessageID: "SM1"}, nil
+				return activities.SendResult{Status: contract.LedgerSent, MessageID: "SM1"}, nil
 			}
 			var during contract.JourneyStatus
 			w.env.RegisterDelayedCallback(func() {
@@ -62,7 +60,7 @@ func TestJourneyWaitsOutFrequencyCap(t *testing.T) {
 			if res.Summary != "sent 1" || res.DeferredUntil != (time.Time{}) || res.DeferredReason != "" {
 				t.Errorf("result %+v", res)
 			}
-			marketing := tt.category == policy.CategoryMarketing
+			marketing := tt.category == contract.CategoryMarketing
 			if s := w.sends[0]; s.FrequencyCap != marketing || marketing && s.State != "FL" {
 				t.Errorf("send input FrequencyCap=%v State=%q, want %v, FL", s.FrequencyCap, s.State, marketing)
 			}

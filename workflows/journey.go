@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/policy"
@@ -296,7 +295,7 @@ func (r *journeyRun) sms(i int) outcome {
 // optIn is an opt_in step: it makes the recipient pending (under the same
 // rules as a consent check), sends the request, then waits for the YES.
 func (r *journeyRun) optIn(i int) outcome {
-	res, o := r.send(i, r.query(policy.CategoryOptInRequest), acts.RequestOptIn)
+	res, o := r.send(i, r.query(contract.CategoryOptInRequest), acts.RequestOptIn)
 	if o.ended() || res.Status == alreadyConfirmed {
 		return o
 	}
@@ -309,15 +308,15 @@ func (r *journeyRun) optIn(i int) outcome {
 	}
 	// No signal in time; ask Postgres, which a lost signal cannot fool,
 	// before giving up.
-	_, o = r.gate(i, acts.CheckConsent, r.query(policy.CategoryMarketing))
+	_, o = r.gate(i, acts.CheckConsent, r.query(contract.CategoryMarketing))
 	return o
 }
 
 // alreadyConfirmed is send's answer at an opt_in step whose recipient had
 // confirmed before: there is nothing to ask.
-const alreadyConfirmed consent.SendStatus = "already_confirmed"
+const alreadyConfirmed contract.SendStatus = "already_confirmed"
 
-func (r *journeyRun) query(category policy.Category) activities.ConsentQuery {
+func (r *journeyRun) query(category contract.Category) activities.ConsentQuery {
 	return activities.ConsentQuery{RecipientKey: r.recipient.Key, Scope: r.scope, Category: category}
 }
 
@@ -326,7 +325,7 @@ func (r *journeyRun) query(category policy.Category) activities.ConsentQuery {
 // the window closed (hours of retries) comes back Deferred, and the step
 // starts over.
 func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activities.SendResult, outcome) {
-	marketing := r.def.Category == policy.CategoryMarketing
+	marketing := r.def.Category == contract.CategoryMarketing
 	windowed := marketing && r.in.Test.windowed()
 	for {
 		if windowed {
@@ -344,7 +343,7 @@ func (r *journeyRun) send(i int, q activities.ConsentQuery, check any) (activiti
 		if o.ended() {
 			return activities.SendResult{}, o
 		}
-		if q.Category == policy.CategoryOptInRequest && d.State == consent.Confirmed {
+		if q.Category == contract.CategoryOptInRequest && d.State == contract.OptInConfirmed {
 			return activities.SendResult{Status: alreadyConfirmed}, goOn
 		}
 		in := r.sendInput(i, q.Category)
@@ -447,25 +446,25 @@ func (r *journeyRun) settle(i int, in activities.SendInput) (activities.SendResu
 	var res activities.SendResult
 	if err := workflow.ExecuteActivity(ctx, acts.SettleSend, in).Get(ctx, &res); err != nil {
 		workflow.GetLogger(r.ctx).Error("settle a cancelled send", "step", i, "error", err)
-		res = activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved}
+		res = activities.SendResult{Status: contract.LedgerUnresolved, Reason: activities.ReasonUnresolved}
 	}
-	if res.Status == consent.Sent || res.Status == consent.Unresolved {
+	if res.Status == contract.LedgerSent || res.Status == contract.LedgerUnresolved {
 		return res, goOn // count records it; the journey stops there, or completes at its last step
 	}
 	return res, stopped
 }
 
 // sendOptions are step i's send activity options, with its summary.
-func (r *journeyRun) sendOptions(i int, category policy.Category) workflow.ActivityOptions {
+func (r *journeyRun) sendOptions(i int, category contract.Category) workflow.ActivityOptions {
 	opts := r.sendOpts
 	opts.Summary = smsSummary(i, category)
-	if category == policy.CategoryOptInRequest {
+	if category == contract.CategoryOptInRequest {
 		opts.Summary = optInSummary(i)
 	}
 	return opts
 }
 
-func (r *journeyRun) sendInput(i int, category policy.Category) activities.SendInput {
+func (r *journeyRun) sendInput(i int, category contract.Category) activities.SendInput {
 	s := r.def.Sender
 	return activities.SendInput{
 		LedgerKey: r.id, Step: i, RecipientKey: r.recipient.Key, Scope: r.scope, Category: category,
@@ -477,8 +476,8 @@ func (r *journeyRun) sendInput(i int, category policy.Category) activities.SendI
 // step context. The journey ends there if it was cancelled while the check
 // ran (stopped), if consent refuses (skipped), or if the check failed for
 // good.
-func (r *journeyRun) gate(i int, check any, q activities.ConsentQuery) (consent.Decision, outcome) {
-	var d consent.Decision
+func (r *journeyRun) gate(i int, check any, q activities.ConsentQuery) (contract.Decision, outcome) {
+	var d contract.Decision
 	ctx := summarised(r.stepCtx, localOptions, consentSummary(i, q.Category))
 	err := workflow.ExecuteLocalActivity(ctx, check, q).Get(r.stepCtx, &d)
 	switch {
@@ -496,7 +495,7 @@ func (r *journeyRun) gate(i int, check any, q activities.ConsentQuery) (consent.
 
 // count records the ledger's verdict on step i.
 func (r *journeyRun) count(i int, res activities.SendResult) outcome {
-	if res.Status == consent.Skipped && res.Reason == contract.ReasonRunStopped {
+	if res.Status == contract.LedgerSkipped && res.Reason == contract.ReasonRunStopped {
 		// The stop's cancel signal may have counted it already.
 		r.status.Reason = res.Reason
 		r.countRunStopped()
@@ -504,11 +503,11 @@ func (r *journeyRun) count(i int, res activities.SendResult) outcome {
 	}
 	metrics.CountSMS(r.ctx, metrics.SendOutcome(string(res.Status), res.Reason))
 	switch res.Status {
-	case consent.Sent:
+	case contract.LedgerSent:
 		r.status.Sent++
-	case consent.Unresolved:
+	case contract.LedgerUnresolved:
 		r.status.Unknown++
-	case consent.Skipped:
+	case contract.LedgerSkipped:
 		r.status.Reason = res.Reason
 		return skipped
 	}
@@ -580,12 +579,12 @@ func windowCloses(ctx workflow.Context, e164, state string, override *journey.Qu
 }
 
 // awaitConfirmation waits at an opt_in step for the recipient's YES, which
-// the Recipient workflow signals, for at most consent.ConfirmWindow. The next
+// the Recipient workflow signals, for at most contract.ConfirmWindow. The next
 // marketing step's consent check still requires the confirmation, so a
 // stray signal cannot send anything.
 func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (confirmed bool, err error) {
 	now := workflow.Now(ctx)
-	status.ConfirmBy = now.Add(consent.ConfirmWindow)
+	status.ConfirmBy = now.Add(contract.ConfirmWindow)
 	timer := workflow.TimerOptions{Summary: awaitYesSummary(status.Step, now, status.ConfirmBy)}
 	defer func() { status.ConfirmBy = time.Time{} }()
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
@@ -595,14 +594,14 @@ func awaitConfirmation(ctx workflow.Context, status *contract.JourneyStatus) (co
 			c.Receive(ctx, nil)
 			confirmed = true
 		}).
-		AddFuture(workflow.NewTimerWithOptions(timerCtx, consent.ConfirmWindow, timer), func(f workflow.Future) { err = f.Get(ctx, nil) }).
+		AddFuture(workflow.NewTimerWithOptions(timerCtx, contract.ConfirmWindow, timer), func(f workflow.Future) { err = f.Get(ctx, nil) }).
 		Select(ctx)
 	return confirmed, err
 }
 
 // reason is why a consent decision refused; decisions recorded before
 // reasons existed were opt-outs.
-func reason(d consent.Decision) string {
+func reason(d contract.Decision) string {
 	if d.Reason == "" {
 		return contract.ReasonOptedOut
 	}

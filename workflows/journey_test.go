@@ -17,10 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
-	"github.com/stopline/stopline/internal/policy"
-	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -39,8 +36,8 @@ var a *activities.Activities
 func welcome() journey.Definition {
 	return journey.Definition{
 		Name:     "welcome",
-		Category: policy.CategoryMarketing,
-		Sender:   journey.Sender{Provider: sms.ProviderTwilio, From: sender, Type: policy.TypeLongCode},
+		Category: contract.CategoryMarketing,
+		Sender:   journey.Sender{Provider: contract.ProviderTwilio, From: sender, Type: contract.SenderLongCode},
 		Steps: []journey.Step{
 			{SMS: "Hi {{.first_name}}, your code is {{.code}}. Reply STOP to opt out."},
 			{Wait: "24h"},
@@ -69,12 +66,12 @@ type world struct {
 	ended  []activities.Outcome // FinishJourney's inputs
 
 	// consent answers the n-th consent check (0-based); default allowed.
-	consent func(n int) (consent.Decision, error)
+	consent func(n int) (contract.Decision, error)
 	checks  int
 	// send answers a send; default sent.
 	send func(ctx context.Context, in activities.SendInput) (activities.SendResult, error)
 	// optIn answers RequestOptIn; default allowed, state unknown.
-	optIn func() (consent.Decision, error)
+	optIn func() (contract.Decision, error)
 	// registered is RegisterJourney's answer, the run's state; default
 	// running.
 	registered contract.RunSignal
@@ -111,16 +108,16 @@ func newWorld(t *testing.T) *world {
 			return nil
 		})
 	env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, q activities.ConsentQuery) (consent.Decision, error) {
+		func(_ context.Context, q activities.ConsentQuery) (contract.Decision, error) {
 			w.mu.Lock()
 			n := w.checks
 			w.checks++
 			w.mu.Unlock()
 			if q.RecipientKey == "" || q.Scope != sender {
-				return consent.Decision{}, temporal.NewNonRetryableApplicationError("bad consent query", "test", nil)
+				return contract.Decision{}, temporal.NewNonRetryableApplicationError("bad consent query", "test", nil)
 			}
 			var (
-				d   = consent.Decision{Allowed: true}
+				d   = contract.Decision{Allowed: true}
 				err error
 			)
 			if w.consent != nil {
@@ -134,15 +131,15 @@ func newWorld(t *testing.T) *world {
 			return d, err
 		})
 	env.OnActivity(a.RequestOptIn, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, q activities.ConsentQuery) (consent.Decision, error) {
+		func(_ context.Context, q activities.ConsentQuery) (contract.Decision, error) {
 			w.record("request opt-in")
-			if q.Category != policy.CategoryOptInRequest || q.Scope != sender {
-				return consent.Decision{}, temporal.NewNonRetryableApplicationError("bad opt-in query", "test", nil)
+			if q.Category != contract.CategoryOptInRequest || q.Scope != sender {
+				return contract.Decision{}, temporal.NewNonRetryableApplicationError("bad opt-in query", "test", nil)
 			}
 			if w.optIn != nil {
 				return w.optIn()
 			}
-			return consent.Decision{Allowed: true}, nil
+			return contract.Decision{Allowed: true}, nil
 		})
 	env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.SendInput) (activities.SendResult, error) {
@@ -154,7 +151,7 @@ func newWorld(t *testing.T) *world {
 			if w.send != nil {
 				return w.send(ctx, in)
 			}
-			return activities.SendResult{Status: consent.Sent, MessageID: fmt.Sprintf("SM%d", in.Step)}, nil
+			return activities.SendResult{Status: contract.LedgerSent, MessageID: fmt.Sprintf("SM%d", in.Step)}, nil
 		})
 	return w
 }
@@ -305,14 +302,14 @@ func TestJourneyStatusQueryDuringWait(t *testing.T) {
 func TestJourneyConsentDecisions(t *testing.T) {
 	tests := []struct {
 		name    string
-		consent func(n int) (consent.Decision, error)
+		consent func(n int) (contract.Decision, error)
 		want    workflows.JourneyResult
 		events  []string
 	}{
 		{
 			name: "opted out before the first step",
-			consent: func(int) (consent.Decision, error) {
-				return consent.Decision{Allowed: false, State: consent.OptedOut, Scope: sender}, nil
+			consent: func(int) (contract.Decision, error) {
+				return contract.Decision{Allowed: false, State: contract.OptedOut, Scope: sender}, nil
 			},
 			want: workflows.JourneyResult{
 				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 0, Steps: 3, Reason: contract.ReasonOptedOut},
@@ -322,8 +319,8 @@ func TestJourneyConsentDecisions(t *testing.T) {
 		},
 		{
 			name: "opted out during the wait",
-			consent: func(n int) (consent.Decision, error) {
-				return consent.Decision{Allowed: n == 0, State: []consent.State{consent.Unknown, consent.OptedOut}[min(n, 1)]}, nil
+			consent: func(n int) (contract.Decision, error) {
+				return contract.Decision{Allowed: n == 0, State: []contract.ConsentState{contract.ConsentUnknown, contract.OptedOut}[min(n, 1)]}, nil
 			},
 			want: workflows.JourneyResult{
 				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 2, Steps: 3, Sent: 1, Reason: contract.ReasonOptedOut},
@@ -334,11 +331,11 @@ func TestJourneyConsentDecisions(t *testing.T) {
 		{
 			// Fail closed: an error is retried, never taken as consent.
 			name: "consent check errors are retried",
-			consent: func(n int) (consent.Decision, error) {
+			consent: func(n int) (contract.Decision, error) {
 				if n < 2 {
-					return consent.Decision{}, errors.New("consent check: connection refused")
+					return contract.Decision{}, errors.New("consent check: connection refused")
 				}
-				return consent.Decision{Allowed: true}, nil
+				return contract.Decision{Allowed: true}, nil
 			},
 			want: workflows.JourneyResult{
 				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Sent: 2},
@@ -369,11 +366,11 @@ func TestJourneyConsentDecisions(t *testing.T) {
 func TestJourneyConsentOutageOutlastingLocalActivityTimeout(t *testing.T) {
 	w := newWorld(t)
 	const failures = 8 // about 50s of backoff at 200ms doubling
-	w.consent = func(n int) (consent.Decision, error) {
+	w.consent = func(n int) (contract.Decision, error) {
 		if n < failures {
-			return consent.Decision{}, errors.New("consent check: connection refused")
+			return contract.Decision{}, errors.New("consent check: connection refused")
 		}
-		return consent.Decision{Allowed: true}, nil
+		return contract.Decision{Allowed: true}, nil
 	}
 	in := input()
 	in.Journey.Steps = in.Journey.Steps[:1]
@@ -406,7 +403,7 @@ func TestJourneySendOutcomes(t *testing.T) {
 	}{
 		{
 			name:   "invalid number skips the rest",
-			result: activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonInvalidNumber},
+			result: activities.SendResult{Status: contract.LedgerSkipped, Reason: activities.ReasonInvalidNumber},
 			want: workflows.JourneyResult{
 				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateSkipped, Step: 0, Steps: 3, Reason: activities.ReasonInvalidNumber},
 				Summary:       "sent 0, skipped at step 0: invalid_number",
@@ -415,7 +412,7 @@ func TestJourneySendOutcomes(t *testing.T) {
 		},
 		{
 			name:   "unresolved sends are counted, not resent",
-			result: activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved},
+			result: activities.SendResult{Status: contract.LedgerUnresolved, Reason: activities.ReasonUnresolved},
 			want: workflows.JourneyResult{
 				JourneyStatus: contract.JourneyStatus{Journey: "welcome", State: workflows.StateCompleted, Step: 3, Steps: 3, Unknown: 2},
 				Summary:       "sent 0, 2 unknown",
@@ -486,10 +483,10 @@ func TestJourneyCancelledSendSettlesOpenAttempt(t *testing.T) {
 		{"no open attempt", false, activities.SendResult{},
 			contract.JourneyStatus{Step: 0},
 			[]string{"register", "check", "send 0", "open? 0", "deregister " + workflowID}},
-		{"open, the provider had the message", true, activities.SendResult{Status: consent.Sent, MessageID: "SM0"},
+		{"open, the provider had the message", true, activities.SendResult{Status: contract.LedgerSent, MessageID: "SM0"},
 			contract.JourneyStatus{Step: 1, Sent: 1},
 			[]string{"register", "check", "send 0", "open? 0", "settle 0", "deregister " + workflowID}},
-		{"open, the provider did not", true, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonCancelled},
+		{"open, the provider did not", true, activities.SendResult{Status: contract.LedgerSkipped, Reason: activities.ReasonCancelled},
 			contract.JourneyStatus{Step: 0},
 			[]string{"register", "check", "send 0", "open? 0", "settle 0", "deregister " + workflowID}},
 	}
@@ -659,7 +656,7 @@ func TestJourneyDeferredSendWaitsForNextWindow(t *testing.T) {
 			deferred = true
 			return activities.SendResult{Status: activities.Deferred, Reason: activities.ReasonWindowClosed}, nil
 		}
-		return activities.SendResult{Status: consent.Sent, MessageID: "SM1"}, nil
+		return activities.SendResult{Status: contract.LedgerSent, MessageID: "SM1"}, nil
 	}
 	// The first send is deferred at once; the test clock then stands at
 	// 08:00 San Francisco (15:00 UTC) only on the next day, if the journey
@@ -688,7 +685,7 @@ func TestJourneyQuietHours(t *testing.T) {
 	tests := []struct {
 		name     string
 		start    time.Time // the test clock's start
-		category policy.Category
+		category contract.Category
 		firstAt  time.Time // when the first send happens
 		phone    string    // default: the San Francisco number
 		hours    *journey.QuietHours

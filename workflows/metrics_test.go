@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
@@ -31,12 +30,12 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 		sendErr error
 		want    map[string]string // outcome -> count
 	}{
-		{"both sent", true, false, activities.SendResult{Status: consent.Sent}, nil, map[string]string{"sent": "2"}},
-		{"capped once, then both sent", true, true, activities.SendResult{Status: consent.Sent}, nil,
+		{"both sent", true, false, activities.SendResult{Status: contract.LedgerSent}, nil, map[string]string{"sent": "2"}},
+		{"capped once, then both sent", true, true, activities.SendResult{Status: contract.LedgerSent}, nil,
 			map[string]string{"deferred_cap": "1", "sent": "2"}},
-		{"unknown, then the next step", true, false, activities.SendResult{Status: consent.Unresolved, Reason: activities.ReasonUnresolved}, nil,
+		{"unknown, then the next step", true, false, activities.SendResult{Status: contract.LedgerUnresolved, Reason: activities.ReasonUnresolved}, nil,
 			map[string]string{"unknown": "2"}},
-		{"opted out at the provider", true, false, activities.SendResult{Status: consent.Skipped, Reason: activities.ReasonOptedOutAtProvider}, nil,
+		{"opted out at the provider", true, false, activities.SendResult{Status: contract.LedgerSkipped, Reason: activities.ReasonOptedOutAtProvider}, nil,
 			map[string]string{"skipped_opted_out": "1"}},
 		{"consent refused", false, false, activities.SendResult{}, nil, map[string]string{"skipped_opted_out": "1"}},
 		{"provider refuses for good", true, false, activities.SendResult{},
@@ -51,7 +50,7 @@ func TestJourneyCountsStepOutcomes(t *testing.T) {
 			env.RegisterActivity(&activities.Activities{})
 			env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(contract.RunSignal{}, nil)
 			env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(nil)
-			env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(consent.Decision{Allowed: c.allowed, Reason: consent.ReasonOptedOut}, nil)
+			env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(contract.Decision{Allowed: c.allowed, Reason: contract.ReasonOptedOut}, nil)
 			calls := 0
 			env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(
 				func(context.Context, activities.SendInput) (activities.SendResult, error) {

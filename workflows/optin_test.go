@@ -4,9 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -19,57 +17,57 @@ func optInInput() workflows.JourneyInput {
 }
 
 func TestJourneyOptInStep(t *testing.T) {
-	notConfirmed := consent.Decision{Reason: consent.ReasonNotConfirmed, State: consent.Pending}
+	notConfirmed := contract.Decision{Reason: contract.ReasonNotConfirmed, State: contract.OptInPending}
 	tests := []struct {
 		name     string
-		optIn    consent.Decision                      // RequestOptIn's answer
-		signal   string                                // sent 2h into the wait, if set
-		final    func(n int) (consent.Decision, error) // consent checks; default allowed
+		optIn    contract.Decision                      // RequestOptIn's answer
+		signal   string                                 // sent 2h into the wait, if set
+		final    func(n int) (contract.Decision, error) // consent checks; default allowed
 		want     workflows.JourneyResult
 		events   []string
-		category []policy.Category // of each send
+		category []contract.Category // of each send
 	}{
 		{
-			name: "YES arrives: the welcome goes out", optIn: consent.Decision{Allowed: true}, signal: contract.SignalConfirmed,
+			name: "YES arrives: the welcome goes out", optIn: contract.Decision{Allowed: true}, signal: contract.SignalConfirmed,
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "send 1", "deregister " + workflowID},
-			category: []policy.Category{policy.CategoryOptInRequest, policy.CategoryMarketing},
+			category: []contract.Category{contract.CategoryOptInRequest, contract.CategoryMarketing},
 		},
 		{
-			name: "no answer in 24 hours: skipped", optIn: consent.Decision{Allowed: true},
-			final:    func(int) (consent.Decision, error) { return notConfirmed, nil },
-			want:     result(workflows.StateSkipped, 0, 1, consent.ReasonNotConfirmed, "sent 1, skipped at step 0: not_confirmed"),
+			name: "no answer in 24 hours: skipped", optIn: contract.Decision{Allowed: true},
+			final:    func(int) (contract.Decision, error) { return notConfirmed, nil },
+			want:     result(workflows.StateSkipped, 0, 1, contract.ReasonNotConfirmed, "sent 1, skipped at step 0: not_confirmed"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "deregister " + workflowID},
-			category: []policy.Category{policy.CategoryOptInRequest},
+			category: []contract.Category{contract.CategoryOptInRequest},
 		},
 		{
-			name: "signal lost but Postgres says confirmed: goes on", optIn: consent.Decision{Allowed: true},
+			name: "signal lost but Postgres says confirmed: goes on", optIn: contract.Decision{Allowed: true},
 			want:     result(workflows.StateCompleted, 2, 2, "", "sent 2"),
 			events:   []string{"register", "request opt-in", "send 0", "check", "check", "send 1", "deregister " + workflowID},
-			category: []policy.Category{policy.CategoryOptInRequest, policy.CategoryMarketing},
+			category: []contract.Category{contract.CategoryOptInRequest, contract.CategoryMarketing},
 		},
 		{
-			name: "already confirmed: nothing to ask", optIn: consent.Decision{Allowed: true, State: consent.Confirmed},
+			name: "already confirmed: nothing to ask", optIn: contract.Decision{Allowed: true, State: contract.OptInConfirmed},
 			want:     result(workflows.StateCompleted, 2, 1, "", "sent 1"),
 			events:   []string{"register", "request opt-in", "check", "send 1", "deregister " + workflowID},
-			category: []policy.Category{policy.CategoryMarketing},
+			category: []contract.Category{contract.CategoryMarketing},
 		},
 		{
-			name: "opted out: no request", optIn: consent.Decision{Reason: consent.ReasonOptedOut, State: consent.OptedOut},
-			want:   result(workflows.StateSkipped, 0, 0, consent.ReasonOptedOut, "sent 0, skipped at step 0: opted_out"),
+			name: "opted out: no request", optIn: contract.Decision{Reason: contract.ReasonOptedOut, State: contract.OptedOut},
+			want:   result(workflows.StateSkipped, 0, 0, contract.ReasonOptedOut, "sent 0, skipped at step 0: opted_out"),
 			events: []string{"register", "request opt-in", "deregister " + workflowID},
 		},
 		{
-			name: "STOP while waiting: stopped", optIn: consent.Decision{Allowed: true}, signal: contract.SignalCancel,
+			name: "STOP while waiting: stopped", optIn: contract.Decision{Allowed: true}, signal: contract.SignalCancel,
 			want:     result(workflows.StateStopped, 0, 1, contract.ReasonOptedOut, "sent 1, stopped: opted_out at step 0"),
 			events:   []string{"register", "request opt-in", "send 0", "deregister " + workflowID},
-			category: []policy.Category{policy.CategoryOptInRequest},
+			category: []contract.Category{contract.CategoryOptInRequest},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.optIn = func() (consent.Decision, error) { return tt.optIn, nil }
+			w.optIn = func() (contract.Decision, error) { return tt.optIn, nil }
 			w.consent = tt.final
 			var timers []time.Duration
 			w.env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { timers = append(timers, d) })
@@ -100,20 +98,20 @@ func TestJourneyOptInStep(t *testing.T) {
 				t.Errorf("result = %+v, want %+v", res, tt.want)
 			}
 			w.wantEvents(tt.events...)
-			var cats []policy.Category
+			var cats []contract.Category
 			for _, s := range w.sends {
 				cats = append(cats, s.Category)
 			}
 			if len(cats) != len(tt.category) || len(cats) > 0 && cats[0] != tt.category[0] || len(cats) > 1 && cats[1] != tt.category[1] {
 				t.Errorf("send categories %q, want %q", cats, tt.category)
 			}
-			waited := len(tt.category) > 0 && tt.category[0] == policy.CategoryOptInRequest
+			waited := len(tt.category) > 0 && tt.category[0] == contract.CategoryOptInRequest
 			if waited {
-				if want := daytime.Add(consent.ConfirmWindow); !confirmBy.Equal(want) {
+				if want := daytime.Add(contract.ConfirmWindow); !confirmBy.Equal(want) {
 					t.Errorf("status confirm_by during the wait = %v, want %v", confirmBy, want)
 				}
-				if len(timers) != 1 || timers[0] != consent.ConfirmWindow {
-					t.Errorf("timers %v, want one of %v", timers, consent.ConfirmWindow)
+				if len(timers) != 1 || timers[0] != contract.ConfirmWindow {
+					t.Errorf("timers %v, want one of %v", timers, contract.ConfirmWindow)
 				}
 			}
 		})

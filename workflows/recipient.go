@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/workflows/contract"
@@ -107,17 +106,17 @@ func tellJourneys(ctx workflow.Context, st *contract.RecipientState, sig contrac
 	in := activities.JourneysInput{RecipientKey: st.RecipientKey, Scope: sig.Scope, Sender: sig.To, CommittedAt: sig.CommittedAt}
 	switch sig.Intent {
 	case contract.IntentOptOut:
-		st.Scopes[sig.Scope] = string(consent.OptedOut)
+		st.Scopes[sig.Scope] = string(contract.OptedOut)
 		in.Reason = contract.ReasonOptedOut
 		if err := workflow.ExecuteLocalActivity(actx, acts.CancelJourneys, in).Get(ctx, &ev.Cancelled); err != nil {
 			workflow.GetLogger(ctx).Error("cancel journeys", "error", err)
 		}
 	case contract.IntentOptIn:
-		st.Scopes[sig.Scope] = string(consent.OptedIn)
+		st.Scopes[sig.Scope] = string(contract.OptedIn)
 	case contract.IntentOptInPending:
-		st.Scopes[sig.Scope] = string(consent.Pending)
+		st.Scopes[sig.Scope] = string(contract.OptInPending)
 	case contract.IntentConfirm:
-		st.Scopes[sig.Scope] = string(consent.Confirmed)
+		st.Scopes[sig.Scope] = string(contract.OptInConfirmed)
 		if err := workflow.ExecuteLocalActivity(actx, acts.ConfirmJourneys, in).Get(ctx, &ev.Confirmed); err != nil {
 			workflow.GetLogger(ctx).Error("confirm journeys", "error", err)
 		}
@@ -143,7 +142,7 @@ func reply(ctx workflow.Context, st *contract.RecipientState, sig contract.Inbou
 		return "skipped: " + activities.ReasonRecipientErased
 	}
 	kind := senders.ReplyKind(sig.Intent) // the intents name their replies, but for:
-	if sig.Intent == contract.IntentOptOut && sig.Scope == consent.AllScopes {
+	if sig.Intent == contract.IntentOptOut && sig.Scope == contract.AllScopes {
 		kind = senders.ReplyOptOutAll
 	}
 	in := activities.ReplyInput{
@@ -155,7 +154,7 @@ func reply(ctx workflow.Context, st *contract.RecipientState, sig contract.Inbou
 	switch {
 	case err != nil:
 		return "failed"
-	case res.Status == consent.Sent:
+	case res.Status == contract.LedgerSent:
 		return "sent"
 	}
 	return "skipped: " + res.Reason
@@ -236,7 +235,7 @@ func SignalRecipient(ctx context.Context, c client.Client, taskQueue string, m c
 // change in its consent query. It is best effort: without it, journeys still
 // send nothing after an opt-out, because every send re-checks consent under
 // the recipient's lock.
-func TellRecipient(ctx context.Context, c client.Client, taskQueue string, change consent.Change) error {
+func TellRecipient(ctx context.Context, c client.Client, taskQueue string, change contract.ConsentChange) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return SignalRecipient(ctx, c, taskQueue, contract.Inbound{
@@ -246,9 +245,9 @@ func TellRecipient(ctx context.Context, c client.Client, taskQueue string, chang
 }
 
 // staffIntents maps the states staff can set to what they mean to journeys.
-var staffIntents = map[consent.State]contract.Intent{
-	consent.OptedOut:  contract.IntentOptOut,
-	consent.OptedIn:   contract.IntentOptIn,
-	consent.Confirmed: contract.IntentConfirm,
-	consent.Pending:   contract.IntentOptInPending,
+var staffIntents = map[contract.ConsentState]contract.Intent{
+	contract.OptedOut:       contract.IntentOptOut,
+	contract.OptedIn:        contract.IntentOptIn,
+	contract.OptInConfirmed: contract.IntentConfirm,
+	contract.OptInPending:   contract.IntentOptInPending,
 }

@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -42,7 +41,7 @@ func TestOptOutWorkflow(t *testing.T) {
 	}{
 		{"STOP cancels, then confirms once", []contract.Inbound{sig(1, "opt_out", "STOP", program, false)},
 			[]string{"cancel program:club", "reply opt_out SM1"}, map[string]string{program: "opted_out"}, nil},
-		{"STOPALL confirms for all programs", []contract.Inbound{sig(1, "opt_out", "STOPALL", consent.AllScopes, false)},
+		{"STOPALL confirms for all programs", []contract.Inbound{sig(1, "opt_out", "STOPALL", contract.AllScopes, false)},
 			[]string{"cancel *", "reply opt_out_all SM1"}, map[string]string{"*": "opted_out"}, nil},
 		{"provider-handled STOP: no second reply", []contract.Inbound{sig(1, "opt_out", "STOP", program, true)},
 			[]string{"cancel program:club"}, map[string]string{program: "opted_out"}, nil},
@@ -102,7 +101,7 @@ func TestOptOutWorkflow(t *testing.T) {
 						t.Errorf("SendReply(%+v)", in)
 					}
 					record("reply " + string(in.Kind) + " " + strings.TrimPrefix(in.Key, "twilio/"))
-					return activities.SendResult{Status: consent.Sent}, nil
+					return activities.SendResult{Status: contract.LedgerSent}, nil
 				})
 			for i, s := range tt.signals {
 				env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalKeyword, s) }, time.Duration(i+1)*time.Second)

@@ -6,10 +6,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/metrics"
-	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -20,7 +18,7 @@ import (
 // either order; the test environment answers a cancelled activity at once,
 // so the two calls are made here in each order.
 func TestRunStoppedCountedOnce(t *testing.T) {
-	refused := activities.SendResult{Status: consent.Skipped, Reason: contract.ReasonRunStopped}
+	refused := activities.SendResult{Status: contract.LedgerSkipped, Reason: contract.ReasonRunStopped}
 	tests := []struct {
 		name  string
 		learn func(r *journeyRun) outcome
@@ -34,7 +32,7 @@ func TestRunStoppedCountedOnce(t *testing.T) {
 			set, env := testkit.MetricsWorkflowEnv(t)
 			var o outcome
 			env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
-				ctx = metrics.ForJourney(ctx, sms.ProviderTwilio, "marketing")
+				ctx = metrics.ForJourney(ctx, contract.ProviderTwilio, "marketing")
 				r := &journeyRun{ctx: ctx, stepCtx: ctx, def: journey.Definition{Steps: make([]journey.Step, 2)}}
 				o = tt.learn(r)
 				return nil

@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -24,7 +23,7 @@ import (
 // redelivery.
 func TestStaffChanges(t *testing.T) {
 	staff := func(intent contract.Intent, scope string) contract.Inbound {
-		return contract.Inbound{Intent: intent, Scope: scope, Source: string(consent.SourceAdmin), ReceivedAt: daytime}
+		return contract.Inbound{Intent: intent, Scope: scope, Source: string(contract.SourceAdmin), ReceivedAt: daytime}
 	}
 	tests := []struct {
 		name    string
@@ -60,7 +59,7 @@ func TestStaffChanges(t *testing.T) {
 			env.OnActivity(a.SendReply, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.ReplyInput) (activities.SendResult, error) {
 					calls = append(calls, "reply "+string(in.Kind))
-					return activities.SendResult{Status: consent.Sent}, nil
+					return activities.SendResult{Status: contract.LedgerSent}, nil
 				})
 			for i, sig := range tt.signals {
 				env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalKeyword, sig) }, time.Duration(i+1)*time.Second)

@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/stopline/stopline/internal/journey"
-	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // User metadata: the one-line summaries the Temporal UI shows beside a
@@ -46,7 +46,7 @@ func stepSummary(def *journey.Definition, i int, s journey.Step) string {
 	}
 }
 
-func smsSummary(i int, category policy.Category) string {
+func smsSummary(i int, category contract.Category) string {
 	return fmt.Sprintf("SMS step %d (%s)", i, category)
 }
 
@@ -62,7 +62,7 @@ func settleSummary(i int) string {
 
 func waitSummary(i int, s journey.Step) string { return fmt.Sprintf("wait %s (step %d)", s.Wait, i) }
 
-func consentSummary(i int, category policy.Category) string {
+func consentSummary(i int, category contract.Category) string {
 	return fmt.Sprintf("consent check step %d (%s)", i, category)
 }
 

@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/workflows"
 	"github.com/stopline/stopline/workflows/contract"
@@ -43,7 +42,7 @@ func sendQueueEnv(t *testing.T, maxPerSecond int, send func(n int) error) (*test
 	env.RegisterActivity(&activities.Activities{Registry: reg})
 	env.OnActivity(a.RegisterJourney, mock.Anything, mock.Anything).Return(contract.RunSignal{}, nil)
 	env.OnActivity(a.FinishJourney, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(consent.Decision{Allowed: true}, nil)
+	env.OnActivity(a.CheckConsent, mock.Anything, mock.Anything).Return(contract.Decision{Allowed: true}, nil)
 	var queues []string
 	env.OnActivity(a.SendSMS, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.SendInput) (activities.SendResult, error) {
@@ -51,7 +50,7 @@ func sendQueueEnv(t *testing.T, maxPerSecond int, send func(n int) error) (*test
 			if err := send(len(queues) - 1); err != nil {
 				return activities.SendResult{}, err
 			}
-			return activities.SendResult{Status: consent.Sent}, nil
+			return activities.SendResult{Status: contract.LedgerSent}, nil
 		})
 	return env, &queues
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // AccessReport is everything stopline holds on one number: the answer to a
@@ -114,7 +114,7 @@ func Access(ctx context.Context, st *store.Store, keyer phone.Keyer, phoneOrKey,
 			ProviderMessageID: e.ProviderMessageID, Reason: e.Reason, Attempts: e.Attempts, AttemptedAt: e.AttemptedAt, UpdatedAt: e.UpdatedAt,
 			Test: e.Test, TestNow: e.TestNow})
 	}
-	journeys, err := st.ActiveJourneys(ctx, key, consent.AllScopes)
+	journeys, err := st.ActiveJourneys(ctx, key, contract.AllScopes)
 	if err != nil {
 		return nil, fmt.Errorf("access report: running journeys: %w", err)
 	}

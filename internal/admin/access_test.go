@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
@@ -20,7 +19,7 @@ func TestAccess(t *testing.T) {
 	const person, other, sender = "+14155550177", "+14155550166", "+15550001111"
 	for i, num := range []string{person, other} {
 		key, tag := keyer.Key(num), []string{"person", "other"}[i]
-		if _, err := st.Record(ctx, consent.Change{RecipientKey: key, Scope: sender, To: consent.OptedOut, Source: consent.SourceAdmin, Note: "note of " + tag}); err != nil {
+		if _, err := st.Record(ctx, contract.ConsentChange{RecipientKey: key, Scope: sender, To: contract.OptedOut, Source: contract.SourceAdmin, Note: "note of " + tag}); err != nil {
 			t.Fatal(err)
 		}
 		in := contract.Inbound{Provider: "twilio", MessageID: "SM-" + tag, From: num, To: sender, Body: "body of " + tag,

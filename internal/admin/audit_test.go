@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // TestAuditImmutable checks that the consent audit log refuses every way of
@@ -19,7 +19,7 @@ func TestAuditImmutable(t *testing.T) {
 	store := pgtest.NewStore(t)
 	ctx := testContext(t)
 	key := testkit.DevKeyer().Key("+14155550123")
-	if _, err := store.Record(ctx, consent.Change{RecipientKey: key, Scope: "*", To: consent.OptedOut, Source: consent.SourceAdmin, Note: "original"}); err != nil {
+	if _, err := store.Record(ctx, contract.ConsentChange{RecipientKey: key, Scope: "*", To: contract.OptedOut, Source: contract.SourceAdmin, Note: "original"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
@@ -35,7 +35,7 @@ func TestAuditImmutable(t *testing.T) {
 		}
 	}
 	ev := mustEvents(t, store, key)
-	if len(ev) != 1 || ev[0].Note != "original" || ev[0].To != consent.OptedOut {
+	if len(ev) != 1 || ev[0].Note != "original" || ev[0].To != contract.OptedOut {
 		t.Errorf("events after the attempts = %+v; want the original one, unchanged", ev)
 	}
 }

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 func TestExport(t *testing.T) {
@@ -23,8 +23,8 @@ func TestExport(t *testing.T) {
 	ctx := testContext(t)
 	key := keyer.Key("+14155550123")
 
-	first := consent.Change{
-		RecipientKey: key, Scope: "+15550001111", To: consent.OptedOut, Source: consent.SourceKeyword,
+	first := contract.ConsentChange{
+		RecipientKey: key, Scope: "+15550001111", To: contract.OptedOut, Source: contract.SourceKeyword,
 		RawText: `=HYPERLINK("http://x")`, Provider: "twilio", ProviderMessageID: "SM123", Sender: "+15550001111",
 	}
 	if _, err := store.Record(ctx, first); err != nil {
@@ -35,7 +35,7 @@ func TestExport(t *testing.T) {
 	if err := store.Pool().QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&between); err != nil {
 		t.Fatal(err)
 	}
-	second := consent.Change{RecipientKey: key, Scope: "+15550001111", To: consent.OptedIn, Source: consent.SourceAdmin, Note: "-called back, wants texts"}
+	second := contract.ConsentChange{RecipientKey: key, Scope: "+15550001111", To: contract.OptedIn, Source: contract.SourceAdmin, Note: "-called back, wants texts"}
 	if _, err := store.Record(ctx, second); err != nil {
 		t.Fatal(err)
 	}

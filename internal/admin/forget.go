@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // ForgetRequest asks to erase a person (GDPR Art. 17): POST
@@ -47,7 +47,7 @@ type Eraser func(ctx context.Context, recipientKey string, journeys []string) (c
 // erased), then their journeys cancelled and their workflow executions
 // deleted through erase. The erasure is an audit event naming req.By, the
 // time and req.Note.
-func Forget(ctx context.Context, st *store.Store, keyer phone.Keyer, req ForgetRequest, tell func(context.Context, consent.Change), erase Eraser) (ForgetResult, error) {
+func Forget(ctx context.Context, st *store.Store, keyer phone.Keyer, req ForgetRequest, tell func(context.Context, contract.ConsentChange), erase Eraser) (ForgetResult, error) {
 	key, err := RecipientKey(keyer, req.Phone, req.Region)
 	if err != nil {
 		return ForgetResult{}, err
@@ -67,7 +67,7 @@ func Forget(ctx context.Context, st *store.Store, keyer phone.Keyer, req ForgetR
 	if e164 != "" && holdsNumber(note+" "+by, e164) {
 		return ForgetResult{}, InputError("note: must not hold the phone number: it outlives the erasure")
 	}
-	running, err := st.ActiveJourneys(ctx, key, consent.AllScopes)
+	running, err := st.ActiveJourneys(ctx, key, contract.AllScopes)
 	if err != nil {
 		return ForgetResult{}, err
 	}
@@ -77,7 +77,7 @@ func Forget(ctx context.Context, st *store.Store, keyer phone.Keyer, req ForgetR
 	}
 	res := ForgetResult{RecipientKey: key, OptedOut: f.OptedOut, DataKeyDestroyed: f.KeyDestroyed, phone: e164}
 	if f.OptedOut && tell != nil {
-		tell(ctx, consent.Change{RecipientKey: key, Scope: consent.AllScopes, To: consent.OptedOut, Source: consent.SourceAdmin})
+		tell(ctx, contract.ConsentChange{RecipientKey: key, Scope: contract.AllScopes, To: contract.OptedOut, Source: contract.SourceAdmin})
 	}
 	if erase == nil {
 		res.TemporalError = "not connected to Temporal: journeys and workflow histories were not removed"

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // FuzzImport feeds arbitrary files to the import parser (outside input: a
@@ -37,7 +37,7 @@ func FuzzImport(f *testing.F) {
 			prev = e.Line
 		}
 		for _, c := range rec.changes {
-			if c.RecipientKey == "" || c.Scope == "" || c.To != consent.OptedOut || c.Source != consent.SourceImport {
+			if c.RecipientKey == "" || c.Scope == "" || c.To != contract.OptedOut || c.Source != contract.SourceImport {
 				t.Fatalf("recorded %+v", c)
 			}
 			if defuse(c.Scope) != c.Scope {

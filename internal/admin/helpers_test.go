@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 func testContext(t *testing.T) context.Context {
@@ -19,7 +19,7 @@ func testContext(t *testing.T) context.Context {
 // mustAllowed returns whether the store lets key receive from scope.
 func mustAllowed(t *testing.T, s *store.Store, key, scope string) bool {
 	t.Helper()
-	d, err := s.Check(testContext(t), key, scope, consent.Rule{})
+	d, err := s.Check(testContext(t), key, scope, contract.ConsentRule{})
 	if err != nil {
 		t.Fatal(err)
 	}

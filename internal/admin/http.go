@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
@@ -36,7 +35,7 @@ type Config struct {
 	// hands it to the recipient's Recipient workflow (workflows.TellRecipient),
 	// which cancels running journeys at once. Without it they stop at their
 	// next consent check, which sees the change.
-	OnChange func(ctx context.Context, c consent.Change)
+	OnChange func(ctx context.Context, c contract.ConsentChange)
 	// Senders maps program names and program senders to program scopes.
 	Senders *senders.Registry
 	// OnRun, if set, is called after a run command was committed; the
@@ -84,9 +83,9 @@ func NewHandler(cfg Config) http.Handler {
 		sum := sha256.Sum256([]byte(cfg.Token))
 		h.tokenHash = sum[:]
 	}
-	h.mux.HandleFunc("POST /v1/consent/optout", h.change(consent.OptedOut))
-	h.mux.HandleFunc("POST /v1/consent/optin", h.change(consent.OptedIn))
-	h.mux.HandleFunc("POST /v1/consent/confirm", h.change(consent.Confirmed))
+	h.mux.HandleFunc("POST /v1/consent/optout", h.change(contract.OptedOut))
+	h.mux.HandleFunc("POST /v1/consent/optin", h.change(contract.OptedIn))
+	h.mux.HandleFunc("POST /v1/consent/confirm", h.change(contract.OptInConfirmed))
 	h.mux.HandleFunc("GET /v1/consent/export", h.export)
 	h.mux.HandleFunc("POST /v1/consent/forget", h.forget)
 	h.mux.HandleFunc("POST /v1/consent/lookup", h.lookup)
@@ -141,10 +140,10 @@ func (h *handler) authorize(r *http.Request) (string, bool) {
 // ChangeResponse answers optout and optin. Changed is false when the
 // recipient was already in that state (no event is added).
 type ChangeResponse struct {
-	RecipientKey string        `json:"recipient_key"`
-	Scope        string        `json:"scope"`
-	State        consent.State `json:"state"`
-	Changed      bool          `json:"changed"`
+	RecipientKey string                `json:"recipient_key"`
+	Scope        string                `json:"scope"`
+	State        contract.ConsentState `json:"state"`
+	Changed      bool                  `json:"changed"`
 }
 
 // maxBody bounds a request body; a change request is a few hundred bytes.
@@ -166,7 +165,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func (h *handler) change(to consent.State) http.HandlerFunc {
+func (h *handler) change(to contract.ConsentState) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req ChangeRequest
 		if !readJSON(w, r, &req) {

@@ -14,10 +14,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const testToken = "s3cret-admin-token-0123456789"
@@ -102,11 +102,11 @@ func TestHandlerOptOutOptIn(t *testing.T) {
 	keyer := testkit.DevKeyer()
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	var notified []consent.Change
+	var notified []contract.ConsentChange
 	h := NewHandler(Config{
 		Store: store, Keyer: keyer, Token: testToken,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		OnChange: func(_ context.Context, c consent.Change) {
+		OnChange: func(_ context.Context, c contract.ConsentChange) {
 			mu.Lock()
 			defer mu.Unlock()
 			notified = append(notified, c)
@@ -132,7 +132,7 @@ func TestHandlerOptOutOptIn(t *testing.T) {
 	}
 
 	post("/v1/consent/optout", `{"phone": "+14155550123", "scope": "+15550001111", "note": "called support"}`,
-		ChangeResponse{RecipientKey: key, Scope: sender, State: consent.OptedOut, Changed: true})
+		ChangeResponse{RecipientKey: key, Scope: sender, State: contract.OptedOut, Changed: true})
 	if mustAllowed(t, store, key, sender) {
 		t.Error("after the API opt-out, Store.Check still allows the sender")
 	}
@@ -141,14 +141,14 @@ func TestHandlerOptOutOptIn(t *testing.T) {
 	}
 	// National format, default region US: the same recipient, already out.
 	post("/v1/consent/optout", `{"phone": "(415) 555-0123", "scope": "+15550001111"}`,
-		ChangeResponse{RecipientKey: key, Scope: sender, State: consent.OptedOut, Changed: false})
+		ChangeResponse{RecipientKey: key, Scope: sender, State: contract.OptedOut, Changed: false})
 	post("/v1/consent/optin", `{"phone": "+14155550123", "scope": "+15550001111", "note": "asked to resubscribe"}`,
-		ChangeResponse{RecipientKey: key, Scope: sender, State: consent.OptedIn, Changed: true})
+		ChangeResponse{RecipientKey: key, Scope: sender, State: contract.OptedIn, Changed: true})
 	if !mustAllowed(t, store, key, sender) {
 		t.Error("after the API opt-in, Store.Check still refuses")
 	}
 	post("/v1/consent/optout", `{"phone": "+14155550123", "scope": "*"}`,
-		ChangeResponse{RecipientKey: key, Scope: "*", State: consent.OptedOut, Changed: true})
+		ChangeResponse{RecipientKey: key, Scope: "*", State: contract.OptedOut, Changed: true})
 	if mustAllowed(t, store, key, other) {
 		t.Error(`after an opt-out in "*", another sender is still allowed`)
 	}
@@ -159,16 +159,16 @@ func TestHandlerOptOutOptIn(t *testing.T) {
 	}
 	wantEv := []struct {
 		scope    string
-		from, to consent.State
+		from, to contract.ConsentState
 		note     string
 	}{
-		{sender, consent.Unknown, consent.OptedOut, "called support"},
-		{sender, consent.OptedOut, consent.OptedIn, "asked to resubscribe"},
-		{"*", consent.Unknown, consent.OptedOut, ""},
+		{sender, contract.ConsentUnknown, contract.OptedOut, "called support"},
+		{sender, contract.OptedOut, contract.OptedIn, "asked to resubscribe"},
+		{"*", contract.ConsentUnknown, contract.OptedOut, ""},
 	}
 	for i, w := range wantEv {
 		e := ev[i]
-		if e.Scope != w.scope || e.From != w.from || e.To != w.to || e.Note != w.note || e.Source != consent.SourceAdmin {
+		if e.Scope != w.scope || e.From != w.from || e.To != w.to || e.Note != w.note || e.Source != contract.SourceAdmin {
 			t.Errorf("event %d = %+v; want %+v from admin", i, e, w)
 		}
 	}
@@ -245,10 +245,10 @@ func TestHandlerShowAndExport(t *testing.T) {
 	auth := "Bearer " + testToken
 	key := keyer.Key("+14155550123")
 	ctx := testContext(t)
-	for _, c := range []consent.Change{
-		{RecipientKey: key, Scope: "+15550001111", To: consent.OptedOut, Source: consent.SourceKeyword, RawText: "STOP", Provider: "twilio", ProviderMessageID: "SM1", Sender: "+15550001111"},
-		{RecipientKey: key, Scope: "*", To: consent.OptedOut, Source: consent.SourceAdmin, Note: "wrote to support"},
-		{RecipientKey: keyer.Key("+14155550199"), Scope: "*", To: consent.OptedOut, Source: consent.SourceImport},
+	for _, c := range []contract.ConsentChange{
+		{RecipientKey: key, Scope: "+15550001111", To: contract.OptedOut, Source: contract.SourceKeyword, RawText: "STOP", Provider: "twilio", ProviderMessageID: "SM1", Sender: "+15550001111"},
+		{RecipientKey: key, Scope: "*", To: contract.OptedOut, Source: contract.SourceAdmin, Note: "wrote to support"},
+		{RecipientKey: keyer.Key("+14155550199"), Scope: "*", To: contract.OptedOut, Source: contract.SourceImport},
 	} {
 		if _, err := store.Record(ctx, c); err != nil {
 			t.Fatal(err)
@@ -275,10 +275,10 @@ func TestHandlerShowAndExport(t *testing.T) {
 			t.Fatalf("GET %s = %+v; want 2 states and 2 events of %s", target, got, key)
 		}
 		// States are sorted by scope: "*" before "+".
-		if s := got.States[0]; s.Scope != "*" || s.State != consent.OptedOut || s.Source != "admin" || s.UpdatedAt.IsZero() {
+		if s := got.States[0]; s.Scope != "*" || s.State != contract.OptedOut || s.Source != "admin" || s.UpdatedAt.IsZero() {
 			t.Errorf("state 0 = %+v", s)
 		}
-		if s := got.States[1]; s.Scope != "+15550001111" || s.State != consent.OptedOut || s.Source != "keyword" {
+		if s := got.States[1]; s.Scope != "+15550001111" || s.State != contract.OptedOut || s.Source != "keyword" {
 			t.Errorf("state 1 = %+v", s)
 		}
 		if e := got.Events[0]; e.RawText != "STOP" || e.Provider != "twilio" || e.ProviderMessageID != "SM1" || e.To != "opted_out" || e.From != "" {
@@ -326,7 +326,7 @@ func TestSetConsentInputErrors(t *testing.T) {
 		{ChangeRequest{Phone: "+14155550123", Scope: strings.Repeat("s", 101)}, "scope longer than 100 characters"},
 	}
 	for _, tt := range tests {
-		_, err := SetConsent(context.Background(), nil, testkit.DevKeyer(), nil, tt.req, consent.OptedOut)
+		_, err := SetConsent(context.Background(), nil, testkit.DevKeyer(), nil, tt.req, contract.OptedOut)
 		ie, ok := errors.AsType[InputError](err)
 		if !ok || string(ie) != tt.want {
 			t.Errorf("SetConsent(%+v) error = %v; want InputError %q", tt.req, err, tt.want)
@@ -369,11 +369,11 @@ func TestHandlerProgramScopes(t *testing.T) {
 		marketing  bool // allowed afterwards under the program's marketing rule
 	}{
 		{"/v1/consent/optout", `{"phone": "+14155550123", "scope": "+15550002222", "note": "called"}`,
-			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: consent.OptedOut, Changed: true}, false},
+			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: contract.OptedOut, Changed: true}, false},
 		{"/v1/consent/optin", `{"phone": "+14155550123", "scope": "acme"}`,
-			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: consent.OptedIn, Changed: true}, false},
+			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: contract.OptedIn, Changed: true}, false},
 		{"/v1/consent/confirm", `{"phone": "+14155550123", "scope": "acme", "note": "signed form"}`,
-			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: consent.Confirmed, Changed: true}, true},
+			ChangeResponse{RecipientKey: key, Scope: "program:acme", State: contract.OptInConfirmed, Changed: true}, true},
 	}
 	for _, tt := range tests {
 		rec := do(t, h, "POST", tt.path, "Bearer "+testToken, tt.body)
@@ -381,7 +381,7 @@ func TestHandlerProgramScopes(t *testing.T) {
 		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got != tt.want {
 			t.Fatalf("POST %s %s: %d %s; want %+v", tt.path, tt.body, rec.Code, rec.Body.String(), tt.want)
 		}
-		d, err := store.Check(context.Background(), key, "program:acme", consent.Rule{NeedConfirmed: true})
+		d, err := store.Check(context.Background(), key, "program:acme", contract.ConsentRule{NeedConfirmed: true})
 		if err != nil || d.Allowed != tt.marketing {
 			t.Errorf("after %s: marketing allowed %v (%v), want %v", tt.path, d.Allowed, err, tt.marketing)
 		}

@@ -15,10 +15,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // ImportSummary counts what Import did with the data rows of a file.
@@ -89,14 +89,14 @@ const (
 // Scopes naming a program, or a sender of a program in scopes, are recorded
 // as the program's scope, which is what journeys check.
 func Import(ctx context.Context, st *store.Store, keyer phone.Keyer, scopes *senders.Registry, r io.Reader, defaultScope, region string) (ImportSummary, error) {
-	return importCSV(ctx, r, keyer, defaultScope, region, func(ctx context.Context, c consent.Change) (bool, error) {
+	return importCSV(ctx, r, keyer, defaultScope, region, func(ctx context.Context, c contract.ConsentChange) (bool, error) {
 		c.Scope = scopes.ResolveScope(c.Scope)
 		return st.Record(ctx, c)
 	})
 }
 
 // recordFunc records one change; store.Store.Record in production.
-type recordFunc func(context.Context, consent.Change) (changed bool, err error)
+type recordFunc func(context.Context, contract.ConsentChange) (changed bool, err error)
 
 func importCSV(ctx context.Context, r io.Reader, keyer phone.Keyer, defaultScope, region string, record recordFunc) (ImportSummary, error) {
 	var sum ImportSummary
@@ -139,7 +139,7 @@ func importCSV(ctx context.Context, r io.Reader, keyer phone.Keyer, defaultScope
 			continue
 		}
 		changed, err := record(ctx, change)
-		if errors.Is(err, consent.ErrOptedOut) {
+		if errors.Is(err, store.ErrOptedOut) {
 			sum.skip(line, fmt.Errorf("not confirmed: the recipient is opted out in scope %q (an import does not lift an opt-out)", change.Scope))
 			continue
 		}
@@ -200,13 +200,13 @@ func parseHeader(header []string) (columns, error) {
 	return cols, nil
 }
 
-func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, region string) (consent.Change, error) {
+func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, region string) (contract.ConsentChange, error) {
 	if len(rec) != cols.n {
-		return consent.Change{}, fmt.Errorf("%d fields, want %d as in the header", len(rec), cols.n)
+		return contract.ConsentChange{}, fmt.Errorf("%d fields, want %d as in the header", len(rec), cols.n)
 	}
 	e164, err := phone.Normalize(cell(rec, cols.phone), region)
 	if err != nil {
-		return consent.Change{}, err
+		return contract.ConsentChange{}, err
 	}
 	scope := defaultScope
 	if cols.scope >= 0 {
@@ -216,32 +216,32 @@ func parseRow(rec []string, cols columns, keyer phone.Keyer, defaultScope, regio
 	}
 	scope, err = checkScope(scope)
 	if err != nil {
-		return consent.Change{}, err
+		return contract.ConsentChange{}, err
 	}
 	note := ""
 	if cols.note >= 0 {
 		note = cell(rec, cols.note)
 	}
 	if err := checkNote(note); err != nil {
-		return consent.Change{}, err
+		return contract.ConsentChange{}, err
 	}
-	to := consent.OptedOut
+	to := contract.OptedOut
 	if cols.state >= 0 {
 		switch s := strings.ToLower(cell(rec, cols.state)); s {
 		case "", stateOptedOut:
 		case stateConfirmed:
-			if scope == consent.AllScopes {
+			if scope == contract.AllScopes {
 				// A confirmation in '*' would outrank every program's opt-out.
-				return consent.Change{}, errors.New(`state "confirmed" needs a program or sender scope, not "*"`)
+				return contract.ConsentChange{}, errors.New(`state "confirmed" needs a program or sender scope, not "*"`)
 			}
-			to = consent.Confirmed
+			to = contract.OptInConfirmed
 		default:
-			return consent.Change{}, fmt.Errorf("state %q: want opted_out or confirmed", rec[cols.state])
+			return contract.ConsentChange{}, fmt.Errorf("state %q: want opted_out or confirmed", rec[cols.state])
 		}
 	}
-	return consent.Change{
+	return contract.ConsentChange{
 		RecipientKey: keyer.Key(e164), Scope: scope, To: to,
-		Source: consent.SourceImport, Note: note,
+		Source: contract.SourceImport, Note: note,
 	}, nil
 }
 

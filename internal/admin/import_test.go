@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const importFile = "phone,scope,note\n" +
@@ -80,7 +80,7 @@ func TestImport(t *testing.T) {
 		}
 	}
 	ev := mustEvents(t, store, k0126)
-	if len(ev) != 1 || ev[0].Source != consent.SourceImport || ev[0].To != consent.OptedOut || ev[0].Scope != "*" || ev[0].Note != "multi\nline note" {
+	if len(ev) != 1 || ev[0].Source != contract.SourceImport || ev[0].To != contract.OptedOut || ev[0].Scope != "*" || ev[0].Note != "multi\nline note" {
 		t.Errorf("events of the multi-line row = %+v; want one import opt-out in * with the note", ev)
 	}
 	if ev := mustEvents(t, store, k0123); len(ev) != 1 || ev[0].Note != "called support" {
@@ -102,11 +102,11 @@ func TestImport(t *testing.T) {
 
 // recorder stands in for the store where the database adds nothing.
 type recorder struct {
-	changes []consent.Change
+	changes []contract.ConsentChange
 	failAt  int // 1-based call that fails; 0 = never
 }
 
-func (r *recorder) record(_ context.Context, c consent.Change) (bool, error) {
+func (r *recorder) record(_ context.Context, c contract.ConsentChange) (bool, error) {
 	r.changes = append(r.changes, c)
 	if len(r.changes) == r.failAt {
 		return false, errors.New("consent write: connection refused")
@@ -167,7 +167,7 @@ func TestImportChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := consent.Change{RecipientKey: keyer.Key("+14155550199"), Scope: "*", To: consent.OptedOut, Source: consent.SourceImport, Note: "ported from Acme"}
+	want := contract.ConsentChange{RecipientKey: keyer.Key("+14155550199"), Scope: "*", To: contract.OptedOut, Source: contract.SourceImport, Note: "ported from Acme"}
 	if len(rec.changes) != 1 || rec.changes[0] != want {
 		t.Errorf("changes = %+v; want [%+v]", rec.changes, want)
 	}
@@ -231,7 +231,7 @@ func TestImportProgramScopes(t *testing.T) {
 		"+14155550131": "program:acme", "+14155550132": "program:acme", "+14155550133": "+15550002222", "+14155550134": "program:acme",
 	} {
 		ev := mustEvents(t, store, keyer.Key(number))
-		if len(ev) != 1 || ev[0].Scope != scope || ev[0].To != consent.OptedOut || ev[0].Source != consent.SourceImport {
+		if len(ev) != 1 || ev[0].Scope != scope || ev[0].To != contract.OptedOut || ev[0].Source != contract.SourceImport {
 			t.Errorf("%s: events %+v, want one import opt-out in %s", number, ev, scope)
 		}
 	}
@@ -250,7 +250,7 @@ func TestImportConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopAll := keyer.Key("+14155550144")
-	if _, err := store.Record(ctx, consent.Change{RecipientKey: stopAll, Scope: consent.AllScopes, To: consent.OptedOut, Source: consent.SourceKeyword, RawText: "STOPALL"}); err != nil {
+	if _, err := store.Record(ctx, contract.ConsentChange{RecipientKey: stopAll, Scope: contract.AllScopes, To: contract.OptedOut, Source: contract.SourceKeyword, RawText: "STOPALL"}); err != nil {
 		t.Fatal(err)
 	}
 	file := "phone,state,note\n" +
@@ -275,7 +275,7 @@ func TestImportConfirmed(t *testing.T) {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 
-	marketing := consent.Rule{NeedConfirmed: true}
+	marketing := contract.ConsentRule{NeedConfirmed: true}
 	for number, allowed := range map[string]bool{"+14155550141": true, "+14155550142": false, "+14155550143": true, "+14155550144": false} {
 		d, err := store.Check(ctx, keyer.Key(number), "program:club", marketing)
 		if err != nil {
@@ -286,7 +286,7 @@ func TestImportConfirmed(t *testing.T) {
 		}
 	}
 	ev := mustEvents(t, store, keyer.Key("+14155550141"))
-	if len(ev) != 1 || ev[0].To != consent.Confirmed || ev[0].Source != consent.SourceImport || ev[0].Scope != "program:club" || ev[0].Note != "form 2025-03" {
+	if len(ev) != 1 || ev[0].To != contract.OptInConfirmed || ev[0].Source != contract.SourceImport || ev[0].Scope != "program:club" || ev[0].Note != "form 2025-03" {
 		t.Errorf("events of the confirmed row = %+v; want one import confirmation in program:club with the note", ev)
 	}
 }

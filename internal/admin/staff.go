@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // The operations support staff need, shared by the HTTP API and the
@@ -38,9 +38,9 @@ func (e InputError) Error() string { return string(e) }
 
 // Result is what SetConsent did.
 type Result struct {
-	Change  consent.Change // as recorded
-	Phone   string         // the number in E.164, for masked logs
-	Changed bool           // false: already in that state, no event added
+	Change  contract.ConsentChange // as recorded
+	Phone   string                 // the number in E.164, for masked logs
+	Changed bool                   // false: already in that state, no event added
 }
 
 // SetConsent records req as a change to state to from the admin source,
@@ -50,7 +50,7 @@ type Result struct {
 //
 // A scope naming a program, or a sender of a program in the senders file,
 // is recorded as the program's scope, which is what journeys check.
-func SetConsent(ctx context.Context, st *store.Store, keyer phone.Keyer, scopes *senders.Registry, req ChangeRequest, to consent.State) (Result, error) {
+func SetConsent(ctx context.Context, st *store.Store, keyer phone.Keyer, scopes *senders.Registry, req ChangeRequest, to contract.ConsentState) (Result, error) {
 	e164, err := normalize(req.Phone, req.Region)
 	if err != nil {
 		return Result{}, err
@@ -68,7 +68,7 @@ func SetConsent(ctx context.Context, st *store.Store, keyer phone.Keyer, scopes 
 	if err := checkNote(note); err != nil {
 		return Result{}, InputError(err.Error())
 	}
-	c := consent.Change{RecipientKey: keyer.Key(e164), Scope: scope, To: to, Source: consent.SourceAdmin, Note: note}
+	c := contract.ConsentChange{RecipientKey: keyer.Key(e164), Scope: scope, To: to, Source: contract.SourceAdmin, Note: note}
 	changed, err := st.Record(ctx, c)
 	if err != nil {
 		return Result{}, err
@@ -117,10 +117,10 @@ type ShowResponse struct {
 
 // ScopeState is a recipient's current consent in one scope.
 type ScopeState struct {
-	Scope     string        `json:"scope"`
-	State     consent.State `json:"state"`
-	Source    string        `json:"source"`
-	UpdatedAt time.Time     `json:"updated_at"`
+	Scope     string                `json:"scope"`
+	State     contract.ConsentState `json:"state"`
+	Source    string                `json:"source"`
+	UpdatedAt time.Time             `json:"updated_at"`
 }
 
 // EventJSON is a consent event as the API shows it.

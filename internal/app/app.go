@@ -25,7 +25,6 @@ import (
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/codec"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
@@ -38,6 +37,7 @@ import (
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Config is everything a worker process needs.
@@ -429,37 +429,37 @@ func checkProduction(cfg Config) error {
 	return nil
 }
 
-func buildSenders(cfg Config, st *store.Store, log *slog.Logger) (map[sms.Provider]sms.Sender, error) {
-	senders := map[sms.Provider]sms.Sender{}
+func buildSenders(cfg Config, st *store.Store, log *slog.Logger) (map[contract.Provider]sms.Sender, error) {
+	senders := map[contract.Provider]sms.Sender{}
 	if cfg.Dev {
-		senders[sms.ProviderSandbox] = &sandbox.Sender{Store: st, Logger: log}
+		senders[contract.ProviderSandbox] = &sandbox.Sender{Store: st, Logger: log}
 	}
 	if cfg.Sinch.ServicePlanID != "" {
 		s, err := sinch.New(cfg.Sinch)
 		if err != nil {
 			return nil, err
 		}
-		senders[sms.ProviderSinch] = s
+		senders[contract.ProviderSinch] = s
 	}
 	if cfg.HTTPChannel.URL != "" {
 		s, err := httpchannel.New(cfg.HTTPChannel)
 		if err != nil {
 			return nil, err
 		}
-		senders[sms.ProviderHTTP] = s
+		senders[contract.ProviderHTTP] = s
 	}
 	if cfg.Twilio.AccountSID != "" {
 		s, err := twilio.New(cfg.Twilio)
 		if err != nil {
 			return nil, err
 		}
-		senders[sms.ProviderTwilio] = s
+		senders[contract.ProviderTwilio] = s
 	}
 	if cfg.Dev {
-		for _, p := range []sms.Provider{sms.ProviderTwilio, sms.ProviderSinch, sms.ProviderHTTP} {
+		for _, p := range []contract.Provider{contract.ProviderTwilio, contract.ProviderSinch, contract.ProviderHTTP} {
 			if senders[p] == nil {
 				log.Info("no credentials: provider uses the sandbox", "provider", p)
-				senders[p] = senders[sms.ProviderSandbox]
+				senders[p] = senders[contract.ProviderSandbox]
 			}
 		}
 	}
@@ -473,7 +473,7 @@ func (a *App) serveHTTP(log *slog.Logger, hooks http.Handler) error {
 		Store: a.Store, Keyer: a.Keyer, Token: a.cfg.AdminToken, Logger: log, Senders: a.Activities.Registry,
 		// The recipient's Recipient workflow stops their running journeys at
 		// once, or frees those waiting for a double opt-in.
-		OnChange: func(ctx context.Context, c consent.Change) {
+		OnChange: func(ctx context.Context, c contract.ConsentChange) {
 			if err := workflows.TellRecipient(ctx, a.Temporal, a.cfg.TaskQueue, c); err != nil {
 				log.Warn("admin consent change: signalling the recipient's workflow", "to", c.To, "err", err)
 			}

@@ -13,8 +13,6 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/app"
-	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
@@ -47,7 +45,7 @@ func marketing(from, steps string) string {
 }
 
 // allowed asks the worker's consent check, as a journey step would.
-func (e *env) allowed(number, from string, category policy.Category) bool {
+func (e *env) allowed(number, from string, category contract.Category) bool {
 	e.T.Helper()
 	d, err := e.App.Activities.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: e.Key(number), Scope: from, Category: category})
 	if err != nil {
@@ -76,7 +74,7 @@ func TestDoubleOptIn(t *testing.T) {
 		t.Errorf("opt-in request %q", got)
 	}
 	testkit.Eventually(t, 30*time.Second, "waiting for the YES", func() bool { return !e.status("ask", ada).ConfirmBy.IsZero() })
-	if e.allowed(ada, testkit.Sender, policy.CategoryMarketing) {
+	if e.allowed(ada, testkit.Sender, contract.CategoryMarketing) {
 		t.Fatal("marketing allowed before the YES")
 	}
 	if code := e.Inbound(ada, "Yes!"); code != 200 {
@@ -109,7 +107,7 @@ func TestDoubleOptIn(t *testing.T) {
 	if got := e.SentTo(cy)[0]; !strings.HasPrefix(got, "Club: Reply YES to confirm") {
 		t.Errorf("reply to START %q", got)
 	}
-	if !e.allowed(cy, testkit.Sender, policy.CategoryTransactional) || e.allowed(cy, testkit.Sender, policy.CategoryMarketing) {
+	if !e.allowed(cy, testkit.Sender, contract.CategoryTransactional) || e.allowed(cy, testkit.Sender, contract.CategoryMarketing) {
 		t.Error("pending: transactional should be allowed, marketing not")
 	}
 	e.Launch("before-yes", direct, "phone\n"+cy+"\n")
@@ -256,15 +254,15 @@ func TestDoubleOptInRace(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ev := range events {
-			if ev.To == consent.Confirmed && confirmedAt[num].IsZero() {
+			if ev.To == contract.OptInConfirmed && confirmedAt[num].IsZero() {
 				confirmedAt[num] = ev.At
 			}
 		}
-		d, err := e.App.Store.Check(ctx, e.Key(num), "program:club", consent.Rule{})
+		d, err := e.App.Store.Check(ctx, e.Key(num), "program:club", contract.ConsentRule{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := []consent.State{consent.Confirmed, consent.OptedOut, consent.OptedOut}[i%3]; d.State != want {
+		if want := []contract.ConsentState{contract.OptInConfirmed, contract.OptedOut, contract.OptedOut}[i%3]; d.State != want {
 			wrongState++
 			t.Errorf("%s (case %d): state %q, want %q", num, i%3, d.State, want)
 		}

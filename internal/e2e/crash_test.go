@@ -13,7 +13,6 @@ import (
 	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
@@ -200,7 +199,7 @@ func TestSendingWorkerDiesAroundStop(t *testing.T) {
 			}
 			defer st.Close()
 			rows, err := st.Sends(t.Context(), e.Key(number))
-			ledger := map[bool]consent.SendStatus{false: consent.Skipped, true: consent.Sent}[tc.taken]
+			ledger := map[bool]contract.SendStatus{false: contract.LedgerSkipped, true: contract.LedgerSent}[tc.taken]
 			if err != nil || len(rows) != 1 || rows[0].Status != ledger ||
 				tc.taken && rows[0].ProviderMessageID != accepted[0].SID || !tc.taken && rows[0].Reason != activities.ReasonCancelled {
 				t.Errorf("ledger = %+v, %v; want one row, %s", rows, err, ledger)

@@ -13,11 +13,11 @@ import (
 
 	"github.com/stopline/stopline/internal/admin"
 	"github.com/stopline/stopline/internal/app"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // TestForget erases a person with a journey running and messages stored:
@@ -67,7 +67,7 @@ func TestForget(t *testing.T) {
 	if d, err := e.Client().DescribeWorkflowExecution(ctx, journeyID, ""); err == nil && d.WorkflowExecutionInfo.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		t.Errorf("journey still running after forget")
 	}
-	if running, err := e.App.Store.ActiveJourneys(ctx, key, consent.AllScopes); err != nil || len(running) != 0 {
+	if running, err := e.App.Store.ActiveJourneys(ctx, key, contract.AllScopes); err != nil || len(running) != 0 {
 		t.Errorf("registered journeys after forget: %v, %v", running, err)
 	}
 
@@ -88,7 +88,7 @@ func TestForget(t *testing.T) {
 	if err != nil || len(msgs) != 1 || msgs[0].Body != store.Erased || msgs[0].From != store.Erased {
 		t.Errorf("inbound after forget: %+v, %v; want the message, erased", msgs, err)
 	}
-	if events, err := e.App.Store.Events(ctx, key); err != nil || len(events) == 0 || events[len(events)-1].Scope != consent.AllScopes {
+	if events, err := e.App.Store.Events(ctx, key); err != nil || len(events) == 0 || events[len(events)-1].Scope != contract.AllScopes {
 		t.Errorf("events after forget: %+v, %v; want them kept, the last the opt-out from every scope", events, err)
 	}
 
@@ -105,7 +105,7 @@ func TestForget(t *testing.T) {
 	if err := e.StartJourney("again", def, number); err != nil {
 		t.Fatal(err)
 	}
-	if res := e.Result("again", number); res.State != workflows.StateSkipped || res.Reason != consent.ReasonOptedOut {
+	if res := e.Result("again", number); res.State != workflows.StateSkipped || res.Reason != contract.ReasonOptedOut {
 		t.Errorf("journey after forget: %+v; want skipped as opted out", res)
 	}
 	if got := e.SentTo(number); len(got) != 1 {

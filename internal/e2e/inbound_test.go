@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/sms/smstest"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/testkit"
@@ -19,9 +18,9 @@ import (
 	"github.com/stopline/stopline/workflows/contract"
 )
 
-func (e *env) consentOf(number string) consent.Decision {
+func (e *env) consentOf(number string) contract.Decision {
 	e.T.Helper()
-	d, err := e.App.Store.Check(context.Background(), e.Key(number), testkit.Sender, consent.Rule{})
+	d, err := e.App.Store.Check(context.Background(), e.Key(number), testkit.Sender, contract.ConsentRule{})
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -71,7 +70,7 @@ func TestSignedStopStopsJourneysAndConfirmsOnce(t *testing.T) {
 	// A redelivery of the same STOP (same MessageSid) changes nothing.
 	events, _ := e.App.Store.Events(context.Background(), e.Key(ada))
 	// The text stays in inbound_messages; the event says why (issue 11).
-	if len(events) != 1 || events[0].To != consent.OptedOut || events[0].RawText != "" || events[0].Rule != "exact" || events[0].Keyword != "STOP" {
+	if len(events) != 1 || events[0].To != contract.OptedOut || events[0].RawText != "" || events[0].Rule != "exact" || events[0].Keyword != "STOP" {
 		t.Fatalf("events: %+v", events)
 	}
 	form := url.Values{"MessageSid": {"SMdup"}, "From": {ada}, "To": {testkit.Sender}, "Body": {"STOP"}}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const threeSteps = `{"name": "welcome", "category": "marketing",
@@ -29,7 +29,7 @@ func TestJourneyHonoursConsent(t *testing.T) {
 	def := testkit.MustJourney(threeSteps)
 	optOut := func(number string) {
 		t.Helper()
-		if _, err := e.App.Store.Record(ctx, consent.Change{RecipientKey: e.Key(number), Scope: "+15550001111", To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
+		if _, err := e.App.Store.Record(ctx, contract.ConsentChange{RecipientKey: e.Key(number), Scope: "+15550001111", To: contract.OptedOut, Source: contract.SourceAdmin}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,7 +108,7 @@ func TestJourneyProviderOptOut(t *testing.T) {
 	if res.State != "skipped" || res.Reason != "opted_out_at_provider" {
 		t.Fatalf("result %+v", res)
 	}
-	d, err := e.App.Store.Check(context.Background(), e.Key(ada), "+15550001111", consent.Rule{})
+	d, err := e.App.Store.Check(context.Background(), e.Key(ada), "+15550001111", contract.ConsentRule{})
 	if err != nil || d.Allowed {
 		t.Fatalf("consent after 21610: %+v, %v", d, err)
 	}

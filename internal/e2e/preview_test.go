@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/preview"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // A preview's figures are what the run then does: the rows it skips, the
@@ -44,8 +44,8 @@ func TestPreviewMatchesTheRun(t *testing.T) {
 	// scope, which does not count.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for i, scope := range map[int]string{0: "+15550001111", 1: consent.AllScopes, 2: "+15559999999"} {
-		if _, err := e.App.Store.Record(ctx, consent.Change{RecipientKey: e.Key(valid[i]), Scope: scope, To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
+	for i, scope := range map[int]string{0: "+15550001111", 1: contract.AllScopes, 2: "+15559999999"} {
+		if _, err := e.App.Store.Record(ctx, contract.ConsentChange{RecipientKey: e.Key(valid[i]), Scope: scope, To: contract.OptedOut, Source: contract.SourceAdmin}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestPreviewMatchesTheRun(t *testing.T) {
 		switch {
 		case res.State == workflows.StateCompleted && res.Sent == 2:
 			completed++
-		case res.State == workflows.StateSkipped && res.Reason == consent.ReasonOptedOut:
+		case res.State == workflows.StateSkipped && res.Reason == contract.ReasonOptedOut:
 			optedOut++
 		default:
 			t.Errorf("journey of %s: %s", phone.Mask(n), res.Summary)

@@ -27,11 +27,11 @@ import (
 
 	"github.com/stopline/stopline/internal/app"
 	"github.com/stopline/stopline/internal/codec"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/devserver"
 	"github.com/stopline/stopline/internal/stack"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Keyrings of the privacy tests: "a" and "b" are two generations of keys.
@@ -252,8 +252,8 @@ func TestKeyRotation(t *testing.T) {
 	old.Launch("rot", testkit.MustJourney(privacyJourney), "phone,first_name,code\n"+zoltana+","+zoltanaName+",4821\n")
 	testkit.Eventually(t, 20*time.Second, "first SMS", func() bool { return len(old.SentTo(zoltana)) == 1 })
 	const note = "called about the rotation"
-	if _, err := old.App.Store.Record(ctx, consent.Change{RecipientKey: old.Key(zoltana), Scope: "+15550009999",
-		To: consent.OptedIn, Source: consent.SourceAdmin, Note: note}); err != nil {
+	if _, err := old.App.Store.Record(ctx, contract.ConsentChange{RecipientKey: old.Key(zoltana), Scope: "+15550009999",
+		To: contract.OptedIn, Source: contract.SourceAdmin, Note: note}); err != nil {
 		t.Fatal(err)
 	}
 	if byID, err := old.App.Store.DataKeysByKeyID(ctx); err != nil || byID["a"] != 1 {

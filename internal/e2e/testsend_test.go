@@ -10,7 +10,6 @@ import (
 
 	"github.com/stopline/stopline/activities"
 	"github.com/stopline/stopline/internal/app"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/pgtest"
@@ -98,9 +97,9 @@ func (e *env) terminate(id string) {
 func TestTestSend(t *testing.T) {
 	e := newEnv(t, testSenders(t))
 	ctx := context.Background()
-	record := func(number, scope string, to consent.State) {
+	record := func(number, scope string, to contract.ConsentState) {
 		t.Helper()
-		if _, err := e.App.Store.Record(ctx, consent.Change{RecipientKey: e.Key(number), Scope: scope, To: to, Source: consent.SourceAdmin}); err != nil {
+		if _, err := e.App.Store.Record(ctx, contract.ConsentChange{RecipientKey: e.Key(number), Scope: scope, To: to, Source: contract.SourceAdmin}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,9 +122,9 @@ func TestTestSend(t *testing.T) {
 
 	t.Run("never reaches an opted-out number", func(t *testing.T) {
 		const n = "+14155557001"
-		record(n, "program:deals", consent.OptedOut)
+		record(n, "program:deals", contract.OptedOut)
 		id := e.testSend("optedout", deals, n, nil, true)
-		if res := e.resultOf(id); res.State != workflows.StateSkipped || res.Reason != consent.ReasonOptedOut {
+		if res := e.resultOf(id); res.State != workflows.StateSkipped || res.Reason != contract.ReasonOptedOut {
 			t.Errorf("result %+v, want skipped: opted_out", res)
 		}
 		if got := e.SentTo(n); len(got) != 0 {
@@ -135,9 +134,9 @@ func TestTestSend(t *testing.T) {
 
 	t.Run("refused to an unconfirmed double opt-in number", func(t *testing.T) {
 		const unconfirmed, confirmed = "+14155557002", "+14155557003"
-		record(confirmed, "program:club", consent.Confirmed)
+		record(confirmed, "program:club", contract.OptInConfirmed)
 		id := e.testSend("doi", club, unconfirmed, nil, false)
-		if res := e.resultOf(id); res.State != workflows.StateSkipped || res.Reason != consent.ReasonNotConfirmed {
+		if res := e.resultOf(id); res.State != workflows.StateSkipped || res.Reason != contract.ReasonNotConfirmed {
 			t.Errorf("unconfirmed: result %+v, want skipped: not_confirmed", res)
 		}
 		if res := e.resultOf(e.testSend("doi", club, confirmed, nil, false)); res.Summary != "test send: sent 1" {

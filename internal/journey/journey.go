@@ -14,23 +14,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stopline/stopline/internal/policy"
-	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Definition is a parsed journey file.
 type Definition struct {
 	// Name identifies the journey; it goes into workflow IDs.
 	Name string `json:"name"`
-	// Category is policy.CategoryMarketing or policy.CategoryTransactional.
-	Category policy.Category `json:"category"`
-	Sender   Sender          `json:"sender"`
-	Steps    []Step          `json:"steps"`
+	// Category is contract.CategoryMarketing or contract.CategoryTransactional.
+	Category contract.Category `json:"category"`
+	Sender   Sender            `json:"sender"`
+	Steps    []Step            `json:"steps"`
 }
 
 // Sender says who sends the journey's messages.
 type Sender struct {
-	Provider sms.Provider `json:"provider"`
+	Provider contract.Provider `json:"provider"`
 	// From is the sending number, short code or alphanumeric ID. Exactly one
 	// of From and MessagingServiceSID is set.
 	From string `json:"from,omitempty"`
@@ -39,7 +38,7 @@ type Sender struct {
 	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
 	// Type is one of the policy.Type* constants; it decides how From is checked and
 	// whether recipients can answer with keywords.
-	Type policy.SenderType `json:"type"`
+	Type contract.SenderType `json:"type"`
 	// Language of the opt-out footer added to marketing messages (en, fr,
 	// es, pt, de); default en. Footer replaces the default footer text.
 	Language string `json:"language,omitempty"`

@@ -14,7 +14,7 @@ import (
 
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
-	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // doc builds a journey document from valid defaults. over replaces a
@@ -401,10 +401,10 @@ func TestJSONRoundTrip(t *testing.T) {
 // combinations (from and messaging_service_sid together).
 func TestDecodeEveryField(t *testing.T) {
 	full := Definition{
-		Name: "welcome", Category: policy.CategoryMarketing,
+		Name: "welcome", Category: contract.CategoryMarketing,
 		Sender: Sender{
-			Provider: sms.ProviderTwilio, From: "+15550001111", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
-			Type: policy.TypeLongCode, Language: "fr", Footer: "STOP au 36173", AltInstruction: "Call 0800 123 456 to opt out",
+			Provider: contract.ProviderTwilio, From: "+15550001111", MessagingServiceSID: "MG0123456789abcdef0123456789abcdef",
+			Type: contract.SenderLongCode, Language: "fr", Footer: "STOP au 36173", AltInstruction: "Call 0800 123 456 to opt out",
 			ShortCodeKeywords: true,
 			QuietHours:        &QuietHours{Start: "09:00", End: "20:00", AllowRestDays: true, LegalOverride: "test numbers"},
 		},

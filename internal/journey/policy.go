@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Window parses the quiet-hours override into a policy window.
@@ -83,7 +84,7 @@ func clock(s string) (time.Duration, error) {
 // message without opt-out instructions gets the sender's footer (or its
 // alternative instruction), and no body may exceed policy.MaxSegments.
 func (d *Definition) finish(body string) (string, error) {
-	if d.Category == policy.CategoryMarketing || d.Sender.Footer != "" {
+	if d.Category == contract.CategoryMarketing || d.Sender.Footer != "" {
 		body, _ = policy.EnsureOptOutInstructions(body, policy.FooterSettings{
 			Language: d.Sender.Language, Footer: d.Sender.Footer, AltInstruction: d.Sender.AltInstruction,
 		})

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 
-	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 //go:generate go run ./internal/genschema ../../schema/journey.schema.json
@@ -17,7 +17,7 @@ var schemaNotes = map[string]schemaNote{
 	"Definition.name":     {pattern: nameRE.String(), doc: "Identifies the journey; goes into workflow IDs."},
 	"Definition.category": {enum: strs(categories), doc: "marketing gets the opt-out footer and the sending window; transactional neither."},
 	"Definition.steps":    {minItems: 1, doc: "SMS, wait and opt_in steps, numbered from 0; at least one sms or opt_in."},
-	"Sender.provider":     {enum: strs(sms.Providers)},
+	"Sender.provider":     {enum: strs(contract.Providers)},
 	"Sender.type":         {enum: strs(senderTypes)},
 	"Sender.from":         {doc: "E.164 number, short code or alphanumeric ID; the consent scope. Exactly one of from and messaging_service_sid."},
 	"Sender.messaging_service_sid": {pattern: messagingServiceSIDRE.String(),

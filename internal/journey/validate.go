@@ -11,7 +11,7 @@ import (
 
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
-	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // MaxWait is the longest wait step. Anything longer is almost surely a typo,
@@ -49,7 +49,7 @@ func (d *Definition) Validate() error {
 		add("name", "must be 1-64 characters of letters, digits, '-', '_'")
 	}
 	if !slices.Contains(categories, d.Category) {
-		add("category", "must be %q or %q, got %q", policy.CategoryMarketing, policy.CategoryTransactional, d.Category)
+		add("category", "must be %q or %q, got %q", contract.CategoryMarketing, contract.CategoryTransactional, d.Category)
 	}
 	senderErrs := d.Sender.validate()
 	errs = append(errs, senderErrs...)
@@ -85,7 +85,7 @@ func (d *Definition) Validate() error {
 			if s.IsOptIn() {
 				optIns++
 				switch {
-				case d.Category != policy.CategoryMarketing:
+				case d.Category != contract.CategoryMarketing:
 					add(path+".opt_in", "only marketing journeys ask for a double opt-in")
 				case optIns > 1:
 					add(path+".opt_in", "a journey asks for a double opt-in at most once")
@@ -118,8 +118,8 @@ func countSet(fields ...string) int {
 
 // The values a field may take; Validate and the JSON Schema read them here.
 var (
-	categories  = []policy.Category{policy.CategoryMarketing, policy.CategoryTransactional}
-	senderTypes = []policy.SenderType{policy.TypeLongCode, policy.TypeTollFree, policy.TypeShortCode, policy.TypeAlphanumeric}
+	categories  = []contract.Category{contract.CategoryMarketing, contract.CategoryTransactional}
+	senderTypes = []contract.SenderType{contract.SenderLongCode, contract.SenderTollFree, contract.SenderShortCode, contract.SenderAlphanumeric}
 	languages   = []string{"en", "fr", "es", "pt", "de"}
 )
 
@@ -138,8 +138,8 @@ func (s Sender) validate() []error {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{path}, args...)...))
 	}
 
-	if !slices.Contains(sms.Providers, s.Provider) {
-		add("sender.provider", "must be one of %s, got %q", strings.Join(strs(sms.Providers), ", "), s.Provider)
+	if !slices.Contains(contract.Providers, s.Provider) {
+		add("sender.provider", "must be one of %s, got %q", strings.Join(strs(contract.Providers), ", "), s.Provider)
 	}
 	validType := slices.Contains(senderTypes, s.Type)
 	if !validType {
@@ -152,7 +152,7 @@ func (s Sender) validate() []error {
 	case s.MessagingServiceSID != "":
 		// Only Twilio has Messaging Services; an unknown provider is
 		// reported above, not twice.
-		if s.Provider != sms.ProviderTwilio && slices.Contains(sms.Providers, s.Provider) {
+		if s.Provider != contract.ProviderTwilio && slices.Contains(contract.Providers, s.Provider) {
 			add("sender.messaging_service_sid", "only valid with provider twilio")
 		}
 		if !messagingServiceSIDRE.MatchString(s.MessagingServiceSID) {
@@ -167,13 +167,13 @@ func (s Sender) validate() []error {
 }
 
 // checkFrom checks a sender's From for its type.
-func checkFrom(typ policy.SenderType, from string) error {
+func checkFrom(typ contract.SenderType, from string) error {
 	switch typ {
-	case policy.TypeShortCode:
+	case contract.SenderShortCode:
 		if !shortCodeRE.MatchString(from) {
 			return fmt.Errorf("invalid short code %q (want 3-8 digits)", from)
 		}
-	case policy.TypeAlphanumeric:
+	case contract.SenderAlphanumeric:
 		if !alphanumericRE.MatchString(from) || !hasLetterRE.MatchString(from) {
 			return fmt.Errorf("invalid alphanumeric sender ID %q (want 1-11 letters, digits or spaces, with at least one letter)", from)
 		}

@@ -12,10 +12,9 @@ import (
 
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
-	"github.com/stopline/stopline/internal/policy"
-	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/testkit"
 	"github.com/stopline/stopline/workflows"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // fakeStarter is an in-memory Temporal: a workflow ID starts once.
@@ -49,8 +48,8 @@ func (f *fakeStarter) Start(_ context.Context, id string, in workflows.JourneyIn
 func def() *journey.Definition {
 	return &journey.Definition{
 		Name:     "welcome",
-		Category: policy.CategoryMarketing,
-		Sender:   journey.Sender{Provider: sms.ProviderTwilio, From: "+14155550100", Type: policy.TypeLongCode},
+		Category: contract.CategoryMarketing,
+		Sender:   journey.Sender{Provider: contract.ProviderTwilio, From: "+14155550100", Type: contract.SenderLongCode},
 		Steps:    []journey.Step{{SMS: "Hi {{.first_name}}, use {{.code}}. Reply STOP to opt out."}},
 	}
 }

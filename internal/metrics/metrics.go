@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Domain metric names.
@@ -52,7 +53,7 @@ const Other = "other"
 
 // Label vocabularies.
 var (
-	providers  = vocab(sms.Providers...)
+	providers  = vocab(contract.Providers...)
 	categories = vocab("marketing", "transactional", "opt_in_request")
 	intents    = vocab("none", "opt_out", "opt_in", "help", "suggest_opt_out", "opt_in_pending", "confirm", IntentUnknown)
 	rules      = vocab("none", "exact", "courtesy", "object", "typo", "phrase", "question", "unclear")

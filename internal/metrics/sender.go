@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Sender times every provider call of s and counts its errors (with
 // provider as label), keeping s's ability to look messages up.
-func (m *Set) Sender(provider sms.Provider, s sms.Sender) sms.Sender {
+func (m *Set) Sender(provider contract.Provider, s sms.Sender) sms.Sender {
 	if m == nil {
 		return s
 	}

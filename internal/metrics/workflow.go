@@ -3,9 +3,8 @@ package metrics
 import (
 	"strings"
 
+	"github.com/stopline/stopline/workflows/contract"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/stopline/stopline/internal/sms"
 )
 
 // Workflow code counts through workflow.GetMetricsHandler, which records
@@ -19,7 +18,7 @@ type journeyLabels struct{ provider, category string }
 
 // ForJourney returns ctx carrying the journey's provider and category, the
 // labels CountSMS adds to an outcome.
-func ForJourney(ctx workflow.Context, provider sms.Provider, category string) workflow.Context {
+func ForJourney(ctx workflow.Context, provider contract.Provider, category string) workflow.Context {
 	return workflow.WithValue(ctx, journeyKey{}, journeyLabels{string(provider), category})
 }
 

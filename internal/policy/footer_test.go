@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"testing"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 func TestEnsureOptOutInstructions(t *testing.T) {
@@ -118,30 +120,30 @@ func TestMarketingStepPerSenderType(t *testing.T) {
 	const body = "Hi Ada, 10% off today!"
 	tests := []struct {
 		name       string
-		senderType SenderType
+		senderType contract.SenderType
 		keywords   bool
 		settings   FooterSettings
 		want       string
 		wantErr    string
 	}{
-		{"long code", TypeLongCode, false, FooterSettings{},
+		{"long code", contract.SenderLongCode, false, FooterSettings{},
 			body + "\nReply STOP to opt out.", ""},
-		{"toll-free, Spanish", TypeTollFree, false, FooterSettings{Language: "es"},
+		{"toll-free, Spanish", contract.SenderTollFree, false, FooterSettings{Language: "es"},
 			body + "\nResponda BAJA para darse de baja.", ""},
-		{"short code with keywords, French", TypeShortCode, true, FooterSettings{Language: "fr", Footer: "STOP au 36111"},
+		{"short code with keywords, French", contract.SenderShortCode, true, FooterSettings{Language: "fr", Footer: "STOP au 36111"},
 			body + "\nSTOP au 36111", ""},
-		{"short code without keywords, alternative", TypeShortCode, false, FooterSettings{AltInstruction: "Call 0800 123 456 to opt out"},
+		{"short code without keywords, alternative", contract.SenderShortCode, false, FooterSettings{AltInstruction: "Call 0800 123 456 to opt out"},
 			body + "\nCall 0800 123 456 to opt out", ""},
-		{"short code without keywords", TypeShortCode, false, FooterSettings{Language: "de"}, "",
+		{"short code without keywords", contract.SenderShortCode, false, FooterSettings{Language: "de"}, "",
 			`no way to opt out: a short code without keyword handling ignores STOP replies: enable short_code_keywords on the sender, or set alt_instruction (e.g. "Call 0800 123 456 to opt out")`},
-		{"alphanumeric with alternative, German", TypeAlphanumeric, false, FooterSettings{Language: "de", AltInstruction: "Abmelden: acme.de/x"},
+		{"alphanumeric with alternative, German", contract.SenderAlphanumeric, false, FooterSettings{Language: "de", AltInstruction: "Abmelden: acme.de/x"},
 			body + "\nAbmelden: acme.de/x", ""},
-		{"alphanumeric without alternative", TypeAlphanumeric, false, FooterSettings{Language: "fr"}, "",
+		{"alphanumeric without alternative", contract.SenderAlphanumeric, false, FooterSettings{Language: "fr"}, "",
 			`no way to opt out: an alphanumeric sender cannot receive replies, so its marketing messages need an alternative opt-out instruction: set alt_instruction on the sender (e.g. "Text STOP to 12345" or "Call 0800 123 456 to opt out")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckSender(tt.senderType, tt.keywords, CategoryMarketing, tt.settings.AltInstruction)
+			err := CheckSender(tt.senderType, tt.keywords, contract.CategoryMarketing, tt.settings.AltInstruction)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("CheckSender error = %v; want %q", err, tt.wantErr)
@@ -165,26 +167,26 @@ func TestCheckSender(t *testing.T) {
 		typeErr  = `unknown sender type "landline" (want long_code, toll_free, short_code or alphanumeric)`
 	)
 	tests := []struct {
-		senderType SenderType
+		senderType contract.SenderType
 		keywords   bool
-		category   Category
+		category   contract.Category
 		alt        string
 		want       string
 	}{
-		{TypeLongCode, false, CategoryMarketing, "", ""},
-		{TypeTollFree, false, CategoryMarketing, "", ""},
-		{TypeShortCode, true, CategoryMarketing, "", ""},
-		{TypeShortCode, false, CategoryMarketing, "", shortErr},
-		{TypeShortCode, false, CategoryMarketing, "  ", shortErr},
-		{TypeShortCode, false, CategoryMarketing, "Call 0800 123 456 to opt out", ""},
-		{TypeShortCode, false, CategoryTransactional, "", ""},
-		{TypeAlphanumeric, false, CategoryMarketing, "", alphaErr},
-		{TypeAlphanumeric, true, CategoryMarketing, "", alphaErr},
-		{TypeAlphanumeric, false, CategoryMarketing, "Text STOP to 12345", ""},
-		{TypeAlphanumeric, false, CategoryTransactional, "", ""},
-		{TypeAlphanumeric, false, "markting", "", alphaErr}, // a typo is marketing
-		{"landline", false, CategoryMarketing, "", typeErr},
-		{"landline", false, CategoryTransactional, "", typeErr},
+		{contract.SenderLongCode, false, contract.CategoryMarketing, "", ""},
+		{contract.SenderTollFree, false, contract.CategoryMarketing, "", ""},
+		{contract.SenderShortCode, true, contract.CategoryMarketing, "", ""},
+		{contract.SenderShortCode, false, contract.CategoryMarketing, "", shortErr},
+		{contract.SenderShortCode, false, contract.CategoryMarketing, "  ", shortErr},
+		{contract.SenderShortCode, false, contract.CategoryMarketing, "Call 0800 123 456 to opt out", ""},
+		{contract.SenderShortCode, false, contract.CategoryTransactional, "", ""},
+		{contract.SenderAlphanumeric, false, contract.CategoryMarketing, "", alphaErr},
+		{contract.SenderAlphanumeric, true, contract.CategoryMarketing, "", alphaErr},
+		{contract.SenderAlphanumeric, false, contract.CategoryMarketing, "Text STOP to 12345", ""},
+		{contract.SenderAlphanumeric, false, contract.CategoryTransactional, "", ""},
+		{contract.SenderAlphanumeric, false, "markting", "", alphaErr}, // a typo is marketing
+		{"landline", false, contract.CategoryMarketing, "", typeErr},
+		{"landline", false, contract.CategoryTransactional, "", typeErr},
 	}
 	for _, tt := range tests {
 		err := CheckSender(tt.senderType, tt.keywords, tt.category, tt.alt)

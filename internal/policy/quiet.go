@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+
 	// Embedded zone data, used when the system has none (scratch or
 	// distroless containers), so quiet hours never silently become UTC.
 	_ "time/tzdata"

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // ErrNoOptOutPath is wrapped by CheckSender errors: recipients of the
@@ -22,20 +24,20 @@ var ErrNoOptOutPath = errors.New("no way to opt out")
 //
 // The error names the sender type and what to configure; the caller adds
 // where (`steps[2]: sender "ACME": ...`). Errors wrap ErrNoOptOutPath.
-func CheckSender(senderType SenderType, keywordsEnabled bool, category Category, altInstruction string) error {
+func CheckSender(senderType contract.SenderType, keywordsEnabled bool, category contract.Category, altInstruction string) error {
 	switch senderType {
-	case TypeLongCode, TypeTollFree, TypeShortCode, TypeAlphanumeric:
+	case contract.SenderLongCode, contract.SenderTollFree, contract.SenderShortCode, contract.SenderAlphanumeric:
 	default:
 		// Checked first, whatever the category: a typo must not pass.
-		return fmt.Errorf("unknown sender type %q (want %s, %s, %s or %s)", senderType, TypeLongCode, TypeTollFree, TypeShortCode, TypeAlphanumeric)
+		return fmt.Errorf("unknown sender type %q (want %s, %s, %s or %s)", senderType, contract.SenderLongCode, contract.SenderTollFree, contract.SenderShortCode, contract.SenderAlphanumeric)
 	}
-	if category == CategoryTransactional || strings.TrimSpace(altInstruction) != "" {
+	if category == contract.CategoryTransactional || strings.TrimSpace(altInstruction) != "" {
 		return nil
 	}
 	switch {
-	case senderType == TypeAlphanumeric:
+	case senderType == contract.SenderAlphanumeric:
 		return fmt.Errorf("%w: an alphanumeric sender cannot receive replies, so its marketing messages need an alternative opt-out instruction: set alt_instruction on the sender (e.g. \"Text STOP to 12345\" or \"Call 0800 123 456 to opt out\")", ErrNoOptOutPath)
-	case senderType == TypeShortCode && !keywordsEnabled:
+	case senderType == contract.SenderShortCode && !keywordsEnabled:
 		return fmt.Errorf("%w: a short code without keyword handling ignores STOP replies: enable short_code_keywords on the sender, or set alt_instruction (e.g. \"Call 0800 123 456 to opt out\")", ErrNoOptOutPath)
 	}
 	return nil

@@ -19,17 +19,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/launch"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
-// ConsentReader reads recipients' consent in batches (consent.Store).
+// ConsentReader reads recipients' consent in batches (contract.Store).
 type ConsentReader interface {
-	CheckMany(ctx context.Context, keys []string, scope string, rule consent.Rule) ([]consent.Decision, error)
+	CheckMany(ctx context.Context, keys []string, scope string, rule contract.ConsentRule) ([]contract.Decision, error)
 }
 
 // Options describe one preview.
@@ -170,7 +170,7 @@ func Run(ctx context.Context, r io.Reader, opts Options) (*Report, error) {
 type previewer struct {
 	opts     Options
 	rep      Report
-	rule     consent.Rule
+	rule     contract.ConsentRule
 	first    int           // index of the first message step
 	delay    time.Duration // waits before it
 	skipped  map[string]*Group
@@ -217,17 +217,17 @@ func newPreviewer(opts Options) *previewer {
 // opt_in request only that the recipient has not opted out; marketing a
 // confirmation in a double opt-in program; transactional messages pass an
 // opt-out of a program whose STOP blocks marketing only.
-func FirstRule(def *journey.Definition, program senders.Sender) consent.Rule {
+func FirstRule(def *journey.Definition, program senders.Sender) contract.ConsentRule {
 	for _, st := range def.Steps {
 		switch {
 		case st.IsWait():
 			continue
 		case st.IsOptIn():
-			return program.ConsentRule(policy.CategoryOptInRequest)
+			return program.ConsentRule(contract.CategoryOptInRequest)
 		}
 		return program.ConsentRule(def.Category)
 	}
-	return consent.Rule{}
+	return contract.ConsentRule{}
 }
 
 func (p *previewer) add(ctx context.Context, row launch.Row) error {
@@ -318,14 +318,14 @@ func (p *previewer) flush(ctx context.Context) error {
 	return nil
 }
 
-func (p *previewer) count(b pending, d consent.Decision) {
+func (p *previewer) count(b pending, d contract.Decision) {
 	c := &p.rep.Consent
 	switch d.State {
-	case consent.OptedOut:
+	case contract.OptedOut:
 		c.OptedOut++
-	case consent.Pending:
+	case contract.OptInPending:
 		c.Pending++
-	case consent.Confirmed:
+	case contract.OptInConfirmed:
 		c.Confirmed++
 	default:
 		if p.rule.NeedConfirmed {
@@ -362,7 +362,7 @@ func (p *previewer) count(b pending, d consent.Decision) {
 func (p *previewer) firstSend(b pending) time.Time {
 	t := p.opts.At.Add(p.delay)
 	def := p.opts.Journey
-	if def.Category != policy.CategoryMarketing || p.first < 0 {
+	if def.Category != contract.CategoryMarketing || p.first < 0 {
 		return t // transactional messages have no quiet hours
 	}
 	zones := policy.RecipientZones(b.e164, b.state)

@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/journey"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/preview"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const (
@@ -49,15 +49,15 @@ const welcome = `{"name": "welcome", "category": "marketing",
 	"steps": [{"sms": "Hi {{.first_name}}"}, {"wait": "24h"}, {"sms": "Code {{.code}} ✓"}]}`
 
 // record puts the recipient of e164 in state in scope.
-func record(t testing.TB, s *store.Store, k phone.Keyer, e164, scope string, state consent.State) {
-	if _, err := s.Record(context.Background(), consent.Change{RecipientKey: k.Key(e164), Scope: scope, To: state, Source: consent.SourceAdmin}); err != nil {
+func record(t testing.TB, s *store.Store, k phone.Keyer, e164, scope string, state contract.ConsentState) {
+	if _, err := s.Record(context.Background(), contract.ConsentChange{RecipientKey: k.Key(e164), Scope: scope, To: state, Source: contract.SourceAdmin}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 type consentRow struct {
 	phone, scope string
-	state        consent.State
+	state        contract.ConsentState
 }
 
 // check is one expectation on a report.
@@ -103,7 +103,7 @@ func TestPreview(t *testing.T) {
 			name:    "opted-out recipients in the scope or everywhere are refused; another scope does not count",
 			journey: welcome,
 			csv:     "phone,first_name,code\n" + ny + ",Ada,A1\n" + ct + ",Bo,B1\n" + ca + ",Cy,C1\n" + tollUS + ",Di,D1\n",
-			consent: []consentRow{{ny, sender, consent.OptedOut}, {ct, "*", consent.OptedOut}, {ca, "+15559999999", consent.OptedOut}},
+			consent: []consentRow{{ny, sender, contract.OptedOut}, {ct, "*", contract.OptedOut}, {ca, "+15559999999", contract.OptedOut}},
 			at:      at,
 			checks: []check{
 				consentCounts(preview.ConsentCounts{OptedOut: 2, Blocked: 2, WouldSend: 2}),
@@ -165,7 +165,7 @@ func TestPreview(t *testing.T) {
 			journey: welcome,
 			senders: club,
 			csv:     "phone,first_name,code\n" + ny + ",Ada,A1\n" + ct + ",Bo,B1\n" + ca + ",Cy,C1\n" + tollUS + ",Di,D1\n",
-			consent: []consentRow{{ny, "program:club", consent.Confirmed}, {ct, "program:club", consent.Pending}, {ca, "program:club", consent.OptedOut}},
+			consent: []consentRow{{ny, "program:club", contract.OptInConfirmed}, {ct, "program:club", contract.OptInPending}, {ca, "program:club", contract.OptedOut}},
 			at:      at,
 			checks: []check{
 				scope("program:club"),

@@ -1,19 +1,18 @@
 package senders
 
 import (
-	"github.com/stopline/stopline/internal/consent"
-	"github.com/stopline/stopline/internal/policy"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // ConsentRule is what a message of category from this sender needs from
 // consent, as its program configures it. Sends and previews both ask here.
-func (s Sender) ConsentRule(category policy.Category) consent.Rule {
+func (s Sender) ConsentRule(category contract.Category) contract.ConsentRule {
 	switch category {
-	case policy.CategoryTransactional:
-		return consent.Rule{OptOutAllows: s.MarketingOnlyStop()}
-	case policy.CategoryOptInRequest:
-		return consent.Rule{}
+	case contract.CategoryTransactional:
+		return contract.ConsentRule{OptOutAllows: s.MarketingOnlyStop()}
+	case contract.CategoryOptInRequest:
+		return contract.ConsentRule{}
 	default:
-		return consent.Rule{NeedConfirmed: s.DoubleOptIn}
+		return contract.ConsentRule{NeedConfirmed: s.DoubleOptIn}
 	}
 }

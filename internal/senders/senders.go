@@ -14,17 +14,16 @@ import (
 	"text/template"
 
 	"github.com/stopline/stopline/internal/keywords"
-	"github.com/stopline/stopline/internal/policy"
-	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Sender is one entry of the senders file.
 type Sender struct {
-	Name                string            `json:"name"`
-	Provider            sms.Provider      `json:"provider"`
-	From                string            `json:"from,omitempty"`
-	MessagingServiceSID string            `json:"messaging_service_sid,omitempty"`
-	Type                policy.SenderType `json:"type"`
+	Name                string              `json:"name"`
+	Provider            contract.Provider   `json:"provider"`
+	From                string              `json:"from,omitempty"`
+	MessagingServiceSID string              `json:"messaging_service_sid,omitempty"`
+	Type                contract.SenderType `json:"type"`
 	// Program names the set of senders an opt-out applies to: a STOP to one
 	// of them stops all of them. Without it the sender is its own scope.
 	Program string `json:"program,omitempty"`
@@ -94,9 +93,9 @@ func (r *Registry) ConsentScope(addr string) string {
 // enabled, alphanumeric senders never (they cannot receive).
 func (s Sender) ProcessesKeywords() bool {
 	switch s.Type {
-	case policy.TypeShortCode:
+	case contract.SenderShortCode:
 		return s.ShortCodeKeywords
-	case policy.TypeAlphanumeric:
+	case contract.SenderAlphanumeric:
 		return false
 	}
 	return true
@@ -132,7 +131,7 @@ func (s Sender) MarketingOnlyStop() bool { return s.StopBlocks == StopBlocksMark
 // ProviderReplies reports whether the network or provider already confirms
 // opt-outs for this sender, so stopline must not reply again (toll-free
 // numbers in the US get a network-generated confirmation).
-func (s Sender) ProviderReplies() bool { return s.Type == policy.TypeTollFree }
+func (s Sender) ProviderReplies() bool { return s.Type == contract.SenderTollFree }
 
 // Registry finds the sender an inbound message was addressed to.
 type Registry struct {
@@ -148,7 +147,7 @@ func (r *Registry) ScopeSender(consentScope string) Sender {
 			return s
 		}
 	}
-	return Sender{Type: policy.TypeLongCode, Language: "en"}
+	return Sender{Type: contract.SenderLongCode, Language: "en"}
 }
 
 // ResolveScope maps a scope given by a person (support staff, an import
@@ -180,9 +179,9 @@ func (r *Registry) Lookup(to, messagingServiceSID string) Sender {
 	// Unconfigured: a number in a Twilio messaging service shares the
 	// service's scope, which is what journeys sending through it use.
 	if messagingServiceSID != "" {
-		return Sender{MessagingServiceSID: messagingServiceSID, Type: policy.TypeLongCode, Language: "en"}
+		return Sender{MessagingServiceSID: messagingServiceSID, Type: contract.SenderLongCode, Language: "en"}
 	}
-	return Sender{From: to, Type: policy.TypeLongCode, Language: "en"}
+	return Sender{From: to, Type: contract.SenderLongCode, Language: "en"}
 }
 
 // Load reads and validates a senders file.
@@ -234,9 +233,9 @@ func Parse(data []byte) (*Registry, error) {
 }
 
 func (s Sender) validate() error {
-	if !slices.Contains(sms.Providers, s.Provider) {
-		names := make([]string, len(sms.Providers))
-		for i, p := range sms.Providers {
+	if !slices.Contains(contract.Providers, s.Provider) {
+		names := make([]string, len(contract.Providers))
+		for i, p := range contract.Providers {
 			names[i] = string(p)
 		}
 		return fmt.Errorf(".provider: must be one of %s, got %q", strings.Join(names, ", "), s.Provider)
@@ -245,8 +244,8 @@ func (s Sender) validate() error {
 		return errors.New(`: set exactly one of "from" or "messaging_service_sid"`)
 	}
 	switch s.Type {
-	case policy.TypeLongCode, policy.TypeTollFree, policy.TypeShortCode:
-	case policy.TypeAlphanumeric:
+	case contract.SenderLongCode, contract.SenderTollFree, contract.SenderShortCode:
+	case contract.SenderAlphanumeric:
 		// Alphanumeric sender IDs cannot receive, so routing inbound
 		// keywords to one is a configuration mistake.
 		return fmt.Errorf(": alphanumeric sender %q cannot receive messages; keyword handling does not apply (remove it from the senders file)", s.From)

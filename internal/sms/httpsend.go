@@ -14,14 +14,16 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // JSONPoster is the HTTP half of the providers that send one JSON request a
 // message with plain net/http (Sinch, the HTTP channel). Each provider keeps
 // its own request body, credentials and error table.
 type JSONPoster struct {
-	Provider Provider // sms.Error.Provider
-	Name     string   // how messages call the provider: "Sinch"
+	Provider contract.Provider // sms.Error.Provider
+	Name     string            // how messages call the provider: "Sinch"
 	URL      string
 	Timeout  time.Duration // bounds one Post, whatever the caller's context allows
 	client   *http.Client
@@ -30,7 +32,7 @@ type JSONPoster struct {
 // NewJSONPoster returns a poster whose client follows no redirect: a
 // redirect would carry credentials or a signed message elsewhere, so it
 // counts as the answer.
-func NewJSONPoster(provider Provider, name, url string, timeout time.Duration) *JSONPoster {
+func NewJSONPoster(provider contract.Provider, name, url string, timeout time.Duration) *JSONPoster {
 	return &JSONPoster{Provider: provider, Name: name, URL: url, Timeout: timeout, client: &http.Client{
 		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
 		Timeout:       timeout,

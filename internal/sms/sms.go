@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/url"
 	"time"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Message is one outbound SMS. To is E.164. Exactly one of From and
@@ -78,7 +80,7 @@ func (k Kind) String() string {
 
 // Error is a classified provider failure.
 type Error struct {
-	Provider   Provider
+	Provider   contract.Provider
 	Kind       Kind
 	Code       int    // provider error code, 0 when the body had none
 	HTTPStatus int    // 0 when no response was received

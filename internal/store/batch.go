@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // CheckMany is Check for many recipients at once, in one query: the
 // decision for each of keys, in order, as Check would give it. It is for
 // reports such as a journey preview, not for sends, which need Fenced.
-func (s *Store) CheckMany(ctx context.Context, keys []string, scope string, rule consent.Rule) ([]consent.Decision, error) {
+func (s *Store) CheckMany(ctx context.Context, keys []string, scope string, rule contract.ConsentRule) ([]contract.Decision, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT DISTINCT ON (recipient_key) recipient_key, scope, state FROM consent
 		WHERE recipient_key = ANY($1) AND scope IN ($2, '*')
@@ -19,10 +19,10 @@ func (s *Store) CheckMany(ctx context.Context, keys []string, scope string, rule
 		return nil, fmt.Errorf("consent check: %w", err)
 	}
 	defer rows.Close()
-	found := make(map[string]consent.Decision, len(keys))
+	found := make(map[string]contract.Decision, len(keys))
 	for rows.Next() {
 		var key string
-		var d consent.Decision
+		var d contract.Decision
 		if err := rows.Scan(&key, &d.Scope, &d.State); err != nil {
 			return nil, fmt.Errorf("consent check: %w", err)
 		}
@@ -31,7 +31,7 @@ func (s *Store) CheckMany(ctx context.Context, keys []string, scope string, rule
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("consent check: %w", err)
 	}
-	out := make([]consent.Decision, len(keys))
+	out := make([]contract.Decision, len(keys))
 	for i, k := range keys {
 		out[i] = found[k] // no row: Unknown
 		rule.Decide(&out[i])

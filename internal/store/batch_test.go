@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // CheckMany decides as Check does, recipient by recipient: the newest of
@@ -15,15 +15,15 @@ func TestCheckManyAgreesWithCheck(t *testing.T) {
 	s := pgtest.NewStore(t)
 	ctx := context.Background()
 	const scope = "+15550001111"
-	histories := [][]consent.Change{
+	histories := [][]contract.ConsentChange{
 		nil,
 		{optOut("k", scope)},
-		{optOut("k", consent.AllScopes)},
+		{optOut("k", contract.AllScopes)},
 		{optOut("k", "+15559999999")},
-		{optOut("k", consent.AllScopes), optIn("k", scope)},
-		{optIn("k", scope), optOut("k", consent.AllScopes)},
-		{{RecipientKey: "k", Scope: scope, To: consent.Pending, Source: consent.SourceJourney}},
-		{{RecipientKey: "k", Scope: scope, To: consent.Confirmed, Source: consent.SourceAdmin}},
+		{optOut("k", contract.AllScopes), optIn("k", scope)},
+		{optIn("k", scope), optOut("k", contract.AllScopes)},
+		{{RecipientKey: "k", Scope: scope, To: contract.OptInPending, Source: contract.SourceJourney}},
+		{{RecipientKey: "k", Scope: scope, To: contract.OptInConfirmed, Source: contract.SourceAdmin}},
 	}
 	var keys []string
 	for i, h := range histories {
@@ -36,7 +36,7 @@ func TestCheckManyAgreesWithCheck(t *testing.T) {
 			}
 		}
 	}
-	for _, rule := range []consent.Rule{{}, {NeedConfirmed: true}, {OptOutAllows: true}} {
+	for _, rule := range []contract.ConsentRule{{}, {NeedConfirmed: true}, {OptOutAllows: true}} {
 		got, err := s.CheckMany(ctx, keys, scope, rule)
 		if err != nil {
 			t.Fatal(err)

@@ -9,23 +9,23 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // capped runs one send step as the send activity does: claim the ledger
 // row, then in the fenced transaction count it against caps (nil: not a
 // capped send, no CountSend) and, unless a cap is full, "call the
 // provider" (call) and record status.
-func capped(t testing.TB, s *store.Store, c store.CountedSend, status consent.SendStatus, call func(), caps []policy.Cap) (until time.Time) {
+func capped(t testing.TB, s *store.Store, c store.CountedSend, status contract.SendStatus, call func(), caps []policy.Cap) (until time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	if _, _, err := s.BeginAttempt(ctx, c.WorkflowID, c.Step, c.RecipientKey, "twilio"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Fenced(ctx, c.RecipientKey, c.Scope, consent.Rule{}, func(tx pgx.Tx) error {
+	_, err := s.Fenced(ctx, c.RecipientKey, c.Scope, contract.ConsentRule{}, func(tx pgx.Tx) error {
 		if _, _, _, err := s.LockAttempt(ctx, tx, c.WorkflowID, c.Step); err != nil {
 			return err
 		}
@@ -36,7 +36,7 @@ func capped(t testing.TB, s *store.Store, c store.CountedSend, status consent.Se
 			}
 		}
 		if !until.IsZero() {
-			return s.FinishAttempt(ctx, tx, c.WorkflowID, c.Step, consent.Failed, "", "frequency_cap")
+			return s.FinishAttempt(ctx, tx, c.WorkflowID, c.Step, contract.LedgerFailed, "", "frequency_cap")
 		}
 		if call != nil {
 			call()
@@ -58,20 +58,20 @@ func TestCountSend(t *testing.T) {
 	three := policy.Cap{Max: 3, Per: time.Hour}
 	type step struct {
 		send   store.CountedSend
-		status consent.SendStatus // what the "provider call" records
+		status contract.SendStatus // what the "provider call" records
 		caps   []policy.Cap
 		full   bool // want the send deferred
 	}
 	steps := []step{
-		{send("a", "program:acme"), consent.Sent, []policy.Cap{three}, false},
-		{send("b", "program:acme"), consent.Failed, []policy.Cap{three}, false},     // refused: not counted
-		{send("c", "program:acme"), consent.Skipped, []policy.Cap{three}, false},    // not sent: not counted
-		{send("d", "program:acme"), consent.Attempting, []policy.Cap{three}, false}, // may have gone: counted
-		{send("e", "program:acme"), consent.Unresolved, []policy.Cap{}, false},      // no cap applies, still recorded: counted
-		{send("f", "program:acme"), consent.Sent, []policy.Cap{three}, true},        // a, d, e
-		{send("f2", "+15550009999"), consent.Sent, []policy.Cap{three}, false},      // another program
-		{send("g", "program:acme"), consent.Sent, []policy.Cap{{Max: 4, Per: time.Hour}}, false},
-		{send("h", "program:acme"), consent.Sent, []policy.Cap{{Max: 9, Per: time.Hour}, three}, true}, // the strictest decides
+		{send("a", "program:acme"), contract.LedgerSent, []policy.Cap{three}, false},
+		{send("b", "program:acme"), contract.LedgerFailed, []policy.Cap{three}, false},     // refused: not counted
+		{send("c", "program:acme"), contract.LedgerSkipped, []policy.Cap{three}, false},    // not sent: not counted
+		{send("d", "program:acme"), contract.LedgerAttempting, []policy.Cap{three}, false}, // may have gone: counted
+		{send("e", "program:acme"), contract.LedgerUnresolved, []policy.Cap{}, false},      // no cap applies, still recorded: counted
+		{send("f", "program:acme"), contract.LedgerSent, []policy.Cap{three}, true},        // a, d, e
+		{send("f2", "+15550009999"), contract.LedgerSent, []policy.Cap{three}, false},      // another program
+		{send("g", "program:acme"), contract.LedgerSent, []policy.Cap{{Max: 4, Per: time.Hour}}, false},
+		{send("h", "program:acme"), contract.LedgerSent, []policy.Cap{{Max: 9, Per: time.Hour}, three}, true}, // the strictest decides
 	}
 	for i, st := range steps {
 		before := time.Now()
@@ -87,11 +87,11 @@ func TestCountSend(t *testing.T) {
 	// Another recipient is counted apart.
 	other := send("x", "program:acme")
 	other.RecipientKey = "other-recipient-key"
-	if until := capped(t, s, other, consent.Sent, nil, []policy.Cap{three}); !until.IsZero() {
+	if until := capped(t, s, other, contract.LedgerSent, nil, []policy.Cap{three}); !until.IsZero() {
 		t.Errorf("another recipient deferred until %v", until)
 	}
 	// A retry of a counted step does not count itself.
-	if until := capped(t, s, send("a", "program:acme"), consent.Sent, nil, []policy.Cap{{Max: 5, Per: time.Hour}}); !until.IsZero() {
+	if until := capped(t, s, send("a", "program:acme"), contract.LedgerSent, nil, []policy.Cap{{Max: 5, Per: time.Hour}}); !until.IsZero() {
 		t.Errorf("the retry of a counted step deferred until %v", until)
 	}
 }
@@ -100,15 +100,15 @@ func TestCountSend(t *testing.T) {
 func TestCountSendRollingPeriod(t *testing.T) {
 	s := pgtest.NewStore(t)
 	one := policy.Cap{Max: 1, Per: 500 * time.Millisecond}
-	if until := capped(t, s, send("a", "p"), consent.Sent, nil, []policy.Cap{one}); !until.IsZero() {
+	if until := capped(t, s, send("a", "p"), contract.LedgerSent, nil, []policy.Cap{one}); !until.IsZero() {
 		t.Fatal("first send deferred")
 	}
-	until := capped(t, s, send("b", "p"), consent.Sent, nil, []policy.Cap{one})
+	until := capped(t, s, send("b", "p"), contract.LedgerSent, nil, []policy.Cap{one})
 	if until.IsZero() {
 		t.Fatal("second send within the period was not deferred")
 	}
 	time.Sleep(time.Until(until) + 50*time.Millisecond)
-	if until := capped(t, s, send("b", "p"), consent.Sent, nil, []policy.Cap{one}); !until.IsZero() {
+	if until := capped(t, s, send("b", "p"), contract.LedgerSent, nil, []policy.Cap{one}); !until.IsZero() {
 		t.Errorf("send after the period deferred until %v", until)
 	}
 }
@@ -148,7 +148,7 @@ func TestCountSendRace(t *testing.T) {
 						c := send(fmt.Sprintf("wf-%d-%d", r, j), "program:acme")
 						c.RecipientKey = fmt.Sprintf("race-recipient-%d", r)
 						<-start
-						capped(t, s, c, consent.Sent, func() {
+						capped(t, s, c, contract.LedgerSent, func() {
 							mu.Lock()
 							accepted[c.RecipientKey]++
 							mu.Unlock()
@@ -216,7 +216,7 @@ func BenchmarkSendFence(b *testing.B) {
 			c := send(fmt.Sprintf("bench-%s-%d", variant.name, i), "program:acme")
 			c.RecipientKey = fmt.Sprintf("bench-recipient-%d", i) // never full
 			t0 := time.Now()
-			capped(b, s, c, consent.Sent, nil, variant.caps)
+			capped(b, s, c, contract.LedgerSent, nil, variant.caps)
 			spent[v] += time.Since(t0)
 		}
 	}

@@ -10,15 +10,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/workflows/contract"
 )
+
+// ErrOptedOut refuses an imported confirmation for a recipient who is opted
+// out in that scope (or everywhere): only the recipient's own opt-in, or
+// staff, may lift an opt-out.
+var ErrOptedOut = errors.New("the recipient is opted out")
 
 // Check answers whether recipientKey may receive from scope under rule. It
 // reads outside any lock; Fenced gives the answer that serialises with
 // opt-outs. An error is never consent: callers must treat it as "do not
 // send".
-func (s *Store) Check(ctx context.Context, recipientKey, scope string, rule consent.Rule) (consent.Decision, error) {
+func (s *Store) Check(ctx context.Context, recipientKey, scope string, rule contract.ConsentRule) (contract.Decision, error) {
 	d, err := check(ctx, s.pool, recipientKey, scope)
 	if err == nil {
 		rule.Decide(&d)
@@ -26,11 +30,11 @@ func (s *Store) Check(ctx context.Context, recipientKey, scope string, rule cons
 	return d, err
 }
 
-func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (consent.Decision, error) {
+func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (contract.Decision, error) {
 	// The newest change among the sender's scope and '*' wins, so STOPALL
 	// then START on one sender re-enables only that sender. On a tie the
 	// opt-out wins.
-	var d consent.Decision
+	var d contract.Decision
 	err := q.QueryRow(ctx, `
 		SELECT scope, state FROM consent
 		WHERE recipient_key = $1 AND scope IN ($2, '*')
@@ -38,9 +42,9 @@ func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (conse
 		LIMIT 1`, recipientKey, scope).Scan(&d.Scope, &d.State)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return consent.Decision{State: consent.Unknown}, nil
+		return contract.Decision{State: contract.ConsentUnknown}, nil
 	case err != nil:
-		return consent.Decision{}, fmt.Errorf("consent check: %w", err)
+		return contract.Decision{}, fmt.Errorf("consent check: %w", err)
 	}
 	return d, nil
 }
@@ -50,8 +54,8 @@ func check(ctx context.Context, q rowQuerier, recipientKey, scope string) (conse
 // check allows sending, and receives the transaction so it can record its
 // outcome atomically with the lock's release. No opt-out of the recipient
 // can commit while fn runs.
-func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, rule consent.Rule, fn func(tx pgx.Tx) error) (consent.Decision, error) {
-	var d consent.Decision
+func (s *Store) Fenced(ctx context.Context, recipientKey, scope string, rule contract.ConsentRule, fn func(tx pgx.Tx) error) (contract.Decision, error) {
+	var d contract.Decision
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, recipientKey); err != nil {
 			return fmt.Errorf("consent lock: %w", err)
@@ -77,7 +81,7 @@ func (s *Store) Exempt(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // Record applies c in its own transaction. See RecordTx.
-func (s *Store) Record(ctx context.Context, c consent.Change) (changed bool, err error) {
+func (s *Store) Record(ctx context.Context, c contract.ConsentChange) (changed bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		changed, err = s.RecordTx(ctx, tx, c)
 		return err
@@ -91,18 +95,18 @@ func (s *Store) Record(ctx context.Context, c consent.Change) (changed bool, err
 // not apply (see applies): in particular a change to the state already held
 // is a no-op, so redelivered keywords are idempotent. The event's raw text
 // and note are sealed under the recipient's data key.
-func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, c consent.Change) (changed bool, err error) {
+func (s *Store) RecordTx(ctx context.Context, tx pgx.Tx, c contract.ConsentChange) (changed bool, err error) {
 	return s.recordTx(ctx, tx, c, "")
 }
 
 // recordTx is RecordTx in a transaction that already holds the lock of
 // recipient key locked ("": none), which it then does not ask for again.
-func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, c consent.Change, locked string) (changed bool, err error) {
+func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, c contract.ConsentChange, locked string) (changed bool, err error) {
 	if c.RecipientKey == "" || c.Scope == "" {
 		return false, errors.New("consent change: recipient key and scope are required")
 	}
 	switch c.To {
-	case consent.OptedIn, consent.OptedOut, consent.Pending, consent.Confirmed:
+	case contract.OptedIn, contract.OptedOut, contract.OptInPending, contract.OptInConfirmed:
 	default:
 		return false, fmt.Errorf("consent change: invalid state %q", c.To)
 	}
@@ -112,15 +116,15 @@ func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, c consent.Change, locke
 		}
 	}
 	var (
-		from  consent.State
+		from  contract.ConsentState
 		fresh bool // from was set within ConfirmWindow
 	)
 	err = tx.QueryRow(ctx, `SELECT state, updated_at > clock_timestamp() - make_interval(secs => $3) FROM consent WHERE recipient_key = $1 AND scope = $2`,
-		c.RecipientKey, c.Scope, consent.ConfirmWindow.Seconds()).Scan(&from, &fresh)
+		c.RecipientKey, c.Scope, contract.ConfirmWindow.Seconds()).Scan(&from, &fresh)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("consent read: %w", err)
 	}
-	if from == c.To && c.To != consent.Pending {
+	if from == c.To && c.To != contract.OptInPending {
 		// The row already says so; it is a no-op only if no newer row that
 		// competes with it ('*' for a scope, any scope for '*') says otherwise.
 		var overridden bool
@@ -136,7 +140,7 @@ func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, c consent.Change, locke
 			return false, nil
 		}
 	}
-	if c.To == consent.Confirmed && (c.Source == consent.SourceKeyword || c.Source == consent.SourceImport) {
+	if c.To == contract.OptInConfirmed && (c.Source == contract.SourceKeyword || c.Source == contract.SourceImport) {
 		// A YES answers the open request only if nothing newer (a STOPALL)
 		// ended it; an imported confirmation must not lift one either.
 		d, err := check(ctx, tx, c.RecipientKey, c.Scope)
@@ -147,9 +151,9 @@ func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, c consent.Change, locke
 			from = d.State
 		}
 	}
-	if c.To == consent.Confirmed && c.Source == consent.SourceImport && from == consent.OptedOut {
+	if c.To == contract.OptInConfirmed && c.Source == contract.SourceImport && from == contract.OptedOut {
 		// A list exported elsewhere may predate the recipient's STOP here.
-		return false, consent.ErrOptedOut
+		return false, ErrOptedOut
 	}
 	if !applies(c, from, fresh) {
 		return false, nil
@@ -195,13 +199,13 @@ func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, c consent.Change, locke
 // leaves a confirmed recipient confirmed, and restarts the window of a
 // pending one. The recipient's YES (Confirmed from a keyword) only answers a
 // request made within ConfirmWindow; staff and imports may confirm anyone.
-func applies(c consent.Change, from consent.State, fresh bool) bool {
+func applies(c contract.ConsentChange, from contract.ConsentState, fresh bool) bool {
 	switch c.To {
-	case consent.Pending:
-		return from != consent.Confirmed
-	case consent.Confirmed:
-		if c.Source == consent.SourceKeyword {
-			return from == consent.Pending && fresh
+	case contract.OptInPending:
+		return from != contract.OptInConfirmed
+	case contract.OptInConfirmed:
+		if c.Source == contract.SourceKeyword {
+			return from == contract.OptInPending && fresh
 		}
 	}
 	return true
@@ -212,8 +216,8 @@ func applies(c consent.Change, from consent.State, fresh bool) bool {
 // recipient is opted out (in c.Scope or everywhere), when nothing changes,
 // or already confirmed, when nothing needs to. It returns the decision made
 // before the change, under an empty Rule.
-func (s *Store) RequestOptIn(ctx context.Context, c consent.Change) (consent.Decision, error) {
-	var d consent.Decision
+func (s *Store) RequestOptIn(ctx context.Context, c contract.ConsentChange) (contract.Decision, error) {
+	var d contract.Decision
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, c.RecipientKey); err != nil {
 			return fmt.Errorf("consent lock: %w", err)
@@ -222,8 +226,8 @@ func (s *Store) RequestOptIn(ctx context.Context, c consent.Change) (consent.Dec
 		if d, err = check(ctx, tx, c.RecipientKey, c.Scope); err != nil {
 			return err
 		}
-		(consent.Rule{}).Decide(&d)
-		if !d.Allowed || d.State == consent.Confirmed {
+		(contract.ConsentRule{}).Decide(&d)
+		if !d.Allowed || d.State == contract.OptInConfirmed {
 			return nil
 		}
 		_, err = s.RecordTx(ctx, tx, c)
@@ -237,8 +241,8 @@ type Event struct {
 	ID                int64
 	RecipientKey      string
 	Scope             string
-	From, To          consent.State
-	Source            consent.Source
+	From, To          contract.ConsentState
+	Source            contract.ConsentSource
 	RawText           string
 	Provider          string
 	ProviderMessageID string
@@ -324,8 +328,8 @@ func (s *Store) EachEvent(ctx context.Context, since time.Time, fn func(Event) e
 // ScopeState is a recipient's current consent in one scope.
 type ScopeState struct {
 	Scope     string
-	State     consent.State
-	Source    consent.Source
+	State     contract.ConsentState
+	Source    contract.ConsentSource
 	UpdatedAt time.Time
 }
 

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
@@ -75,11 +74,11 @@ func TestUnreadableDataKey(t *testing.T) {
 
 	var failed sealFailures
 	failed.watch(w)
-	stop := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}
+	stop := contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptedOut, Source: contract.SourceKeyword}
 	if _, inserted, taken, err := w.SaveInbound(ctx, inbound("SMstop", "STOP"), store.Effect{Intent: contract.IntentOptOut, Change: &stop}); err != nil || !inserted || taken.Intent != contract.IntentOptOut {
 		t.Fatalf("STOP with an unreadable data key: inserted %v, intent %q, err %v; want it committed", inserted, taken.Intent, err)
 	}
-	if d, err := w.Check(ctx, key, scopeA, consent.Rule{}); err != nil || d.Allowed || d.State != consent.OptedOut {
+	if d, err := w.Check(ctx, key, scopeA, contract.ConsentRule{}); err != nil || d.Allowed || d.State != contract.OptedOut {
 		t.Errorf("after the STOP, Check = %+v, %v; want opted out", d, err)
 	}
 	var bare int
@@ -88,11 +87,11 @@ func TestUnreadableDataKey(t *testing.T) {
 		t.Errorf("the STOP's row: %d without number or body (%v); want it stored without them, never in plain", bare, err)
 	}
 	// A provider's opt-out (error 21610) carries a note.
-	if changed, err := w.Record(ctx, consent.Change{RecipientKey: key, Scope: scopeB, To: consent.OptedOut, Source: consent.SourceProvider,
+	if changed, err := w.Record(ctx, contract.ConsentChange{RecipientKey: key, Scope: scopeB, To: contract.OptedOut, Source: contract.SourceProvider,
 		Note: "status callback error 21610"}); err != nil || !changed {
 		t.Errorf("provider opt-out with an unreadable data key: changed %v, err %v; want it committed", changed, err)
 	}
-	if d, err := w.Check(ctx, key, scopeB, consent.Rule{}); err != nil || d.Allowed {
+	if d, err := w.Check(ctx, key, scopeB, contract.ConsentRule{}); err != nil || d.Allowed {
 		t.Errorf("after the provider opt-out, Check = %+v, %v; want opted out", d, err)
 	}
 	failed.mu.Lock()

@@ -8,14 +8,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
+	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 var (
-	marketingDOI   = consent.Rule{NeedConfirmed: true} // marketing from a double opt-in program
-	transactionalM = consent.Rule{OptOutAllows: true}  // transactional, STOP blocks marketing only
-	plain          = consent.Rule{}
+	marketingDOI   = contract.ConsentRule{NeedConfirmed: true} // marketing from a double opt-in program
+	transactionalM = contract.ConsentRule{OptOutAllows: true}  // transactional, STOP blocks marketing only
+	plain          = contract.ConsentRule{}
 )
 
 // TestRules is the decision table: the deciding state under each rule.
@@ -23,27 +24,27 @@ func TestRules(t *testing.T) {
 	s := pgtest.NewStore(t)
 	ctx := t.Context()
 	tests := []struct {
-		state   consent.State // consent.Unknown: no row
-		rule    consent.Rule
+		state   contract.ConsentState // contract.ConsentUnknown: no row
+		rule    contract.ConsentRule
 		allowed bool
 		reason  string
 	}{
-		{consent.Unknown, plain, true, ""},
-		{consent.Unknown, marketingDOI, false, consent.ReasonNotConfirmed},
-		{consent.OptedIn, marketingDOI, false, consent.ReasonNotConfirmed},
-		{consent.Pending, plain, true, ""},
-		{consent.Pending, marketingDOI, false, consent.ReasonNotConfirmed},
-		{consent.Confirmed, marketingDOI, true, ""},
-		{consent.Confirmed, plain, true, ""},
-		{consent.OptedOut, plain, false, consent.ReasonOptedOut},
-		{consent.OptedOut, marketingDOI, false, consent.ReasonOptedOut},
-		{consent.OptedOut, transactionalM, true, ""},
-		{consent.Unknown, transactionalM, true, ""},
+		{contract.ConsentUnknown, plain, true, ""},
+		{contract.ConsentUnknown, marketingDOI, false, contract.ReasonNotConfirmed},
+		{contract.OptedIn, marketingDOI, false, contract.ReasonNotConfirmed},
+		{contract.OptInPending, plain, true, ""},
+		{contract.OptInPending, marketingDOI, false, contract.ReasonNotConfirmed},
+		{contract.OptInConfirmed, marketingDOI, true, ""},
+		{contract.OptInConfirmed, plain, true, ""},
+		{contract.OptedOut, plain, false, contract.ReasonOptedOut},
+		{contract.OptedOut, marketingDOI, false, contract.ReasonOptedOut},
+		{contract.OptedOut, transactionalM, true, ""},
+		{contract.ConsentUnknown, transactionalM, true, ""},
 	}
 	for i, tt := range tests {
 		rk := fmt.Sprintf("rrules%02d", i)
-		if tt.state != consent.Unknown {
-			if _, err := s.Record(ctx, consent.Change{RecipientKey: rk, Scope: scopeA, To: tt.state, Source: consent.SourceAdmin}); err != nil {
+		if tt.state != contract.ConsentUnknown {
+			if _, err := s.Record(ctx, contract.ConsentChange{RecipientKey: rk, Scope: scopeA, To: tt.state, Source: contract.SourceAdmin}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -79,10 +80,10 @@ func TestRules(t *testing.T) {
 func TestDoubleOptInTransitions(t *testing.T) {
 	s := pgtest.NewStore(t)
 	ctx := t.Context()
-	pending := func(src consent.Source) consent.Change {
-		return consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Pending, Source: src, RawText: "START"}
+	pending := func(src contract.ConsentSource) contract.ConsentChange {
+		return contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptInPending, Source: src, RawText: "START"}
 	}
-	yes := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Confirmed, Source: consent.SourceKeyword, RawText: "YES"}
+	yes := contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptInConfirmed, Source: contract.SourceKeyword, RawText: "YES"}
 	age := func(hours int) {
 		t.Helper()
 		if _, err := s.Pool().Exec(ctx, `UPDATE consent SET updated_at = updated_at - make_interval(hours => $3)
@@ -90,35 +91,35 @@ func TestDoubleOptInTransitions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	imported := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Confirmed, Source: consent.SourceImport, Note: "double opt-in at old provider"}
+	imported := contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptInConfirmed, Source: contract.SourceImport, Note: "double opt-in at old provider"}
 	steps := []struct {
 		name    string
 		before  func()
-		change  consent.Change
+		change  contract.ConsentChange
 		changed bool
-		state   consent.State
+		state   contract.ConsentState
 		err     error
 	}{
-		{"YES without a request changes nothing", nil, yes, false, consent.Unknown, nil},
-		{"START asks", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
-		{"YES after 25 h is too late", func() { age(25) }, yes, false, consent.Pending, nil},
-		{"START again restarts the window", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
-		{"YES after 23 h confirms", func() { age(23) }, yes, true, consent.Confirmed, nil},
-		{"YES again changes nothing", nil, yes, false, consent.Confirmed, nil},
-		{"a new request leaves a confirmed recipient confirmed", nil, pending(consent.SourceJourney), false, consent.Confirmed, nil},
-		{"STOP opts out", nil, optOut(key, scopeA), true, consent.OptedOut, nil},
-		{"YES does not undo a STOP", nil, yes, false, consent.OptedOut, nil},
-		{"START after STOP asks again", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
-		{"START again", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
-		{"STOPALL ends the open request", nil, optOut(key, allScop), true, consent.OptedOut, nil},
-		{"YES after STOPALL changes nothing", nil, yes, false, consent.OptedOut, nil},
-		{"an imported confirmation does not lift a STOPALL", nil, imported, false, consent.OptedOut, consent.ErrOptedOut},
-		{"staff confirm without a window", func() { age(100) }, consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Confirmed, Source: consent.SourceAdmin, Note: "signed form"}, true, consent.Confirmed, nil},
-		{"an imported confirmation of a confirmed recipient changes nothing", nil, imported, false, consent.Confirmed, nil},
-		{"STOP", nil, optOut(key, scopeA), true, consent.OptedOut, nil},
-		{"an imported confirmation does not lift a STOP", nil, imported, false, consent.OptedOut, consent.ErrOptedOut},
-		{"START", nil, pending(consent.SourceKeyword), true, consent.Pending, nil},
-		{"an imported confirmation confirms", nil, imported, true, consent.Confirmed, nil},
+		{"YES without a request changes nothing", nil, yes, false, contract.ConsentUnknown, nil},
+		{"START asks", nil, pending(contract.SourceKeyword), true, contract.OptInPending, nil},
+		{"YES after 25 h is too late", func() { age(25) }, yes, false, contract.OptInPending, nil},
+		{"START again restarts the window", nil, pending(contract.SourceKeyword), true, contract.OptInPending, nil},
+		{"YES after 23 h confirms", func() { age(23) }, yes, true, contract.OptInConfirmed, nil},
+		{"YES again changes nothing", nil, yes, false, contract.OptInConfirmed, nil},
+		{"a new request leaves a confirmed recipient confirmed", nil, pending(contract.SourceJourney), false, contract.OptInConfirmed, nil},
+		{"STOP opts out", nil, optOut(key, scopeA), true, contract.OptedOut, nil},
+		{"YES does not undo a STOP", nil, yes, false, contract.OptedOut, nil},
+		{"START after STOP asks again", nil, pending(contract.SourceKeyword), true, contract.OptInPending, nil},
+		{"START again", nil, pending(contract.SourceKeyword), true, contract.OptInPending, nil},
+		{"STOPALL ends the open request", nil, optOut(key, allScop), true, contract.OptedOut, nil},
+		{"YES after STOPALL changes nothing", nil, yes, false, contract.OptedOut, nil},
+		{"an imported confirmation does not lift a STOPALL", nil, imported, false, contract.OptedOut, store.ErrOptedOut},
+		{"staff confirm without a window", func() { age(100) }, contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptInConfirmed, Source: contract.SourceAdmin, Note: "signed form"}, true, contract.OptInConfirmed, nil},
+		{"an imported confirmation of a confirmed recipient changes nothing", nil, imported, false, contract.OptInConfirmed, nil},
+		{"STOP", nil, optOut(key, scopeA), true, contract.OptedOut, nil},
+		{"an imported confirmation does not lift a STOP", nil, imported, false, contract.OptedOut, store.ErrOptedOut},
+		{"START", nil, pending(contract.SourceKeyword), true, contract.OptInPending, nil},
+		{"an imported confirmation confirms", nil, imported, true, contract.OptInConfirmed, nil},
 	}
 	events := 0
 	for _, st := range steps {
@@ -157,15 +158,15 @@ func TestRequestOptIn(t *testing.T) {
 	ctx := t.Context()
 	tests := []struct {
 		name    string
-		before  []consent.Change
+		before  []contract.ConsentChange
 		allowed bool
-		after   consent.State
+		after   contract.ConsentState
 	}{
-		{"unknown becomes pending", nil, true, consent.Pending},
-		{"opted out stays opted out", []consent.Change{optOut("rreq1", scopeA)}, false, consent.OptedOut},
-		{"STOPALL stays in force", []consent.Change{optOut("rreq2", allScop)}, false, consent.OptedOut},
-		{"confirmed stays confirmed", []consent.Change{{RecipientKey: "rreq3", Scope: scopeA, To: consent.Confirmed, Source: consent.SourceImport}}, true, consent.Confirmed},
-		{"opted in (single opt-in before) becomes pending", []consent.Change{optIn("rreq4", scopeA)}, true, consent.Pending},
+		{"unknown becomes pending", nil, true, contract.OptInPending},
+		{"opted out stays opted out", []contract.ConsentChange{optOut("rreq1", scopeA)}, false, contract.OptedOut},
+		{"STOPALL stays in force", []contract.ConsentChange{optOut("rreq2", allScop)}, false, contract.OptedOut},
+		{"confirmed stays confirmed", []contract.ConsentChange{{RecipientKey: "rreq3", Scope: scopeA, To: contract.OptInConfirmed, Source: contract.SourceImport}}, true, contract.OptInConfirmed},
+		{"opted in (single opt-in before) becomes pending", []contract.ConsentChange{optIn("rreq4", scopeA)}, true, contract.OptInPending},
 	}
 	for i, tt := range tests {
 		rk := fmt.Sprintf("rreq%d", i)
@@ -174,7 +175,7 @@ func TestRequestOptIn(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		d, err := s.RequestOptIn(ctx, consent.Change{RecipientKey: rk, Scope: scopeA, To: consent.Pending, Source: consent.SourceJourney})
+		d, err := s.RequestOptIn(ctx, contract.ConsentChange{RecipientKey: rk, Scope: scopeA, To: contract.OptInPending, Source: contract.SourceJourney})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,13 +1,11 @@
 package store_test
 
-import (
-	"github.com/stopline/stopline/internal/consent"
-)
+import "github.com/stopline/stopline/workflows/contract"
 
-func optOut(key, scope string) consent.Change {
-	return consent.Change{RecipientKey: key, Scope: scope, To: consent.OptedOut, Source: consent.SourceKeyword, RawText: "STOP"}
+func optOut(key, scope string) contract.ConsentChange {
+	return contract.ConsentChange{RecipientKey: key, Scope: scope, To: contract.OptedOut, Source: contract.SourceKeyword, RawText: "STOP"}
 }
 
-func optIn(key, scope string) consent.Change {
-	return consent.Change{RecipientKey: key, Scope: scope, To: consent.OptedIn, Source: consent.SourceKeyword, RawText: "START"}
+func optIn(key, scope string) contract.ConsentChange {
+	return contract.ConsentChange{RecipientKey: key, Scope: scope, To: contract.OptedIn, Source: contract.SourceKeyword, RawText: "START"}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -15,12 +14,12 @@ import (
 // and the consent change (nil: none) that carries it out.
 type Effect struct {
 	Intent contract.Intent
-	Change *consent.Change
+	Change *contract.ConsentChange
 	// Also holds the same change in other scopes the message reaches (a
 	// number's own scope besides its messaging service's). Those of the
 	// effect taken are applied, each as RecordTx decides, and do not decide
 	// which effect is taken.
-	Also []consent.Change
+	Also []contract.ConsentChange
 }
 
 // SaveInbound stores m and, in the same transaction, carries out the first

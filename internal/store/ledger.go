@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // LedgerEntry is one row of the send ledger.
@@ -17,7 +16,7 @@ type LedgerEntry struct {
 	Step              int
 	RecipientKey      string
 	Provider          string
-	Status            consent.SendStatus
+	Status            contract.SendStatus
 	ProviderMessageID string
 	Reason            string
 	Attempts          int
@@ -51,7 +50,7 @@ func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, r
 			// Wait for an attempt that holds the row (LockAttempt) to end,
 			// then only one claim moves a failed row back; it owns that
 			// attempt like a new row.
-			var prev consent.SendStatus
+			var prev contract.SendStatus
 			if err := tx.QueryRow(ctx, `SELECT status FROM send_ledger WHERE workflow_id = $1 AND step = $2 FOR UPDATE`,
 				workflowID, step).Scan(&prev); err != nil {
 				return err
@@ -81,7 +80,7 @@ func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, r
 // with a Fenced section, or nil to use the pool. reason is a fixed code
 // (activities' Reason* constants, sms.Kind names), never a provider's
 // text: the ledger holds nothing personal, and Forget leaves it whole.
-func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int, status consent.SendStatus, providerMessageID, reason string) error {
+func (s *Store) FinishAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int, status contract.SendStatus, providerMessageID, reason string) error {
 	const q = `
 		UPDATE send_ledger
 		SET status = $3, provider_message_id = NULLIF($4, ''), reason = NULLIF($5, ''), updated_at = clock_timestamp()
@@ -140,7 +139,7 @@ func (s *Store) AdoptMessage(ctx context.Context, tx pgx.Tx, workflowID string, 
 // or failed: nothing was sent); an open one becomes what verdict says.
 // verdict runs under the lock, so no attempt calls the provider meanwhile.
 func (s *Store) SettleAttempt(ctx context.Context, workflowID string, step int, recipientKey, provider string,
-	verdict func(LedgerEntry) (status consent.SendStatus, messageID, reason string, err error)) (LedgerEntry, error) {
+	verdict func(LedgerEntry) (status contract.SendStatus, messageID, reason string, err error)) (LedgerEntry, error) {
 	var e LedgerEntry
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, insertAttempt, workflowID, step, recipientKey, provider); err != nil {
@@ -150,7 +149,7 @@ func (s *Store) SettleAttempt(ctx context.Context, workflowID string, step int, 
 		if err != nil {
 			return err
 		}
-		if e, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[LedgerEntry]); err != nil || e.Status != consent.Attempting {
+		if e, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[LedgerEntry]); err != nil || e.Status != contract.LedgerAttempting {
 			return err
 		}
 		status, id, reason, err := verdict(e)
@@ -158,7 +157,7 @@ func (s *Store) SettleAttempt(ctx context.Context, workflowID string, step int, 
 			return err
 		}
 		e.Status, e.ProviderMessageID, e.Reason = status, id, reason
-		if status == consent.Sent {
+		if status == contract.LedgerSent {
 			return s.AdoptMessage(ctx, tx, workflowID, step, provider, id)
 		}
 		return s.FinishAttempt(ctx, tx, workflowID, step, status, id, reason)
@@ -207,9 +206,9 @@ func (s *Store) MarkTest(ctx context.Context, workflowID string, step int, now b
 // LockAttempt locks the ledger row of (workflowID, step) inside tx until tx
 // ends and returns its current status. A send holds it across the provider
 // call, so a retry racing a still-running attempt waits for its outcome.
-func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int) (consent.SendStatus, string, string, error) {
+func (s *Store) LockAttempt(ctx context.Context, tx pgx.Tx, workflowID string, step int) (contract.SendStatus, string, string, error) {
 	var (
-		status     consent.SendStatus
+		status     contract.SendStatus
 		id, reason string
 	)
 	err := tx.QueryRow(ctx, `SELECT status, coalesce(provider_message_id, ''), coalesce(reason, '') FROM send_ledger

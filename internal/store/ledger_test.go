@@ -6,22 +6,22 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 func TestSendStatusFinal(t *testing.T) {
 	tests := []struct {
-		status consent.SendStatus
+		status contract.SendStatus
 		final  bool
 	}{
-		{consent.Attempting, false},
-		{consent.Failed, false}, // the provider refused: it may be tried again
-		{consent.Sent, true},
-		{consent.Skipped, true},
-		{consent.Unresolved, true}, // never resend what may have gone out
+		{contract.LedgerAttempting, false},
+		{contract.LedgerFailed, false}, // the provider refused: it may be tried again
+		{contract.LedgerSent, true},
+		{contract.LedgerSkipped, true},
+		{contract.LedgerUnresolved, true}, // never resend what may have gone out
 	}
 	for _, tc := range tests {
 		if got := tc.status.Final(); got != tc.final {
@@ -38,7 +38,7 @@ func TestBeginAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !fresh || e.Status != consent.Attempting || e.Attempts != 1 || e.WorkflowID != "wf1" ||
+	if !fresh || e.Status != contract.LedgerAttempting || e.Attempts != 1 || e.WorkflowID != "wf1" ||
 		e.Step != 0 || e.RecipientKey != key || e.Provider != "twilio" || e.AttemptedAt.IsZero() {
 		t.Fatalf("first BeginAttempt = %+v, fresh %v", e, fresh)
 	}
@@ -48,7 +48,7 @@ func TestBeginAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An attempting row is handed back as is: a call may be under way.
-	if fresh || again.Status != consent.Attempting || again.Attempts != 1 || !again.AttemptedAt.Equal(e.AttemptedAt) {
+	if fresh || again.Status != contract.LedgerAttempting || again.Attempts != 1 || !again.AttemptedAt.Equal(e.AttemptedAt) {
 		t.Errorf("second BeginAttempt = %+v, fresh %v; want the same attempting row, not fresh", again, fresh)
 	}
 
@@ -97,7 +97,7 @@ func TestBeginAttemptConcurrentClaimsOnce(t *testing.T) {
 		t.Errorf("%d of %d concurrent claims were fresh, want exactly 1", fresh, claimers)
 	}
 	rows := pgtest.Ledger(t, s, "wf")
-	if len(rows) != 1 || rows[0].Attempts != 1 || rows[0].Status != consent.Attempting {
+	if len(rows) != 1 || rows[0].Attempts != 1 || rows[0].Status != contract.LedgerAttempting {
 		t.Errorf("ledger = %+v, want one attempting row with 1 attempt", rows)
 	}
 }
@@ -140,7 +140,7 @@ func TestAdoptMessageOnce(t *testing.T) {
 	}
 	want := map[int]string{0: "SM1", 1: "SM2"}
 	for _, e := range pgtest.Ledger(t, s, "wf") {
-		if e.Step < 2 && (e.Status != consent.Sent || e.ProviderMessageID != want[e.Step]) {
+		if e.Step < 2 && (e.Status != contract.LedgerSent || e.ProviderMessageID != want[e.Step]) {
 			t.Errorf("step %d: %s %q, want sent %q", e.Step, e.Status, e.ProviderMessageID, want[e.Step])
 		}
 	}
@@ -154,7 +154,7 @@ func TestFinishAttemptAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishAttempt(ctx, nil, "wf", 0, consent.Failed, "", "rate_limited"); err != nil {
+	if err := s.FinishAttempt(ctx, nil, "wf", 0, contract.LedgerFailed, "", "rate_limited"); err != nil {
 		t.Fatal(err)
 	}
 	// A refused call may be made again: the row goes back to attempting.
@@ -163,12 +163,12 @@ func TestFinishAttemptAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if retry.Status != consent.Attempting || retry.Attempts != 2 || !retry.AttemptedAt.After(first.AttemptedAt) {
+	if retry.Status != contract.LedgerAttempting || retry.Attempts != 2 || !retry.AttemptedAt.After(first.AttemptedAt) {
 		t.Errorf("BeginAttempt after failure = %+v; want attempting, 2 attempts, a later attempted_at than %v",
 			retry, first.AttemptedAt)
 	}
 
-	if err := s.FinishAttempt(ctx, nil, "wf", 0, consent.Sent, "SM123", ""); err != nil {
+	if err := s.FinishAttempt(ctx, nil, "wf", 0, contract.LedgerSent, "SM123", ""); err != nil {
 		t.Fatal(err)
 	}
 	// A final row is returned unchanged and not counted as an attempt.
@@ -176,7 +176,7 @@ func TestFinishAttemptAndRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fresh || done.Status != consent.Sent || done.ProviderMessageID != "SM123" || done.Attempts != 2 {
+	if fresh || done.Status != contract.LedgerSent || done.ProviderMessageID != "SM123" || done.Attempts != 2 {
 		t.Errorf("BeginAttempt after sent = %+v (fresh %v); want sent SM123 with 2 attempts", done, fresh)
 	}
 
@@ -184,11 +184,11 @@ func TestFinishAttemptAndRetry(t *testing.T) {
 	if _, _, err := s.BeginAttempt(ctx, "wf", 2, key, "twilio"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishAttempt(ctx, nil, "wf", 2, consent.Skipped, "", "opted_out"); err != nil {
+	if err := s.FinishAttempt(ctx, nil, "wf", 2, contract.LedgerSkipped, "", "opted_out"); err != nil {
 		t.Fatal(err)
 	}
 	rows := pgtest.Ledger(t, s, "wf")
-	if len(rows) != 2 || rows[0].Step != 0 || rows[1].Step != 2 || rows[1].Status != consent.Skipped || rows[1].Reason != "opted_out" {
+	if len(rows) != 2 || rows[0].Step != 0 || rows[1].Step != 2 || rows[1].Status != contract.LedgerSkipped || rows[1].Reason != "opted_out" {
 		t.Errorf("Ledger = %+v", rows)
 	}
 }
@@ -206,12 +206,12 @@ func TestLockAttemptBlocksUntilCommit(t *testing.T) {
 	}
 	defer tx1.Rollback(ctx)
 	status, _, _, err := s.LockAttempt(ctx, tx1, "wf", 0)
-	if err != nil || status != consent.Attempting {
+	if err != nil || status != contract.LedgerAttempting {
 		t.Fatalf("LockAttempt in tx1 = %q, %v", status, err)
 	}
 
 	type lockOut struct {
-		status consent.SendStatus
+		status contract.SendStatus
 		id     string
 		err    error
 	}
@@ -234,14 +234,14 @@ func TestLockAttemptBlocksUntilCommit(t *testing.T) {
 	default:
 	}
 
-	if err := s.FinishAttempt(ctx, tx1, "wf", 0, consent.Sent, "SM9", ""); err != nil {
+	if err := s.FinishAttempt(ctx, tx1, "wf", 0, contract.LedgerSent, "SM9", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx1.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	r := testkit.Recv(t, second, "second LockAttempt")
-	if r.err != nil || r.status != consent.Sent || r.id != "SM9" {
+	if r.err != nil || r.status != contract.LedgerSent || r.id != "SM9" {
 		t.Errorf("second LockAttempt = %+v; want the committed outcome sent/SM9", r)
 	}
 }
@@ -267,17 +267,17 @@ func TestLockAttemptMissingRow(t *testing.T) {
 func TestSettleAttempt(t *testing.T) {
 	tests := []struct {
 		name  string
-		begin consent.SendStatus // the row before the settle: "" none, attempting, failed
-		held  consent.SendStatus // an attempt holds the row, then commits this ("" holds nothing; attempting leaves it open)
-		want  consent.SendStatus
+		begin contract.SendStatus // the row before the settle: "" none, attempting, failed
+		held  contract.SendStatus // an attempt holds the row, then commits this ("" holds nothing; attempting leaves it open)
+		want  contract.SendStatus
 		id    string
 		asked int // verdicts asked for
 	}{
-		{"an open attempt gets the verdict", consent.Attempting, "", consent.Skipped, "", 1},
-		{"a missing row is created and settled", "", "", consent.Skipped, "", 1},
-		{"an attempt holding the row that records sent wins", consent.Attempting, consent.Sent, consent.Sent, "SM7", 0},
-		{"an attempt holding the row that leaves it open is settled after it", consent.Attempting, consent.Attempting, consent.Skipped, "", 1},
-		{"a failed row stands", consent.Failed, "", consent.Failed, "", 0},
+		{"an open attempt gets the verdict", contract.LedgerAttempting, "", contract.LedgerSkipped, "", 1},
+		{"a missing row is created and settled", "", "", contract.LedgerSkipped, "", 1},
+		{"an attempt holding the row that records sent wins", contract.LedgerAttempting, contract.LedgerSent, contract.LedgerSent, "SM7", 0},
+		{"an attempt holding the row that leaves it open is settled after it", contract.LedgerAttempting, contract.LedgerAttempting, contract.LedgerSkipped, "", 1},
+		{"a failed row stands", contract.LedgerFailed, "", contract.LedgerFailed, "", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,13 +288,13 @@ func TestSettleAttempt(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if tc.begin == consent.Failed {
-				if err := s.FinishAttempt(ctx, nil, "wf", 0, consent.Failed, "", "rejected"); err != nil {
+			if tc.begin == contract.LedgerFailed {
+				if err := s.FinishAttempt(ctx, nil, "wf", 0, contract.LedgerFailed, "", "rejected"); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if open, err := s.AttemptOpen(ctx, "wf", 0); err != nil || open != (tc.begin == consent.Attempting) {
-				t.Errorf("AttemptOpen before the settle = %v, %v; want %v", open, err, tc.begin == consent.Attempting)
+			if open, err := s.AttemptOpen(ctx, "wf", 0); err != nil || open != (tc.begin == contract.LedgerAttempting) {
+				t.Errorf("AttemptOpen before the settle = %v, %v; want %v", open, err, tc.begin == contract.LedgerAttempting)
 			}
 			tx, err := s.Pool().Begin(ctx)
 			if err != nil {
@@ -317,18 +317,18 @@ func TestSettleAttempt(t *testing.T) {
 			}
 			settled := make(chan out, 1)
 			go func() {
-				e, err := s.SettleAttempt(ctx, "wf", 0, key, "twilio", func(store.LedgerEntry) (consent.SendStatus, string, string, error) {
+				e, err := s.SettleAttempt(ctx, "wf", 0, key, "twilio", func(store.LedgerEntry) (contract.SendStatus, string, string, error) {
 					mu.Lock()
 					defer mu.Unlock()
 					asked++
 					before = before || tc.held != "" && !committed
-					return consent.Skipped, "", "cancelled", nil
+					return contract.LedgerSkipped, "", "cancelled", nil
 				})
 				settled <- out{e, err}
 			}()
 			if tc.held != "" {
 				pgtest.WaitForLockWaiters(t, s, 1)
-				if tc.held != consent.Attempting {
+				if tc.held != contract.LedgerAttempting {
 					if err := s.FinishAttempt(ctx, tx, "wf", 0, tc.held, tc.id, ""); err != nil {
 						t.Fatal(err)
 					}

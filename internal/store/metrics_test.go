@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/workflows/contract"
@@ -70,4 +69,4 @@ func TestMetricsGauges(t *testing.T) {
 	}
 }
 
-func gaugeChange(c consent.Change) *consent.Change { return &c }
+func gaugeChange(c contract.ConsentChange) *contract.ConsentChange { return &c }

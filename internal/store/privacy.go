@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/stopline/stopline/internal/consent"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // sealLock serialises the sealing of rows from before data keys (one
@@ -96,8 +95,8 @@ func (s *Store) Forget(ctx context.Context, recipientKey, number, actor, note st
 			return fmt.Errorf("forget: %w", err)
 		}
 		var err error
-		if f.OptedOut, err = s.RecordTx(ctx, tx, consent.Change{RecipientKey: recipientKey, Scope: consent.AllScopes,
-			To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
+		if f.OptedOut, err = s.RecordTx(ctx, tx, contract.ConsentChange{RecipientKey: recipientKey, Scope: contract.AllScopes,
+			To: contract.OptedOut, Source: contract.SourceAdmin}); err != nil {
 			return err
 		}
 		shred := shredKey()

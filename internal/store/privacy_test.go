@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
@@ -101,21 +100,21 @@ func seedPerson(t *testing.T, s *store.Store) string {
 	t.Helper()
 	ctx := context.Background()
 	key := testkit.DevKeyer().Key(forgetNumber)
-	stop := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}
+	stop := contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptedOut, Source: contract.SourceKeyword}
 	if _, _, _, err := s.SaveInbound(ctx, inbound("SM1", "STOP texting "+forgetName), store.Effect{Intent: contract.IntentOptOut, Change: &stop}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, err := s.SaveInbound(ctx, inbound("SM2", "hi it is "+forgetName+" on 415 555 0177")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Record(ctx, consent.Change{RecipientKey: key, Scope: scopeB, To: consent.OptedIn, Source: consent.SourceAdmin,
+	if _, err := s.Record(ctx, contract.ConsentChange{RecipientKey: key, Scope: scopeB, To: contract.OptedIn, Source: contract.SourceAdmin,
 		Note: forgetName + " called from (415) 555-0177"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.BeginAttempt(ctx, "journey/r1/"+key, 0, key, "twilio"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishAttempt(ctx, nil, "journey/r1/"+key, 0, consent.Skipped, "", ledgerReason); err != nil {
+	if err := s.FinishAttempt(ctx, nil, "journey/r1/"+key, 0, contract.LedgerSkipped, "", ledgerReason); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SaveSandboxMessage(ctx, store.SandboxMessage{MessageID: "SB1", To: forgetNumber, Sender: scopeA, Body: "Hi " + forgetName}); err != nil {
@@ -247,11 +246,11 @@ func testForget(t *testing.T, sealFirst bool) {
 			t.Errorf("event %d after forget: note %q raw text %q; want %q or nothing", e.ID, e.Note, e.RawText, store.Erased)
 		}
 	}
-	if last := events[len(events)-1]; last.Scope != consent.AllScopes || last.To != consent.OptedOut {
+	if last := events[len(events)-1]; last.Scope != contract.AllScopes || last.To != contract.OptedOut {
 		t.Errorf("last event = %+v; want the opt-out from every scope", last)
 	}
 	for _, scope := range []string{scopeA, scopeB, "+18005550100"} {
-		d, err := s.Check(ctx, key, scope, consent.Rule{})
+		d, err := s.Check(ctx, key, scope, contract.ConsentRule{})
 		if err != nil || d.Allowed {
 			t.Errorf("after forget, Check(%s) = %+v, %v; want suppressed", scope, d, err)
 		}
@@ -336,7 +335,7 @@ func TestRetention(t *testing.T) {
 	s := pgtest.NewStore(t)
 	ctx := context.Background()
 	key := testkit.DevKeyer().Key(forgetNumber)
-	stop := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}
+	stop := contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptedOut, Source: contract.SourceKeyword}
 	old, _, _, err := s.SaveInbound(ctx, contract.Inbound{Provider: "twilio", MessageID: "SMold", From: forgetNumber, To: scopeA, Body: "stop please",
 		RecipientKey: key, Scope: scopeA, Keyword: "STOP", Rule: "courtesy", ReceivedAt: time.Now()}, store.Effect{Intent: contract.IntentOptOut, Change: &stop})
 	if err != nil {
@@ -401,7 +400,7 @@ func TestErasedIsAFlag(t *testing.T) {
 	s := pgtest.NewStore(t)
 	ctx := context.Background()
 	key := testkit.DevKeyer().Key(forgetNumber)
-	stop := consent.Change{RecipientKey: key, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}
+	stop := contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptedOut, Source: contract.SourceKeyword}
 	if _, _, _, err := s.SaveInbound(ctx, inbound("SMe1", store.Erased), store.Effect{Intent: contract.IntentOptOut, Change: &stop}); err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +410,7 @@ func TestErasedIsAFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{key, other} {
-		if _, err := s.Record(ctx, consent.Change{RecipientKey: k, Scope: scopeB, To: consent.OptedIn, Source: consent.SourceAdmin, Note: store.Erased}); err != nil {
+		if _, err := s.Record(ctx, contract.ConsentChange{RecipientKey: k, Scope: scopeB, To: contract.OptedIn, Source: contract.SourceAdmin, Note: store.Erased}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // A run's report counts what its journeys recorded at their end, what still
@@ -28,17 +28,17 @@ func TestRunReport(t *testing.T) {
 	ledger := []struct {
 		id     string
 		step   int
-		status consent.SendStatus
+		status contract.SendStatus
 	}{
-		{wf("r1", key), 0, consent.Sent}, {wf("r1", other), 0, consent.Sent}, {wf("r1", other), 2, consent.Unresolved},
-		{wf("r1", third), 0, consent.Sent}, {wf("r1/x", third), 0, consent.Sent}, {wf("r2", key), 0, consent.Sent},
+		{wf("r1", key), 0, contract.LedgerSent}, {wf("r1", other), 0, contract.LedgerSent}, {wf("r1", other), 2, contract.LedgerUnresolved},
+		{wf("r1", third), 0, contract.LedgerSent}, {wf("r1/x", third), 0, contract.LedgerSent}, {wf("r2", key), 0, contract.LedgerSent},
 	}
 	testSend := "test/r1/" + third // starter test -run-id r1
 	ledger = append(ledger, struct {
 		id     string
 		step   int
-		status consent.SendStatus
-	}{testSend, 1, consent.Sent})
+		status contract.SendStatus
+	}{testSend, 1, contract.LedgerSent})
 	for _, l := range ledger {
 		if _, _, err := s.BeginAttempt(ctx, l.id, l.step, key, "twilio"); err != nil {
 			t.Fatal(err)

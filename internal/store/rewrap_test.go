@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/stopline/stopline/internal/codec"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // ring is a keyring of the given key IDs, each key derived from its ID.
@@ -53,8 +53,8 @@ func TestRewrapKeys(t *testing.T) {
 		if _, _, _, err := s.SaveInbound(ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Record(ctx, consent.Change{RecipientKey: key, Scope: scopeA, To: consent.OptedIn,
-			Source: consent.SourceAdmin, Note: "note on " + number}); err != nil {
+		if _, err := s.Record(ctx, contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.OptedIn,
+			Source: contract.SourceAdmin, Note: "note on " + number}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
@@ -43,10 +42,10 @@ func TestSealPlaintextInBatches(t *testing.T) {
 		}
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		stop := consent.Change{RecipientKey: stopper, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}
+		stop := contract.ConsentChange{RecipientKey: stopper, Scope: scopeA, To: contract.OptedOut, Source: contract.SourceKeyword}
 		_, _, _, err := s.SaveInbound(wctx, inbound("SMnew", "STOP"), store.Effect{Intent: contract.IntentOptOut, Change: &stop})
 		if err == nil {
-			_, err = s.Record(wctx, consent.Change{RecipientKey: stopper, Scope: scopeB, To: consent.OptedOut, Source: consent.SourceAdmin, Note: "by phone"})
+			_, err = s.Record(wctx, contract.ConsentChange{RecipientKey: stopper, Scope: scopeB, To: contract.OptedOut, Source: contract.SourceAdmin, Note: "by phone"})
 		}
 		whileErr <- err
 	})()
@@ -91,7 +90,7 @@ func TestSealPlaintextInBatches(t *testing.T) {
 	if sum != done {
 		t.Errorf("audit events add up to %+v; want %+v", sum, done)
 	}
-	if d, err := s.Check(ctx, stopper, scopeA, consent.Rule{}); err != nil || d.Allowed {
+	if d, err := s.Check(ctx, stopper, scopeA, contract.ConsentRule{}); err != nil || d.Allowed {
 		t.Errorf("the STOP sent while sealing: Check = %+v, %v; want opted out", d, err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/testkit"
@@ -22,70 +21,70 @@ const (
 	other   = "rrecipient0000000000000000000002"
 	scopeA  = "+14155550100"
 	scopeB  = "+14155550101"
-	allScop = consent.AllScopes
+	allScop = contract.AllScopes
 )
 
 func TestCheck(t *testing.T) {
 	s := pgtest.NewStore(t)
 	tests := []struct {
 		name    string
-		changes []consent.Change // applied in order, to a recipient of its own
+		changes []contract.ConsentChange // applied in order, to a recipient of its own
 		scope   string
-		want    consent.Decision
+		want    contract.Decision
 	}{
 		{
 			name:  "unknown recipient is allowed",
 			scope: scopeA,
-			want:  consent.Decision{Allowed: true, State: consent.Unknown},
+			want:  contract.Decision{Allowed: true, State: contract.ConsentUnknown},
 		},
 		{
 			name:    "opted out in scope blocks",
-			changes: []consent.Change{optOut(key, scopeA)},
+			changes: []contract.ConsentChange{optOut(key, scopeA)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: scopeA, Reason: consent.ReasonOptedOut},
+			want:    contract.Decision{Allowed: false, State: contract.OptedOut, Scope: scopeA, Reason: contract.ReasonOptedOut},
 		},
 		{
 			name:    "opted out in another scope does not block",
-			changes: []consent.Change{optOut(key, scopeB)},
+			changes: []contract.ConsentChange{optOut(key, scopeB)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: true, State: consent.Unknown},
+			want:    contract.Decision{Allowed: true, State: contract.ConsentUnknown},
 		},
 		{
 			name:    "opted in explicitly",
-			changes: []consent.Change{optOut(key, scopeA), optIn(key, scopeA)},
+			changes: []contract.ConsentChange{optOut(key, scopeA), optIn(key, scopeA)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: true, State: consent.OptedIn, Scope: scopeA},
+			want:    contract.Decision{Allowed: true, State: contract.OptedIn, Scope: scopeA},
 		},
 		{
 			name:    "STOPALL blocks scope A",
-			changes: []consent.Change{optOut(key, allScop)},
+			changes: []contract.ConsentChange{optOut(key, allScop)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop, Reason: consent.ReasonOptedOut},
+			want:    contract.Decision{Allowed: false, State: contract.OptedOut, Scope: allScop, Reason: contract.ReasonOptedOut},
 		},
 		{
 			name:    "STOPALL blocks scope B",
-			changes: []consent.Change{optOut(key, allScop)},
+			changes: []contract.ConsentChange{optOut(key, allScop)},
 			scope:   scopeB,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop, Reason: consent.ReasonOptedOut},
+			want:    contract.Decision{Allowed: false, State: contract.OptedOut, Scope: allScop, Reason: contract.ReasonOptedOut},
 		},
 		{
 			name:    "STOPALL after START in scope wins",
-			changes: []consent.Change{optIn(key, scopeA), optOut(key, allScop)},
+			changes: []contract.ConsentChange{optIn(key, scopeA), optOut(key, allScop)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop, Reason: consent.ReasonOptedOut},
+			want:    contract.Decision{Allowed: false, State: contract.OptedOut, Scope: allScop, Reason: contract.ReasonOptedOut},
 		},
 		{
 			// The newest row wins: START re-enables the scope it was sent to.
 			name:    "STOPALL then START re-enables that scope",
-			changes: []consent.Change{optOut(key, allScop), optIn(key, scopeA)},
+			changes: []contract.ConsentChange{optOut(key, allScop), optIn(key, scopeA)},
 			scope:   scopeA,
-			want:    consent.Decision{Allowed: true, State: consent.OptedIn, Scope: scopeA},
+			want:    contract.Decision{Allowed: true, State: contract.OptedIn, Scope: scopeA},
 		},
 		{
 			name:    "STOPALL then START in A leaves B blocked",
-			changes: []consent.Change{optOut(key, allScop), optIn(key, scopeA)},
+			changes: []contract.ConsentChange{optOut(key, allScop), optIn(key, scopeA)},
 			scope:   scopeB,
-			want:    consent.Decision{Allowed: false, State: consent.OptedOut, Scope: allScop, Reason: consent.ReasonOptedOut},
+			want:    contract.Decision{Allowed: false, State: contract.OptedOut, Scope: allScop, Reason: contract.ReasonOptedOut},
 		},
 	}
 	for i, tc := range tests {
@@ -106,17 +105,17 @@ func TestCheckRepeatedOptOutAfterNewerOptInBlocks(t *testing.T) {
 	s := pgtest.NewStore(t)
 	tests := []struct {
 		name    string
-		changes []consent.Change
+		changes []contract.ConsentChange
 		scope   string
 	}{
 		{
 			name:    "STOPALL, START in A, STOPALL again",
-			changes: []consent.Change{optOut(key, allScop), optIn(key, scopeA), optOut(key, allScop)},
+			changes: []contract.ConsentChange{optOut(key, allScop), optIn(key, scopeA), optOut(key, allScop)},
 			scope:   scopeA,
 		},
 		{
 			name:    "STOP in A, START everywhere, STOP in A again",
-			changes: []consent.Change{optOut(key, scopeA), optIn(key, allScop), optOut(key, scopeA)},
+			changes: []contract.ConsentChange{optOut(key, scopeA), optIn(key, allScop), optOut(key, scopeA)},
 			scope:   scopeA,
 		},
 	}
@@ -136,13 +135,13 @@ func TestRecord(t *testing.T) {
 	s := pgtest.NewStore(t)
 	ctx := t.Context()
 
-	stop := consent.Change{
-		RecipientKey: key, Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword,
+	stop := contract.ConsentChange{
+		RecipientKey: key, Scope: scopeA, To: contract.OptedOut, Source: contract.SourceKeyword,
 		RawText: "Stop please", Provider: "twilio", ProviderMessageID: "SM1", Sender: scopeA, Note: "inbound",
 	}
 	steps := []struct {
 		name        string
-		change      consent.Change
+		change      contract.ConsentChange
 		wantChanged bool
 		wantEvents  int
 	}{
@@ -174,12 +173,12 @@ func TestRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, second := events[0], events[1]
-	if first.From != consent.Unknown || first.To != consent.OptedOut || first.Scope != scopeA ||
-		first.Source != consent.SourceKeyword || first.RawText != "Stop please" || first.Provider != "twilio" ||
+	if first.From != contract.ConsentUnknown || first.To != contract.OptedOut || first.Scope != scopeA ||
+		first.Source != contract.SourceKeyword || first.RawText != "Stop please" || first.Provider != "twilio" ||
 		first.ProviderMessageID != "SM1" || first.Sender != scopeA || first.Note != "inbound" {
 		t.Errorf("first event = %+v", first)
 	}
-	if second.From != consent.OptedOut || second.To != consent.OptedIn || second.RawText != "START" {
+	if second.From != contract.OptedOut || second.To != contract.OptedIn || second.RawText != "START" {
 		t.Errorf("second event = %+v, want opted_out -> opted_in", second)
 	}
 	if !second.At.After(first.At) || second.ID <= first.ID {
@@ -191,13 +190,13 @@ func TestRecordRejectsInvalidChanges(t *testing.T) {
 	s := pgtest.NewStore(t)
 	tests := []struct {
 		name    string
-		change  consent.Change
+		change  contract.ConsentChange
 		wantErr string
 	}{
-		{"invalid state", consent.Change{RecipientKey: key, Scope: scopeA, To: "paused", Source: consent.SourceAdmin}, `invalid state "paused"`},
-		{"unknown state", consent.Change{RecipientKey: key, Scope: scopeA, To: consent.Unknown, Source: consent.SourceAdmin}, "invalid state"},
-		{"empty key", consent.Change{Scope: scopeA, To: consent.OptedOut, Source: consent.SourceKeyword}, "recipient key and scope are required"},
-		{"empty scope", consent.Change{RecipientKey: key, To: consent.OptedOut, Source: consent.SourceKeyword}, "recipient key and scope are required"},
+		{"invalid state", contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: "paused", Source: contract.SourceAdmin}, `invalid state "paused"`},
+		{"unknown state", contract.ConsentChange{RecipientKey: key, Scope: scopeA, To: contract.ConsentUnknown, Source: contract.SourceAdmin}, "invalid state"},
+		{"empty key", contract.ConsentChange{Scope: scopeA, To: contract.OptedOut, Source: contract.SourceKeyword}, "recipient key and scope are required"},
+		{"empty scope", contract.ConsentChange{RecipientKey: key, To: contract.OptedOut, Source: contract.SourceKeyword}, "recipient key and scope are required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -241,7 +240,7 @@ func TestConsentEventsAreAppendOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 || events[0].To != consent.OptedOut {
+	if len(events) != 1 || events[0].To != contract.OptedOut {
 		t.Errorf("events after tampering attempts = %+v, want the one opt-out unchanged", events)
 	}
 }
@@ -254,12 +253,12 @@ func TestFencedSerialisesWithOptOut(t *testing.T) {
 	release := make(chan struct{})
 	var fnReturned time.Time // written before fencedDone is sent
 	type fencedOut struct {
-		d   consent.Decision
+		d   contract.Decision
 		err error
 	}
 	fencedDone := make(chan fencedOut, 1)
 	go func() {
-		d, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(pgx.Tx) error {
+		d, err := s.Fenced(ctx, key, scopeA, contract.ConsentRule{}, func(pgx.Tx) error {
 			close(entered)
 			<-release
 			fnReturned = time.Now()
@@ -312,11 +311,11 @@ func TestFencedSerialisesWithOptOut(t *testing.T) {
 
 	// A send that starts after the opt-out committed sees it and does not run.
 	called := false
-	d, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(pgx.Tx) error { called = true; return nil })
+	d, err := s.Fenced(ctx, key, scopeA, contract.ConsentRule{}, func(pgx.Tx) error { called = true; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Allowed || d.State != consent.OptedOut || called {
+	if d.Allowed || d.State != contract.OptedOut || called {
 		t.Errorf("Fenced after opt-out = %+v, fn called %v; want not allowed and fn not called", d, called)
 	}
 }
@@ -329,7 +328,7 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(pgx.Tx) error {
+		_, err := s.Fenced(ctx, key, scopeA, contract.ConsentRule{}, func(pgx.Tx) error {
 			close(entered)
 			<-release
 			return nil
@@ -349,7 +348,7 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 	otherDone := make(chan error, 1)
 	go func() {
 		ran := false
-		d, err := s.Fenced(ctx, other, scopeA, consent.Rule{}, func(pgx.Tx) error { ran = true; return nil })
+		d, err := s.Fenced(ctx, other, scopeA, contract.ConsentRule{}, func(pgx.Tx) error { ran = true; return nil })
 		if err == nil && (!d.Allowed || !ran) {
 			err = errors.New("other recipient's fn did not run")
 		}
@@ -364,7 +363,7 @@ func TestFencedDifferentRecipientsDoNotBlock(t *testing.T) {
 	// Two sends of the same recipient share the lock, too.
 	sameDone := make(chan error, 1)
 	go func() {
-		_, err := s.Fenced(ctx, key, scopeB, consent.Rule{}, func(pgx.Tx) error { return nil })
+		_, err := s.Fenced(ctx, key, scopeB, contract.ConsentRule{}, func(pgx.Tx) error { return nil })
 		sameDone <- err
 	}()
 	if err := testkit.Recv(t, sameDone, "concurrent send of the same recipient"); err != nil {
@@ -379,8 +378,8 @@ func TestFencedFnErrorRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	_, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(tx pgx.Tx) error {
-		if err := s.FinishAttempt(ctx, tx, "wf", 0, consent.Sent, "SM1", ""); err != nil {
+	_, err := s.Fenced(ctx, key, scopeA, contract.ConsentRule{}, func(tx pgx.Tx) error {
+		if err := s.FinishAttempt(ctx, tx, "wf", 0, contract.LedgerSent, "SM1", ""); err != nil {
 			return err
 		}
 		return boom
@@ -390,14 +389,14 @@ func TestFencedFnErrorRollsBack(t *testing.T) {
 	}
 	// The ledger write inside the failed fn must not survive.
 	rows := pgtest.Ledger(t, s, "wf")
-	if len(rows) != 1 || rows[0].Status != consent.Attempting {
+	if len(rows) != 1 || rows[0].Status != contract.LedgerAttempting {
 		t.Errorf("ledger = %+v, want the row still attempting", rows)
 	}
 }
 
 // recordThenCheck records changes for recipient rk, in order, and returns
 // the consent check of scope under the plain rule.
-func recordThenCheck(t *testing.T, s *store.Store, rk string, changes []consent.Change, scope string) consent.Decision {
+func recordThenCheck(t *testing.T, s *store.Store, rk string, changes []contract.ConsentChange, scope string) contract.Decision {
 	t.Helper()
 	for _, c := range changes {
 		c.RecipientKey = rk
@@ -405,7 +404,7 @@ func recordThenCheck(t *testing.T, s *store.Store, rk string, changes []consent.
 			t.Fatalf("Record %+v: %v", c, err)
 		}
 	}
-	d, err := s.Check(t.Context(), rk, scope, consent.Rule{})
+	d, err := s.Check(t.Context(), rk, scope, contract.ConsentRule{})
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
@@ -424,7 +423,7 @@ func TestInboundStopWaitsForFencedSend(t *testing.T) {
 	defer free() // a failure must not leave the send holding its connection
 	fencedDone := make(chan error, 1)
 	go func() {
-		_, err := s.Fenced(ctx, key, scopeA, consent.Rule{}, func(pgx.Tx) error {
+		_, err := s.Fenced(ctx, key, scopeA, contract.ConsentRule{}, func(pgx.Tx) error {
 			close(entered)
 			<-release
 			return nil
@@ -454,7 +453,7 @@ func TestInboundStopWaitsForFencedSend(t *testing.T) {
 	if err := testkit.Recv(t, saveDone, "STOP to commit"); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := s.Check(ctx, key, scopeA, consent.Rule{}); err != nil || d.State != consent.OptedOut {
+	if d, err := s.Check(ctx, key, scopeA, contract.ConsentRule{}); err != nil || d.State != contract.OptedOut {
 		t.Fatalf("after the STOP: %+v, %v; want opted out", d, err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/sms/httpchannel"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -58,7 +57,7 @@ func parseGeneric(raw []byte, now time.Time) (contract.Inbound, error) {
 		return contract.Inbound{}, err
 	}
 	m := contract.Inbound{
-		Provider:  string(sms.ProviderHTTP),
+		Provider:  string(contract.ProviderHTTP),
 		MessageID: strings.TrimSpace(clean(mo.ID)),
 		From:      strings.TrimSpace(clean(mo.From)),
 		To:        strings.TrimSpace(clean(mo.To)),

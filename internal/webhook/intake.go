@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/keywords"
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
@@ -68,7 +67,7 @@ func (i *DurableIntake) Inbound(ctx context.Context, m contract.Inbound) error {
 		rec.ProviderHandled = handled || sender.ProviderReplies()
 		also := ""
 		if intent.Scope == keywords.All {
-			rec.Scope = consent.AllScopes
+			rec.Scope = contract.AllScopes
 		} else if m.MessagingServiceSID != "" {
 			// A number in a Twilio messaging service: journeys may send
 			// from the service or from the number, so both scopes hear it.
@@ -117,8 +116,8 @@ func (i *DurableIntake) Status(ctx context.Context, e StatusEvent) error {
 		addr = e.MessagingServiceSID
 	}
 	scope := i.Registry.ConsentScope(addr)
-	_, err = i.Store.RecordStatusOptOut(ctx, e.Provider, e.MessageID, consent.Change{
-		RecipientKey: i.Keyer.Key(e164), Scope: scope, To: consent.OptedOut, Source: consent.SourceProvider,
+	_, err = i.Store.RecordStatusOptOut(ctx, e.Provider, e.MessageID, contract.ConsentChange{
+		RecipientKey: i.Keyer.Key(e164), Scope: scope, To: contract.OptedOut, Source: contract.SourceProvider,
 		Provider: e.Provider, ProviderMessageID: e.MessageID, Sender: addr, Note: fmt.Sprintf("status callback error %d", e.ErrorCode),
 	})
 	if err != nil {
@@ -150,11 +149,11 @@ func classify(m contract.Inbound, s senders.Sender) (keywords.Intent, bool) {
 // opt-in leaves a confirmed recipient confirmed. A change is made in the
 // scope also as well, unless that is "".
 func effectsOf(in keywords.Intent, rec contract.Inbound, s senders.Sender, also string) []store.Effect {
-	effect := func(intent contract.Intent, to consent.State) store.Effect {
+	effect := func(intent contract.Intent, to contract.ConsentState) store.Effect {
 		// The text stays in inbound_messages only, where encryption and
 		// expiry can reach it; the append-only event records why instead.
-		c := consent.Change{
-			RecipientKey: rec.RecipientKey, Scope: rec.Scope, To: to, Source: consent.SourceKeyword,
+		c := contract.ConsentChange{
+			RecipientKey: rec.RecipientKey, Scope: rec.Scope, To: to, Source: contract.SourceKeyword,
 			Provider: rec.Provider, ProviderMessageID: rec.MessageID, Sender: s.Scope(),
 			Rule: rec.Rule, Keyword: rec.Keyword,
 		}
@@ -162,20 +161,20 @@ func effectsOf(in keywords.Intent, rec contract.Inbound, s senders.Sender, also 
 		if also != "" {
 			a := c
 			a.Scope = also
-			e.Also = []consent.Change{a}
+			e.Also = []contract.ConsentChange{a}
 		}
 		return e
 	}
 	var out []store.Effect
 	confirms := s.Confirms(rec.Body)
 	if confirms {
-		out = append(out, effect(contract.IntentConfirm, consent.Confirmed))
+		out = append(out, effect(contract.IntentConfirm, contract.OptInConfirmed))
 	}
 	switch {
 	case in.Kind == keywords.OptOut:
-		out = append(out, effect(intents[in.Kind], consent.OptedOut))
+		out = append(out, effect(intents[in.Kind], contract.OptedOut))
 	case in.Kind == keywords.OptIn && s.DoubleOptIn:
-		out = append(out, effect(contract.IntentOptInPending, consent.Pending))
+		out = append(out, effect(contract.IntentOptInPending, contract.OptInPending))
 		// Already confirmed: START gets the usual opt-in reply, a repeated
 		// YES nothing.
 		if confirms {
@@ -184,7 +183,7 @@ func effectsOf(in keywords.Intent, rec contract.Inbound, s senders.Sender, also 
 			out = append(out, store.Effect{Intent: intents[in.Kind]})
 		}
 	case in.Kind == keywords.OptIn:
-		out = append(out, effect(intents[in.Kind], consent.OptedIn))
+		out = append(out, effect(intents[in.Kind], contract.OptedIn))
 	default:
 		out = append(out, store.Effect{Intent: intents[in.Kind]})
 	}

@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/activities"
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/pgtest"
 	"github.com/stopline/stopline/internal/phone"
-	"github.com/stopline/stopline/internal/policy"
 	"github.com/stopline/stopline/internal/senders"
 	"github.com/stopline/stopline/internal/store"
 	"github.com/stopline/stopline/internal/webhook"
@@ -85,10 +83,10 @@ func (f *fixture) inbound(t *testing.T, m contract.Inbound) {
 
 func (f *fixture) allowed(t *testing.T, number, sender string) bool {
 	t.Helper()
-	return f.allowedFor(t, number, sender, policy.CategoryMarketing)
+	return f.allowedFor(t, number, sender, contract.CategoryMarketing)
 }
 
-func (f *fixture) allowedFor(t *testing.T, number, sender string, category policy.Category) bool {
+func (f *fixture) allowedFor(t *testing.T, number, sender string, category contract.Category) bool {
 	t.Helper()
 	d, err := f.acts.CheckConsent(context.Background(), activities.ConsentQuery{RecipientKey: f.acts.Keyer.Key(number), Scope: sender, Category: category})
 	if err != nil {
@@ -213,7 +211,7 @@ func TestDoubleOptInKeywords(t *testing.T) {
 	for i, st := range steps {
 		f.text(t, st.from, st.to, st.body)
 		intent, signal := f.lastInbound(t)
-		got := want{intent, signal, f.allowedFor(t, st.from, st.to, policy.CategoryMarketing), f.allowedFor(t, st.from, st.to, policy.CategoryTransactional)}
+		got := want{intent, signal, f.allowedFor(t, st.from, st.to, contract.CategoryMarketing), f.allowedFor(t, st.from, st.to, contract.CategoryTransactional)}
 		if got != st.want {
 			t.Errorf("step %d: %q to %s: got %+v, want %+v", i, st.body, st.to, got, st.want)
 		}
@@ -229,15 +227,15 @@ func TestMarketingOnlyStop(t *testing.T) {
 	f.text(t, bob, senderC, "STOP ALL")
 	tests := []struct {
 		number, sender string
-		category       policy.Category
+		category       contract.Category
 		want           bool
 	}{
-		{ada, senderF, policy.CategoryMarketing, false},
-		{ada, senderF, policy.CategoryTransactional, true},
-		{bob, senderF, policy.CategoryMarketing, false},
-		{bob, senderF, policy.CategoryTransactional, true},
-		{bob, senderC, policy.CategoryTransactional, false},
-		{bob, senderA, policy.CategoryTransactional, false},
+		{ada, senderF, contract.CategoryMarketing, false},
+		{ada, senderF, contract.CategoryTransactional, true},
+		{bob, senderF, contract.CategoryMarketing, false},
+		{bob, senderF, contract.CategoryTransactional, true},
+		{bob, senderC, contract.CategoryTransactional, false},
+		{bob, senderA, contract.CategoryTransactional, false},
 	}
 	for _, tt := range tests {
 		if got := f.allowedFor(t, tt.number, tt.sender, tt.category); got != tt.want {
@@ -283,8 +281,8 @@ func TestMessagingServiceNumber(t *testing.T) {
 			}
 			// One scope opted out already (a STOP from before both scopes
 			// were kept, or from staff): a new STOP still reaches the other.
-			if _, err := f.store.Record(t.Context(), consent.Change{RecipientKey: f.acts.Keyer.Key(from), Scope: f.acts.Registry.ConsentScope(service),
-				To: consent.OptedOut, Source: consent.SourceAdmin}); err != nil {
+			if _, err := f.store.Record(t.Context(), contract.ConsentChange{RecipientKey: f.acts.Keyer.Key(from), Scope: f.acts.Registry.ConsentScope(service),
+				To: contract.OptedOut, Source: contract.SourceAdmin}); err != nil {
 				t.Fatal(err)
 			}
 			f.inbound(t, contract.Inbound{From: from, To: tt.to, MessagingServiceSID: service, Body: "STOP"})

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -54,7 +53,7 @@ func (s *server) sinch(w http.ResponseWriter, r *http.Request) *reqError {
 	if s.cfg.SinchSecret == "" && !s.cfg.Insecure {
 		// Unsigned Sinch callbacks would let anyone opt anyone in or out,
 		// in any scope, and make stopline text numbers of their choosing.
-		return notConfigured(string(sms.ProviderSinch), "SINCH_WEBHOOK_SECRET")
+		return notConfigured(string(contract.ProviderSinch), "SINCH_WEBHOOK_SECRET")
 	}
 	verify := !s.cfg.Insecure
 	if verify {
@@ -155,7 +154,7 @@ func parseSinch(raw []byte, now time.Time) (m contract.Inbound, ok bool, err err
 		return contract.Inbound{}, false, nil
 	}
 	m = contract.Inbound{
-		Provider:  string(sms.ProviderSinch),
+		Provider:  string(contract.ProviderSinch),
 		MessageID: strings.TrimSpace(clean(mo.ID)),
 		From:      strings.TrimSpace(clean(mo.From)),
 		To:        strings.TrimSpace(clean(mo.To)),

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/workflows/contract"
 )
 
@@ -62,10 +61,10 @@ func (s *server) twilioStatus(w http.ResponseWriter, r *http.Request) *reqError 
 // twilioForm reads, parses and authenticates a Twilio form POST.
 func (s *server) twilioForm(w http.ResponseWriter, r *http.Request) (url.Values, *reqError) {
 	if s.cfg.TwilioAuthToken == "" && !s.cfg.Insecure {
-		return nil, notConfigured(string(sms.ProviderTwilio), "TWILIO_AUTH_TOKEN")
+		return nil, notConfigured(string(contract.ProviderTwilio), "TWILIO_AUTH_TOKEN")
 	}
 	if !s.knowsURL() && !s.cfg.Insecure {
-		return nil, notConfigured(string(sms.ProviderTwilio), "PUBLIC_URL (or TRUST_PROXY=true behind a proxy)")
+		return nil, notConfigured(string(contract.ProviderTwilio), "PUBLIC_URL (or TRUST_PROXY=true behind a proxy)")
 	}
 	sig := r.Header.Get(twilioSignatureHeader)
 	if sig == "" && !s.cfg.Insecure {
@@ -181,7 +180,7 @@ func redactQuery(u string) string {
 // keywords.FromTwilioOptOutType to ignore.
 func parseTwilioInbound(f url.Values, now time.Time) (contract.Inbound, error) {
 	m := contract.Inbound{
-		Provider:            string(sms.ProviderTwilio),
+		Provider:            string(contract.ProviderTwilio),
 		MessageID:           strings.TrimSpace(clean(f.Get("MessageSid"))),
 		From:                strings.TrimSpace(clean(f.Get("From"))),
 		To:                  strings.TrimSpace(clean(f.Get("To"))),
@@ -207,7 +206,7 @@ func parseTwilioInbound(f url.Values, now time.Time) (contract.Inbound, error) {
 // parseTwilioStatus maps an authenticated status callback to a StatusEvent.
 func parseTwilioStatus(f url.Values) (StatusEvent, error) {
 	e := StatusEvent{
-		Provider:            string(sms.ProviderTwilio),
+		Provider:            string(contract.ProviderTwilio),
 		MessageID:           strings.TrimSpace(clean(f.Get("MessageSid"))),
 		MessageStatus:       strings.TrimSpace(clean(f.Get("MessageStatus"))),
 		To:                  strings.TrimSpace(clean(f.Get("To"))),

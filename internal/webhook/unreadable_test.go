@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stopline/stopline/internal/consent"
 	"github.com/stopline/stopline/internal/webhook"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -21,7 +20,7 @@ func TestStopWithUnreadableDataKey(t *testing.T) {
 	key := f.intake.Keyer.Key(number)
 	// A data key, then its keyring entry gone (not through the intake,
 	// whose cache would keep the key unwrapped).
-	if _, err := f.store.Record(ctx, consent.Change{RecipientKey: key, Scope: senderC, To: consent.OptedIn, Source: consent.SourceAdmin, Note: "signed up"}); err != nil {
+	if _, err := f.store.Record(ctx, contract.ConsentChange{RecipientKey: key, Scope: senderC, To: contract.OptedIn, Source: contract.SourceAdmin, Note: "signed up"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.store.Pool().Exec(ctx, `UPDATE data_keys SET key_id = 'retired' WHERE recipient_key = $1`, key); err != nil {

@@ -25,7 +25,6 @@ import (
 
 	"github.com/stopline/stopline/internal/metrics"
 	"github.com/stopline/stopline/internal/phone"
-	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/sms/twilio"
 	"github.com/stopline/stopline/workflows/contract"
 )
@@ -164,10 +163,10 @@ func newServer(cfg Config, intake Intake) (*server, error) {
 
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST "+PathTwilio, s.route(sms.ProviderTwilio, s.twilioInbound))
-	mux.Handle("POST "+PathTwilioStatus, s.route(sms.ProviderTwilio, s.twilioStatus))
-	mux.Handle("POST "+PathSinch, s.route(sms.ProviderSinch, s.sinch))
-	mux.Handle("POST "+PathInbound, s.route(sms.ProviderHTTP, s.generic))
+	mux.Handle("POST "+PathTwilio, s.route(contract.ProviderTwilio, s.twilioInbound))
+	mux.Handle("POST "+PathTwilioStatus, s.route(contract.ProviderTwilio, s.twilioStatus))
+	mux.Handle("POST "+PathSinch, s.route(contract.ProviderSinch, s.sinch))
+	mux.Handle("POST "+PathInbound, s.route(contract.ProviderHTTP, s.generic))
 	return mux
 }
 
@@ -224,7 +223,7 @@ func badRequest(err error) *reqError {
 
 // route adapts a handler that returns a *reqError, so every refusal is
 // answered and logged the same way.
-func (s *server) route(provider sms.Provider, h func(http.ResponseWriter, *http.Request) *reqError) http.Handler {
+func (s *server) route(provider contract.Provider, h func(http.ResponseWriter, *http.Request) *reqError) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := h(w, r)
 		if e == nil {

@@ -1,11 +1,14 @@
-// Package contract is what stopline's workflows agree on with everyone who
-// talks to them: each signal and query name beside its payload, the reasons
-// a journey stops, the intents of inbound keywords and the error types
-// retry policies name. It imports nothing of stopline, so the workflows,
-// the activities that signal them and the webhook bridge can all use it.
+// Package contract is stopline's shared vocabulary, and what its workflows
+// agree on with everyone who talks to them: each signal and query name
+// beside its payload, the reasons a journey stops, the intents of inbound
+// keywords, the error types retry policies name (contract.go); consent
+// states, rules, decisions and changes, and the ledger's send states
+// (consent.go); provider names (provider.go); message categories and sender
+// types (message.go). It imports nothing of stopline, so the workflows, the
+// activities, the webhook bridge and the store all speak it.
 //
-// Names and JSON field names are part of the replay contract: histories of
-// running workflows hold them.
+// Names, string values and JSON field names are part of the replay
+// contract: histories of running workflows and Postgres rows hold them.
 package contract
 
 import "time"
@@ -59,7 +62,7 @@ const SignalKeyword = "keyword"
 // recipient key and the provider's parse details stay in Postgres.
 type Inbound struct {
 	ID        int64  `json:"inbound_id"` // unique: used to drop redeliveries; 0 until committed, and for a staff change
-	Provider  string `json:"provider"`   // an sms.Provider
+	Provider  string `json:"provider"`   // a Provider
 	MessageID string `json:"message_id"` // provider's message ID (Twilio MessageSid, Sinch id, generic id); required
 	// From is the recipient as the provider gave it (not validated by the
 	// webhook); E.164 once the intake read a keyword: the reply goes there.

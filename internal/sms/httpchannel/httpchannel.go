@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const (
@@ -41,7 +42,7 @@ const (
 	// StatusAccepted is Result.Status when the channel names no status.
 	StatusAccepted = "accepted"
 
-	provider = sms.ProviderHTTP
+	provider = contract.ProviderHTTP
 )
 
 // Config configures a Sender.

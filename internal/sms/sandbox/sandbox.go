@@ -11,6 +11,7 @@ import (
 	"github.com/stopline/stopline/internal/phone"
 	"github.com/stopline/stopline/internal/sms"
 	"github.com/stopline/stopline/internal/store"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Sender stores messages in the sandbox_messages table.
@@ -25,7 +26,7 @@ func (s *Sender) Send(ctx context.Context, m sms.Message) (sms.Result, error) {
 	_, _ = rand.Read(id)
 	msg := store.SandboxMessage{MessageID: "SB" + hex.EncodeToString(id), To: m.To, Sender: m.From + m.MessagingServiceSID, Body: m.Body}
 	if err := s.Store.SaveSandboxMessage(ctx, msg); err != nil {
-		return sms.Result{}, &sms.Error{Provider: sms.ProviderSandbox, Kind: sms.Temporary, Message: err.Error()}
+		return sms.Result{}, &sms.Error{Provider: contract.ProviderSandbox, Kind: sms.Temporary, Message: err.Error()}
 	}
 	if s.Logger != nil {
 		s.Logger.Info("sandbox SMS", "to", phone.Mask(m.To), "from", msg.Sender, "id", msg.MessageID, "body", m.Body)

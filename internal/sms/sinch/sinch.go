@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const (
@@ -35,7 +36,7 @@ const (
 	// has no status word of its own (delivery comes later, in reports).
 	StatusAccepted = "accepted"
 
-	provider = sms.ProviderSinch
+	provider = contract.ProviderSinch
 )
 
 // Config configures a Sender.

@@ -19,6 +19,7 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/stopline/stopline/internal/sms"
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 const (
@@ -27,7 +28,7 @@ const (
 	// DefaultTimeout bounds one Send or Find when Config.Timeout is zero.
 	DefaultTimeout = 10 * time.Second
 
-	provider = sms.ProviderTwilio
+	provider = contract.ProviderTwilio
 )
 
 // Config configures a Sender.

@@ -1,4 +1,4 @@
-package sms
+package contract
 
 // Provider names an SMS provider. These strings are what the senders file
 // and journey files say, what webhook routes, metrics labels and the
