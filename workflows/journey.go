@@ -104,6 +104,9 @@ const (
 	// fewerCommandsV2 also takes provider-queue, run-control and
 	// journey-outcome as made.
 	fewerCommandsV2 workflow.Version = 2
+	// fewerCommandsV3 leaves out the start's search-attribute upsert when
+	// the start already set the same values, as the starter does.
+	fewerCommandsV3 workflow.Version = 3
 )
 
 // outcome is where a step leaves the journey: the zero value goes on to the
@@ -137,7 +140,7 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	// Counted facts carry the journey's provider and category.
 	ctx = metrics.ForJourney(ctx, in.Journey.Sender.Provider, string(in.Journey.Category))
 	r := &journeyRun{ctx: ctx, stepCtx: ctx, in: in, def: in.Journey}
-	r.started = workflow.GetVersion(ctx, fewerCommandsVersion, workflow.DefaultVersion, fewerCommandsV2)
+	r.started = workflow.GetVersion(ctx, fewerCommandsVersion, workflow.DefaultVersion, fewerCommandsV3)
 	if err := r.def.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("journey: "+err.Error(), contract.ErrBadInput, nil)
 	}
@@ -159,9 +162,34 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.JourneyStatus, error) { return r.status, nil }); err != nil {
 		return nil, err
 	}
-	return r, workflow.UpsertTypedSearchAttributes(ctx,
-		SAJourneyName.ValueSet(r.def.Name), SAJourneyRunID.ValueSet(in.RunID),
-		SARecipientKey.ValueSet(r.recipient.Key), SAJourneyState.ValueSet(StateRunning))
+	return r, r.publish(
+		keywordSA{SAJourneyName, r.def.Name}, keywordSA{SAJourneyRunID, in.RunID},
+		keywordSA{SARecipientKey, r.recipient.Key}, keywordSA{SAJourneyState, StateRunning})
+}
+
+type keywordSA struct {
+	key   temporal.SearchAttributeKeyKeyword
+	value string
+}
+
+// publish sets the journey's search attributes, unless its start already
+// set them all (journeys from the starter) and it started on
+// fewerCommandsV3: the upsert would cost a history event and a visibility
+// write to change nothing.
+func (r *journeyRun) publish(want ...keywordSA) error {
+	set := workflow.GetTypedSearchAttributes(r.ctx)
+	updates := make([]temporal.SearchAttributeUpdate, len(want))
+	same := true
+	for i, w := range want {
+		updates[i] = w.key.ValueSet(w.value)
+		if v, ok := set.GetKeyword(w.key); !ok || v != w.value {
+			same = false
+		}
+	}
+	if same && r.started >= fewerCommandsV3 {
+		return nil
+	}
+	return workflow.UpsertTypedSearchAttributes(r.ctx, updates...)
 }
 
 // changed reports whether the change id applies: always for journeys

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -773,5 +774,45 @@ func TestJourneyResidenceState(t *testing.T) {
 	}
 	if got, want := w.sends[0].NotAfter, time.Date(2026, 6, 3, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("NotAfter = %v, want %v (Florida's 20:00 EDT)", got.UTC(), want)
+	}
+}
+
+// A journey whose start set its search attributes does not set them again;
+// one started without them (from the Temporal UI) publishes them itself.
+func TestJourneyPublishesSearchAttributesOnce(t *testing.T) {
+	in := input()
+	all := temporal.NewSearchAttributes(
+		workflows.SAJourneyName.ValueSet(in.Journey.Name), workflows.SAJourneyRunID.ValueSet(in.RunID),
+		workflows.SARecipientKey.ValueSet(in.RecipientKey), workflows.SAJourneyState.ValueSet(workflows.StateRunning))
+	for _, tc := range []struct {
+		name    string
+		onStart temporal.SearchAttributes
+		want    []string // the JourneyState each upsert set, in order
+	}{
+		{"set at start", all, []string{workflows.StateCompleted}},
+		{"none at start", temporal.NewSearchAttributes(), []string{workflows.StateRunning, workflows.StateCompleted}},
+		{"another run at start", temporal.NewSearchAttributes(
+			workflows.SAJourneyName.ValueSet(in.Journey.Name), workflows.SAJourneyRunID.ValueSet("run0"),
+			workflows.SARecipientKey.ValueSet(in.RecipientKey), workflows.SAJourneyState.ValueSet(workflows.StateRunning)),
+			[]string{workflows.StateRunning, workflows.StateCompleted}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			if err := w.env.SetTypedSearchAttributesOnStart(tc.onStart); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			w.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(workflows.SAJourneyState); ok {
+					got = append(got, v)
+				}
+			}).Return(nil)
+			if _, err := w.run(in); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("JourneyState upserts = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

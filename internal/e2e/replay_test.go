@@ -32,6 +32,12 @@ func (e *env) replay(workflowID, name string) {
 		}
 		hist.Events = append(hist.Events, ev)
 	}
+	// Marshalled before the replay, which merges the workflow's upserts
+	// into its start event's search attributes in place.
+	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		e.T.Fatal(err)
+	}
 	r := worker.NewWorkflowReplayer()
 	workflows.Register(r)
 	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
@@ -39,10 +45,6 @@ func (e *env) replay(workflowID, name string) {
 	}
 	if os.Getenv(recordHistories) == "" {
 		return
-	}
-	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
-	if err != nil {
-		e.T.Fatal(err)
 	}
 	// Files are labelled by the code that recorded them (the variable's
 	// value): older labels stay, as the histories older code left running.
