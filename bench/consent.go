@@ -1,6 +1,6 @@
 package main
 
-// Scenario "consent": contract.Store.Check on a freshly migrated database
+// Scenario "consent": store.Store.Check on a freshly migrated database
 // loaded (with COPY) with many consent rows and audit events, against a
 // primary-key lookup on the same table. Lookups run one at a time, the two
 // sides interleaved, for random recipient keys (10% unknown).

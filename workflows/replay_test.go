@@ -16,6 +16,12 @@ import (
 // replays them would fail every running journey on deploy, so it must fail
 // here first (use workflow.GetVersion for such changes).
 //
+// Files recorded before 2026-12-02 (labels up to stop24) show the final
+// search attributes in their start event: the recording then marshalled a
+// history after replaying it, and the replay merges upserts into the start
+// event in place. Their code paths (perf16-fewer-commands below 3) never
+// read the start's search attributes, so they replay as recorded.
+//
 // The histories hold plain payloads, written before payload encryption: a
 // worker with PAYLOAD_KEYS replays them too, as it must for the journeys
 // that were running when encryption was turned on.

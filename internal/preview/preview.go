@@ -27,7 +27,7 @@ import (
 	"github.com/stopline/stopline/workflows/contract"
 )
 
-// ConsentReader reads recipients' consent in batches (contract.Store).
+// ConsentReader reads recipients' consent in batches (store.Store).
 type ConsentReader interface {
 	CheckMany(ctx context.Context, keys []string, scope string, rule contract.ConsentRule) ([]contract.Decision, error)
 }

@@ -33,7 +33,7 @@ func (s *Store) CheckMany(ctx context.Context, keys []string, scope string, rule
 	}
 	out := make([]contract.Decision, len(keys))
 	for i, k := range keys {
-		out[i] = found[k] // no row: Unknown
+		out[i] = found[k] // no row: ConsentUnknown
 		rule.Decide(&out[i])
 	}
 	return out, nil

@@ -195,9 +195,9 @@ func (s *Store) recordTx(ctx context.Context, tx pgx.Tx, c contract.ConsentChang
 	return true, nil
 }
 
-// applies holds the double opt-in transitions. A new request (Pending)
+// applies holds the double opt-in transitions. A new request (OptInPending)
 // leaves a confirmed recipient confirmed, and restarts the window of a
-// pending one. The recipient's YES (Confirmed from a keyword) only answers a
+// pending one. The recipient's YES (OptInConfirmed from a keyword) only answers a
 // request made within ConfirmWindow; staff and imports may confirm anyone.
 func applies(c contract.ConsentChange, from contract.ConsentState, fresh bool) bool {
 	switch c.To {
@@ -212,10 +212,10 @@ func applies(c contract.ConsentChange, from contract.ConsentState, fresh bool) b
 }
 
 // RequestOptIn records that a journey asked the recipient to confirm a
-// double opt-in (c.To is Pending), under the recipient's lock: unless the
+// double opt-in (c.To is OptInPending), under the recipient's lock: unless the
 // recipient is opted out (in c.Scope or everywhere), when nothing changes,
 // or already confirmed, when nothing needs to. It returns the decision made
-// before the change, under an empty Rule.
+// before the change, under an empty ConsentRule.
 func (s *Store) RequestOptIn(ctx context.Context, c contract.ConsentChange) (contract.Decision, error) {
 	var d contract.Decision
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -248,7 +248,7 @@ type Event struct {
 	ProviderMessageID string
 	Sender            string
 	Note              string
-	Rule              string // see Change.Rule
+	Rule              string // see ConsentChange.Rule
 	Keyword           string
 	At                time.Time
 	// Erased: the recipient was forgotten; RawText and Note, where there

@@ -37,7 +37,7 @@ const insertAttempt = `INSERT INTO send_ledger (workflow_id, step, recipient_key
 // BeginAttempt claims (workflowID, step) for a provider call. fresh is true
 // when this call created the row. Otherwise the existing entry is returned
 // unchanged (its Status tells the caller what happened before), except that
-// a Failed entry is moved back to Attempting, because the provider refused
+// a LedgerFailed entry is moved back to LedgerAttempting, because the provider refused
 // it and it may be tried again.
 func (s *Store) BeginAttempt(ctx context.Context, workflowID string, step int, recipientKey, provider string) (e LedgerEntry, fresh bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -172,7 +172,8 @@ type KeywordEvent struct {
 }
 
 // ReasonOptedOut is why a journey stopped or skipped a step after an
-// opt-out (JourneyStatus.Reason, CancelRequest.Reason).
+// opt-out (JourneyStatus.Reason, CancelRequest.Reason), and why a
+// Decision refuses a send after one (Decision.Reason).
 const ReasonOptedOut = "opted_out"
 
 // ReasonRunStopped is why a journey of a stopped run stopped, or why a
