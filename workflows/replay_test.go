@@ -16,7 +16,7 @@ import (
 // replays them would fail every running journey on deploy, so it must fail
 // here first (use workflow.GetVersion for such changes).
 //
-// Files recorded before 2026-12-02 (labels up to stop24) show the final
+// Files recorded before shape25 (every other label) show the final
 // search attributes in their start event: the recording then marshalled a
 // history after replaying it, and the replay merges upserts into the start
 // event in place. Their code paths (perf16-fewer-commands below 3) never
