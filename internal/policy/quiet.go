@@ -188,8 +188,9 @@ func NextAllowed(now time.Time, zones []string, w Window) time.Time {
 // WindowCloses returns when the window that now is inside closes: the
 // earliest end of today's window among the zones in which now is inside w
 // (earlier still if a zone changes its offset first, which only makes the
-// caller look again sooner). It returns the zero time when now is inside
-// in no zone.
+// caller look again sooner). A window that ends at midnight while the next
+// day's opens then runs on (see runsOn). It returns the zero time when now
+// is inside in no zone.
 func WindowCloses(now time.Time, zones []string, w Window) time.Time {
 	var closes time.Time
 	for _, loc := range locations(zones) {
@@ -197,7 +198,7 @@ func WindowCloses(now time.Time, zones []string, w Window) time.Time {
 		if !inside(lt, w) {
 			continue
 		}
-		end := now.Add(w.hours(lt.Weekday()).End - clock(lt))
+		end := runsOn(now.Add(w.hours(lt.Weekday()).End-clock(lt)), loc, w)
 		if _, change := lt.ZoneBounds(); !change.IsZero() && change.Before(end) {
 			end = change
 		}
@@ -209,6 +210,21 @@ func WindowCloses(now time.Time, zones []string, w Window) time.Time {
 		return closes
 	}
 	return closes.In(now.Location())
+}
+
+// runsOn carries a window that closes at local midnight into the next day
+// while that day's window is open at 00:00 (all-day hours), for at most a
+// week: the window does not close at such a midnight, and a send just
+// before it must not be deferred to an instant later.
+func runsOn(end time.Time, loc *time.Location, w Window) time.Time {
+	for range 7 {
+		lt := end.In(loc)
+		if clock(lt) != 0 || !inside(lt, w) {
+			break
+		}
+		end = end.Add(w.hours(lt.Weekday()).End)
+	}
+	return end
 }
 
 // nextOpen returns the earliest instant in [t, horizon] at which loc is

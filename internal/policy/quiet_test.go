@@ -214,21 +214,34 @@ func TestZones(t *testing.T) {
 func TestWindowCloses(t *testing.T) {
 	us := DefaultWindow("US")
 	ny := []string{"America/New_York"}
+	la := []string{"America/Los_Angeles"}
+	allDay := Window{Start: 0, End: 24 * time.Hour}
+	noSundays := Window{Start: 0, End: 24 * time.Hour, NoSundays: true}
+	lateNight := Window{Start: 8 * time.Hour, End: 24 * time.Hour}
 	tests := []struct {
 		name  string
 		now   string
 		zones []string
-		want  string // "" for the zero time
+		want  string  // "" for the zero time
+		w     *Window // nil: the US default
 	}{
-		{"inside: today's 21:00", "2026-06-10T15:00:00Z", ny, "2026-06-11T01:00:00Z"},                                                         // 11:00 EDT
-		{"last second", "2026-06-11T00:59:59Z", ny, "2026-06-11T01:00:00Z"},                                                                   // 20:59:59 EDT
-		{"outside: zero", "2026-06-11T01:00:00Z", ny, ""},                                                                                     // 21:00 EDT
-		{"winter", "2026-01-15T14:00:00Z", ny, "2026-01-16T02:00:00Z"},                                                                        // 09:00 EST
-		{"two zones: the earlier close", "2026-06-10T18:00:00Z", []string{"America/New_York", "America/Los_Angeles"}, "2026-06-11T01:00:00Z"}, // 14:00 EDT, 11:00 PDT
-		{"only the zones inside count", "2026-06-10T13:00:00Z", []string{"America/New_York", "America/Los_Angeles"}, "2026-06-11T01:00:00Z"},  // 09:00 EDT, 06:00 PDT
+		{"inside: today's 21:00", "2026-06-10T15:00:00Z", ny, "2026-06-11T01:00:00Z", nil},                                                         // 11:00 EDT
+		{"last second", "2026-06-11T00:59:59Z", ny, "2026-06-11T01:00:00Z", nil},                                                                   // 20:59:59 EDT
+		{"outside: zero", "2026-06-11T01:00:00Z", ny, "", nil},                                                                                     // 21:00 EDT
+		{"winter", "2026-01-15T14:00:00Z", ny, "2026-01-16T02:00:00Z", nil},                                                                        // 09:00 EST
+		{"two zones: the earlier close", "2026-06-10T18:00:00Z", []string{"America/New_York", "America/Los_Angeles"}, "2026-06-11T01:00:00Z", nil}, // 14:00 EDT, 11:00 PDT
+		{"only the zones inside count", "2026-06-10T13:00:00Z", []string{"America/New_York", "America/Los_Angeles"}, "2026-06-11T01:00:00Z", nil},  // 09:00 EDT, 06:00 PDT
+		{"all day: runs on for a week", "2026-06-11T06:59:59Z", la, "2026-06-18T07:00:00Z", &allDay},                                               // Wed 23:59:59 PDT
+		{"all day: runs on to the closed Sunday", "2026-06-12T06:59:59Z", la, "2026-06-14T07:00:00Z", &noSundays},                                  // Thu 23:59:59 PDT
+		{"all day: runs on to the change to PST", "2026-10-28T07:00:00Z", la, "2026-11-01T09:00:00Z", &allDay},                                     // Wed 00:00 PDT
+		{"ends at midnight, opens at 08:00: closes at midnight", "2026-06-11T06:59:59Z", la, "2026-06-11T07:00:00Z", &lateNight},                   // Wed 23:59:59 PDT
 	}
 	for _, tt := range tests {
-		got := WindowCloses(utc(tt.now), tt.zones, us)
+		w := us
+		if tt.w != nil {
+			w = *tt.w
+		}
+		got := WindowCloses(utc(tt.now), tt.zones, w)
 		want := time.Time{}
 		if tt.want != "" {
 			want = utc(tt.want)

@@ -297,8 +297,8 @@ func count(t *testing.T, s *Stack, c client.Client, db *pgx.Conn, keyer phone.Ke
 // or, when a STOP cancelled the send, by the journey (SettleSend), so none
 // is open once the journeys ended. An open reply row is logged. So is a
 // "failed" row, whose last attempt did not reach the provider (refused,
-// never left, or deferred: at midnight Pacific the test's all-day window
-// closes and opens again) before a STOP ended the journey: it claims
+// never left, or deferred because its window closed) before a STOP ended
+// the journey: it claims
 // nothing was sent, and a message the fake has for it counts as one
 // without a "sent" row.
 func ledgerVsFake(t *testing.T, ctx context.Context, db *pgx.Conn, accepted []smstest.Accepted) (bad, open int) {
