@@ -3,8 +3,9 @@ package metrics
 import (
 	"strings"
 
-	"github.com/stopline/stopline/workflows/contract"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/stopline/stopline/workflows/contract"
 )
 
 // Workflow code counts through workflow.GetMetricsHandler, which records
