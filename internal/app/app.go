@@ -234,6 +234,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if a.configHashes, err = a.computeConfigHashes(); err != nil {
 		return nil, err
 	}
+	// The first beat runs before Start returns, so /readyz reports a
+	// configuration that differs from live peers' from the start.
+	a.beat(bg, log)
 	a.heartbeatDone = make(chan struct{})
 	go a.heartbeat(bg, log)
 	go a.privacySweep(bg, log)

@@ -104,15 +104,15 @@ func hashOf(sum configSummary) string {
 	return hex.EncodeToString(h[:8])
 }
 
-// heartbeat records this worker every heartbeatEvery until ctx ends, then
-// removes its rows. It logs an error whenever its hash on a queue starts
-// to differ from a live peer's, and keeps the finding for /readyz.
+// heartbeat records this worker every heartbeatEvery after Start's first
+// beat until ctx ends, then removes its rows. It logs an error whenever
+// its hash on a queue starts to differ from a live peer's, and keeps the
+// finding for /readyz.
 func (a *App) heartbeat(ctx context.Context, log *slog.Logger) {
 	defer close(a.heartbeatDone)
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	for {
-		a.beat(ctx, log)
 		select {
 		case <-ctx.Done():
 			end, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -121,6 +121,7 @@ func (a *App) heartbeat(ctx context.Context, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
+		a.beat(ctx, log)
 	}
 }
 
