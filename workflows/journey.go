@@ -162,21 +162,14 @@ func newJourneyRun(ctx workflow.Context, in JourneyInput) (*journeyRun, error) {
 	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.JourneyStatus, error) { return r.status, nil }); err != nil {
 		return nil, err
 	}
-	return r, r.publish(
-		keywordSA{SAJourneyName, r.def.Name}, keywordSA{SAJourneyRunID, in.RunID},
-		keywordSA{SARecipientKey, r.recipient.Key}, keywordSA{SAJourneyState, StateRunning})
-}
-
-type keywordSA struct {
-	key   temporal.SearchAttributeKeyKeyword
-	value string
+	return r, r.publish(startSearchAttributes(r.def.Name, in.RunID, r.recipient.Key))
 }
 
 // publish sets the journey's search attributes, unless its start already
 // set them all (journeys from the starter) and it started on
 // fewerCommandsV3: the upsert would cost a history event and a visibility
 // write to change nothing.
-func (r *journeyRun) publish(want ...keywordSA) error {
+func (r *journeyRun) publish(want []keywordSA) error {
 	set := workflow.GetTypedSearchAttributes(r.ctx)
 	updates := make([]temporal.SearchAttributeUpdate, len(want))
 	same := true

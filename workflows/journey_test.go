@@ -781,9 +781,7 @@ func TestJourneyResidenceState(t *testing.T) {
 // one started without them (from the Temporal UI) publishes them itself.
 func TestJourneyPublishesSearchAttributesOnce(t *testing.T) {
 	in := input()
-	all := temporal.NewSearchAttributes(
-		workflows.SAJourneyName.ValueSet(in.Journey.Name), workflows.SAJourneyRunID.ValueSet(in.RunID),
-		workflows.SARecipientKey.ValueSet(in.RecipientKey), workflows.SAJourneyState.ValueSet(workflows.StateRunning))
+	all := workflows.StartSearchAttributes(in) // as the starter sets them
 	for _, tc := range []struct {
 		name    string
 		onStart temporal.SearchAttributes

@@ -23,6 +23,28 @@ var (
 	SAJourneyState = temporal.NewSearchAttributeKeyKeyword("JourneyState")
 )
 
+type keywordSA struct {
+	key   temporal.SearchAttributeKeyKeyword
+	value string
+}
+
+// startSearchAttributes are a journey's search attributes while it runs:
+// the starter sets them at start (StartSearchAttributes), and a journey
+// started without them sets them itself.
+func startSearchAttributes(journey, runID, recipientKey string) []keywordSA {
+	return []keywordSA{{SAJourneyName, journey}, {SAJourneyRunID, runID},
+		{SARecipientKey, recipientKey}, {SAJourneyState, StateRunning}}
+}
+
+// StartSearchAttributes are the search attributes to start in with.
+func StartSearchAttributes(in JourneyInput) temporal.SearchAttributes {
+	var set []temporal.SearchAttributeUpdate
+	for _, sa := range startSearchAttributes(in.Journey.Name, in.RunID, in.RecipientKey) {
+		set = append(set, sa.key.ValueSet(sa.value))
+	}
+	return temporal.NewSearchAttributes(set...)
+}
+
 // SearchAttributes lists stopline's search attributes for registration.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{

@@ -7,7 +7,6 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -61,14 +60,9 @@ func (t TemporalStarter) start(ctx context.Context, id string, in workflows.Jour
 		// Without this the SDK hands back the running workflow as if started.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		// What the Temporal UI shows of the journey at a glance: no PII.
-		StaticSummary: workflows.StaticSummary(&in.Journey, in.RunID),
-		StaticDetails: workflows.StaticDetails(&in.Journey, in.RunID),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SAJourneyName.ValueSet(in.Journey.Name),
-			workflows.SAJourneyRunID.ValueSet(in.RunID),
-			workflows.SARecipientKey.ValueSet(in.RecipientKey),
-			workflows.SAJourneyState.ValueSet(workflows.StateRunning),
-		),
+		StaticSummary:         workflows.StaticSummary(&in.Journey, in.RunID),
+		StaticDetails:         workflows.StaticDetails(&in.Journey, in.RunID),
+		TypedSearchAttributes: workflows.StartSearchAttributes(in),
 	}
 	if in.Test != nil {
 		opts.StaticSummary = "test send"

@@ -298,9 +298,8 @@ func count(t *testing.T, s *Stack, c client.Client, db *pgx.Conn, keyer phone.Ke
 // is open once the journeys ended. An open reply row is logged. So is a
 // "failed" row, whose last attempt did not reach the provider (refused,
 // never left, or deferred because its window closed) before a STOP ended
-// the journey: it claims
-// nothing was sent, and a message the fake has for it counts as one
-// without a "sent" row.
+// the journey: it claims nothing was sent, and a message the fake has for
+// it counts as one without a "sent" row.
 func ledgerVsFake(t *testing.T, ctx context.Context, db *pgx.Conn, accepted []smstest.Accepted) (bad, open int) {
 	sids := map[string]bool{}
 	for _, m := range accepted {
